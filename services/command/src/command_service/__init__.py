@@ -1,0 +1,1 @@
+"""The command service: RabbitMQ commands -> pure decisions -> PostgreSQL -> published events."""

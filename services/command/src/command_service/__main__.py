@@ -1,0 +1,20 @@
+"""``command-service``: run the command service in the foreground until SIGINT or SIGTERM."""
+
+from cqrs_shared import logs, runtime
+
+from command_service.app import serve
+from command_service.settings import CommandSettings
+
+
+async def _main() -> None:
+    settings = CommandSettings()
+    logs.configure("command", settings.log_level)
+    await serve(settings, runtime.stop_event())
+
+
+def main() -> None:
+    runtime.run(_main())
+
+
+if __name__ == "__main__":
+    main()

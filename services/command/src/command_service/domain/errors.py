@@ -1,0 +1,29 @@
+"""Domain rejections: each carries the stable error code the reply will show.
+
+DomainError
+├── NotFound          the aggregate does not exist
+├── AlreadyExists     creating what exists already
+└── VersionMismatch   the command's expected_version is not the current version
+"""
+
+from cqrs_shared.contracts import ErrorCode
+
+
+class DomainError(Exception):
+    code: ErrorCode
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(DomainError):
+    code = ErrorCode.NOT_FOUND
+
+
+class AlreadyExists(DomainError):
+    code = ErrorCode.ALREADY_EXISTS
+
+
+class VersionMismatch(DomainError):
+    code = ErrorCode.CONCURRENCY_CONFLICT

@@ -1,0 +1,52 @@
+"""The command service's message entry points: parse, call the use case, map errors to outcomes."""
+
+from typing import cast
+
+from cqrs_shared.contracts import (
+    COMMAND_TYPES,
+    Command,
+    CommandRejected,
+    Contract,
+    ErrorCode,
+    ErrorInfo,
+    StreamEvents,
+)
+from cqrs_shared.contracts.queries import ReadStream
+from cqrs_shared.contracts.replies import QueryFailed, QueryOk
+from cqrs_shared.errors import InvalidMessage, MessageError
+from cqrs_shared.messaging.consumer import Outcome
+from cqrs_shared.messaging.envelope import Delivery
+from cqrs_shared.messaging.parsing import parse_body
+
+from command_service import handler
+from command_service.store import EventStore
+
+
+def command_error(info: ErrorInfo) -> Contract:
+    return CommandRejected(command_id=None, error=info)
+
+
+async def on_command(delivery: Delivery, store: EventStore) -> Outcome:
+    """A command message: reply accepted/rejected; what cannot be handled is also dead-lettered."""
+    try:
+        metadata = delivery.metadata()
+        command = parse_body(delivery.body, COMMAND_TYPES, ErrorCode.UNKNOWN_COMMAND)
+    except InvalidMessage as error:
+        # A well-formed command that breaks the rules: the sender is told; without a sender to
+        # tell, nothing can be done and it is kept in the dead-letter queue.
+        rejected = CommandRejected(command_id=None, error=error.info)
+        return Outcome(reply=rejected, dead_letter=None if delivery.reply_to else error.info)
+    except MessageError as error:
+        return Outcome(reply=CommandRejected(command_id=None, error=error.info), dead_letter=error.info)
+    return Outcome(reply=await handler.handle(cast(Command, command), metadata, store))
+
+
+async def on_read_stream(delivery: Delivery, store: EventStore) -> Outcome:
+    """The projector's gap repair: a stream's events after a version, from the event store."""
+    try:
+        request = parse_body(delivery.body, {"ReadStream": ReadStream}, ErrorCode.UNKNOWN_QUERY)
+    except MessageError as error:
+        return Outcome(reply=QueryFailed(error=error.info), dead_letter=error.info)
+    events = await store.read_stream(request.stream_id, request.after_version, request.limit)
+    result = StreamEvents(events=[item.envelope for item in events])
+    return Outcome(reply=QueryOk[StreamEvents](result=result))

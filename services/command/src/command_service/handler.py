@@ -1,0 +1,98 @@
+"""One command end to end: idempotency, load, decide, one transaction, the reply."""
+
+import logging
+from typing import Any
+from uuid import UUID, uuid4
+
+from cqrs_shared.contracts import (
+    Command,
+    CommandAccepted,
+    CommandRejected,
+    CommandReply,
+    ErrorCode,
+    ErrorInfo,
+    Metadata,
+)
+from pydantic import TypeAdapter
+
+from command_service.aggregates import ROUTES, stream_id
+from command_service.domain.errors import DomainError, VersionMismatch
+from command_service.errors import ConcurrencyConflict, DuplicateCommand
+from command_service.store import Change, EventStore, NewEvent
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+REPLY = TypeAdapter[CommandReply](CommandReply)
+
+
+async def handle(command: Command, metadata: Metadata, store: EventStore) -> CommandReply:
+    """Apply ``command`` once; a repeated command_id gets the reply recorded the first time."""
+    command_id = metadata.message_id
+    stored = await store.stored_reply(command_id)
+    if stored is not None:
+        return REPLY.validate_python(stored)
+    aggregate = ROUTES[command.type]
+    target = stream_id(command, command_id)
+    expected = getattr(command, "expected_version", None)
+    for _ in range(MAX_ATTEMPTS):
+        current = await store.load(target)
+        version = current.version if current else 0
+        state = aggregate.load(current.state) if current else None
+        try:
+            if expected is not None and expected != version:
+                raise VersionMismatch(f"expected version {expected}, stream is at {version}")
+            events, new_state = aggregate.run(state, command, target)
+        except DomainError as error:
+            return await _finish(store, command, command_id, _rejected(command_id, error.code, error.message))
+        accepted = CommandAccepted(
+            command_id=command_id, stream_type=aggregate.stream_type, id=target, version=version + len(events)
+        )
+        if not events or new_state is None:
+            return await _finish(store, command, command_id, accepted)
+        change = Change(
+            command_id=command_id,
+            command_type=command.type,
+            stream_type=aggregate.stream_type,
+            stream_id=target,
+            loaded_version=version,
+            state=aggregate.dump(new_state),
+            events=[NewEvent(uuid4(), event.type, event.model_dump(mode="json")) for event in events],
+            reply=accepted.model_dump(mode="json"),
+            metadata=metadata,
+        )
+        try:
+            await store.commit(change)
+            return accepted
+        except DuplicateCommand:
+            return await _stored(store, command_id)
+        except ConcurrencyConflict:
+            if expected is not None:
+                message = f"stream {target} changed concurrently (expected version {expected})"
+                rejected = _rejected(command_id, ErrorCode.CONCURRENCY_CONFLICT, message)
+                return await _finish(store, command, command_id, rejected)
+            log.debug("conflict on %s, retrying %s", target, command_id)
+    message = f"stream {target} kept changing; gave up after {MAX_ATTEMPTS} attempts"
+    return await _finish(
+        store, command, command_id, _rejected(command_id, ErrorCode.CONCURRENCY_CONFLICT, message)
+    )
+
+
+def _rejected(command_id: UUID, code: ErrorCode, message: str) -> CommandRejected:
+    return CommandRejected(command_id=command_id, error=ErrorInfo(code=code, message=message))
+
+
+async def _finish(store: EventStore, command: Any, command_id: UUID, reply: CommandReply) -> CommandReply:
+    """Record a reply that changes no state; a concurrent duplicate's record wins."""
+    try:
+        await store.record_result(command_id, command.type, reply.model_dump(mode="json"))
+    except DuplicateCommand:
+        return await _stored(store, command_id)
+    return reply
+
+
+async def _stored(store: EventStore, command_id: UUID) -> CommandReply:
+    stored = await store.stored_reply(command_id)
+    if stored is None:
+        raise RuntimeError(f"command {command_id} reported duplicate but has no stored result")
+    return REPLY.validate_python(stored)

@@ -1,0 +1,110 @@
+"""The outbox relay: publishes committed events in order, with publisher confirms.
+
+One relay leads (a PostgreSQL advisory lock), so replicas never reorder a stream. It wakes on
+LISTEN/NOTIFY and polls as a fallback. It reads "what is not yet published" rather than "what is
+after the last sequence number", so a transaction that commits late with an earlier sequence
+number is still published (the outbox high-water-mark bug cannot happen).
+"""
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import asyncpg
+from aio_pika.abc import AbstractExchange
+from cqrs_shared.contracts import routing_key
+from cqrs_shared.messaging.envelope import outgoing
+
+from command_service.store import NOTIFY_CHANNEL, Connection, EventStore, PendingEvent
+
+log = logging.getLogger(__name__)
+
+# pg_try_advisory_lock key: "cqrsrela" as an int64.
+RELAY_LOCK = 0x6371727372656C61
+
+
+class Relay:
+    def __init__(
+        self,
+        store: EventStore,
+        exchange: AbstractExchange,
+        *,
+        batch_size: int = 200,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self._store = store
+        self._exchange = exchange
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._wake = asyncio.Event()
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of unpublished events; return how many were confirmed."""
+        pending = await self._store.unpublished(self._batch_size)
+        if not pending:
+            return 0
+        results = await asyncio.gather(*(self._publish(item) for item in pending), return_exceptions=True)
+        # Mark only the prefix the broker confirmed: a later event of a stream must never be
+        # marked while an earlier one is still to be retried.
+        confirmed: list[int] = []
+        for item, result in zip(pending, results, strict=True):
+            if isinstance(result, BaseException):
+                log.warning("publish of event %s failed: %r", item.envelope.event_id, result)
+                break
+            confirmed.append(item.seq)
+        if confirmed:
+            await self._store.mark_published(confirmed)
+        return len(confirmed)
+
+    async def _publish(self, item: PendingEvent) -> None:
+        message = outgoing(item.envelope.model_dump_json().encode(), item.metadata)
+        await self._exchange.publish(message, routing_key(item.envelope.event.type), mandatory=False)
+
+    async def run(self, conn: Connection, stopped: asyncio.Event) -> None:
+        """Lead when the lock is free, then publish until ``stopped``; ``conn`` holds lock and LISTEN."""
+        while not stopped.is_set():
+            if await conn.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK):
+                break
+            await _wait(stopped, self._poll_interval)
+        else:
+            return
+        log.info("relay leading: publishing events")
+        await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
+        try:
+            while not stopped.is_set():
+                self._wake.clear()
+                if await self.publish_pending() >= self._batch_size:
+                    continue
+                await _first(self._wake, stopped, self._poll_interval)
+        finally:
+            await conn.remove_listener(NOTIFY_CHANNEL, self._on_notify)
+            await conn.execute("SELECT pg_advisory_unlock($1)", RELAY_LOCK)
+
+    async def supervise(self, pool: asyncpg.Pool, stopped: asyncio.Event) -> None:
+        """Run the relay until ``stopped``, starting again on a fresh connection after a failure."""
+        while not stopped.is_set():
+            try:
+                async with pool.acquire() as conn:
+                    await self.run(conn, stopped)
+            except Exception:
+                log.exception("relay failed; restarting in %.1f s", self._poll_interval)
+                await _wait(stopped, self._poll_interval)
+
+    def _on_notify(self, *_: Any) -> None:
+        self._wake.set()
+
+
+async def _wait(event: asyncio.Event, timeout: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), timeout)
+
+
+async def _first(a: asyncio.Event, b: asyncio.Event, timeout: float) -> None:
+    """Return when either event is set, or after ``timeout``."""
+    waits = [asyncio.ensure_future(a.wait()), asyncio.ensure_future(b.wait())]
+    try:
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waits:
+            waiter.cancel()

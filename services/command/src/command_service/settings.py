@@ -1,0 +1,13 @@
+"""The command service's settings (environment prefix CQRS_)."""
+
+from cqrs_shared.settings import BrokerSettings
+from pydantic import Field, PostgresDsn
+
+
+class CommandSettings(BrokerSettings):
+    postgres_dsn: PostgresDsn = Field(
+        default=PostgresDsn("postgresql://cqrs_command:cqrs_command@127.0.0.1:5432/cqrs"),
+        description="PostgreSQL DSN of the command side's database",
+    )
+    relay_poll_interval: float = Field(default=1.0, gt=0, le=60, description="seconds between polls")
+    relay_batch_size: int = Field(default=200, ge=1, le=10_000)

@@ -1,0 +1,1 @@
+"""The query service: events -> read-optimised MongoDB documents -> answers over RabbitMQ RPC."""

@@ -1,0 +1,66 @@
+"""The composition root: MongoDB, RabbitMQ, the projector and the query RPC server."""
+
+import asyncio
+import logging
+from contextlib import AsyncExitStack
+from functools import partial
+
+import aio_pika
+from cqrs_shared.messaging import topology
+from cqrs_shared.messaging.channels import open_channel
+from cqrs_shared.messaging.consumer import Consumer, Responder
+from cqrs_shared.messaging.rpc import RpcClient
+
+from query_service.entrypoint import on_event, on_query
+from query_service.repair import StreamReader
+from query_service.serial import KeyedLock
+from query_service.settings import QuerySettings
+from query_service.store import ReadStore, open_database
+from query_service.transient import is_transient
+
+log = logging.getLogger(__name__)
+
+
+async def serve(settings: QuerySettings, stopped: asyncio.Event) -> None:
+    """Run the query service until ``stopped`` is set, then finish in-flight work and close."""
+    async with AsyncExitStack() as stack:
+        db = await stack.enter_async_context(
+            open_database(str(settings.mongodb_url), settings.mongodb_database)
+        )
+        store = ReadStore(db)
+        await store.ensure_indexes()
+
+        connection = await stack.enter_async_context(
+            await aio_pika.connect_robust(str(settings.rabbitmq_url))
+        )
+        setup = await open_channel(stack, connection)
+        event_queue = await topology.declare_event_queue(setup)
+        query_queue = await topology.declare_queue(setup, topology.QUERY_QUEUE)
+        responder = Responder(await open_channel(stack, connection, confirms=False), setup)
+        rpc = await stack.enter_async_context(RpcClient(connection))
+        read_stream = StreamReader(rpc, rpc.channel.default_exchange, settings.repair_timeout)
+
+        events_channel = await open_channel(stack, connection)
+        await events_channel.set_qos(prefetch_count=settings.prefetch)
+        queries_channel = await open_channel(stack, connection)
+        await queries_channel.set_qos(prefetch_count=settings.prefetch)
+        events = await events_channel.get_queue(event_queue.name, ensure=False)
+        requests = await queries_channel.get_queue(query_queue.name, ensure=False)
+        async with (
+            Consumer(
+                events,
+                partial(on_event, store=store, read_stream=read_stream, streams=KeyedLock()),
+                responder,
+                transient=is_transient,
+            ),
+            Consumer(
+                requests,
+                partial(on_query, store=store, max_wait=settings.max_wait),
+                responder,
+                transient=is_transient,
+            ),
+        ):
+            log.info("query service ready")
+            await stopped.wait()
+            log.info("stopping: finishing in-flight events and queries")
+    log.info("query service stopped")

@@ -1,0 +1,55 @@
+"""The query service's message entry points: parse, call the use case, map errors to outcomes."""
+
+import json
+from typing import Any
+
+from cqrs_shared.contracts import QUERY_TYPES, ErrorCode, ErrorInfo, EventEnvelope
+from cqrs_shared.contracts.replies import QueryFailed, QueryOk
+from cqrs_shared.errors import MalformedMessage, MessageError
+from cqrs_shared.messaging.consumer import Outcome
+from cqrs_shared.messaging.envelope import Delivery
+from cqrs_shared.messaging.parsing import field_errors, parse_body
+from pydantic import ValidationError
+
+from query_service import projector, queries
+from query_service.errors import QueryError
+from query_service.serial import KeyedLock
+from query_service.store import ReadStore
+
+
+async def on_query(delivery: Delivery, store: ReadStore, max_wait: float) -> Outcome:
+    """A query: reply with the result or a structured error; unparseable ones are dead-lettered."""
+    try:
+        query = parse_body(delivery.body, QUERY_TYPES, ErrorCode.UNKNOWN_QUERY)
+    except MessageError as error:
+        dead = error.info if error.code != ErrorCode.VALIDATION_ERROR or not delivery.reply_to else None
+        return Outcome(reply=QueryFailed(error=error.info), dead_letter=dead)
+    try:
+        result = await queries.answer(query, store, max_wait)
+    except QueryError as error:
+        return Outcome(reply=QueryFailed(error=ErrorInfo(code=error.code, message=str(error))))
+    return Outcome(reply=QueryOk[Any](result=result))
+
+
+def parse_event(body: bytes) -> EventEnvelope:
+    try:
+        return EventEnvelope.model_validate(json.loads(body))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise MalformedMessage(f"event body is not JSON: {error}") from None
+    except ValidationError as error:
+        raise MalformedMessage("not an event this service knows", field_errors(error)) from None
+
+
+async def on_event(
+    delivery: Delivery, store: ReadStore, read_stream: projector.ReadStream, streams: KeyedLock
+) -> Outcome:
+    """An event: project it; one that cannot be understood goes to the dead-letter queue."""
+    try:
+        envelope = parse_event(delivery.body)
+    except MessageError as error:
+        return Outcome(dead_letter=error.info)
+    # One stream at a time: its events then apply in the order the relay published them,
+    # instead of racing into gaps that each cost a repair.
+    async with streams.hold(str(envelope.stream_id)):
+        await projector.apply(envelope, store, read_stream)
+    return Outcome()

@@ -1,0 +1,29 @@
+"""Errors of the query side's use cases, each with the code its reply carries.
+
+QueryError
+├── NotFound      no such document
+├── ViewBehind    the projection did not reach the asked version in time
+└── BadCursor     a pagination cursor this service did not issue
+"""
+
+from cqrs_shared.contracts import ErrorCode
+
+
+class QueryError(Exception):
+    code: ErrorCode = ErrorCode.INTERNAL_ERROR
+
+
+class NotFound(QueryError):
+    code = ErrorCode.NOT_FOUND
+
+
+class ViewBehind(QueryError):
+    code = ErrorCode.VIEW_BEHIND
+
+
+class BadCursor(QueryError):
+    code = ErrorCode.VALIDATION_ERROR
+
+
+class RepairFailed(Exception):
+    """A gap could not be filled from the command side; the event waits and is retried."""

@@ -1,0 +1,15 @@
+"""The query service's settings (environment prefix CQRS_)."""
+
+from cqrs_shared.settings import BrokerSettings
+from pydantic import Field, MongoDsn
+
+
+class QuerySettings(BrokerSettings):
+    mongodb_url: MongoDsn = Field(
+        default=MongoDsn("mongodb://127.0.0.1:27017/"), description="MongoDB URL of the read side"
+    )
+    mongodb_database: str = Field(default="cqrs_read", min_length=1, max_length=63)
+    max_wait: float = Field(
+        default=5.0, gt=0, le=60, description="longest a query waits for a projection to catch up"
+    )
+    repair_timeout: float = Field(default=5.0, gt=0, le=60, description="RPC timeout of a gap repair")

@@ -1,0 +1,161 @@
+"""``cqrs``: the pair's command line. Talks to the services through RabbitMQ only.
+
+Prints for people by default and one JSON document with ``--json``. Exit codes: 0 done,
+2 rejected, 3 not found, 4 timeout or broker unavailable, 1 anything else.
+"""
+
+import argparse
+import asyncio
+from collections.abc import Sequence
+from uuid import UUID
+
+from pydantic import ValidationError
+
+from cqrs_shared import output
+from cqrs_shared.client import DEFAULT_TIMEOUT, CqrsClient
+from cqrs_shared.contracts import (
+    ChangeCustomerLocale,
+    CommandRejected,
+    Contract,
+    CreateCustomer,
+    CustomerPage,
+    CustomerView,
+    EditCustomerDetails,
+    ErrorCode,
+    ErrorInfo,
+    GetCustomer,
+    GetCustomersWithName,
+    GetPreferredCustomers,
+    MakeCustomerPreferred,
+)
+from cqrs_shared.errors import BrokerUnavailable, RemoteError, RequestTimeout
+from cqrs_shared.messaging.parsing import field_errors
+from cqrs_shared.settings import BrokerSettings
+
+EXIT_OK, EXIT_ERROR, EXIT_REJECTED, EXIT_NOT_FOUND, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4
+_EXIT_BY_CODE = {
+    ErrorCode.NOT_FOUND: EXIT_NOT_FOUND,
+    ErrorCode.VIEW_BEHIND: EXIT_UNAVAILABLE,
+    ErrorCode.INTERNAL_ERROR: EXIT_ERROR,
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="print one JSON document"
+    )
+    common.add_argument(
+        "--timeout",
+        type=float,
+        default=argparse.SUPPRESS,
+        metavar="SECONDS",
+        help=f"how long to wait for a reply (default {DEFAULT_TIMEOUT:g})",
+    )
+    parser = argparse.ArgumentParser(prog="cqrs", parents=[common], description=__doc__.splitlines()[0])
+    areas = parser.add_subparsers(dest="area", required=True)
+    customer = areas.add_parser("customer", parents=[common], help="customers: commands and queries")
+    verbs = customer.add_subparsers(dest="verb", required=True)
+
+    create = verbs.add_parser("create", parents=[common], help="create a customer")
+    create.add_argument("--name", required=True)
+    create.add_argument("--locale", required=True, help="BCP 47 tag, e.g. en-GB")
+    create.add_argument("--id", type=UUID, help="the customer id (default: derived from the command id)")
+    create.add_argument("--command-id", type=UUID, help="idempotency key (default: random)")
+
+    _target(verbs.add_parser("make-preferred", parents=[common], help="mark a customer as preferred"))
+    locale = verbs.add_parser("change-locale", parents=[common], help="change a customer's locale")
+    _target(locale)
+    locale.add_argument("locale")
+    edit = verbs.add_parser("edit", parents=[common], help="edit a customer's name and/or locale")
+    _target(edit)
+    edit.add_argument("--name")
+    edit.add_argument("--locale")
+
+    get = verbs.add_parser("get", parents=[common], help="show one customer")
+    get.add_argument("id", type=UUID)
+    get.add_argument("--min-version", type=int, help="wait until the view has at least this version")
+    find = verbs.add_parser("find", parents=[common], help="customers with this name (any case)")
+    find.add_argument("name")
+    _paging(find)
+    preferred = verbs.add_parser("preferred", parents=[common], help="preferred customers")
+    _paging(preferred)
+    return parser
+
+
+def _target(verb: argparse.ArgumentParser) -> None:
+    verb.add_argument("id", type=UUID, help="customer id")
+    verb.add_argument("--expected-version", type=int, help="reject if the customer is not at this version")
+    verb.add_argument("--command-id", type=UUID, help="idempotency key (default: random)")
+
+
+def _paging(verb: argparse.ArgumentParser) -> None:
+    verb.add_argument("--limit", type=int, default=50)
+    verb.add_argument("--after", help="the 'next' cursor of the previous page")
+
+
+def _message(args: argparse.Namespace) -> Contract:
+    """The command or query the arguments ask for (pydantic validates it here already)."""
+    verb = args.verb
+    if verb == "create":
+        return CreateCustomer(customer_id=args.id, name=args.name, locale=args.locale)
+    if verb == "make-preferred":
+        return MakeCustomerPreferred(customer_id=args.id, expected_version=args.expected_version)
+    if verb == "change-locale":
+        return ChangeCustomerLocale(
+            customer_id=args.id, locale=args.locale, expected_version=args.expected_version
+        )
+    if verb == "edit":
+        return EditCustomerDetails(
+            customer_id=args.id, name=args.name, locale=args.locale, expected_version=args.expected_version
+        )
+    if verb == "get":
+        return GetCustomer(customer_id=args.id, min_version=args.min_version)
+    if verb == "find":
+        return GetCustomersWithName(name=args.name, limit=args.limit, after=args.after)
+    return GetPreferredCustomers(limit=args.limit, after=args.after)
+
+
+_RESULTS: dict[type[Contract], type[Contract]] = {
+    GetCustomer: CustomerView,
+    GetCustomersWithName: CustomerPage,
+    GetPreferredCustomers: CustomerPage,
+}
+
+
+async def _run(args: argparse.Namespace, url: str, as_json: bool, timeout: float) -> int:
+    message = _message(args)
+    async with CqrsClient.connect(url, timeout=timeout) as client:
+        result_type = _RESULTS.get(type(message))
+        if result_type is None:
+            reply = await client.send(message, command_id=args.command_id)
+            output.show(reply, as_json)
+            if isinstance(reply, CommandRejected):
+                return _EXIT_BY_CODE.get(reply.error.code, EXIT_REJECTED)
+            return EXIT_OK
+        output.show(await client.ask(message, result_type), as_json)
+        return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    as_json: bool = getattr(args, "json", False)
+    timeout: float = getattr(args, "timeout", DEFAULT_TIMEOUT)
+    url = str(BrokerSettings().rabbitmq_url)
+    try:
+        return asyncio.run(_run(args, url, as_json, timeout))
+    except ValidationError as error:
+        info = ErrorInfo(
+            code=ErrorCode.VALIDATION_ERROR, message="invalid arguments", fields=field_errors(error)
+        )
+        output.show(CommandRejected(command_id=None, error=info), as_json)
+        return EXIT_REJECTED
+    except RemoteError as error:
+        output.error(error.info, as_json)
+        return _EXIT_BY_CODE.get(error.info.code, EXIT_REJECTED)
+    except (RequestTimeout, BrokerUnavailable) as error:
+        code = "timeout" if isinstance(error, RequestTimeout) else "broker_unavailable"
+        output.failure(code, str(error), as_json)
+        return EXIT_UNAVAILABLE
+    except KeyboardInterrupt:
+        return EXIT_ERROR

@@ -1,0 +1,38 @@
+"""The base of every contract model, and the error shape all replies share."""
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Contract(BaseModel):
+    """A message on the wire: immutable, and strict about fields it does not know."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def message_type(model: BaseModel) -> str:
+    """The ``type`` discriminator of a command, event or query model."""
+    return str(type(model).model_fields["type"].default)
+
+
+class ErrorCode(StrEnum):
+    """Stable error codes; clients branch on these, never on message text."""
+
+    VALIDATION_ERROR = "validation_error"
+    NOT_FOUND = "not_found"
+    ALREADY_EXISTS = "already_exists"
+    CONCURRENCY_CONFLICT = "concurrency_conflict"
+    UNKNOWN_COMMAND = "unknown_command"
+    UNKNOWN_QUERY = "unknown_query"
+    MALFORMED_MESSAGE = "malformed_message"
+    VIEW_BEHIND = "view_behind"
+    INTERNAL_ERROR = "internal_error"
+
+
+class ErrorInfo(Contract):
+    """What went wrong: a stable code, a sentence for people, and per-field messages."""
+
+    code: ErrorCode
+    message: str
+    fields: dict[str, str] = Field(default_factory=dict)

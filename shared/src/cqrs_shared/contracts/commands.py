@@ -1,0 +1,64 @@
+"""Commands: imperative requests to the command service. The body's ``type`` names the command."""
+
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import Field, model_validator
+
+from cqrs_shared.contracts.base import Contract
+from cqrs_shared.contracts.values import CustomerName, Locale
+
+ExpectedVersion = Annotated[int | None, Field(default=None, ge=0)]
+
+
+class CreateCustomer(Contract):
+    """Create a customer; without ``customer_id`` the id is derived from the command id."""
+
+    type: Literal["CreateCustomer"] = "CreateCustomer"
+    customer_id: UUID | None = None
+    name: CustomerName
+    locale: Locale
+
+
+class MakeCustomerPreferred(Contract):
+    """Mark a customer as preferred; a customer already preferred stays as they are."""
+
+    type: Literal["MakeCustomerPreferred"] = "MakeCustomerPreferred"
+    customer_id: UUID
+    expected_version: ExpectedVersion = None
+
+
+class ChangeCustomerLocale(Contract):
+    """Change the locale a customer is addressed in."""
+
+    type: Literal["ChangeCustomerLocale"] = "ChangeCustomerLocale"
+    customer_id: UUID
+    locale: Locale
+    expected_version: ExpectedVersion = None
+
+
+class EditCustomerDetails(Contract):
+    """Change a customer's name and/or locale; at least one must be given."""
+
+    type: Literal["EditCustomerDetails"] = "EditCustomerDetails"
+    customer_id: UUID
+    name: CustomerName | None = None
+    locale: Locale | None = None
+    expected_version: ExpectedVersion = None
+
+    @model_validator(mode="after")
+    def _something_to_edit(self) -> "EditCustomerDetails":
+        if self.name is None and self.locale is None:
+            raise ValueError("give at least one of name and locale")
+        return self
+
+
+Command = Annotated[
+    CreateCustomer | MakeCustomerPreferred | ChangeCustomerLocale | EditCustomerDetails,
+    Field(discriminator="type"),
+]
+
+COMMAND_TYPES: dict[str, type[Contract]] = {
+    model.model_fields["type"].default: model
+    for model in (CreateCustomer, MakeCustomerPreferred, ChangeCustomerLocale, EditCustomerDetails)
+}

@@ -1,0 +1,39 @@
+"""Replies: what a command or query sender gets back on its reply_to."""
+
+from typing import Annotated, Generic, Literal, TypeVar
+from uuid import UUID
+
+from pydantic import Field
+
+from cqrs_shared.contracts.base import Contract, ErrorInfo
+
+T = TypeVar("T")
+
+
+class CommandAccepted(Contract):
+    """The command committed; ``version`` is the stream's new version (a consistency token)."""
+
+    status: Literal["accepted"] = "accepted"
+    command_id: UUID
+    stream_type: str
+    id: UUID
+    version: int
+
+
+class CommandRejected(Contract):
+    status: Literal["rejected"] = "rejected"
+    command_id: UUID | None
+    error: ErrorInfo
+
+
+CommandReply = Annotated[CommandAccepted | CommandRejected, Field(discriminator="status")]
+
+
+class QueryOk(Contract, Generic[T]):
+    status: Literal["ok"] = "ok"
+    result: T
+
+
+class QueryFailed(Contract):
+    status: Literal["error"] = "error"
+    error: ErrorInfo

@@ -1,0 +1,58 @@
+"""The error tree shared by the services and the client.
+
+CqrsError
+├── MessageError            a message that cannot be handled as sent (has an ErrorInfo)
+│   ├── MalformedMessage    not JSON, not an object, or metadata missing
+│   ├── UnknownMessageType  a well-formed message of a type nobody handles
+│   └── InvalidMessage      a known type whose fields break the contract
+└── ClientError             what a client of the pair sees
+    ├── BrokerUnavailable   RabbitMQ cannot be reached or the route does not exist
+    ├── RequestTimeout      no reply within the timeout
+    └── RemoteError         the service replied with an error (has an ErrorInfo)
+"""
+
+from cqrs_shared.contracts.base import ErrorCode, ErrorInfo
+
+
+class CqrsError(Exception):
+    """Base of every error this project raises on purpose."""
+
+
+class MessageError(CqrsError):
+    code: ErrorCode = ErrorCode.MALFORMED_MESSAGE
+
+    def __init__(self, message: str, fields: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.info = ErrorInfo(code=self.code, message=message, fields=fields or {})
+
+
+class MalformedMessage(MessageError):
+    code = ErrorCode.MALFORMED_MESSAGE
+
+
+class UnknownMessageType(MessageError):
+    def __init__(self, message: str, code: ErrorCode) -> None:
+        self.code = code
+        super().__init__(message)
+
+
+class InvalidMessage(MessageError):
+    code = ErrorCode.VALIDATION_ERROR
+
+
+class ClientError(CqrsError):
+    pass
+
+
+class BrokerUnavailable(ClientError):
+    pass
+
+
+class RequestTimeout(ClientError):
+    pass
+
+
+class RemoteError(ClientError):
+    def __init__(self, info: ErrorInfo) -> None:
+        super().__init__(f"{info.code}: {info.message}")
+        self.info = info

@@ -1,0 +1,15 @@
+"""Readable one-line logs for people: time, service, level, logger, message."""
+
+import logging
+import sys
+
+
+def configure(service: str, level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"%(asctime)s {service:<7} %(levelname)-7s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # aio-pika and aiormq are chatty at INFO about reconnects we already report ourselves.
+    for noisy in ("aio_pika", "aiormq", "pymongo"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

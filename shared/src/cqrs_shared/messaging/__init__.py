@@ -1,0 +1,1 @@
+"""RabbitMQ adapters: topology, message conversion, confirmed publishing, consumers and RPC."""

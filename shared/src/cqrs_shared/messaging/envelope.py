@@ -1,0 +1,101 @@
+"""Convert between our Metadata + body and AMQP messages: properties and headers carry metadata."""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import UUID
+
+import aio_pika
+from aio_pika.abc import AbstractIncomingMessage, DeliveryMode, HeadersType
+
+from cqrs_shared.contracts.metadata import SCHEMA_VERSION, Metadata
+from cqrs_shared.errors import MalformedMessage
+from cqrs_shared.tracing import child_traceparent
+
+CONTENT_TYPE = "application/json"
+
+
+def outgoing(
+    body: bytes, metadata: Metadata, *, reply_to: str | None = None, persistent: bool = True
+) -> aio_pika.Message:
+    """An AMQP message carrying ``metadata`` in its properties and headers."""
+    headers: HeadersType = {"schema_version": metadata.schema_version}
+    if metadata.causation_id is not None:
+        headers["causation_id"] = metadata.causation_id
+    if metadata.traceparent is not None:
+        headers["traceparent"] = metadata.traceparent
+    return aio_pika.Message(
+        body,
+        content_type=CONTENT_TYPE,
+        message_id=str(metadata.message_id),
+        type=metadata.type,
+        correlation_id=metadata.correlation_id,
+        timestamp=metadata.timestamp,
+        headers=headers,
+        reply_to=reply_to,
+        delivery_mode=DeliveryMode.PERSISTENT if persistent else DeliveryMode.NOT_PERSISTENT,
+    )
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A received message as plain values: what a handler may see of AMQP."""
+
+    body: bytes
+    message_id: str | None
+    type: str | None
+    correlation_id: str | None
+    reply_to: str | None
+    traceparent: str | None
+    causation_id: str | None
+    routing_key: str | None
+    redelivered: bool
+    timestamp: datetime | None = None
+
+    def metadata(self) -> Metadata:
+        """Validated metadata; a missing or non-UUID message_id is a malformed message."""
+        try:
+            message_id = UUID(self.message_id or "")
+        except ValueError:
+            raise MalformedMessage(
+                f"message_id must be a UUID (it is the idempotency key), got {self.message_id!r}"
+            ) from None
+        return Metadata(
+            message_id=message_id,
+            type=self.type or "",
+            schema_version=SCHEMA_VERSION,
+            correlation_id=self.correlation_id or str(message_id),
+            causation_id=self.causation_id,
+            timestamp=self.timestamp or datetime.now(UTC),
+            traceparent=self.traceparent,
+        )
+
+    def reply_metadata(self, type_: str) -> Metadata:
+        """Metadata of the reply to this message: correlation id echoed, trace continued."""
+        return Metadata(
+            type=type_,
+            correlation_id=self.correlation_id or "",
+            causation_id=self.message_id,
+            traceparent=child_traceparent(self.traceparent),
+        )
+
+
+def _header(message: AbstractIncomingMessage, name: str) -> str | None:
+    value = (message.headers or {}).get(name)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value if isinstance(value, str) else None
+
+
+def delivery(message: AbstractIncomingMessage) -> Delivery:
+    return Delivery(
+        body=message.body,
+        message_id=message.message_id,
+        type=message.type,
+        correlation_id=message.correlation_id,
+        reply_to=message.reply_to,
+        traceparent=_header(message, "traceparent"),
+        causation_id=_header(message, "causation_id"),
+        routing_key=message.routing_key,
+        redelivered=bool(message.redelivered),
+        timestamp=message.timestamp,
+    )

@@ -1,0 +1,83 @@
+"""Request/reply over RabbitMQ direct reply-to: one reply consumer, futures by correlation id.
+
+async with RpcClient(connection) as rpc:
+    body = await rpc.call(exchange, "query-service.rpc", request, metadata, timeout=5)
+"""
+
+import asyncio
+from types import TracebackType
+
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractConnection,
+    AbstractExchange,
+    AbstractIncomingMessage,
+)
+from aio_pika.exceptions import DeliveryError
+
+from cqrs_shared.contracts.metadata import Metadata
+from cqrs_shared.errors import BrokerUnavailable, RequestTimeout
+from cqrs_shared.messaging.envelope import outgoing
+from cqrs_shared.messaging.topology import DIRECT_REPLY_TO
+
+
+class RpcClient:
+    """Sends requests and matches replies to them; every call has a timeout."""
+
+    def __init__(self, connection: AbstractConnection) -> None:
+        self._connection = connection
+        self._pending: dict[str, asyncio.Future[bytes]] = {}
+        self._channel: AbstractChannel | None = None
+
+    async def __aenter__(self) -> "RpcClient":
+        # on_return_raises: a request to a queue that does not exist fails at once, not by timeout.
+        self._channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
+        replies = await self._channel.get_queue(DIRECT_REPLY_TO, ensure=False)
+        await replies.consume(self._on_reply, no_ack=True)
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        for future in self._pending.values():
+            future.cancel()
+        if self._channel is not None:
+            await self._channel.close()
+
+    @property
+    def channel(self) -> AbstractChannel:
+        if self._channel is None:
+            raise RuntimeError("RpcClient used outside 'async with'")
+        return self._channel
+
+    async def _on_reply(self, message: AbstractIncomingMessage) -> None:
+        future = self._pending.pop(message.correlation_id or "", None)
+        if future is not None and not future.done():
+            future.set_result(message.body)
+
+    async def call(
+        self,
+        exchange: AbstractExchange,
+        routing_key: str,
+        body: bytes,
+        metadata: Metadata,
+        *,
+        timeout: float,
+    ) -> bytes:
+        """Publish ``body`` and wait for the reply with the same correlation id."""
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._pending[metadata.correlation_id] = future
+        try:
+            message = outgoing(body, metadata, reply_to=DIRECT_REPLY_TO, persistent=False)
+            try:
+                await exchange.publish(message, routing_key, mandatory=True, timeout=timeout)
+            except DeliveryError:
+                raise BrokerUnavailable(
+                    f"nothing is bound to receive {metadata.type!r} at {routing_key!r}: "
+                    "is the service running?"
+                ) from None
+            return await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            raise RequestTimeout(f"no reply to {metadata.type} within {timeout:g} s") from None
+        finally:
+            self._pending.pop(metadata.correlation_id, None)

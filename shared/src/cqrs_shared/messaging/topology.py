@@ -1,0 +1,50 @@
+"""Every exchange, queue and routing key of the pair, spelled here and nowhere else."""
+
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue, ExchangeType
+
+COMMANDS_EXCHANGE = "cqrs.commands"
+EVENTS_EXCHANGE = "cqrs.events"
+DEAD_LETTER_EXCHANGE = "cqrs.dead-letter"
+
+COMMAND_QUEUE = "command-service.commands"
+STREAM_QUEUE = "command-service.streams"
+EVENT_QUEUE = "query-service.events"
+QUERY_QUEUE = "query-service.rpc"
+
+DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
+
+
+def dead_letter_queue(queue: str) -> str:
+    """The queue that keeps what ``queue`` could not handle, with the reason in its headers."""
+    return f"{queue}.dlq"
+
+
+async def declare_queue(channel: AbstractChannel, name: str) -> AbstractQueue:
+    """A durable queue whose rejects go to its own dead-letter queue."""
+    dlx = await channel.declare_exchange(DEAD_LETTER_EXCHANGE, ExchangeType.DIRECT, durable=True)
+    dlq = await channel.declare_queue(dead_letter_queue(name), durable=True)
+    await dlq.bind(dlx, routing_key=name)
+    return await channel.declare_queue(
+        name,
+        durable=True,
+        arguments={"x-dead-letter-exchange": DEAD_LETTER_EXCHANGE, "x-dead-letter-routing-key": name},
+    )
+
+
+async def declare_commands(channel: AbstractChannel) -> tuple[AbstractExchange, AbstractQueue]:
+    exchange = await channel.declare_exchange(COMMANDS_EXCHANGE, ExchangeType.TOPIC, durable=True)
+    queue = await declare_queue(channel, COMMAND_QUEUE)
+    await queue.bind(exchange, routing_key="#")
+    return exchange, queue
+
+
+async def declare_events(channel: AbstractChannel) -> AbstractExchange:
+    return await channel.declare_exchange(EVENTS_EXCHANGE, ExchangeType.TOPIC, durable=True)
+
+
+async def declare_event_queue(channel: AbstractChannel) -> AbstractQueue:
+    """The query service's subscription: every event of every stream type."""
+    exchange = await declare_events(channel)
+    queue = await declare_queue(channel, EVENT_QUEUE)
+    await queue.bind(exchange, routing_key="#")
+    return queue

@@ -1,0 +1,71 @@
+"""How the CLI prints: short lines and tables for people, one JSON document for scripts."""
+
+import json
+import sys
+from typing import Any
+
+from cqrs_shared.contracts import (
+    CommandAccepted,
+    CommandRejected,
+    Contract,
+    CustomerPage,
+    CustomerView,
+    ErrorInfo,
+)
+
+
+def show(value: Contract, as_json: bool) -> None:
+    if as_json:
+        print(value.model_dump_json())
+    elif isinstance(value, CommandAccepted):
+        print(f"accepted: {value.stream_type} {value.id} is at version {value.version}")
+    elif isinstance(value, CommandRejected):
+        error(value.error, as_json=False)
+    elif isinstance(value, CustomerView):
+        print(_customer(value))
+    elif isinstance(value, CustomerPage):
+        print(_table(value))
+    else:
+        print(value.model_dump_json(indent=2))
+
+
+def error(info: ErrorInfo, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"status": "rejected", "error": info.model_dump(mode="json")}))
+        return
+    print(f"rejected: {info.code}: {info.message}", file=sys.stderr)
+    for field, message in info.fields.items():
+        print(f"  {field}: {message}", file=sys.stderr)
+
+
+def failure(code: str, message: str, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"status": "error", "error": {"code": code, "message": message, "fields": {}}}))
+    else:
+        print(f"error: {message}", file=sys.stderr)
+
+
+def _customer(view: CustomerView) -> str:
+    rows: list[tuple[str, Any]] = [
+        ("id", view.id),
+        ("name", view.name),
+        ("locale", view.locale),
+        ("preferred", "yes" if view.is_preferred else "no"),
+        ("version", view.version),
+        ("created", f"{view.created_at:%Y-%m-%d %H:%M:%S} UTC"),
+        ("updated", f"{view.updated_at:%Y-%m-%d %H:%M:%S} UTC"),
+    ]
+    return "\n".join(f"{label:<10} {value}" for label, value in rows)
+
+
+def _table(page: CustomerPage) -> str:
+    if not page.items:
+        return "no customers"
+    lines = [f"{'ID':<36}  {'NAME':<24}  {'LOCALE':<10}  PREF  VERSION"]
+    for view in page.items:
+        pref = "yes" if view.is_preferred else "no"
+        lines.append(f"{view.id!s:<36}  {view.name[:24]:<24}  {view.locale:<10}  {pref:<4}  {view.version}")
+    lines.append(f"({len(page.items)} shown)")
+    if page.next:
+        lines.append(f"next page: --after {page.next}")
+    return "\n".join(lines)

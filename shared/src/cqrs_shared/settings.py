@@ -1,0 +1,17 @@
+"""Settings from the environment (prefix CQRS_), read once at start-up; bad values fail loudly."""
+
+from pydantic import AmqpDsn, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class BrokerSettings(BaseSettings):
+    """What every participant needs: where RabbitMQ is and how to log."""
+
+    model_config = SettingsConfigDict(env_prefix="CQRS_", extra="ignore", frozen=True)
+
+    rabbitmq_url: AmqpDsn = Field(
+        default=AmqpDsn("amqp://guest:guest@127.0.0.1:5672/"),
+        description="AMQP URL of the broker",
+    )
+    log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    prefetch: int = Field(default=64, ge=1, le=10_000, description="messages in flight per consumer")

@@ -1,0 +1,24 @@
+"""W3C trace context: start a trace where none exists, continue one where it does."""
+
+import re
+import secrets
+
+_TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
+
+
+def new_traceparent() -> str:
+    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
+
+
+def child_traceparent(parent: str | None) -> str:
+    """Same trace id and flags, a new span id; a missing or malformed parent starts a new trace."""
+    match = _TRACEPARENT.match(parent or "")
+    if match is None:
+        return new_traceparent()
+    trace_id, _, flags = match.groups()
+    return f"00-{trace_id}-{secrets.token_hex(8)}-{flags}"
+
+
+def trace_id(traceparent: str | None) -> str | None:
+    match = _TRACEPARENT.match(traceparent or "")
+    return match.group(1) if match else None
