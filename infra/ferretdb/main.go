@@ -1,0 +1,59 @@
+// Command cqrs-ferretdb runs an embedded FerretDB v1 (MongoDB wire protocol)
+// with the SQLite backend, for machines without Docker or a MongoDB package.
+// Local development and CI only; see infra/provision.sh.
+package main
+
+import (
+	"context"
+	"flag"
+	"log"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+)
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on")
+	data := flag.String("data", "ferretdb-data", "directory for the SQLite databases (created if missing)")
+	level := flag.String("log-level", "warn", "FerretDB log level: debug, info, warn or error")
+	flag.Parse()
+	msg := log.New(os.Stderr, "cqrs-ferretdb: ", log.LstdFlags)
+
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
+		msg.Fatalf("bad -log-level: %v", err)
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+	slog.SetDefault(logger)
+
+	dir, err := filepath.Abs(*data)
+	if err != nil {
+		msg.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		msg.Fatal(err)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	f, err := ferretdb.New(&ferretdb.Config{
+		Listener:  ferretdb.ListenerConfig{TCP: *listen},
+		Logger:    logger,
+		Handler:   "sqlite",
+		SQLiteURL: "file:" + dir + "/",
+	})
+	if err != nil {
+		msg.Fatal(err)
+	}
+
+	msg.Printf("listening on %s, data in %s", *listen, dir)
+	if err := f.Run(ctx); err != nil {
+		msg.Fatal(err)
+	}
+	msg.Print("stopped")
+}

@@ -1,0 +1,92 @@
+"""Session-scoped servers (one URL each) and per-test resources with unique names."""
+
+import secrets
+import shutil
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import aio_pika
+import asyncpg
+import pytest
+from aio_pika.abc import AbstractRobustConnection
+from pymongo import AsyncMongoClient
+
+from tests.servers import server_url
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(4)}"
+
+
+def with_path(url: str, path: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_server() -> Iterator[str]:
+    with server_url("CQRS_RABBITMQ_URL", "rabbitmq") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_url(rabbitmq_server: str) -> Iterator[str]:
+    """A vhost of its own for this test session where rabbitmqctl can make one (local servers)."""
+    ctl = shutil.which("rabbitmqctl")
+    if ctl is None or urlsplit(rabbitmq_server).hostname not in {"127.0.0.1", "localhost"}:
+        yield rabbitmq_server
+        return
+    vhost = unique("cqrs-test")
+    user = urlsplit(rabbitmq_server).username or "guest"
+    subprocess.run([ctl, "-q", "add_vhost", vhost], check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [ctl, "-q", "set_permissions", "-p", vhost, user, ".*", ".*", ".*"],
+        check=True, capture_output=True, timeout=60,
+    )
+    try:
+        yield with_path(rabbitmq_server, f"/{vhost}")
+    finally:
+        subprocess.run([ctl, "-q", "delete_vhost", vhost], check=False, capture_output=True, timeout=60)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    with server_url("CQRS_POSTGRES_DSN", "postgres") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def mongodb_url() -> Iterator[str]:
+    with server_url("CQRS_MONGODB_URL", "mongodb") as url:
+        yield url
+
+
+@pytest.fixture
+async def postgres_dsn(postgres_server: str) -> AsyncIterator[str]:
+    """A fresh, empty database for one test (its role needs CREATEDB), dropped afterwards."""
+    name = unique("cqrs_test")
+    admin = await asyncpg.connect(postgres_server)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield with_path(postgres_server, f"/{name}")
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def mongo_database(mongodb_url: str) -> AsyncIterator[str]:
+    """A unique database name for one test, dropped afterwards."""
+    name = unique("cqrs_test")
+    yield name
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(mongodb_url)
+    async with client:
+        await client.drop_database(name)
+
+
+@pytest.fixture
+async def amqp(rabbitmq_url: str) -> AsyncIterator[AbstractRobustConnection]:
+    connection = await aio_pika.connect_robust(rabbitmq_url)
+    async with connection:
+        yield connection

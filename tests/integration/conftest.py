@@ -1,0 +1,33 @@
+"""Fixtures of the integration tests: a migrated event store, a read store."""
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from command_service.migrate import migrate
+from command_service.store import EventStore, open_pool
+from query_service.store import ReadStore, open_database
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def pool(postgres_dsn: str) -> AsyncIterator[asyncpg.Pool]:
+    async with open_pool(postgres_dsn) as pool:
+        async with pool.acquire() as conn:
+            await migrate(conn)
+        yield pool
+
+
+@pytest.fixture
+def event_store(pool: asyncpg.Pool) -> EventStore:
+    return EventStore(pool)
+
+
+@pytest.fixture
+async def read_store(mongodb_url: str, mongo_database: str) -> AsyncIterator[ReadStore]:
+    async with open_database(mongodb_url, mongo_database) as db:
+        store = ReadStore(db)
+        await store.ensure_indexes()
+        yield store

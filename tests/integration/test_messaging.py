@@ -1,0 +1,145 @@
+"""Consumer, replies, dead letters and RPC against a real RabbitMQ."""
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from uuid import uuid4
+
+import aio_pika
+import pytest
+from aio_pika.abc import AbstractRobustConnection
+
+from cqrs_shared.contracts import ErrorCode, ErrorInfo, Metadata
+from cqrs_shared.contracts.replies import QueryFailed
+from cqrs_shared.errors import BrokerUnavailable, RequestTimeout
+from cqrs_shared.messaging import topology
+from cqrs_shared.messaging.channels import open_channel
+from cqrs_shared.messaging.consumer import Consumer, Outcome, Responder
+from cqrs_shared.messaging.envelope import Delivery
+from cqrs_shared.messaging.rpc import RpcClient
+from tests.conftest import unique
+
+pytestmark = pytest.mark.integration
+
+Handle = Callable[[Delivery], Awaitable[Outcome]]
+
+
+@asynccontextmanager
+async def serving(amqp: AbstractRobustConnection, queue_name: str, handle: Handle) -> AsyncIterator[None]:
+    async with AsyncExitStack() as stack:
+        channel = await open_channel(stack, amqp, prefetch=8)
+        queue = await topology.declare_queue(channel, queue_name)
+        responder = Responder(await open_channel(stack, amqp, confirms=False), channel)
+        async with Consumer(queue, handle, responder, transient=lambda error: isinstance(error, TimeoutError)):
+            yield
+        await queue.delete(if_unused=False, if_empty=False)
+        await channel.queue_delete(topology.dead_letter_queue(queue_name))
+
+
+async def echo(delivery: Delivery) -> Outcome:
+    body = json.loads(delivery.body)
+    if body.get("fail"):
+        raise ValueError("boom")
+    info = ErrorInfo(code=ErrorCode.NOT_FOUND, message=str(body["n"]))
+    return Outcome(reply=QueryFailed(error=info), dead_letter=info if body.get("dead") else None)
+
+
+async def call(rpc: RpcClient, queue: str, body: dict[str, object], timeout: float = 5) -> dict[str, object]:
+    raw = await rpc.call(
+        rpc.channel.default_exchange, queue, json.dumps(body).encode(), Metadata(type="Echo"), timeout=timeout
+    )
+    reply: dict[str, object] = json.loads(raw)
+    return reply
+
+
+async def test_many_concurrent_calls_each_get_their_own_reply(amqp: AbstractRobustConnection) -> None:
+    name = unique("test.rpc")
+    async with serving(amqp, name, echo), RpcClient(amqp) as rpc:
+        replies = await asyncio.gather(*(call(rpc, name, {"n": n}) for n in range(100)))
+    assert [reply["error"]["message"] for reply in replies] == [str(n) for n in range(100)]  # type: ignore[index]
+
+
+async def test_a_call_nobody_answers_times_out(amqp: AbstractRobustConnection) -> None:
+    name = unique("test.silent")
+    async with RpcClient(amqp) as rpc:
+        channel = await amqp.channel()
+        await channel.declare_queue(name, auto_delete=True)
+        with pytest.raises(RequestTimeout):
+            await call(rpc, name, {"n": 1}, timeout=0.3)
+        await channel.close()
+
+
+async def test_a_call_to_a_queue_that_does_not_exist_fails_at_once(amqp: AbstractRobustConnection) -> None:
+    async with RpcClient(amqp) as rpc:
+        with pytest.raises(BrokerUnavailable, match="is the service running"):
+            await call(rpc, unique("test.nobody"), {"n": 1}, timeout=5)
+
+
+async def test_dead_letter_keeps_the_message_and_the_reason(amqp: AbstractRobustConnection) -> None:
+    name = unique("test.dlq")
+    async with serving(amqp, name, echo), RpcClient(amqp) as rpc:
+        reply = await call(rpc, name, {"n": 7, "dead": True})
+        assert reply["status"] == "error"
+        channel = await amqp.channel()
+        dlq = await channel.get_queue(topology.dead_letter_queue(name))
+        message = await dlq.get(timeout=5)
+        await message.ack()
+        assert json.loads(message.body) == {"n": 7, "dead": True}
+        assert message.headers["x-error-code"] == "not_found"
+        assert message.headers["x-original-queue"] == name
+        await channel.close()
+
+
+async def test_a_handler_crash_replies_internal_error_dead_letters_and_keeps_consuming(
+    amqp: AbstractRobustConnection,
+) -> None:
+    name = unique("test.crash")
+    async with serving(amqp, name, echo), RpcClient(amqp) as rpc:
+        crashed = await call(rpc, name, {"fail": True})
+        after = await call(rpc, name, {"n": 2})
+        channel = await amqp.channel()
+        dlq = await channel.get_queue(topology.dead_letter_queue(name))
+        message = await dlq.get(timeout=5)
+        await message.ack()
+        await channel.close()
+    assert crashed["error"]["code"] == "internal_error"  # type: ignore[index]
+    assert "boom" in crashed["error"]["message"]  # type: ignore[index]
+    assert after["error"]["message"] == "2"  # type: ignore[index]
+    assert message.headers["x-error-code"] == "internal_error"
+
+
+async def test_a_transient_failure_is_requeued_and_retried(amqp: AbstractRobustConnection) -> None:
+    name = unique("test.retry")
+    attempts = 0
+
+    async def flaky(delivery: Delivery) -> Outcome:
+        nonlocal attempts
+        attempts += 1
+        if attempts == 1:
+            raise TimeoutError("database away")
+        return await echo(delivery)
+
+    async with serving(amqp, name, flaky), RpcClient(amqp) as rpc:
+        reply = await call(rpc, name, {"n": 5})
+    assert attempts == 2
+    assert reply["error"]["message"] == "5"  # type: ignore[index]
+
+
+async def test_leaving_the_consumer_finishes_in_flight_messages(amqp: AbstractRobustConnection) -> None:
+    name = unique("test.drain")
+    finished: list[str] = []
+
+    async def slow(delivery: Delivery) -> Outcome:
+        await asyncio.sleep(0.3)
+        finished.append(delivery.message_id or "")
+        return Outcome()
+
+    async with serving(amqp, name, slow):
+        channel = await amqp.channel()
+        for _ in range(3):
+            message = aio_pika.Message(b"{}", message_id=str(uuid4()))
+            await channel.default_exchange.publish(message, routing_key=name)
+        await asyncio.sleep(0.1)
+        await channel.close()
+    assert len(finished) == 3

@@ -1,0 +1,116 @@
+"""The read store against a real MongoDB-compatible server: gating, gaps, lookups, pages."""
+
+from datetime import UTC, datetime
+from uuid import UUID, uuid4
+
+import pytest
+
+from cqrs_shared.contracts import (
+    CustomerCreated,
+    CustomerDetailsEdited,
+    CustomerMadePreferred,
+    Event,
+    EventEnvelope,
+)
+from query_service import projector
+from query_service.errors import RepairFailed
+from query_service.projections import project
+from query_service.store import Applied, Gap, ReadStore
+
+pytestmark = pytest.mark.integration
+AT = datetime(2026, 11, 26, tzinfo=UTC)
+
+
+def envelope(stream_id: UUID, version: int, event: Event) -> EventEnvelope:
+    return EventEnvelope(
+        event_id=uuid4(), stream_type="customer", stream_id=stream_id, version=version, occurred_at=AT, event=event
+    )
+
+
+def history(stream_id: UUID, name: str = "Ada") -> list[EventEnvelope]:
+    return [
+        envelope(stream_id, 1, CustomerCreated(customer_id=stream_id, name=name, locale="en")),
+        envelope(stream_id, 2, CustomerMadePreferred(customer_id=stream_id)),
+        envelope(stream_id, 3, CustomerDetailsEdited(customer_id=stream_id, name=f"{name} K", locale="fr")),
+    ]
+
+
+async def test_each_event_applies_once_and_duplicates_are_no_ops(read_store: ReadStore) -> None:
+    stream_id = uuid4()
+    events = history(stream_id)
+    assert [await read_store.apply(project(e)) for e in events] == [Applied.APPLIED] * 3
+    assert [await read_store.apply(project(e)) for e in events] == [Applied.DUPLICATE] * 3
+    doc = await read_store.customer(str(stream_id))
+    assert doc is not None
+    assert (doc["version"], doc["name"], doc["locale"], doc["is_preferred"]) == (3, "Ada K", "fr", True)
+
+
+async def test_an_event_ahead_of_the_view_is_a_gap_and_changes_nothing(read_store: ReadStore) -> None:
+    stream_id = uuid4()
+    first, _, third = history(stream_id)
+    assert await read_store.apply(project(third)) == Gap(current=0)
+    assert await read_store.apply(project(first)) == Applied.APPLIED
+    assert await read_store.apply(project(third)) == Gap(current=1)
+    doc = await read_store.customer(str(stream_id))
+    assert doc is not None
+    assert (doc["version"], doc["name"]) == (1, "Ada")
+
+
+async def test_projector_repairs_a_gap_from_the_stream(read_store: ReadStore) -> None:
+    stream_id = uuid4()
+    events = history(stream_id)
+    asked: list[int] = []
+
+    async def read_stream(asked_id: UUID, after: int) -> list[EventEnvelope]:
+        assert asked_id == stream_id
+        asked.append(after)
+        return [e for e in events if e.version > after]
+
+    await projector.apply(events[0], read_store, read_stream)
+    assert await projector.apply(events[2], read_store, read_stream) == Applied.APPLIED
+    assert asked == [1]
+    assert await projector.apply(events[1], read_store, read_stream) == Applied.DUPLICATE
+    doc = await read_store.customer(str(stream_id))
+    assert doc is not None
+    assert doc["version"] == 3
+
+
+async def test_projector_fails_a_repair_the_stream_cannot_fill_yet(read_store: ReadStore) -> None:
+    stream_id = uuid4()
+    events = history(stream_id)
+
+    async def empty_stream(asked_id: UUID, after: int) -> list[EventEnvelope]:
+        return []
+
+    with pytest.raises(RepairFailed):
+        await projector.apply(events[1], read_store, empty_stream)
+
+
+async def test_name_lookup_ignores_case(read_store: ReadStore) -> None:
+    ids = [uuid4(), uuid4(), uuid4()]
+    for stream_id, name in zip(ids, ["Grace Hopper", "GRACE HOPPER", "Grace Kelly"], strict=True):
+        await read_store.apply(project(history(stream_id, name)[0]))
+    page = await read_store.customers_with_name("grace hopper", 10, None)
+    assert sorted(doc["_id"] for doc in page.items) == sorted(str(i) for i in ids[:2])
+    assert page.next is None
+
+
+async def test_pages_are_stable_and_complete(read_store: ReadStore) -> None:
+    ids = sorted(str(uuid4()) for _ in range(7))
+    for stream_id in ids:
+        for event in history(UUID(stream_id))[:2]:
+            await read_store.apply(project(event))
+    seen: list[str] = []
+    after = None
+    while True:
+        page = await read_store.preferred_customers(3, after)
+        seen += [doc["_id"] for doc in page.items]
+        if page.next is None:
+            break
+        after = page.next
+    assert seen == ids
+
+
+async def test_a_cursor_not_issued_by_the_service_is_an_error(read_store: ReadStore) -> None:
+    with pytest.raises(ValueError, match="cursor"):
+        await read_store.preferred_customers(3, "%%%not base64")
