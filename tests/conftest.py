@@ -42,7 +42,9 @@ def rabbitmq_url(rabbitmq_server: str) -> Iterator[str]:
     subprocess.run([ctl, "-q", "add_vhost", vhost], check=True, capture_output=True, timeout=60)
     subprocess.run(
         [ctl, "-q", "set_permissions", "-p", vhost, user, ".*", ".*", ".*"],
-        check=True, capture_output=True, timeout=60,
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
     try:
         yield with_path(rabbitmq_server, f"/{vhost}")

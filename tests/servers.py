@@ -14,9 +14,9 @@ from contextlib import contextmanager
 import pytest
 
 IMAGES = {
-    "rabbitmq": "rabbitmq:4.1-management-alpine",
-    "postgres": "postgres:17-alpine",
-    "mongodb": "mongo:8.0",
+    "rabbitmq": "rabbitmq:4.1.4-management-alpine",
+    "postgres": "postgres:17.6-alpine",
+    "mongodb": "mongo:8.0.13",
 }
 HOW_TO_START = (
     "run `make test` (it provisions local servers), or `bash infra/provision.sh` and set "
@@ -47,18 +47,18 @@ def server_url(variable: str, kind: str) -> Iterator[str]:
 @contextmanager
 def _container(kind: str) -> Iterator[str]:
     if kind == "rabbitmq":
-        from testcontainers.rabbitmq import RabbitMqContainer  # noqa: PLC0415 - only with Docker
+        from testcontainers.rabbitmq import RabbitMqContainer
 
         with RabbitMqContainer(IMAGES[kind]) as rabbit:
             host, port = rabbit.get_container_host_ip(), rabbit.get_exposed_port(5672)
             yield f"amqp://guest:guest@{host}:{port}/"
     elif kind == "postgres":
-        from testcontainers.postgres import PostgresContainer  # noqa: PLC0415
+        from testcontainers.postgres import PostgresContainer
 
         with PostgresContainer(IMAGES[kind], driver=None) as postgres:
             yield postgres.get_connection_url()
     else:
-        from testcontainers.mongodb import MongoDbContainer  # noqa: PLC0415
+        from testcontainers.mongodb import MongoDbContainer
 
         with MongoDbContainer(IMAGES[kind]) as mongo:
             yield mongo.get_connection_url()

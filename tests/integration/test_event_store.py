@@ -5,7 +5,6 @@ from uuid import uuid4
 
 import asyncpg
 import pytest
-
 from command_service import handler
 from command_service.migrate import available, migrate
 from command_service.store import EventStore
@@ -46,7 +45,9 @@ async def test_migrating_again_applies_nothing(pool: asyncpg.Pool) -> None:
 async def test_accepted_command_writes_events_state_and_result_together(
     event_store: EventStore, pool: asyncpg.Pool
 ) -> None:
-    reply = await handler.handle(CreateCustomer(name="Ada", locale="en-gb"), meta("CreateCustomer"), event_store)
+    reply = await handler.handle(
+        CreateCustomer(name="Ada", locale="en-gb"), meta("CreateCustomer"), event_store
+    )
     assert isinstance(reply, CommandAccepted)
     assert reply.version == 1
     rows = await pool.fetch("SELECT type, version, data FROM events WHERE stream_id = $1", reply.id)
@@ -69,7 +70,9 @@ async def test_redelivered_command_returns_the_stored_reply_and_changes_nothing(
     assert await pool.fetchval("SELECT count(*) FROM events") == 1
 
 
-async def test_concurrent_duplicates_of_one_command_apply_once(event_store: EventStore, pool: asyncpg.Pool) -> None:
+async def test_concurrent_duplicates_of_one_command_apply_once(
+    event_store: EventStore, pool: asyncpg.Pool
+) -> None:
     metadata = meta("CreateCustomer")
     command = CreateCustomer(name="Ada", locale="en")
     replies = await asyncio.gather(*(handler.handle(command, metadata, event_store) for _ in range(8)))
@@ -77,7 +80,9 @@ async def test_concurrent_duplicates_of_one_command_apply_once(event_store: Even
     assert await pool.fetchval("SELECT count(*) FROM events") == 1
 
 
-async def test_create_without_id_derives_the_same_id_from_the_same_command_id(event_store: EventStore) -> None:
+async def test_create_without_id_derives_the_same_id_from_the_same_command_id(
+    event_store: EventStore,
+) -> None:
     metadata = meta("CreateCustomer")
     first = await handler.handle(CreateCustomer(name="Ada", locale="en"), metadata, event_store)
     second = await handler.handle(CreateCustomer(name="Ada", locale="en"), metadata, event_store)
@@ -88,9 +93,13 @@ async def test_create_without_id_derives_the_same_id_from_the_same_command_id(ev
 
 async def test_creating_an_existing_customer_is_rejected_and_recorded(event_store: EventStore) -> None:
     customer_id = uuid4()
-    await handler.handle(CreateCustomer(customer_id=customer_id, name="A", locale="en"), meta("C"), event_store)
+    await handler.handle(
+        CreateCustomer(customer_id=customer_id, name="A", locale="en"), meta("C"), event_store
+    )
     metadata = meta("CreateCustomer")
-    reply = await handler.handle(CreateCustomer(customer_id=customer_id, name="B", locale="en"), metadata, event_store)
+    reply = await handler.handle(
+        CreateCustomer(customer_id=customer_id, name="B", locale="en"), metadata, event_store
+    )
     assert isinstance(reply, CommandRejected)
     assert reply.error.code == ErrorCode.ALREADY_EXISTS
     assert await event_store.stored_reply(metadata.message_id) == reply.model_dump(mode="json")

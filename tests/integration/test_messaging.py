@@ -9,7 +9,6 @@ from uuid import uuid4
 import aio_pika
 import pytest
 from aio_pika.abc import AbstractRobustConnection
-
 from cqrs_shared.contracts import ErrorCode, ErrorInfo, Metadata
 from cqrs_shared.contracts.replies import QueryFailed
 from cqrs_shared.errors import BrokerUnavailable, RequestTimeout
@@ -18,6 +17,7 @@ from cqrs_shared.messaging.channels import open_channel
 from cqrs_shared.messaging.consumer import Consumer, Outcome, Responder
 from cqrs_shared.messaging.envelope import Delivery
 from cqrs_shared.messaging.rpc import RpcClient
+
 from tests.conftest import unique
 
 pytestmark = pytest.mark.integration
@@ -31,7 +31,9 @@ async def serving(amqp: AbstractRobustConnection, queue_name: str, handle: Handl
         channel = await open_channel(stack, amqp, prefetch=8)
         queue = await topology.declare_queue(channel, queue_name)
         responder = Responder(await open_channel(stack, amqp, confirms=False), channel)
-        async with Consumer(queue, handle, responder, transient=lambda error: isinstance(error, TimeoutError)):
+        async with Consumer(
+            queue, handle, responder, transient=lambda error: isinstance(error, TimeoutError)
+        ):
             yield
         await queue.delete(if_unused=False, if_empty=False)
         await channel.queue_delete(topology.dead_letter_queue(queue_name))

@@ -4,7 +4,6 @@ from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
 import pytest
-
 from cqrs_shared.contracts import (
     CustomerCreated,
     CustomerDetailsEdited,
@@ -23,7 +22,12 @@ AT = datetime(2026, 11, 26, tzinfo=UTC)
 
 def envelope(stream_id: UUID, version: int, event: Event) -> EventEnvelope:
     return EventEnvelope(
-        event_id=uuid4(), stream_type="customer", stream_id=stream_id, version=version, occurred_at=AT, event=event
+        event_id=uuid4(),
+        stream_type="customer",
+        stream_id=stream_id,
+        version=version,
+        occurred_at=AT,
+        event=event,
     )
 
 

@@ -8,7 +8,6 @@ from uuid import UUID, uuid4
 import asyncpg
 import pytest
 from aio_pika.abc import AbstractQueue, AbstractRobustConnection
-
 from command_service import handler
 from command_service.relay import Relay
 from command_service.store import EventStore
@@ -38,7 +37,9 @@ async def drain(queue: AbstractQueue) -> list[dict[str, object]]:
 
 
 async def insert_event(conn: asyncpg.Connection, stream_id: UUID, name: str) -> None:
-    data = json.dumps({"type": "CustomerCreated", "customer_id": str(stream_id), "name": name, "locale": "en"})
+    data = json.dumps(
+        {"type": "CustomerCreated", "customer_id": str(stream_id), "name": name, "locale": "en"}
+    )
     await conn.execute(
         "INSERT INTO events (event_id, stream_type, stream_id, version, type, schema_version, data,"
         " correlation_id, occurred_at) VALUES ($1, 'customer', $2, 1, 'CustomerCreated', 1, $3::jsonb,"
@@ -88,7 +89,9 @@ async def test_relay_publishes_each_stream_in_version_order_with_metadata(
     assert isinstance(created, CommandAccepted)
     for n in range(5):
         command = EditCustomerDetails(customer_id=created.id, name=f"Ada {n}")
-        await handler.handle(command, Metadata(type="E", traceparent=f"00-{'a' * 32}-{'b' * 16}-01"), event_store)
+        await handler.handle(
+            command, Metadata(type="E", traceparent=f"00-{'a' * 32}-{'b' * 16}-01"), event_store
+        )
     assert await relay.publish_pending() == 6
     messages = []
     while len(messages) < 6:
@@ -101,7 +104,9 @@ async def test_relay_publishes_each_stream_in_version_order_with_metadata(
     last = messages[-1]
     assert last.type == "CustomerDetailsEdited"
     assert last.routing_key == "customer.details_edited"
-    assert last.message_id and last.correlation_id and last.timestamp
+    assert last.message_id
+    assert last.correlation_id
+    assert last.timestamp
     assert last.headers["traceparent"] == f"00-{'a' * 32}-{'b' * 16}-01"
     assert last.headers["causation_id"]
     assert last.headers["schema_version"] == 1

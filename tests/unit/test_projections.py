@@ -24,7 +24,12 @@ def envelope(event: Event, version: int) -> EventEnvelope:
 
 def test_created_sets_every_field_and_the_folded_name() -> None:
     change = project(envelope(CustomerCreated(customer_id=ID, name="Ada LOVELACE", locale="en-GB"), 1))
-    assert (change.collection, change.doc_id, change.gate, change.version) == (CUSTOMERS, str(ID), "version", 1)
+    assert (change.collection, change.doc_id, change.gate, change.version) == (
+        CUSTOMERS,
+        str(ID),
+        "version",
+        1,
+    )
     assert change.fields == {
         "name": "Ada LOVELACE",
         "name_folded": "ada lovelace",

@@ -1,7 +1,6 @@
 """Names and locales: the value rules every command shares."""
 
 import pytest
-
 from cqrs_shared.contracts.values import canonical_locale, canonical_name
 
 
@@ -37,7 +36,13 @@ def test_name_is_trimmed() -> None:
 
 @pytest.mark.parametrize(
     ("bad", "reason"),
-    [("", "empty"), ("   ", "empty"), ("x" * 201, "at most 200"), ("Ada\x00", "control"), ("A\nB", "control")],
+    [
+        ("", "empty"),
+        ("   ", "empty"),
+        ("x" * 201, "at most 200"),
+        ("Ada\x00", "control"),
+        ("A\nB", "control"),
+    ],
 )
 def test_bad_name_is_rejected_with_a_reason(bad: str, reason: str) -> None:
     with pytest.raises(ValueError, match=reason):

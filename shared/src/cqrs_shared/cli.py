@@ -6,6 +6,8 @@ Prints for people by default and one JSON document with ``--json``. Exit codes: 
 
 import argparse
 import asyncio
+import logging
+import sys
 from collections.abc import Sequence
 from uuid import UUID
 
@@ -139,6 +141,8 @@ async def _run(args: argparse.Namespace, url: str, as_json: bool, timeout: float
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # The CLI reports failures itself, once, in its own words; library logs would repeat them.
+    logging.disable(logging.ERROR)
     as_json: bool = getattr(args, "json", False)
     timeout: float = getattr(args, "timeout", DEFAULT_TIMEOUT)
     url = str(BrokerSettings().rabbitmq_url)
@@ -159,3 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_UNAVAILABLE
     except KeyboardInterrupt:
         return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

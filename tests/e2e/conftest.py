@@ -1,0 +1,127 @@
+"""Both services as real processes, on this session's vhost, database and read database."""
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import pytest
+from cqrs_shared.client import CqrsClient
+
+from tests.conftest import unique, with_path
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Service:
+    name: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> int:
+        """SIGTERM, as a container runtime would; returns the exit status."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=30)
+
+
+@dataclass
+class Pair:
+    env: dict[str, str]
+    command: Service
+    query: Service
+    postgres_dsn: str
+
+
+def start(name: str, module: str, env: dict[str, str], log_dir: Path) -> Service:
+    log = log_dir / f"{name}.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", module], env=env, stdout=sink, stderr=subprocess.STDOUT, cwd=ROOT
+        )
+    return Service(name, process, log)
+
+
+async def wait_ready(service: Service, timeout: float = 60) -> None:
+    for _ in range(int(timeout / 0.1)):
+        if "service ready" in service.output():
+            return
+        if service.process.poll() is not None:
+            break
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{service.name} did not start:\n{service.output()}")
+
+
+@pytest.fixture(scope="session")
+async def e2e_postgres(postgres_server: str) -> AsyncIterator[str]:
+    name = unique("cqrs_e2e")
+    admin = await asyncpg.connect(postgres_server)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield with_path(postgres_server, f"/{name}")
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+def pair_env(rabbitmq_url: str, e2e_postgres: str, mongodb_url: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "CQRS_RABBITMQ_URL": rabbitmq_url,
+        "CQRS_POSTGRES_DSN": e2e_postgres,
+        "CQRS_MONGODB_URL": mongodb_url,
+        "CQRS_MONGODB_DATABASE": unique("cqrs_e2e"),
+        "CQRS_RELAY_POLL_INTERVAL": "0.5",
+        "CQRS_MAX_WAIT": "3",
+    }
+
+
+@pytest.fixture(scope="session")
+async def pair(pair_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pair]:
+    logs = tmp_path_factory.mktemp("services")
+    command = start("command", "command_service", pair_env, logs)
+    query = start("query", "query_service", pair_env, logs)
+    try:
+        await asyncio.gather(wait_ready(command), wait_ready(query))
+        yield Pair(pair_env, command, query, pair_env["CQRS_POSTGRES_DSN"])
+    finally:
+        statuses = {service.name: service.stop() for service in (command, query)}
+    # Stopping on SIGTERM is part of the contract: finish in-flight work, exit 0.
+    assert statuses == {"command": 0, "query": 0}, f"{command.output()}\n{query.output()}"
+
+
+@pytest.fixture
+async def client(pair: Pair) -> AsyncIterator[CqrsClient]:
+    async with CqrsClient.connect(pair.env["CQRS_RABBITMQ_URL"], timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+def cli(pair: Pair) -> Iterator["Cli"]:
+    return Cli(pair.env)
+
+
+@dataclass
+class Cli:
+    env: dict[str, str]
+
+    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "cqrs_shared.cli", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
