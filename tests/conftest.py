@@ -14,6 +14,8 @@ from pymongo import AsyncMongoClient
 
 from tests.servers import server_url
 
+pytest_plugins = ["tests.pair"]
+
 
 def unique(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(4)}"

@@ -5,7 +5,7 @@ from uuid import uuid4
 
 import pytest
 
-from tests.e2e.conftest import Cli
+from tests.pair import Cli
 
 pytestmark = pytest.mark.e2e
 

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
+from uuid import UUID
 
 from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
@@ -51,9 +52,10 @@ def encode_cursor(doc_id: str) -> str:
 
 
 def decode_cursor(cursor: str) -> str:
-    """An opaque cursor back to the id it continues after; garbage raises ValueError."""
+    """An opaque cursor back to the id it continues after; anything else raises ValueError."""
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
+        return str(UUID(raw.decode()))
     except (ValueError, UnicodeDecodeError):
         raise ValueError(f"not a cursor this service issued: {cursor!r}") from None
 

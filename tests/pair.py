@@ -1,10 +1,11 @@
-"""Both services as real processes, on this session's vhost, database and read database."""
+"""Both services as real processes, on this session's vhost, database and read database (a plugin)."""
 
 import asyncio
 import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,6 @@ from cqrs_shared.client import CqrsClient
 
 from tests.conftest import unique, with_path
 
-pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -41,10 +41,22 @@ class Pair:
     command: Service
     query: Service
     postgres_dsn: str
+    log_dir: Path
+
+    async def restart_command(self) -> None:
+        """A new command service process (after a test killed the old one)."""
+        self.command.stop()
+        self.command = start("command", "command_service", self.env, self.log_dir)
+        await wait_ready(self.command)
+
+    async def restart_query(self) -> None:
+        self.query.stop()
+        self.query = start("query", "query_service", self.env, self.log_dir)
+        await wait_ready(self.query)
 
 
 def start(name: str, module: str, env: dict[str, str], log_dir: Path) -> Service:
-    log = log_dir / f"{name}.log"
+    log = log_dir / f"{name}-{time.monotonic_ns()}.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
             [sys.executable, "-m", module], env=env, stdout=sink, stderr=subprocess.STDOUT, cwd=ROOT
@@ -92,13 +104,14 @@ async def pair(pair_env: dict[str, str], tmp_path_factory: pytest.TempPathFactor
     logs = tmp_path_factory.mktemp("services")
     command = start("command", "command_service", pair_env, logs)
     query = start("query", "query_service", pair_env, logs)
+    pair = Pair(pair_env, command, query, pair_env["CQRS_POSTGRES_DSN"], logs)
     try:
         await asyncio.gather(wait_ready(command), wait_ready(query))
-        yield Pair(pair_env, command, query, pair_env["CQRS_POSTGRES_DSN"])
+        yield pair
     finally:
-        statuses = {service.name: service.stop() for service in (command, query)}
+        statuses = {service.name: service.stop() for service in (pair.command, pair.query)}
     # Stopping on SIGTERM is part of the contract: finish in-flight work, exit 0.
-    assert statuses == {"command": 0, "query": 0}, f"{command.output()}\n{query.output()}"
+    assert statuses == {"command": 0, "query": 0}, f"{pair.command.output()}\n{pair.query.output()}"
 
 
 @pytest.fixture

@@ -1,0 +1,79 @@
+"""Raw AMQP for the tests that must send what the typed client never would."""
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+from uuid import uuid4
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
+
+
+class Raw:
+    """Publishes exactly the bytes and properties given; collects replies on its own queue."""
+
+    def __init__(self, channel: AbstractChannel, replies: AbstractQueue) -> None:
+        self.channel = channel
+        self.replies = replies
+
+    async def publish(
+        self,
+        body: bytes,
+        *,
+        exchange: str = "",
+        routing_key: str,
+        reply: bool = True,
+        message_id: str | None = None,
+        type_: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> str:
+        correlation_id = str(uuid4())
+        message = aio_pika.Message(
+            body,
+            message_id=message_id,
+            type=type_,
+            correlation_id=correlation_id,
+            reply_to=self.replies.name if reply else None,
+            headers=dict(headers or {}),
+        )
+        target = self.channel.default_exchange if not exchange else await self.channel.get_exchange(exchange)
+        await target.publish(message, routing_key=routing_key)
+        return correlation_id
+
+    async def reply(self, correlation_id: str, timeout: float = 10) -> dict[str, Any]:
+        async with asyncio.timeout(timeout):
+            while True:
+                message = await self.replies.get(fail=False, no_ack=True)
+                if message is None:
+                    await asyncio.sleep(0.02)
+                elif message.correlation_id == correlation_id:
+                    found: dict[str, Any] = json.loads(message.body)
+                    return found
+
+
+@asynccontextmanager
+async def raw_channel(url: str) -> AsyncIterator[Raw]:
+    connection = await aio_pika.connect(url)
+    async with connection:
+        channel = await connection.channel()
+        replies = await channel.declare_queue(exclusive=True)
+        yield Raw(channel, replies)
+
+
+async def find_dead_letter(
+    channel: AbstractChannel, queue: str, correlation_id: str, timeout: float = 10
+) -> AbstractIncomingMessage:
+    """Take the dead letter with ``correlation_id`` out of ``queue`` (others are put back)."""
+    dlq = await channel.get_queue(queue)
+    async with asyncio.timeout(timeout):
+        while True:
+            message = await dlq.get(fail=False)
+            if message is None:
+                await asyncio.sleep(0.05)
+                continue
+            if message.correlation_id == correlation_id:
+                await message.ack()
+                return message
+            await message.nack(requeue=True)

@@ -1,0 +1,117 @@
+"""Bad input never crashes a service nor blocks a queue: error replies and dead letters with reasons."""
+
+import json
+from uuid import uuid4
+
+import pytest
+from cqrs_shared.messaging import topology
+
+from tests.e2e.raw import find_dead_letter, raw_channel
+from tests.pair import Pair
+
+pytestmark = pytest.mark.e2e
+COMMAND_DLQ = topology.dead_letter_queue(topology.COMMAND_QUEUE)
+QUERY_DLQ = topology.dead_letter_queue(topology.QUERY_QUEUE)
+
+
+def create_body(name: str = "Ada") -> bytes:
+    return json.dumps({"type": "CreateCustomer", "name": name, "locale": "en"}).encode()
+
+
+@pytest.mark.parametrize(
+    ("body", "message_id", "code"),
+    # (A missing message_id cannot be sent from here: aiormq fills in a random one.)
+    [
+        (b"{not json", str(uuid4()), "malformed_message"),
+        (b'{"no": "type"}', str(uuid4()), "malformed_message"),
+        (create_body(), "not-a-uuid", "malformed_message"),
+        (b'{"type": "DropTables"}', str(uuid4()), "unknown_command"),
+    ],
+)
+async def test_unusable_commands_get_an_error_reply_and_a_dead_letter_with_the_reason(
+    pair: Pair, body: bytes, message_id: str | None, code: str
+) -> None:
+    async with raw_channel(pair.env["CQRS_RABBITMQ_URL"]) as raw:
+        sent = await raw.publish(
+            body, exchange=topology.COMMANDS_EXCHANGE, routing_key="x", message_id=message_id
+        )
+        reply = await raw.reply(sent)
+        dead = await find_dead_letter(raw.channel, COMMAND_DLQ, sent)
+    assert reply["status"] == "rejected"
+    assert reply["error"]["code"] == code
+    assert dead.body == body
+    assert dead.headers["x-error-code"] == code
+    assert dead.headers["x-error-message"] == reply["error"]["message"]
+    assert pair.command.process.poll() is None
+
+
+async def test_an_unusable_command_without_reply_to_is_dead_lettered(pair: Pair) -> None:
+    async with raw_channel(pair.env["CQRS_RABBITMQ_URL"]) as raw:
+        sent = await raw.publish(
+            b"\x00\x01garbage", exchange=topology.COMMANDS_EXCHANGE, routing_key="x", reply=False
+        )
+        dead = await find_dead_letter(raw.channel, COMMAND_DLQ, sent)
+    assert dead.headers["x-error-code"] == "malformed_message"
+
+
+async def test_an_invalid_command_gets_per_field_errors_and_is_not_dead_lettered(pair: Pair) -> None:
+    body = json.dumps({"type": "CreateCustomer", "name": "", "locale": "en_US", "color": "red"}).encode()
+    async with raw_channel(pair.env["CQRS_RABBITMQ_URL"]) as raw:
+        sent = await raw.publish(
+            body, exchange=topology.COMMANDS_EXCHANGE, routing_key="x", message_id=str(uuid4())
+        )
+        reply = await raw.reply(sent)
+    assert reply["error"]["code"] == "validation_error"
+    assert set(reply["error"]["fields"]) == {"name", "locale", "color"}
+
+
+async def test_a_redelivered_command_gets_the_same_reply_and_applies_once(pair: Pair) -> None:
+    command_id = str(uuid4())
+    async with raw_channel(pair.env["CQRS_RABBITMQ_URL"]) as raw:
+        replies = []
+        for _ in range(3):
+            sent = await raw.publish(
+                create_body(),
+                exchange=topology.COMMANDS_EXCHANGE,
+                routing_key="CreateCustomer",
+                message_id=command_id,
+                type_="CreateCustomer",
+            )
+            replies.append(await raw.reply(sent))
+    assert replies[0]["status"] == "accepted"
+    assert replies[1] == replies[0] == replies[2]
+    import asyncpg
+
+    conn = await asyncpg.connect(pair.postgres_dsn)
+    try:
+        count = await conn.fetchval("SELECT count(*) FROM events WHERE stream_id = $1", replies[0]["id"])
+    finally:
+        await conn.close()
+    assert count == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b"[]", "malformed_message"),
+        (b'{"type": "GetEverything"}', "unknown_query"),
+    ],
+)
+async def test_unusable_queries_get_an_error_reply_and_a_dead_letter(
+    pair: Pair, body: bytes, code: str
+) -> None:
+    async with raw_channel(pair.env["CQRS_RABBITMQ_URL"]) as raw:
+        sent = await raw.publish(body, routing_key=topology.QUERY_QUEUE, message_id=str(uuid4()))
+        reply = await raw.reply(sent)
+        dead = await find_dead_letter(raw.channel, QUERY_DLQ, sent)
+    assert reply == {"status": "error", "error": reply["error"]}
+    assert reply["error"]["code"] == code
+    assert dead.headers["x-error-code"] == code
+    assert pair.query.process.poll() is None
+
+
+async def test_a_query_with_a_forged_cursor_is_a_validation_error(pair: Pair) -> None:
+    body = json.dumps({"type": "GetPreferredCustomers", "after": "!!!"}).encode()
+    async with raw_channel(pair.env["CQRS_RABBITMQ_URL"]) as raw:
+        reply = await raw.reply(await raw.publish(body, routing_key=topology.QUERY_QUEUE))
+    assert reply["error"]["code"] == "validation_error"

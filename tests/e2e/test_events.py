@@ -1,0 +1,153 @@
+"""Events reach the read model exactly once in effect: duplicates, reordering, gaps and garbage."""
+
+import json
+from datetime import UTC, datetime
+from uuid import UUID, uuid4
+
+import aio_pika
+import asyncpg
+import pytest
+from cqrs_shared.client import CqrsClient
+from cqrs_shared.contracts import (
+    CommandAccepted,
+    CreateCustomer,
+    CustomerCreated,
+    CustomerDetailsEdited,
+    CustomerMadePreferred,
+    CustomerView,
+    Event,
+    EventEnvelope,
+    GetCustomer,
+    routing_key,
+)
+from cqrs_shared.errors import RemoteError
+from cqrs_shared.messaging import topology
+
+from tests.e2e.raw import find_dead_letter, raw_channel
+from tests.pair import Pair
+from tests.waiting import until
+
+pytestmark = pytest.mark.e2e
+
+
+def envelopes(stream_id: UUID) -> list[EventEnvelope]:
+    events: list[Event] = [
+        CustomerCreated(customer_id=stream_id, name="Ada", locale="en"),
+        CustomerMadePreferred(customer_id=stream_id),
+        CustomerDetailsEdited(customer_id=stream_id, name="Ada King", locale="en-GB"),
+    ]
+    now = datetime.now(UTC)
+    return [
+        EventEnvelope(
+            event_id=uuid4(), stream_type="customer", stream_id=stream_id, version=n, occurred_at=now, event=e
+        )
+        for n, e in enumerate(events, start=1)
+    ]
+
+
+async def store_as_published(dsn: str, history: list[EventEnvelope]) -> None:
+    """Put a stream into the event store as if the relay had published it already."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.executemany(
+            "INSERT INTO events (event_id, stream_type, stream_id, version, type, schema_version, data,"
+            " correlation_id, occurred_at, published_at) VALUES ($1, $2, $3, $4, $5, 1, $6::jsonb, 'test', $7, $7)",
+            [
+                (
+                    e.event_id,
+                    e.stream_type,
+                    e.stream_id,
+                    e.version,
+                    e.event.type,
+                    e.event.model_dump_json(),
+                    e.occurred_at,
+                )
+                for e in history
+            ],
+        )
+    finally:
+        await conn.close()
+
+
+async def test_duplicates_and_a_gap_are_repaired_from_the_command_side(
+    pair: Pair, client: CqrsClient
+) -> None:
+    stream_id = uuid4()
+    history = envelopes(stream_id)
+    await store_as_published(pair.postgres_dsn, history)
+    first, second, third = history
+    async with raw_channel(pair.env["CQRS_RABBITMQ_URL"]) as raw:
+        for item in (first, third, first, second, third):
+            await raw.publish(
+                item.model_dump_json().encode(),
+                exchange=topology.EVENTS_EXCHANGE,
+                routing_key=routing_key(item.event.type),
+                message_id=str(item.event_id),
+                reply=False,
+            )
+    view = await client.ask(GetCustomer(customer_id=stream_id, min_version=3), CustomerView)
+    assert (view.name, view.locale, view.is_preferred, view.version) == ("Ada King", "en-GB", True, 3)
+    assert "gap in customer" in pair.query.output()
+
+
+async def test_an_event_nobody_can_read_is_dead_lettered_and_projection_goes_on(
+    pair: Pair, client: CqrsClient
+) -> None:
+    async with raw_channel(pair.env["CQRS_RABBITMQ_URL"]) as raw:
+        sent = await raw.publish(
+            b'{"event": "nonsense"}',
+            exchange=topology.EVENTS_EXCHANGE,
+            routing_key="customer.created",
+            reply=False,
+        )
+        dead = await find_dead_letter(raw.channel, topology.dead_letter_queue(topology.EVENT_QUEUE), sent)
+    assert dead.headers["x-error-code"] == "malformed_message"
+    reply = await client.send(CreateCustomer(name="After", locale="en"))
+    assert isinstance(reply, CommandAccepted)
+    view = await client.ask(GetCustomer(customer_id=reply.id, min_version=1), CustomerView)
+    assert view.name == "After"
+
+
+async def test_read_your_writes_with_the_version_from_the_reply(client: CqrsClient) -> None:
+    for n in range(5):
+        reply = await client.send(CreateCustomer(name=f"Fast {n}", locale="en"))
+        assert isinstance(reply, CommandAccepted)
+        view = await client.ask(GetCustomer(customer_id=reply.id, min_version=reply.version), CustomerView)
+        assert view.version >= reply.version
+
+
+async def test_events_carry_metadata_and_the_trace_of_the_command(pair: Pair) -> None:
+    traceparent = f"00-{uuid4().hex}-{uuid4().hex[:16]}-01"
+    command_id = str(uuid4())
+    body = json.dumps({"type": "CreateCustomer", "name": "Traced", "locale": "en"}).encode()
+    async with raw_channel(pair.env["CQRS_RABBITMQ_URL"]) as raw:
+        queue = await raw.channel.declare_queue(exclusive=True)
+        await queue.bind(topology.EVENTS_EXCHANGE, routing_key="customer.created")
+        sent = await raw.publish(
+            body,
+            exchange=topology.COMMANDS_EXCHANGE,
+            routing_key="CreateCustomer",
+            message_id=command_id,
+            headers={"traceparent": traceparent},
+        )
+        reply = await raw.reply(sent)
+
+        async def ours() -> aio_pika.abc.AbstractIncomingMessage | None:
+            message = await queue.get(fail=False, no_ack=True)
+            if message is not None and json.loads(message.body)["stream_id"] == reply["id"]:
+                return message
+            return None
+
+        message = await until(ours, what="the CustomerCreated event")
+    assert message.type == "CustomerCreated"
+    assert message.headers["causation_id"] == command_id
+    assert message.headers["traceparent"] == traceparent
+    assert message.correlation_id == sent
+    assert message.message_id
+    assert message.timestamp is not None
+
+
+async def test_unknown_customer_query_is_not_found(client: CqrsClient) -> None:
+    with pytest.raises(RemoteError) as caught:
+        await client.ask(GetCustomer(customer_id=uuid4()), CustomerView)
+    assert caught.value.info.code == "not_found"

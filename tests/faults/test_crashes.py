@@ -1,0 +1,85 @@
+"""Kill -9 in the middle of work: redelivery is harmless, nothing is lost, nothing applies twice."""
+
+import json
+import signal
+from uuid import uuid4
+
+import asyncpg
+import pytest
+from cqrs_shared.client import CqrsClient
+from cqrs_shared.contracts import CustomerView, GetCustomer
+from cqrs_shared.messaging import topology
+
+from tests.e2e.raw import raw_channel
+from tests.pair import Pair
+from tests.waiting import until
+
+pytestmark = pytest.mark.faults
+COMMANDS = 300
+
+
+async def count(dsn: str, sql: str) -> int:
+    conn = await asyncpg.connect(dsn)
+    try:
+        value: int = await conn.fetchval(sql)
+        return value
+    finally:
+        await conn.close()
+
+
+async def test_command_service_killed_mid_stream_applies_every_command_exactly_once(pair: Pair) -> None:
+    ids = [uuid4() for _ in range(COMMANDS)]
+    before = await count(pair.postgres_dsn, "SELECT count(*) FROM events")
+    async with raw_channel(pair.env["CQRS_RABBITMQ_URL"]) as raw:
+        for customer_id in ids:
+            body = {
+                "type": "CreateCustomer",
+                "customer_id": str(customer_id),
+                "name": "Crash",
+                "locale": "en",
+            }
+            await raw.publish(
+                json.dumps(body).encode(),
+                exchange=topology.COMMANDS_EXCHANGE,
+                routing_key="CreateCustomer",
+                message_id=str(uuid4()),
+                reply=False,
+            )
+        # Let it get part of the way, then pull the plug: no SIGTERM, no draining.
+        await until(
+            lambda: _applied_at_least(pair.postgres_dsn, before + 20), timeout=30, what="the first commands"
+        )
+        pair.command.process.send_signal(signal.SIGKILL)
+        pair.command.process.wait(timeout=10)
+        await pair.restart_command()
+
+    async def all_applied() -> bool:
+        return await count(pair.postgres_dsn, "SELECT count(*) FROM events") == before + COMMANDS
+
+    await until(all_applied, timeout=60, what="every command after the restart")
+    streams = await count(pair.postgres_dsn, "SELECT count(DISTINCT stream_id) FROM events")
+    assert streams == await count(pair.postgres_dsn, "SELECT count(*) FROM events")
+
+    async def all_published() -> bool:
+        return await count(pair.postgres_dsn, "SELECT count(*) FROM events WHERE published_at IS NULL") == 0
+
+    await until(all_published, timeout=30, what="the relay to publish every event")
+
+
+async def _applied_at_least(dsn: str, wanted: int) -> bool:
+    return await count(dsn, "SELECT count(*) FROM events") >= wanted
+
+
+async def test_query_service_killed_while_projecting_catches_up_after_restart(pair: Pair) -> None:
+    async with CqrsClient.connect(pair.env["CQRS_RABBITMQ_URL"]) as client:
+        from cqrs_shared.contracts import CreateCustomer, EditCustomerDetails
+
+        created = await client.send(CreateCustomer(name="Q0", locale="en"))
+        pair.query.process.send_signal(signal.SIGKILL)
+        pair.query.process.wait(timeout=10)
+        last = created
+        for n in range(1, 30):
+            last = await client.send(EditCustomerDetails(customer_id=created.id, name=f"Q{n}"))  # type: ignore[union-attr]
+        await pair.restart_query()
+        view = await client.ask(GetCustomer(customer_id=created.id, min_version=last.version), CustomerView)  # type: ignore[union-attr]
+    assert (view.name, view.version) == ("Q29", 30)
