@@ -51,7 +51,8 @@ async def store_as_published(dsn: str, history: list[EventEnvelope]) -> None:
     try:
         await conn.executemany(
             "INSERT INTO events (event_id, stream_type, stream_id, version, type, schema_version, data,"
-            " correlation_id, occurred_at, published_at) VALUES ($1, $2, $3, $4, $5, 1, $6::jsonb, 'test', $7, $7)",
+            " correlation_id, occurred_at, published_at)"
+            " VALUES ($1, $2, $3, $4, $5, 1, $6::jsonb, 'test', $7, $7)",
             [
                 (
                     e.event_id,

@@ -6,6 +6,7 @@ from contextlib import AsyncExitStack
 from functools import partial
 
 import aio_pika
+from cqrs_shared.keyed_lock import KeyedLock
 from cqrs_shared.messaging import topology
 from cqrs_shared.messaging.channels import open_channel
 from cqrs_shared.messaging.consumer import Consumer, Responder
@@ -54,7 +55,7 @@ async def serve(settings: CommandSettings, stopped: asyncio.Event) -> None:
         async with (
             Consumer(
                 queue,
-                partial(on_command, store=store),
+                partial(on_command, store=store, streams=KeyedLock()),
                 responder,
                 transient=is_transient,
                 error_reply=command_error,

@@ -14,11 +14,12 @@ from cqrs_shared.contracts import (
 from cqrs_shared.contracts.queries import ReadStream
 from cqrs_shared.contracts.replies import QueryFailed, QueryOk
 from cqrs_shared.errors import InvalidMessage, MessageError
+from cqrs_shared.keyed_lock import KeyedLock
 from cqrs_shared.messaging.consumer import Outcome
 from cqrs_shared.messaging.envelope import Delivery
 from cqrs_shared.messaging.parsing import parse_body
 
-from command_service import handler
+from command_service import aggregates, handler
 from command_service.store import EventStore
 
 
@@ -26,7 +27,7 @@ def command_error(info: ErrorInfo) -> Contract:
     return CommandRejected(command_id=None, error=info)
 
 
-async def on_command(delivery: Delivery, store: EventStore) -> Outcome:
+async def on_command(delivery: Delivery, store: EventStore, streams: KeyedLock) -> Outcome:
     """A command message: reply accepted/rejected; what cannot be handled is also dead-lettered."""
     try:
         metadata = delivery.metadata()
@@ -38,7 +39,11 @@ async def on_command(delivery: Delivery, store: EventStore) -> Outcome:
         return Outcome(reply=rejected, dead_letter=None if delivery.reply_to else error.info)
     except MessageError as error:
         return Outcome(reply=CommandRejected(command_id=None, error=error.info), dead_letter=error.info)
-    return Outcome(reply=await handler.handle(cast(Command, command), metadata, store))
+    typed = cast(Command, command)
+    # One command per stream at a time in this process: concurrent commands on one aggregate
+    # queue up here instead of colliding in the database and retrying.
+    async with streams.hold(str(aggregates.stream_id(typed, metadata.message_id))):
+        return Outcome(reply=await handler.handle(typed, metadata, store))
 
 
 async def on_read_stream(delivery: Delivery, store: EventStore) -> Outcome:

@@ -1,6 +1,8 @@
 """One command end to end: idempotency, load, decide, one transaction, the reply."""
 
+import asyncio
 import logging
+import random
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -22,7 +24,10 @@ from command_service.store import Change, EventStore, NewEvent
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 5
+# Conflicts between replicas are retried with a short random backoff; within one process the
+# entry point already serialises commands per stream, so conflicts are rare.
+MAX_ATTEMPTS = 10
+BACKOFF_SECONDS = 0.005
 REPLY = TypeAdapter[CommandReply](CommandReply)
 
 
@@ -35,7 +40,7 @@ async def handle(command: Command, metadata: Metadata, store: EventStore) -> Com
     aggregate = ROUTES[command.type]
     target = stream_id(command, command_id)
     expected = getattr(command, "expected_version", None)
-    for _ in range(MAX_ATTEMPTS):
+    for attempt in range(MAX_ATTEMPTS):
         current = await store.load(target)
         version = current.version if current else 0
         state = aggregate.load(current.state) if current else None
@@ -72,6 +77,7 @@ async def handle(command: Command, metadata: Metadata, store: EventStore) -> Com
                 rejected = _rejected(command_id, ErrorCode.CONCURRENCY_CONFLICT, message)
                 return await _finish(store, command, command_id, rejected)
             log.debug("conflict on %s, retrying %s", target, command_id)
+            await asyncio.sleep(random.uniform(0, BACKOFF_SECONDS * (attempt + 1)))
     message = f"stream {target} kept changing; gave up after {MAX_ATTEMPTS} attempts"
     return await _finish(
         store, command, command_id, _rejected(command_id, ErrorCode.CONCURRENCY_CONFLICT, message)

@@ -6,6 +6,7 @@ from contextlib import AsyncExitStack
 from functools import partial
 
 import aio_pika
+from cqrs_shared.keyed_lock import KeyedLock
 from cqrs_shared.messaging import topology
 from cqrs_shared.messaging.channels import open_channel
 from cqrs_shared.messaging.consumer import Consumer, Responder
@@ -13,7 +14,6 @@ from cqrs_shared.messaging.rpc import RpcClient
 
 from query_service.entrypoint import on_event, on_query
 from query_service.repair import StreamReader
-from query_service.serial import KeyedLock
 from query_service.settings import QuerySettings
 from query_service.store import ReadStore, open_database
 from query_service.transient import is_transient

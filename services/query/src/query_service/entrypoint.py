@@ -6,6 +6,7 @@ from typing import Any
 from cqrs_shared.contracts import QUERY_TYPES, ErrorCode, ErrorInfo, EventEnvelope
 from cqrs_shared.contracts.replies import QueryFailed, QueryOk
 from cqrs_shared.errors import MalformedMessage, MessageError
+from cqrs_shared.keyed_lock import KeyedLock
 from cqrs_shared.messaging.consumer import Outcome
 from cqrs_shared.messaging.envelope import Delivery
 from cqrs_shared.messaging.parsing import field_errors, parse_body
@@ -13,7 +14,6 @@ from pydantic import ValidationError
 
 from query_service import projector, queries
 from query_service.errors import QueryError
-from query_service.serial import KeyedLock
 from query_service.store import ReadStore
 
 

@@ -1,4 +1,4 @@
-"""Per-key serialisation: events of one stream are applied one at a time, in arrival order."""
+"""Per-key serialisation within one process: work on one stream runs one at a time, in arrival order."""
 
 import asyncio
 from collections.abc import AsyncIterator
