@@ -32,7 +32,7 @@ from cqrs_shared.contracts import (
 )
 from cqrs_shared.errors import BrokerUnavailable, RemoteError, RequestTimeout
 from cqrs_shared.messaging.parsing import field_errors
-from cqrs_shared.settings import BrokerSettings
+from cqrs_shared.settings import BrokerSettings, load
 
 EXIT_OK, EXIT_ERROR, EXIT_REJECTED, EXIT_NOT_FOUND, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4
 _EXIT_BY_CODE = {
@@ -145,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.disable(logging.ERROR)
     as_json: bool = getattr(args, "json", False)
     timeout: float = getattr(args, "timeout", DEFAULT_TIMEOUT)
-    url = str(BrokerSettings().rabbitmq_url)
+    url = str(load(BrokerSettings).rabbitmq_url)
     try:
         return asyncio.run(_run(args, url, as_json, timeout))
     except ValidationError as error:

@@ -12,6 +12,7 @@ from cqrs_shared.contracts import (
     CustomerView,
     ErrorInfo,
 )
+from cqrs_shared.contracts.replies import QueryFailed
 
 
 def show(value: Contract, as_json: bool) -> None:
@@ -20,7 +21,7 @@ def show(value: Contract, as_json: bool) -> None:
     elif isinstance(value, CommandAccepted):
         print(f"accepted: {value.stream_type} {value.id} is at version {value.version}")
     elif isinstance(value, CommandRejected):
-        error(value.error, as_json=False)
+        _rejected(value.error)
     elif isinstance(value, CustomerView):
         print(_customer(value))
     elif isinstance(value, CustomerPage):
@@ -30,9 +31,14 @@ def show(value: Contract, as_json: bool) -> None:
 
 
 def error(info: ErrorInfo, as_json: bool) -> None:
+    """A query's error reply (a command's rejection prints through ``show``)."""
     if as_json:
-        print(json.dumps({"status": "rejected", "error": info.model_dump(mode="json")}))
+        print(QueryFailed(error=info).model_dump_json())
         return
+    _rejected(info)
+
+
+def _rejected(info: ErrorInfo) -> None:
     print(f"rejected: {info.code}: {info.message}", file=sys.stderr)
     for field, message in info.fields.items():
         print(f"  {field}: {message}", file=sys.stderr)

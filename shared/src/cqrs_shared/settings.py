@@ -1,6 +1,9 @@
 """Settings from the environment (prefix CQRS_), read once at start-up; bad values fail loudly."""
 
-from pydantic import AmqpDsn, Field
+import sys
+from typing import TypeVar
+
+from pydantic import AmqpDsn, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -15,3 +18,17 @@ class BrokerSettings(BaseSettings):
     )
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
     prefetch: int = Field(default=64, ge=1, le=10_000, description="messages in flight per consumer")
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def load(kind: type[S]) -> S:
+    """Read settings once; a malformed variable stops the process with its name and the reason."""
+    try:
+        return kind()
+    except ValidationError as error:
+        for item in error.errors(include_url=False):
+            name = "CQRS_" + "_".join(str(part) for part in item["loc"]).upper()
+            print(f"configuration error: {name}: {item['msg']}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -1,13 +1,14 @@
 """``command-service``: run the command service in the foreground until SIGINT or SIGTERM."""
 
 from cqrs_shared import logs, runtime
+from cqrs_shared.settings import load
 
 from command_service.app import serve
 from command_service.settings import CommandSettings
 
 
 async def _main() -> None:
-    settings = CommandSettings()
+    settings = load(CommandSettings)
     logs.configure("command", settings.log_level)
     await serve(settings, runtime.stop_event())
 

@@ -1,0 +1,24 @@
+"""Settings come from CQRS_* variables once; a malformed one stops start-up and names itself."""
+
+import pytest
+
+from command_service.settings import CommandSettings
+from cqrs_shared.settings import load
+
+
+def test_defaults_point_at_the_local_servers(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("CQRS_RABBITMQ_URL", "CQRS_POSTGRES_DSN"):
+        monkeypatch.delenv(name, raising=False)
+    settings = load(CommandSettings)
+    assert str(settings.rabbitmq_url) == "amqp://guest:guest@127.0.0.1:5672/"
+    assert str(settings.postgres_dsn).startswith("postgresql://cqrs_command:")
+
+
+def test_a_malformed_variable_stops_start_up_and_is_named(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CQRS_PREFETCH", "lots")
+    with pytest.raises(SystemExit) as stopped:
+        load(CommandSettings)
+    assert stopped.value.code == 2
+    assert "CQRS_PREFETCH" in capsys.readouterr().err
