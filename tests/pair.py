@@ -12,8 +12,8 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from cqrs_shared.client import CqrsClient
 
+from cqrs_shared.client import CqrsClient
 from tests.conftest import unique, with_path
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -4,8 +4,8 @@ import json
 from uuid import uuid4
 
 import pytest
-from cqrs_shared.messaging import topology
 
+from cqrs_shared.messaging import topology
 from tests.e2e.raw import find_dead_letter, raw_channel
 from tests.pair import Pair
 

@@ -7,6 +7,7 @@ from uuid import UUID, uuid4
 import aio_pika
 import asyncpg
 import pytest
+
 from cqrs_shared.client import CqrsClient
 from cqrs_shared.contracts import (
     CommandAccepted,
@@ -22,7 +23,6 @@ from cqrs_shared.contracts import (
 )
 from cqrs_shared.errors import RemoteError
 from cqrs_shared.messaging import topology
-
 from tests.e2e.raw import find_dead_letter, raw_channel
 from tests.pair import Pair
 from tests.waiting import until

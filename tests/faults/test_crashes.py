@@ -6,10 +6,10 @@ from uuid import uuid4
 
 import asyncpg
 import pytest
+
 from cqrs_shared.client import CqrsClient
 from cqrs_shared.contracts import CustomerView, GetCustomer
 from cqrs_shared.messaging import topology
-
 from tests.e2e.raw import raw_channel
 from tests.pair import Pair
 from tests.waiting import until

@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
+
 from command_service.migrate import migrate
 from command_service.store import EventStore, open_pool
 from query_service.store import ReadStore, open_database

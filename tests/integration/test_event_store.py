@@ -5,6 +5,7 @@ from uuid import uuid4
 
 import asyncpg
 import pytest
+
 from command_service import handler
 from command_service.migrate import available, migrate
 from command_service.store import EventStore

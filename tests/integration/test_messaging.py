@@ -9,6 +9,7 @@ from uuid import uuid4
 import aio_pika
 import pytest
 from aio_pika.abc import AbstractRobustConnection
+
 from cqrs_shared.contracts import ErrorCode, ErrorInfo, Metadata
 from cqrs_shared.contracts.replies import QueryFailed
 from cqrs_shared.errors import BrokerUnavailable, RequestTimeout
@@ -17,7 +18,6 @@ from cqrs_shared.messaging.channels import open_channel
 from cqrs_shared.messaging.consumer import Consumer, Outcome, Responder
 from cqrs_shared.messaging.envelope import Delivery
 from cqrs_shared.messaging.rpc import RpcClient
-
 from tests.conftest import unique
 
 pytestmark = pytest.mark.integration

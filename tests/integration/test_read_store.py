@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
 import pytest
+
 from cqrs_shared.contracts import (
     CustomerCreated,
     CustomerDetailsEdited,

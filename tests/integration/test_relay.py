@@ -8,6 +8,7 @@ from uuid import UUID, uuid4
 import asyncpg
 import pytest
 from aio_pika.abc import AbstractQueue, AbstractRobustConnection
+
 from command_service import handler
 from command_service.relay import Relay
 from command_service.store import EventStore

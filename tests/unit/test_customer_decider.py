@@ -3,6 +3,7 @@
 from uuid import uuid4
 
 import pytest
+
 from command_service.domain.customer import Customer, CustomerEvent, decide, evolve
 from command_service.domain.errors import AlreadyExists, NotFound
 from cqrs_shared.contracts import (

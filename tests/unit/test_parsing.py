@@ -4,6 +4,7 @@ import json
 from uuid import uuid4
 
 import pytest
+
 from cqrs_shared.contracts import COMMAND_TYPES, CreateCustomer, ErrorCode
 from cqrs_shared.errors import InvalidMessage, MalformedMessage, UnknownMessageType
 from cqrs_shared.messaging.envelope import Delivery

@@ -1,6 +1,7 @@
 """Names and locales: the value rules every command shares."""
 
 import pytest
+
 from cqrs_shared.contracts.values import canonical_locale, canonical_name
 
 

@@ -1,10 +1,9 @@
 """``command-service``: run the command service in the foreground until SIGINT or SIGTERM."""
 
-from cqrs_shared import logs, runtime
-from cqrs_shared.settings import load
-
 from command_service.app import serve
 from command_service.settings import CommandSettings
+from cqrs_shared import logs, runtime
+from cqrs_shared.settings import load
 
 
 async def _main() -> None:

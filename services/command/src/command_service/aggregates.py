@@ -5,10 +5,10 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from uuid import UUID, uuid5
 
-from cqrs_shared.contracts import Command, Contract, CreateCustomer
 from pydantic import TypeAdapter
 
 from command_service.domain import customer
+from cqrs_shared.contracts import Command, Contract, CreateCustomer
 
 S = TypeVar("S")
 

@@ -6,10 +6,6 @@ from contextlib import AsyncExitStack
 from functools import partial
 
 import aio_pika
-from cqrs_shared.keyed_lock import KeyedLock
-from cqrs_shared.messaging import topology
-from cqrs_shared.messaging.channels import open_channel
-from cqrs_shared.messaging.consumer import Consumer, Responder
 
 from command_service.entrypoint import command_error, on_command, on_read_stream
 from command_service.migrate import migrate
@@ -17,6 +13,10 @@ from command_service.relay import Relay
 from command_service.settings import CommandSettings
 from command_service.store import EventStore, open_pool
 from command_service.transient import is_transient
+from cqrs_shared.keyed_lock import KeyedLock
+from cqrs_shared.messaging import topology
+from cqrs_shared.messaging.channels import open_channel
+from cqrs_shared.messaging.consumer import Consumer, Responder
 
 log = logging.getLogger(__name__)
 

@@ -2,6 +2,8 @@
 
 from typing import cast
 
+from command_service import aggregates, handler
+from command_service.store import EventStore
 from cqrs_shared.contracts import (
     COMMAND_TYPES,
     Command,
@@ -18,9 +20,6 @@ from cqrs_shared.keyed_lock import KeyedLock
 from cqrs_shared.messaging.consumer import Outcome
 from cqrs_shared.messaging.envelope import Delivery
 from cqrs_shared.messaging.parsing import parse_body
-
-from command_service import aggregates, handler
-from command_service.store import EventStore
 
 
 def command_error(info: ErrorInfo) -> Contract:

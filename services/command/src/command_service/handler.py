@@ -6,6 +6,12 @@ import random
 from typing import Any
 from uuid import UUID, uuid4
 
+from pydantic import TypeAdapter
+
+from command_service.aggregates import ROUTES, stream_id
+from command_service.domain.errors import DomainError, VersionMismatch
+from command_service.errors import ConcurrencyConflict, DuplicateCommand
+from command_service.store import Change, EventStore, NewEvent
 from cqrs_shared.contracts import (
     Command,
     CommandAccepted,
@@ -15,12 +21,6 @@ from cqrs_shared.contracts import (
     ErrorInfo,
     Metadata,
 )
-from pydantic import TypeAdapter
-
-from command_service.aggregates import ROUTES, stream_id
-from command_service.domain.errors import DomainError, VersionMismatch
-from command_service.errors import ConcurrencyConflict, DuplicateCommand
-from command_service.store import Change, EventStore, NewEvent
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ from typing import Any
 
 import asyncpg
 from aio_pika.abc import AbstractExchange
-from cqrs_shared.contracts import routing_key
-from cqrs_shared.messaging.envelope import outgoing
 
 from command_service.store import NOTIFY_CHANNEL, Connection, EventStore, PendingEvent
+from cqrs_shared.contracts import routing_key
+from cqrs_shared.messaging.envelope import outgoing
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,8 @@
 """The command service's settings (environment prefix CQRS_)."""
 
-from cqrs_shared.settings import BrokerSettings
 from pydantic import Field, PostgresDsn
+
+from cqrs_shared.settings import BrokerSettings
 
 
 class CommandSettings(BrokerSettings):

@@ -14,10 +14,10 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from cqrs_shared.contracts import EventEnvelope, Metadata
-from cqrs_shared.contracts.metadata import SCHEMA_VERSION
 
 from command_service.errors import ConcurrencyConflict, DuplicateCommand
+from cqrs_shared.contracts import EventEnvelope, Metadata
+from cqrs_shared.contracts.metadata import SCHEMA_VERSION
 
 NOTIFY_CHANNEL = "cqrs_events"
 JsonObject = dict[str, Any]

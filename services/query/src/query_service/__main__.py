@@ -2,7 +2,6 @@
 
 from cqrs_shared import logs, runtime
 from cqrs_shared.settings import load
-
 from query_service.app import serve
 from query_service.settings import QuerySettings
 

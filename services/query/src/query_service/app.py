@@ -6,12 +6,12 @@ from contextlib import AsyncExitStack
 from functools import partial
 
 import aio_pika
+
 from cqrs_shared.keyed_lock import KeyedLock
 from cqrs_shared.messaging import topology
 from cqrs_shared.messaging.channels import open_channel
 from cqrs_shared.messaging.consumer import Consumer, Responder
 from cqrs_shared.messaging.rpc import RpcClient
-
 from query_service.entrypoint import on_event, on_query
 from query_service.repair import StreamReader
 from query_service.settings import QuerySettings

@@ -3,6 +3,8 @@
 import json
 from typing import Any
 
+from pydantic import ValidationError
+
 from cqrs_shared.contracts import QUERY_TYPES, ErrorCode, ErrorInfo, EventEnvelope
 from cqrs_shared.contracts.replies import QueryFailed, QueryOk
 from cqrs_shared.errors import MalformedMessage, MessageError
@@ -10,8 +12,6 @@ from cqrs_shared.keyed_lock import KeyedLock
 from cqrs_shared.messaging.consumer import Outcome
 from cqrs_shared.messaging.envelope import Delivery
 from cqrs_shared.messaging.parsing import field_errors, parse_body
-from pydantic import ValidationError
-
 from query_service import projector, queries
 from query_service.errors import QueryError
 from query_service.store import ReadStore

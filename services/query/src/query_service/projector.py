@@ -5,7 +5,6 @@ from collections.abc import Awaitable, Callable
 from uuid import UUID
 
 from cqrs_shared.contracts import EventEnvelope
-
 from query_service.errors import RepairFailed
 from query_service.projections import project
 from query_service.store import Applied, Gap, ReadStore

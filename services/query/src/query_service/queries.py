@@ -12,7 +12,6 @@ from cqrs_shared.contracts import (
     GetCustomersWithName,
     GetPreferredCustomers,
 )
-
 from query_service.errors import BadCursor, NotFound, ViewBehind
 from query_service.projections import fold_name
 from query_service.store import Document, Page, ReadStore

@@ -3,12 +3,12 @@
 from uuid import UUID
 
 from aio_pika.abc import AbstractExchange
+from pydantic import TypeAdapter
+
 from cqrs_shared.contracts import EventEnvelope, Metadata, ReadStream, StreamEvents
 from cqrs_shared.contracts.replies import QueryFailed, QueryOk
 from cqrs_shared.messaging.rpc import RpcClient
 from cqrs_shared.messaging.topology import STREAM_QUEUE
-from pydantic import TypeAdapter
-
 from query_service.errors import RepairFailed
 
 _REPLY = TypeAdapter[QueryOk[StreamEvents] | QueryFailed](QueryOk[StreamEvents] | QueryFailed)

@@ -1,7 +1,8 @@
 """The query service's settings (environment prefix CQRS_)."""
 
-from cqrs_shared.settings import BrokerSettings
 from pydantic import Field, MongoDsn
+
+from cqrs_shared.settings import BrokerSettings
 
 
 class QuerySettings(BrokerSettings):

@@ -1,9 +1,9 @@
 """Which failures are worth a retry (requeue) rather than a dead letter."""
 
 from aio_pika.exceptions import AMQPError
-from cqrs_shared.errors import ClientError
 from pymongo.errors import ConnectionFailure, NetworkTimeout
 
+from cqrs_shared.errors import ClientError
 from query_service.errors import RepairFailed
 
 

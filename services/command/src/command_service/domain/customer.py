@@ -3,6 +3,7 @@
 from dataclasses import dataclass, replace
 from uuid import UUID
 
+from command_service.domain.errors import AlreadyExists, NotFound
 from cqrs_shared.contracts import (
     ChangeCustomerLocale,
     CreateCustomer,
@@ -13,8 +14,6 @@ from cqrs_shared.contracts import (
     EditCustomerDetails,
     MakeCustomerPreferred,
 )
-
-from command_service.domain.errors import AlreadyExists, NotFound
 
 STREAM_TYPE = "customer"
 
