@@ -14,7 +14,7 @@ from cqrs_shared.contracts import (
 )
 from query_service import projector
 from query_service.errors import RepairFailed
-from query_service.projections import project
+from query_service.projections import DocumentChange, project
 from query_service.store import Applied, Gap, ReadStore
 
 pytestmark = pytest.mark.integration
@@ -32,6 +32,11 @@ def envelope(stream_id: UUID, version: int, event: Event) -> EventEnvelope:
     )
 
 
+def one(item: EventEnvelope) -> DocumentChange:
+    [change] = project(item)
+    return change
+
+
 def history(stream_id: UUID, name: str = "Ada") -> list[EventEnvelope]:
     return [
         envelope(stream_id, 1, CustomerCreated(customer_id=stream_id, name=name, locale="en")),
@@ -43,8 +48,8 @@ def history(stream_id: UUID, name: str = "Ada") -> list[EventEnvelope]:
 async def test_each_event_applies_once_and_duplicates_are_no_ops(read_store: ReadStore) -> None:
     stream_id = uuid4()
     events = history(stream_id)
-    assert [await read_store.apply(project(e)) for e in events] == [Applied.APPLIED] * 3
-    assert [await read_store.apply(project(e)) for e in events] == [Applied.DUPLICATE] * 3
+    assert [await read_store.apply(one(e)) for e in events] == [Applied.APPLIED] * 3
+    assert [await read_store.apply(one(e)) for e in events] == [Applied.DUPLICATE] * 3
     doc = await read_store.customer(str(stream_id))
     assert doc is not None
     assert (doc["version"], doc["name"], doc["locale"], doc["is_preferred"]) == (3, "Ada K", "fr", True)
@@ -53,9 +58,9 @@ async def test_each_event_applies_once_and_duplicates_are_no_ops(read_store: Rea
 async def test_an_event_ahead_of_the_view_is_a_gap_and_changes_nothing(read_store: ReadStore) -> None:
     stream_id = uuid4()
     first, _, third = history(stream_id)
-    assert await read_store.apply(project(third)) == Gap(current=0)
-    assert await read_store.apply(project(first)) == Applied.APPLIED
-    assert await read_store.apply(project(third)) == Gap(current=1)
+    assert await read_store.apply(one(third)) == Gap(current=0)
+    assert await read_store.apply(one(first)) == Applied.APPLIED
+    assert await read_store.apply(one(third)) == Gap(current=1)
     doc = await read_store.customer(str(stream_id))
     assert doc is not None
     assert (doc["version"], doc["name"]) == (1, "Ada")
@@ -94,7 +99,7 @@ async def test_projector_fails_a_repair_the_stream_cannot_fill_yet(read_store: R
 async def test_name_lookup_ignores_case(read_store: ReadStore) -> None:
     ids = [uuid4(), uuid4(), uuid4()]
     for stream_id, name in zip(ids, ["Grace Hopper", "GRACE HOPPER", "Grace Kelly"], strict=True):
-        await read_store.apply(project(history(stream_id, name)[0]))
+        await read_store.apply(one(history(stream_id, name)[0]))
     page = await read_store.customers_with_name("grace hopper", 10, None)
     assert sorted(doc["_id"] for doc in page.items) == sorted(str(i) for i in ids[:2])
     assert page.next is None
@@ -104,7 +109,7 @@ async def test_pages_are_stable_and_complete(read_store: ReadStore) -> None:
     ids = sorted(str(uuid4()) for _ in range(7))
     for stream_id in ids:
         for event in history(UUID(stream_id))[:2]:
-            await read_store.apply(project(event))
+            await read_store.apply(one(event))
     seen: list[str] = []
     after = None
     while True:

@@ -1,14 +1,17 @@
 """Projections are pure: an event becomes one version-gated document change."""
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from uuid import uuid4
 
 from cqrs_shared.contracts import (
+    AccountOpened,
     CustomerCreated,
     CustomerDetailsEdited,
     CustomerMadePreferred,
     Event,
     EventEnvelope,
+    MoneyDeposited,
 )
 from query_service.projections import CUSTOMERS, fold_name, project
 
@@ -23,7 +26,7 @@ def envelope(event: Event, version: int) -> EventEnvelope:
 
 
 def test_created_sets_every_field_and_the_folded_name() -> None:
-    change = project(envelope(CustomerCreated(customer_id=ID, name="Ada LOVELACE", locale="en-GB"), 1))
+    [change] = project(envelope(CustomerCreated(customer_id=ID, name="Ada LOVELACE", locale="en-GB"), 1))
     assert (change.collection, change.doc_id, change.gate, change.version) == (
         CUSTOMERS,
         str(ID),
@@ -41,15 +44,64 @@ def test_created_sets_every_field_and_the_folded_name() -> None:
 
 
 def test_made_preferred_sets_only_the_flag_and_time() -> None:
-    change = project(envelope(CustomerMadePreferred(customer_id=ID), 2))
+    [change] = project(envelope(CustomerMadePreferred(customer_id=ID), 2))
     assert change.fields == {"is_preferred": True, "updated_at": AT}
     assert change.version == 2
 
 
 def test_edit_refolds_the_name() -> None:
-    change = project(envelope(CustomerDetailsEdited(customer_id=ID, name="Straße", locale="de"), 3))
+    [change] = project(envelope(CustomerDetailsEdited(customer_id=ID, name="Straße", locale="de"), 3))
     assert change.fields["name_folded"] == "strasse"
 
 
 def test_fold_name_ignores_case_and_surrounding_space() -> None:
     assert fold_name("  GRACE Hopper ") == fold_name("grace hopper")
+
+
+def test_an_account_event_updates_history_then_customer_then_account_last() -> None:
+    account_id = uuid4()
+    event = MoneyDeposited(
+        account_id=account_id,
+        customer_id=ID,
+        currency="EUR",
+        amount=Decimal("5.00"),
+        balance=Decimal("15.00"),
+    )
+    changes = project(
+        EventEnvelope(
+            event_id=uuid4(),
+            stream_type="account",
+            stream_id=account_id,
+            version=3,
+            occurred_at=AT,
+            event=event,
+        )
+    )
+    assert [(c.collection, c.gate, c.version) for c in changes] == [
+        ("transactions", "recorded", 1),
+        ("customers", f"accounts.{account_id}.version", 3),
+        ("accounts", "version", 3),
+    ]
+    assert changes[0].fields["balance_after"] == "15.00"
+    assert changes[1].fields == {
+        f"accounts.{account_id}.currency": "EUR",
+        f"accounts.{account_id}.balance": "15.00",
+    }
+
+
+def test_account_opened_embeds_a_zero_balance_in_currency_digits() -> None:
+    account_id = uuid4()
+    event = AccountOpened(account_id=account_id, customer_id=ID, currency="JPY")
+    changes = project(
+        EventEnvelope(
+            event_id=uuid4(),
+            stream_type="account",
+            stream_id=account_id,
+            version=1,
+            occurred_at=AT,
+            event=event,
+        )
+    )
+    assert [c.collection for c in changes] == ["customers", "accounts"]
+    assert changes[1].fields["balance"] == "0"
+    assert changes[1].fields["customer_id"] == str(ID)

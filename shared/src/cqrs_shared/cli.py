@@ -16,19 +16,26 @@ from pydantic import ValidationError
 from cqrs_shared import output
 from cqrs_shared.client import DEFAULT_TIMEOUT, CqrsClient
 from cqrs_shared.contracts import (
+    AccountView,
     ChangeCustomerLocale,
     CommandRejected,
     Contract,
     CreateCustomer,
     CustomerPage,
     CustomerView,
+    Deposit,
     EditCustomerDetails,
     ErrorCode,
     ErrorInfo,
+    GetAccount,
+    GetAccountTransactions,
     GetCustomer,
     GetCustomersWithName,
     GetPreferredCustomers,
     MakeCustomerPreferred,
+    OpenAccount,
+    TransactionPage,
+    Withdraw,
 )
 from cqrs_shared.errors import BrokerUnavailable, RemoteError, RequestTimeout
 from cqrs_shared.messaging.parsing import field_errors
@@ -74,15 +81,57 @@ def _parser() -> argparse.ArgumentParser:
     edit.add_argument("--name")
     edit.add_argument("--locale")
 
-    get = verbs.add_parser("get", parents=[common], help="show one customer")
+    get = verbs.add_parser("get", parents=[common], help="show one customer with accounts and totals")
     get.add_argument("id", type=UUID)
-    get.add_argument("--min-version", type=int, help="wait until the view has at least this version")
+    _consistency(get)
     find = verbs.add_parser("find", parents=[common], help="customers with this name (any case)")
     find.add_argument("name")
     _paging(find)
     preferred = verbs.add_parser("preferred", parents=[common], help="preferred customers")
     _paging(preferred)
+    _account_verbs(
+        areas.add_parser("account", parents=[common], help="bank accounts: commands and queries"), common
+    )
     return parser
+
+
+def _account_verbs(account: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
+    verbs = account.add_subparsers(dest="verb", required=True)
+    opened = verbs.add_parser("open", parents=[common], help="open an account for a customer")
+    opened.add_argument("customer_id", type=UUID)
+    opened.add_argument("--currency", default="EUR", help="ISO 4217 code (default EUR)")
+    opened.add_argument("--id", type=UUID, help="the account id (default: derived from the command id)")
+    opened.add_argument("--command-id", type=UUID, help="idempotency key (default: random)")
+    for name, helptext in (("deposit", "put money in"), ("withdraw", "take money out (never below zero)")):
+        move = verbs.add_parser(name, parents=[common], help=helptext)
+        move.add_argument("id", type=UUID, help="account id")
+        move.add_argument("amount", help="a decimal such as 10.00")
+        move.add_argument("--expected-version", type=int, help="reject if the account is not at this version")
+        move.add_argument("--command-id", type=UUID, help="idempotency key (default: random)")
+    get = verbs.add_parser("get", parents=[common], help="balance and owner of an account")
+    get.add_argument("id", type=UUID)
+    _consistency(get)
+    history = verbs.add_parser("history", parents=[common], help="transactions, newest first")
+    history.add_argument("id", type=UUID)
+    _paging(history)
+    history.add_argument(
+        "--after-token",
+        action="append",
+        default=[],
+        metavar="TOKEN",
+        help="wait until the view has these writes (the token of a command reply)",
+    )
+
+
+def _consistency(verb: argparse.ArgumentParser) -> None:
+    verb.add_argument("--min-version", type=int, help="wait until the view has at least this version")
+    verb.add_argument(
+        "--after-token",
+        action="append",
+        default=[],
+        metavar="TOKEN",
+        help="wait until the view has these writes (the token of a command reply; repeatable)",
+    )
 
 
 def _target(verb: argparse.ArgumentParser) -> None:
@@ -98,6 +147,8 @@ def _paging(verb: argparse.ArgumentParser) -> None:
 
 def _message(args: argparse.Namespace) -> Contract:
     """The command or query the arguments ask for (pydantic validates it here already)."""
+    if args.area == "account":
+        return _account_message(args)
     verb = args.verb
     if verb == "create":
         return CreateCustomer(customer_id=args.id, name=args.name, locale=args.locale)
@@ -112,16 +163,34 @@ def _message(args: argparse.Namespace) -> Contract:
             customer_id=args.id, name=args.name, locale=args.locale, expected_version=args.expected_version
         )
     if verb == "get":
-        return GetCustomer(customer_id=args.id, min_version=args.min_version)
+        return GetCustomer(
+            customer_id=args.id, min_version=args.min_version, token=",".join(args.after_token)
+        )
     if verb == "find":
         return GetCustomersWithName(name=args.name, limit=args.limit, after=args.after)
     return GetPreferredCustomers(limit=args.limit, after=args.after)
+
+
+def _account_message(args: argparse.Namespace) -> Contract:
+    verb = args.verb
+    if verb == "open":
+        return OpenAccount(account_id=args.id, customer_id=args.customer_id, currency=args.currency)
+    if verb == "deposit":
+        return Deposit(account_id=args.id, amount=args.amount, expected_version=args.expected_version)
+    if verb == "withdraw":
+        return Withdraw(account_id=args.id, amount=args.amount, expected_version=args.expected_version)
+    token = ",".join(args.after_token)
+    if verb == "get":
+        return GetAccount(account_id=args.id, min_version=args.min_version, token=token)
+    return GetAccountTransactions(account_id=args.id, limit=args.limit, after=args.after, token=token)
 
 
 _RESULTS: dict[type[Contract], type[Contract]] = {
     GetCustomer: CustomerView,
     GetCustomersWithName: CustomerPage,
     GetPreferredCustomers: CustomerPage,
+    GetAccount: AccountView,
+    GetAccountTransactions: TransactionPage,
 }
 
 

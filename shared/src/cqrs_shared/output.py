@@ -5,12 +5,14 @@ import sys
 from typing import Any
 
 from cqrs_shared.contracts import (
+    AccountView,
     CommandAccepted,
     CommandRejected,
     Contract,
     CustomerPage,
     CustomerView,
     ErrorInfo,
+    TransactionPage,
 )
 from cqrs_shared.contracts.replies import QueryFailed
 
@@ -20,12 +22,17 @@ def show(value: Contract, as_json: bool) -> None:
         print(value.model_dump_json())
     elif isinstance(value, CommandAccepted):
         print(f"accepted: {value.stream_type} {value.id} is at version {value.version}")
+        print(f"token:    {value.token}")
     elif isinstance(value, CommandRejected):
         _rejected(value.error)
     elif isinstance(value, CustomerView):
         print(_customer(value))
     elif isinstance(value, CustomerPage):
         print(_table(value))
+    elif isinstance(value, AccountView):
+        print(_account(value))
+    elif isinstance(value, TransactionPage):
+        print(_history(value))
     else:
         print(value.model_dump_json(indent=2))
 
@@ -60,8 +67,40 @@ def _customer(view: CustomerView) -> str:
         ("version", view.version),
         ("created", f"{view.created_at:%Y-%m-%d %H:%M:%S} UTC"),
         ("updated", f"{view.updated_at:%Y-%m-%d %H:%M:%S} UTC"),
+        ("accounts", len(view.accounts)),
+    ]
+    lines = [f"{label:<10} {value}" for label, value in rows]
+    lines += [f"  {a.id}  {a.balance:>14} {a.currency}  (version {a.version})" for a in view.accounts]
+    if view.totals:
+        totals = ", ".join(f"{amount} {currency}" for currency, amount in sorted(view.totals.items()))
+        lines.append(f"{'total':<10} {totals}")
+    return "\n".join(lines)
+
+
+def _account(view: AccountView) -> str:
+    rows: list[tuple[str, Any]] = [
+        ("id", view.id),
+        ("customer", view.customer_id),
+        ("balance", f"{view.balance} {view.currency}"),
+        ("version", view.version),
+        ("opened", f"{view.opened_at:%Y-%m-%d %H:%M:%S} UTC"),
+        ("updated", f"{view.updated_at:%Y-%m-%d %H:%M:%S} UTC"),
     ]
     return "\n".join(f"{label:<10} {value}" for label, value in rows)
+
+
+def _history(page: TransactionPage) -> str:
+    if not page.items:
+        return "no transactions"
+    lines = [f"{'VERSION':>7}  {'KIND':<10}  {'AMOUNT':>14}  {'BALANCE':>14}  AT"]
+    for item in page.items:
+        lines.append(
+            f"{item.version:>7}  {item.kind:<10}  {item.amount:>14}  {item.balance_after:>14}  "
+            f"{item.at:%Y-%m-%d %H:%M:%S} UTC"
+        )
+    if page.next:
+        lines.append(f"next page: --after {page.next}")
+    return "\n".join(lines)
 
 
 def _table(page: CustomerPage) -> str:

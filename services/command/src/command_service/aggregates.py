@@ -7,8 +7,8 @@ from uuid import UUID, uuid5
 
 from pydantic import TypeAdapter
 
-from command_service.domain import customer
-from cqrs_shared.contracts import Command, Contract, CreateCustomer
+from command_service.domain import account, customer
+from cqrs_shared.contracts import Command, Contract, CreateCustomer, Deposit, OpenAccount, Withdraw
 
 S = TypeVar("S")
 
@@ -40,12 +40,16 @@ class Aggregate(Generic[S]):
 
 
 CUSTOMER = Aggregate(customer.STREAM_TYPE, customer.Customer, customer.decide, customer.evolve)
+ACCOUNT = Aggregate(account.STREAM_TYPE, account.Account, account.decide, account.evolve)
 
 ROUTES: dict[str, Aggregate[Any]] = {
     "CreateCustomer": CUSTOMER,
     "MakeCustomerPreferred": CUSTOMER,
     "ChangeCustomerLocale": CUSTOMER,
     "EditCustomerDetails": CUSTOMER,
+    "OpenAccount": ACCOUNT,
+    "Deposit": ACCOUNT,
+    "Withdraw": ACCOUNT,
 }
 
 
@@ -53,4 +57,20 @@ def stream_id(command: Command, command_id: UUID) -> UUID:
     """The id of the aggregate a command addresses."""
     if isinstance(command, CreateCustomer):
         return command.customer_id or uuid5(_ID_NAMESPACE, str(command_id))
+    if isinstance(command, OpenAccount):
+        return command.account_id or uuid5(_ID_NAMESPACE, str(command_id))
+    if isinstance(command, Deposit | Withdraw):
+        return command.account_id
     return command.customer_id
+
+
+def creates(command: Command) -> bool:
+    """Whether ``command`` brings its aggregate into being."""
+    return isinstance(command, CreateCustomer | OpenAccount)
+
+
+def prerequisite(command: Command) -> tuple[str, UUID] | None:
+    """Another aggregate that must exist for ``command`` to be decided: (stream type, id)."""
+    if isinstance(command, OpenAccount):
+        return customer.STREAM_TYPE, command.customer_id
+    return None

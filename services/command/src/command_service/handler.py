@@ -8,7 +8,7 @@ from uuid import UUID, uuid4
 
 from pydantic import TypeAdapter
 
-from command_service.aggregates import ROUTES, stream_id
+from command_service.aggregates import ROUTES, creates, prerequisite, stream_id
 from command_service.domain.errors import DomainError, VersionMismatch
 from command_service.errors import ConcurrencyConflict, DuplicateCommand
 from command_service.store import Change, EventStore, NewEvent
@@ -39,9 +39,17 @@ async def handle(command: Command, metadata: Metadata, store: EventStore) -> Com
         return REPLY.validate_python(stored)
     aggregate = ROUTES[command.type]
     target = stream_id(command, command_id)
+    missing = await _missing_prerequisite(command, store)
+    if missing is not None:
+        return await _finish(store, command, command_id, _rejected(command_id, ErrorCode.NOT_FOUND, missing))
     expected = getattr(command, "expected_version", None)
     for attempt in range(MAX_ATTEMPTS):
         current = await store.load(target)
+        if current is not None and current.stream_type != aggregate.stream_type:
+            # The id names an aggregate of another kind: for this command's kind it does not exist.
+            code = ErrorCode.ALREADY_EXISTS if creates(command) else ErrorCode.NOT_FOUND
+            message = f"{target} is a {current.stream_type}, not a {aggregate.stream_type}"
+            return await _finish(store, command, command_id, _rejected(command_id, code, message))
         version = current.version if current else 0
         state = aggregate.load(current.state) if current else None
         try:
@@ -49,9 +57,15 @@ async def handle(command: Command, metadata: Metadata, store: EventStore) -> Com
                 raise VersionMismatch(f"expected version {expected}, stream is at {version}")
             events, new_state = aggregate.run(state, command, target)
         except DomainError as error:
-            return await _finish(store, command, command_id, _rejected(command_id, error.code, error.message))
+            rejected = _rejected(command_id, error.code, error.message, error.fields)
+            return await _finish(store, command, command_id, rejected)
+        new_version = version + len(events)
         accepted = CommandAccepted(
-            command_id=command_id, stream_type=aggregate.stream_type, id=target, version=version + len(events)
+            command_id=command_id,
+            stream_type=aggregate.stream_type,
+            id=target,
+            version=new_version,
+            token=f"{aggregate.stream_type}:{target}@{new_version}",
         )
         if not events or new_state is None:
             return await _finish(store, command, command_id, accepted)
@@ -84,8 +98,24 @@ async def handle(command: Command, metadata: Metadata, store: EventStore) -> Com
     )
 
 
-def _rejected(command_id: UUID, code: ErrorCode, message: str) -> CommandRejected:
-    return CommandRejected(command_id=command_id, error=ErrorInfo(code=code, message=message))
+def _rejected(
+    command_id: UUID, code: ErrorCode, message: str, fields: dict[str, str] | None = None
+) -> CommandRejected:
+    return CommandRejected(
+        command_id=command_id, error=ErrorInfo(code=code, message=message, fields=fields or {})
+    )
+
+
+async def _missing_prerequisite(command: Command, store: EventStore) -> str | None:
+    """Why ``command`` cannot be decided for want of another aggregate, or None."""
+    required = prerequisite(command)
+    if required is None:
+        return None
+    stream_type, required_id = required
+    found = await store.load(required_id)
+    if found is None or found.stream_type != stream_type:
+        return f"{stream_type} {required_id} does not exist"
+    return None
 
 
 async def _finish(store: EventStore, command: Any, command_id: UUID, reply: CommandReply) -> CommandReply:

@@ -1,25 +1,45 @@
 """Query handlers: one function per query, reading documents through the ReadStore."""
 
-import asyncio
-import time
-from typing import Any
+from collections.abc import Awaitable
+from decimal import Decimal
+from uuid import UUID
 
 from cqrs_shared.contracts import (
+    AccountSummary,
+    AccountView,
     Contract,
     CustomerPage,
     CustomerView,
+    GetAccount,
+    GetAccountTransactions,
     GetCustomer,
     GetCustomersWithName,
     GetPreferredCustomers,
+    StreamPosition,
+    TransactionPage,
+    TransactionView,
 )
-from query_service.errors import BadCursor, NotFound, ViewBehind
+from cqrs_shared.contracts.consistency import StreamType
+from query_service.consistency import wait_for
+from query_service.errors import BadCursor, NotFound
 from query_service.projections import fold_name
 from query_service.store import Document, Page, ReadStore
 
-POLL_SECONDS = 0.02
-
 
 def customer_view(doc: Document) -> CustomerView:
+    accounts = sorted(
+        (
+            AccountSummary(
+                id=UUID(account_id), currency=a["currency"], balance=a["balance"], version=a["version"]
+            )
+            for account_id, a in doc.get("accounts", {}).items()
+            if "version" in a
+        ),
+        key=lambda account: str(account.id),
+    )
+    totals: dict[str, Decimal] = {}
+    for account in accounts:
+        totals[account.currency] = totals.get(account.currency, Decimal(0)) + account.balance
     return CustomerView(
         id=doc["_id"],
         name=doc["name"],
@@ -28,45 +48,86 @@ def customer_view(doc: Document) -> CustomerView:
         version=doc["version"],
         created_at=doc["created_at"],
         updated_at=doc["updated_at"],
+        accounts=accounts,
+        totals=totals,
     )
 
 
+def account_view(doc: Document) -> AccountView:
+    return AccountView(
+        id=doc["_id"],
+        customer_id=doc["customer_id"],
+        currency=doc["currency"],
+        balance=doc["balance"],
+        version=doc["version"],
+        opened_at=doc["opened_at"],
+        updated_at=doc["updated_at"],
+    )
+
+
+def transaction_view(doc: Document) -> TransactionView:
+    return TransactionView(
+        version=doc["account_version"],
+        kind=doc["kind"],
+        amount=doc["amount"],
+        balance_after=doc["balance_after"],
+        at=doc["at"],
+    )
+
+
+def _wanted(
+    token: tuple[StreamPosition, ...], stream_type: StreamType, stream_id: UUID, min_version: int | None
+) -> tuple[StreamPosition, ...]:
+    """The positions a query waits for: its token, plus min_version of the stream it reads."""
+    if min_version is None:
+        return token
+    return (*token, StreamPosition(stream_type=stream_type, stream_id=stream_id, version=min_version))
+
+
 async def get_customer(query: GetCustomer, store: ReadStore, max_wait: float) -> CustomerView:
-    """One customer; with min_version, poll (bounded) until the projection has caught up."""
-    wanted = query.min_version or 0
-    deadline = time.monotonic() + max_wait
-    while True:
-        doc = await store.customer(str(query.customer_id))
-        if doc is not None and doc["version"] >= wanted:
-            return customer_view(doc)
-        if not wanted:
-            raise NotFound(f"customer {query.customer_id} not found")
-        if time.monotonic() >= deadline:
-            have = doc["version"] if doc else 0
-            raise ViewBehind(
-                f"customer {query.customer_id} is at version {have} in the view, "
-                f"not yet {wanted}, after waiting {max_wait:g} s"
-            )
-        await asyncio.sleep(POLL_SECONDS)
+    await wait_for(_wanted(query.token, "customer", query.customer_id, query.min_version), store, max_wait)
+    doc = await store.customer(str(query.customer_id))
+    if doc is None:
+        raise NotFound(f"customer {query.customer_id} not found")
+    return customer_view(doc)
+
+
+async def get_account(query: GetAccount, store: ReadStore, max_wait: float) -> AccountView:
+    await wait_for(_wanted(query.token, "account", query.account_id, query.min_version), store, max_wait)
+    doc = await store.account(str(query.account_id))
+    if doc is None:
+        raise NotFound(f"account {query.account_id} not found")
+    return account_view(doc)
+
+
+async def account_transactions(
+    query: GetAccountTransactions, store: ReadStore, max_wait: float
+) -> TransactionPage:
+    await wait_for(query.token, store, max_wait)
+    if await store.account(str(query.account_id)) is None:
+        raise NotFound(f"account {query.account_id} not found")
+    page = await _paged(store.transactions(str(query.account_id), query.limit, query.after))
+    return TransactionPage(items=[transaction_view(doc) for doc in page.items], next=page.next)
 
 
 async def customers_with_name(query: GetCustomersWithName, store: ReadStore) -> CustomerPage:
-    return _page(await _paged(store.customers_with_name(fold_name(query.name), query.limit, query.after)))
+    return _customers(
+        await _paged(store.customers_with_name(fold_name(query.name), query.limit, query.after))
+    )
 
 
 async def preferred_customers(query: GetPreferredCustomers, store: ReadStore) -> CustomerPage:
-    return _page(await _paged(store.preferred_customers(query.limit, query.after)))
+    return _customers(await _paged(store.preferred_customers(query.limit, query.after)))
 
 
-async def _paged(read: Any) -> Page:
+async def _paged(read: Awaitable[Page]) -> Page:
     try:
-        page: Page = await read
+        return await read
     except ValueError as error:
         raise BadCursor(str(error)) from None
-    return page
 
 
-def _page(page: Page) -> CustomerPage:
+def _customers(page: Page) -> CustomerPage:
     return CustomerPage(items=[customer_view(doc) for doc in page.items], next=page.next)
 
 
@@ -78,4 +139,8 @@ async def answer(query: Contract, store: ReadStore, max_wait: float) -> Contract
         return await customers_with_name(query, store)
     if isinstance(query, GetPreferredCustomers):
         return await preferred_customers(query, store)
+    if isinstance(query, GetAccount):
+        return await get_account(query, store, max_wait)
+    if isinstance(query, GetAccountTransactions):
+        return await account_transactions(query, store, max_wait)
     raise TypeError(f"no handler for {type(query).__name__}")

@@ -6,20 +6,21 @@ async with open_database(url, "cqrs_read") as db:
 """
 
 import base64
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
-from pymongo import ASCENDING, AsyncMongoClient
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from query_service.projections import CUSTOMERS, DocumentChange
+from query_service.projections import ACCOUNTS, CUSTOMERS, POSITIONS, TRANSACTIONS, DocumentChange
 
 Document = dict[str, Any]
+T = TypeVar("T")
 
 
 @asynccontextmanager
@@ -47,27 +48,41 @@ class Page:
     next: str | None
 
 
-def encode_cursor(doc_id: str) -> str:
-    return base64.urlsafe_b64encode(doc_id.encode()).decode().rstrip("=")
+def encode_cursor(value: str) -> str:
+    return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> str:
-    """An opaque cursor back to the id it continues after; anything else raises ValueError."""
+def decode_cursor(cursor: str, parse: Callable[[str], T]) -> T:
+    """An opaque cursor back to what it continues after; anything else raises ValueError."""
     try:
         raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
-        return str(UUID(raw.decode()))
+        return parse(raw.decode())
     except (ValueError, UnicodeDecodeError):
         raise ValueError(f"not a cursor this service issued: {cursor!r}") from None
+
+
+def _uuid_text(value: str) -> str:
+    return str(UUID(value))
+
+
+def _field(doc: Document | None, path: str) -> Any:
+    value: Any = doc
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
 
 
 class ReadStore:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._db = db
         self._customers = db[CUSTOMERS]
+        self._accounts = db[ACCOUNTS]
+        self._transactions = db[TRANSACTIONS]
 
     async def ensure_indexes(self) -> None:
         await self._customers.create_index([("name_folded", ASCENDING), ("_id", ASCENDING)])
         await self._customers.create_index([("is_preferred", ASCENDING), ("_id", ASCENDING)])
+        await self._transactions.create_index([("account_id", ASCENDING), ("account_version", DESCENDING)])
 
     async def apply(self, change: DocumentChange) -> Applied | Gap:
         """Apply ``change`` if the document is at ``version - 1``; say what happened otherwise."""
@@ -88,14 +103,19 @@ class ReadStore:
         return Applied.DUPLICATE if current >= change.version else Gap(current)
 
     async def version(self, collection: str, doc_id: str, gate: str) -> int:
-        doc = await self._db[collection].find_one({"_id": doc_id}, {gate: 1})
-        value: Any = doc
-        for part in gate.split("."):
-            value = value.get(part) if isinstance(value, dict) else None
+        value = _field(await self._db[collection].find_one({"_id": doc_id}, {gate: 1}), gate)
         return value if isinstance(value, int) else 0
+
+    async def position(self, stream_type: str, stream_id: UUID) -> int:
+        """The version of a stream the view has fully applied."""
+        collection, gate = POSITIONS[stream_type]
+        return await self.version(collection, str(stream_id), gate)
 
     async def customer(self, customer_id: str) -> Document | None:
         return await self._customers.find_one({"_id": customer_id, "version": {"$exists": True}})
+
+    async def account(self, account_id: str) -> Document | None:
+        return await self._accounts.find_one({"_id": account_id, "version": {"$exists": True}})
 
     async def customers_with_name(self, folded: str, limit: int, after: str | None) -> Page:
         return await self._page({"name_folded": folded}, limit, after)
@@ -105,9 +125,21 @@ class ReadStore:
 
     async def _page(self, where: Document, limit: int, after: str | None) -> Page:
         if after is not None:
-            where = {**where, "_id": {"$gt": decode_cursor(after)}}
+            where = {**where, "_id": {"$gt": decode_cursor(after, _uuid_text)}}
         cursor = self._customers.find({**where, "version": {"$exists": True}}).sort("_id", ASCENDING)
         docs = await cursor.limit(limit + 1).to_list(limit + 1)
-        more = len(docs) > limit
-        items = docs[:limit]
-        return Page(items, encode_cursor(items[-1]["_id"]) if more else None)
+        return _page(docs, limit, lambda doc: str(doc["_id"]))
+
+    async def transactions(self, account_id: str, limit: int, after: str | None) -> Page:
+        """An account's transactions, newest first."""
+        where: Document = {"account_id": account_id}
+        if after is not None:
+            where["account_version"] = {"$lt": decode_cursor(after, int)}
+        cursor = self._transactions.find(where).sort("account_version", DESCENDING)
+        docs = await cursor.limit(limit + 1).to_list(limit + 1)
+        return _page(docs, limit, lambda doc: str(doc["account_version"]))
+
+
+def _page(docs: list[Document], limit: int, key: Callable[[Document], str]) -> Page:
+    items = docs[:limit]
+    return Page(items, encode_cursor(key(items[-1])) if len(docs) > limit else None)

@@ -23,6 +23,7 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "not_found"
     ALREADY_EXISTS = "already_exists"
     CONCURRENCY_CONFLICT = "concurrency_conflict"
+    INSUFFICIENT_FUNDS = "insufficient_funds"
     UNKNOWN_COMMAND = "unknown_command"
     UNKNOWN_QUERY = "unknown_query"
     MALFORMED_MESSAGE = "malformed_message"

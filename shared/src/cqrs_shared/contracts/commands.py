@@ -6,7 +6,8 @@ from uuid import UUID
 from pydantic import Field, model_validator
 
 from cqrs_shared.contracts.base import Contract
-from cqrs_shared.contracts.values import CustomerName, Locale
+from cqrs_shared.contracts.money import Amount
+from cqrs_shared.contracts.values import Currency, CustomerName, Locale
 
 ExpectedVersion = Annotated[int | None, Field(default=None, ge=0)]
 
@@ -53,12 +54,51 @@ class EditCustomerDetails(Contract):
         return self
 
 
+class OpenAccount(Contract):
+    """Open a bank account for an existing customer; without ``account_id`` it derives from the command id."""
+
+    type: Literal["OpenAccount"] = "OpenAccount"
+    account_id: UUID | None = None
+    customer_id: UUID
+    currency: Currency = "EUR"
+
+
+class Deposit(Contract):
+    type: Literal["Deposit"] = "Deposit"
+    account_id: UUID
+    amount: Amount
+    expected_version: ExpectedVersion = None
+
+
+class Withdraw(Contract):
+    """Take money out; never below a balance of zero (``insufficient_funds``)."""
+
+    type: Literal["Withdraw"] = "Withdraw"
+    account_id: UUID
+    amount: Amount
+    expected_version: ExpectedVersion = None
+
+
 Command = Annotated[
-    CreateCustomer | MakeCustomerPreferred | ChangeCustomerLocale | EditCustomerDetails,
+    CreateCustomer
+    | MakeCustomerPreferred
+    | ChangeCustomerLocale
+    | EditCustomerDetails
+    | OpenAccount
+    | Deposit
+    | Withdraw,
     Field(discriminator="type"),
 ]
 
 COMMAND_TYPES: dict[str, type[Contract]] = {
     model.model_fields["type"].default: model
-    for model in (CreateCustomer, MakeCustomerPreferred, ChangeCustomerLocale, EditCustomerDetails)
+    for model in (
+        CreateCustomer,
+        MakeCustomerPreferred,
+        ChangeCustomerLocale,
+        EditCustomerDetails,
+        OpenAccount,
+        Deposit,
+        Withdraw,
+    )
 }

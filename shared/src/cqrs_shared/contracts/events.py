@@ -7,6 +7,7 @@ from uuid import UUID
 from pydantic import Field
 
 from cqrs_shared.contracts.base import Contract
+from cqrs_shared.contracts.money import Balance
 
 
 class CustomerCreated(Contract):
@@ -36,8 +37,41 @@ class CustomerDetailsEdited(Contract):
     locale: str
 
 
+class AccountOpened(Contract):
+    type: Literal["AccountOpened"] = "AccountOpened"
+    account_id: UUID
+    customer_id: UUID
+    currency: str
+
+
+class MoneyDeposited(Contract):
+    """Carries the owner, the currency and the balance after it: a reader needs nothing else."""
+
+    type: Literal["MoneyDeposited"] = "MoneyDeposited"
+    account_id: UUID
+    customer_id: UUID
+    currency: str
+    amount: Balance
+    balance: Balance
+
+
+class MoneyWithdrawn(Contract):
+    type: Literal["MoneyWithdrawn"] = "MoneyWithdrawn"
+    account_id: UUID
+    customer_id: UUID
+    currency: str
+    amount: Balance
+    balance: Balance
+
+
 Event = Annotated[
-    CustomerCreated | CustomerMadePreferred | CustomerLocaleChanged | CustomerDetailsEdited,
+    CustomerCreated
+    | CustomerMadePreferred
+    | CustomerLocaleChanged
+    | CustomerDetailsEdited
+    | AccountOpened
+    | MoneyDeposited
+    | MoneyWithdrawn,
     Field(discriminator="type"),
 ]
 
@@ -47,6 +81,9 @@ _ROUTING_KEYS: dict[str, str] = {
     "CustomerMadePreferred": "customer.made_preferred",
     "CustomerLocaleChanged": "customer.locale_changed",
     "CustomerDetailsEdited": "customer.details_edited",
+    "AccountOpened": "account.opened",
+    "MoneyDeposited": "account.money_deposited",
+    "MoneyWithdrawn": "account.money_withdrawn",
 }
 EVENT_TYPES = frozenset(_ROUTING_KEYS)
 

@@ -7,18 +7,24 @@ from uuid import UUID
 from pydantic import Field
 
 from cqrs_shared.contracts.base import Contract
+from cqrs_shared.contracts.consistency import Token
 from cqrs_shared.contracts.events import EventEnvelope
+from cqrs_shared.contracts.money import Balance
 
 MAX_PAGE = 500
 PageSize = Annotated[int, Field(ge=1, le=MAX_PAGE)]
 
 
+MinVersion = Annotated[int | None, Field(default=None, ge=1)]
+
+
 class GetCustomer(Contract):
-    """One customer; with ``min_version``, wait (bounded) until the view has that version."""
+    """One customer with accounts; ``min_version``/``token`` wait (bounded) until the view has them."""
 
     type: Literal["GetCustomer"] = "GetCustomer"
     customer_id: UUID
-    min_version: int | None = Field(default=None, ge=1)
+    min_version: MinVersion = None
+    token: Token = ()
 
 
 class GetCustomersWithName(Contract):
@@ -36,16 +42,51 @@ class GetPreferredCustomers(Contract):
     after: str | None = None
 
 
-Query = Annotated[GetCustomer | GetCustomersWithName | GetPreferredCustomers, Field(discriminator="type")]
+class GetAccount(Contract):
+    type: Literal["GetAccount"] = "GetAccount"
+    account_id: UUID
+    min_version: MinVersion = None
+    token: Token = ()
+
+
+class GetAccountTransactions(Contract):
+    """An account's deposits and withdrawals, newest first."""
+
+    type: Literal["GetAccountTransactions"] = "GetAccountTransactions"
+    account_id: UUID
+    limit: PageSize = 50
+    after: str | None = None
+    token: Token = ()
+
+
+Query = Annotated[
+    GetCustomer | GetCustomersWithName | GetPreferredCustomers | GetAccount | GetAccountTransactions,
+    Field(discriminator="type"),
+]
 
 QUERY_TYPES: dict[str, type[Contract]] = {
     model.model_fields["type"].default: model
-    for model in (GetCustomer, GetCustomersWithName, GetPreferredCustomers)
+    for model in (
+        GetCustomer,
+        GetCustomersWithName,
+        GetPreferredCustomers,
+        GetAccount,
+        GetAccountTransactions,
+    )
 }
 
 
+class AccountSummary(Contract):
+    """One of a customer's accounts, as embedded in the customer view."""
+
+    id: UUID
+    currency: str
+    balance: Balance
+    version: int
+
+
 class CustomerView(Contract):
-    """The read model of one customer, as the query service serves it."""
+    """The read model of one customer, as the query service serves it: with accounts and totals."""
 
     id: UUID
     name: str
@@ -54,6 +95,31 @@ class CustomerView(Contract):
     version: int
     created_at: datetime
     updated_at: datetime
+    accounts: list[AccountSummary] = Field(default_factory=list)
+    totals: dict[str, Balance] = Field(default_factory=dict, description="balance per currency")
+
+
+class AccountView(Contract):
+    id: UUID
+    customer_id: UUID
+    currency: str
+    balance: Balance
+    version: int
+    opened_at: datetime
+    updated_at: datetime
+
+
+class TransactionView(Contract):
+    version: int
+    kind: Literal["deposit", "withdrawal"]
+    amount: Balance
+    balance_after: Balance
+    at: datetime
+
+
+class TransactionPage(Contract):
+    items: list[TransactionView]
+    next: str | None
 
 
 class CustomerPage(Contract):

@@ -18,6 +18,7 @@ class CommandAccepted(Contract):
     stream_type: str
     id: UUID
     version: int
+    token: str = Field(description="consistency token: pass it to a query to read this write")
 
 
 class CommandRejected(Contract):

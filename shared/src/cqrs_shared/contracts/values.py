@@ -6,6 +6,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator
 
+from cqrs_shared.contracts.currencies import canonical_currency
+
 MAX_NAME_LENGTH = 200
 
 # RFC 5646 language tag (no grandfathered tags), matched on the lower-cased input.
@@ -58,3 +60,4 @@ def canonical_locale(value: str) -> str:
 
 CustomerName = Annotated[str, AfterValidator(canonical_name)]
 Locale = Annotated[str, AfterValidator(canonical_locale)]
+Currency = Annotated[str, AfterValidator(canonical_currency)]

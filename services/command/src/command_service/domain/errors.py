@@ -12,9 +12,10 @@ from cqrs_shared.contracts import ErrorCode
 class DomainError(Exception):
     code: ErrorCode
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, fields: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.fields = fields or {}
 
 
 class NotFound(DomainError):
@@ -27,3 +28,11 @@ class AlreadyExists(DomainError):
 
 class VersionMismatch(DomainError):
     code = ErrorCode.CONCURRENCY_CONFLICT
+
+
+class InsufficientFunds(DomainError):
+    code = ErrorCode.INSUFFICIENT_FUNDS
+
+
+class InvalidValue(DomainError):
+    code = ErrorCode.VALIDATION_ERROR

@@ -1,0 +1,80 @@
+"""The bank account decider: open, deposit, withdraw; the balance never goes below zero."""
+
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from uuid import UUID
+
+from command_service.domain.errors import AlreadyExists, InsufficientFunds, InvalidValue, NotFound
+from cqrs_shared.contracts import (
+    AccountOpened,
+    Deposit,
+    MoneyDeposited,
+    MoneyWithdrawn,
+    OpenAccount,
+    Withdraw,
+)
+from cqrs_shared.contracts.money import in_currency
+
+STREAM_TYPE = "account"
+
+AccountCommand = OpenAccount | Deposit | Withdraw
+AccountEvent = AccountOpened | MoneyDeposited | MoneyWithdrawn
+
+
+@dataclass(frozen=True)
+class Account:
+    id: UUID
+    customer_id: UUID
+    currency: str
+    balance: Decimal
+
+
+def decide(state: Account | None, command: AccountCommand, stream_id: UUID) -> list[AccountEvent]:
+    """The events ``command`` causes, or a DomainError saying why it is rejected."""
+    if isinstance(command, OpenAccount):
+        if state is not None:
+            raise AlreadyExists(f"account {stream_id} already exists")
+        return [
+            AccountOpened(account_id=stream_id, customer_id=command.customer_id, currency=command.currency)
+        ]
+    if state is None:
+        raise NotFound(f"account {stream_id} does not exist")
+    amount = _amount(command.amount, state.currency)
+    if isinstance(command, Deposit):
+        return [_moved(MoneyDeposited, state, amount, state.balance + amount)]
+    if amount > state.balance:
+        raise InsufficientFunds(
+            f"cannot withdraw {amount} {state.currency} from account {state.id}: "
+            f"the balance is {state.balance}"
+        )
+    return [_moved(MoneyWithdrawn, state, amount, state.balance - amount)]
+
+
+def evolve(state: Account | None, event: AccountEvent) -> Account:
+    if isinstance(event, AccountOpened):
+        zero = in_currency(Decimal(0), event.currency)
+        return Account(
+            id=event.account_id, customer_id=event.customer_id, currency=event.currency, balance=zero
+        )
+    if state is None:
+        raise ValueError(f"{event.type} before AccountOpened")
+    return replace(state, balance=event.balance)
+
+
+def _amount(amount: Decimal, currency: str) -> Decimal:
+    try:
+        return in_currency(amount, currency)
+    except ValueError as error:
+        raise InvalidValue(f"invalid amount for a {currency} account", {"amount": str(error)}) from None
+
+
+def _moved(
+    kind: type[MoneyDeposited] | type[MoneyWithdrawn], state: Account, amount: Decimal, balance: Decimal
+) -> MoneyDeposited | MoneyWithdrawn:
+    return kind(
+        account_id=state.id,
+        customer_id=state.customer_id,
+        currency=state.currency,
+        amount=amount,
+        balance=balance,
+    )
