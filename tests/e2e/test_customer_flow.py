@@ -20,7 +20,10 @@ def test_create_prefer_and_list_a_customer(cli: Cli) -> None:
 
     preferred = cli("customer", "make-preferred", customer_id)
     assert preferred.returncode == 0, preferred.stderr
-    assert preferred.stdout.strip() == f"accepted: customer {customer_id} is at version 2"
+    assert preferred.stdout.splitlines() == [
+        f"accepted: customer {customer_id} is at version 2",
+        f"token:    customer:{customer_id}@2",
+    ]
 
     shown = cli("customer", "get", customer_id, "--min-version", "2", "--json")
     assert shown.returncode == 0, shown.stderr

@@ -1,0 +1,143 @@
+"""Bank accounts through both running services: money, concurrency, tokens, the customer view."""
+
+import asyncio
+import json
+from decimal import Decimal
+from uuid import uuid4
+
+import asyncpg
+import pytest
+
+from cqrs_shared.client import CqrsClient
+from cqrs_shared.contracts import (
+    AccountView,
+    CommandAccepted,
+    CommandRejected,
+    CreateCustomer,
+    CustomerView,
+    Deposit,
+    EditCustomerDetails,
+    ErrorCode,
+    GetAccount,
+    GetAccountTransactions,
+    GetCustomer,
+    OpenAccount,
+    TransactionPage,
+    Withdraw,
+)
+from cqrs_shared.messaging import topology
+from tests.e2e.raw import raw_channel
+from tests.pair import Cli, Pair
+
+pytestmark = pytest.mark.e2e
+
+
+async def ok(client: CqrsClient, command: object) -> CommandAccepted:
+    reply = await client.send(command)  # type: ignore[arg-type]
+    assert isinstance(reply, CommandAccepted), reply
+    return reply
+
+
+async def test_fifty_concurrent_withdrawals_never_overdraw(pair: Pair, client: CqrsClient) -> None:
+    customer = await ok(client, CreateCustomer(name="Rich", locale="en"))
+    account = await ok(client, OpenAccount(customer_id=customer.id))
+    await ok(client, Deposit(account_id=account.id, amount="300.00"))
+    replies = await asyncio.gather(
+        *(client.send(Withdraw(account_id=account.id, amount="10.00")) for _ in range(50))
+    )
+
+    accepted = [r for r in replies if isinstance(r, CommandAccepted)]
+    rejected = [r for r in replies if isinstance(r, CommandRejected)]
+    assert (len(accepted), len(rejected)) == (30, 20)
+    assert {r.error.code for r in rejected} == {ErrorCode.INSUFFICIENT_FUNDS}
+    assert sorted(r.version for r in accepted) == list(range(3, 33))
+
+    conn = await asyncpg.connect(pair.postgres_dsn)
+    try:
+        balance = await conn.fetchval(
+            "SELECT state->>'balance' FROM streams WHERE stream_id = $1", account.id
+        )
+    finally:
+        await conn.close()
+    assert balance == "0.00"
+    view = await client.ask(GetAccount(account_id=account.id, min_version=32), AccountView)
+    assert (str(view.balance), view.version) == ("0.00", 32)
+    owner = await client.ask(
+        GetCustomer(customer_id=customer.id, token=f"account:{account.id}@32"), CustomerView
+    )
+    assert [str(a.balance) for a in owner.accounts] == ["0.00"]
+    history = await client.ask(GetAccountTransactions(account_id=account.id, limit=500), TransactionPage)
+    assert len(history.items) == 31
+    assert sum(t.amount for t in history.items if t.kind == "withdrawal") == Decimal("300.00")
+
+
+async def test_a_token_of_several_streams_reads_all_the_writes(client: CqrsClient) -> None:
+    customer = await ok(client, CreateCustomer(name="Token", locale="en"))
+    account = await ok(client, OpenAccount(customer_id=customer.id, currency="JPY"))
+    deposit = await ok(client, Deposit(account_id=account.id, amount="1500"))
+    renamed = await ok(client, EditCustomerDetails(customer_id=customer.id, name="Token Two"))
+    view = await client.ask(
+        GetCustomer(customer_id=customer.id, token=f"{deposit.token},{renamed.token}"), CustomerView
+    )
+    assert (view.name, view.version) == ("Token Two", 2)
+    assert [(a.currency, str(a.balance), a.version) for a in view.accounts] == [("JPY", "1500", 2)]
+    assert {k: str(v) for k, v in view.totals.items()} == {"JPY": "1500"}
+
+
+async def test_amounts_must_be_strings_on_the_wire(pair: Pair) -> None:
+    body = json.dumps({"type": "Deposit", "account_id": str(uuid4()), "amount": 10.5}).encode()
+    async with raw_channel(pair.env["CQRS_RABBITMQ_URL"]) as raw:
+        sent = await raw.publish(
+            body, exchange=topology.COMMANDS_EXCHANGE, routing_key="Deposit", message_id=str(uuid4())
+        )
+        reply = await raw.reply(sent)
+    assert reply["error"]["code"] == "validation_error"
+    assert "decimal string" in reply["error"]["fields"]["amount"]
+
+
+def test_a_session_with_two_accounts_through_the_cli(cli: Cli) -> None:
+    customer = json.loads(cli("--json", "customer", "create", "--name", "Ada", "--locale", "en-GB").stdout)[
+        "id"
+    ]
+    eur = json.loads(cli("--json", "account", "open", customer).stdout)
+    usd = json.loads(cli("--json", "account", "open", customer, "--currency", "usd").stdout)
+    assert cli("account", "deposit", eur["id"], "300").returncode == 0
+    withdrawn = json.loads(cli("--json", "account", "withdraw", eur["id"], "10.50").stdout)
+    deposited = json.loads(cli("--json", "account", "deposit", usd["id"], "15").stdout)
+    assert (withdrawn["version"], withdrawn["token"]) == (3, f"account:{eur['id']}@3")
+
+    too_much = cli("--json", "account", "withdraw", usd["id"], "15.01")
+    assert too_much.returncode == 2
+    assert json.loads(too_much.stdout)["error"]["code"] == "insufficient_funds"
+    bad = cli("account", "deposit", usd["id"], "1.005")
+    assert bad.returncode == 2
+    assert "amount:" in bad.stderr
+
+    shown = cli(
+        "--json",
+        "customer",
+        "get",
+        customer,
+        "--after-token",
+        withdrawn["token"],
+        "--after-token",
+        deposited["token"],
+    )
+    view = json.loads(shown.stdout)
+    assert {a["currency"]: a["balance"] for a in view["accounts"]} == {"EUR": "289.50", "USD": "15.00"}
+    assert view["totals"] == {"EUR": "289.50", "USD": "15.00"}
+    people = cli("customer", "get", customer, "--after-token", withdrawn["token"])
+    assert "total      289.50 EUR, 15.00 USD" in people.stdout
+
+    history = json.loads(cli("--json", "account", "history", eur["id"], "--limit", "1").stdout)
+    assert [(t["kind"], t["amount"], t["balance_after"]) for t in history["items"]] == [
+        ("withdrawal", "10.50", "289.50")
+    ]
+    older = json.loads(cli("--json", "account", "history", eur["id"], "--after", history["next"]).stdout)
+    assert [(t["kind"], t["amount"]) for t in older["items"]] == [("deposit", "300.00")]
+    assert older["next"] is None
+
+    got = json.loads(cli("--json", "account", "get", usd["id"], "--min-version", "2").stdout)
+    assert (got["balance"], got["currency"], got["customer_id"]) == ("15.00", "USD", customer)
+    assert cli("account", "open", str(uuid4())).returncode == 3
+    assert cli("account", "get", str(uuid4())).returncode == 3

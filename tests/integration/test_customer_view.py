@@ -1,0 +1,95 @@
+"""The denormalised customer view is right after any interleaving of customer and account events."""
+
+import random
+from datetime import UTC, datetime
+from decimal import Decimal
+from uuid import UUID, uuid4
+
+import pytest
+
+from cqrs_shared.contracts import (
+    AccountOpened,
+    CustomerCreated,
+    CustomerDetailsEdited,
+    CustomerMadePreferred,
+    Event,
+    EventEnvelope,
+    MoneyDeposited,
+    MoneyWithdrawn,
+)
+from query_service import projector, queries
+from query_service.store import ReadStore
+
+pytestmark = pytest.mark.integration
+AT = datetime(2026, 11, 26, tzinfo=UTC)
+
+
+def stream(stream_type: str, stream_id: UUID, events: list[Event]) -> list[EventEnvelope]:
+    return [
+        EventEnvelope(
+            event_id=uuid4(), stream_type=stream_type, stream_id=stream_id, version=n, occurred_at=AT, event=e
+        )
+        for n, e in enumerate(events, start=1)
+    ]
+
+
+def account_stream(customer: UUID, currency: str, moves: list[str]) -> tuple[UUID, list[EventEnvelope]]:
+    account = uuid4()
+    events: list[Event] = [AccountOpened(account_id=account, customer_id=customer, currency=currency)]
+    balance = Decimal(0)
+    for move in moves:
+        amount = Decimal(move)
+        balance += amount
+        kind = MoneyDeposited if amount > 0 else MoneyWithdrawn
+        events.append(
+            kind(
+                account_id=account,
+                customer_id=customer,
+                currency=currency,
+                amount=abs(amount),
+                balance=balance,
+            )
+        )
+    return account, stream("account", account, events)
+
+
+@pytest.mark.parametrize("seed", range(8))
+async def test_customer_view_after_a_random_interleaving_with_duplicates(
+    read_store: ReadStore, seed: int
+) -> None:
+    rng = random.Random(seed)
+    customer = uuid4()
+    customer_events = stream(
+        "customer",
+        customer,
+        [
+            CustomerCreated(customer_id=customer, name="Ada", locale="en"),
+            CustomerMadePreferred(customer_id=customer),
+            CustomerDetailsEdited(customer_id=customer, name="Ada King", locale="en-GB"),
+        ],
+    )
+    eur, eur_events = account_stream(customer, "EUR", ["300.00", "-10.00", "-20.50", "5.25"])
+    usd, usd_events = account_stream(customer, "USD", ["15.00", "-15.00", "7.00"])
+    streams = {customer: customer_events, eur: eur_events, usd: usd_events}
+
+    async def read_stream(stream_id: UUID, after: int) -> list[EventEnvelope]:
+        return [e for e in streams[stream_id] if e.version > after]
+
+    deliveries = customer_events + eur_events + usd_events
+    deliveries += rng.sample(deliveries, k=8)  # duplicates
+    rng.shuffle(deliveries)
+    for delivery in deliveries:
+        await projector.apply(delivery, read_store, read_stream)
+
+    doc = await read_store.customer(str(customer))
+    assert doc is not None
+    view = queries.customer_view(doc)
+    assert (view.name, view.locale, view.is_preferred, view.version) == ("Ada King", "en-GB", True, 3)
+    assert {(a.id, a.currency, str(a.balance), a.version) for a in view.accounts} == {
+        (eur, "EUR", "274.75", 5),
+        (usd, "USD", "7.00", 4),
+    }
+    assert {k: str(v) for k, v in view.totals.items()} == {"EUR": "274.75", "USD": "7.00"}
+    history = await read_store.transactions(str(eur), 10, None)
+    assert [doc["account_version"] for doc in history.items] == [5, 4, 3, 2]
+    assert [doc["balance_after"] for doc in history.items] == ["274.75", "269.50", "290.00", "300.00"]
