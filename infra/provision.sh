@@ -2,7 +2,9 @@
 # Starts the three servers the project needs on a machine without Docker, all on 127.0.0.1 only:
 #   PostgreSQL 15 (Debian)  127.0.0.1:5432   role/password cqrs_command, database cqrs
 #   RabbitMQ 3.10 (Debian)  127.0.0.1:5672   guest/guest (loopback only, RabbitMQ's default)
-#   FerretDB v1 (infra/ferretdb, MongoDB wire protocol, SQLite backend)  127.0.0.1:27017
+#   FerretDB v1 (infra/ferretdb, MongoDB wire protocol)  127.0.0.1:27017, stored in PostgreSQL database
+#     ferretdb (role ferretdb); CQRS_FERRETDB_BACKEND=sqlite keeps it in SQLite files instead (slower:
+#     FerretDB v1 pushes no filter down to SQLite, so every lookup scans its collection)
 # Idempotent: a server that already answers on its port is left alone, so a second run is a fast no-op.
 # A server whose CQRS_* URL is set in the environment is not provisioned at all.
 # Needs root (apt-get, the Debian clusters and init scripts). Stop everything with infra/stop.sh.
@@ -19,6 +21,9 @@ PG_DB=cqrs
 AMQP_PORT=5672
 MONGO_PORT=27017
 WAIT_SECONDS=${CQRS_PROVISION_WAIT:-60}
+FERRET_BACKEND=${CQRS_FERRETDB_BACKEND:-postgresql}
+FERRET_PG_USER=ferretdb
+FERRET_PG_PASSWORD=ferretdb
 
 say() { printf '==> %s\n' "$*"; }
 die() { printf '==> ERROR: %s\n' "$*" >&2; exit 1; }
@@ -92,6 +97,11 @@ elif port_open "$MONGO_PORT"; then
   say "ferretdb: running on $HOST:$MONGO_PORT"
 else
   want_mongo=start
+fi
+
+# FerretDB on PostgreSQL needs the local cluster even where the command side's PostgreSQL is elsewhere.
+if [ "$want_mongo" = start ] && [ "$FERRET_BACKEND" = postgresql ] && [ "$want_pg" = 0 ]; then
+  if port_open "$PG_PORT"; then want_pg=running; else want_pg=start; fi
 fi
 
 if [ "$want_pg" = start ] || [ "$want_rabbit" = start ]; then
@@ -170,7 +180,10 @@ pg_ready() { port_open "$1" && pg_isready -q -h "$HOST" -p "$1"; }
 
 # Role and database, created if missing; then password login over TCP must work.
 pg_ensure_role_db() {
-  pg_login_ok && return 0
+  if pg_login_ok; then
+    [ "$want_mongo" != start ] || [ "$FERRET_BACKEND" != postgresql ] || pg_ensure_ferretdb
+    return 0
+  fi
   say "postgresql: creating role $PG_USER and database $PG_DB"
   as_postgres psql -X -q -v ON_ERROR_STOP=1 -p "$PG_PORT" -d postgres >/dev/null <<SQL
 DO \$\$ BEGIN
@@ -183,6 +196,7 @@ END \$\$;
 SELECT 'CREATE DATABASE $PG_DB OWNER $PG_USER' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$PG_DB')
 \gexec
 SQL
+  pg_ensure_ferretdb
   pg_login_ok && return 0
   # No password rule for 127.0.0.1 (Debian's default pg_hba.conf has one): add ours first and reload.
   if ! grep -q '^host[[:space:]]\+all[[:space:]]\+all[[:space:]]\+127.0.0.1/32[[:space:]]\+\(scram-sha-256\|md5\)' "$PG_CONF_DIR/pg_hba.conf"; then
@@ -192,6 +206,20 @@ SQL
     sleep 0.5
   fi
   pg_login_ok || die "postgresql: password login as $PG_USER over $HOST:$PG_PORT fails (see $PG_CONF_DIR/pg_hba.conf)"
+}
+
+# FerretDB's own role and database: the read side's storage, never touched by the command service.
+pg_ensure_ferretdb() {
+  as_postgres psql -X -q -v ON_ERROR_STOP=1 -p "$PG_PORT" -d postgres >/dev/null <<SQL
+DO \$\$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$FERRET_PG_USER') THEN
+    CREATE ROLE $FERRET_PG_USER LOGIN PASSWORD '$FERRET_PG_PASSWORD';
+  END IF;
+END \$\$;
+SELECT 'CREATE DATABASE $FERRET_PG_USER OWNER $FERRET_PG_USER'
+  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$FERRET_PG_USER')
+\gexec
+SQL
 }
 
 pg_cluster_status() { pg_lsclusters -h 2>/dev/null | awk -v v="$PG_VERSION" '$1 == v && $2 == "main" {print $4}'; }
@@ -272,9 +300,16 @@ if [ "$want_mongo" = start ]; then
   pid=$(cat "$pidfile" 2>/dev/null || true)
   if [ -z "$pid" ] || [ "$(cat "/proc/$pid/comm" 2>/dev/null)" != cqrs-ferretdb ] ||
     [ "$(cut -d' ' -f3 "/proc/$pid/stat" 2>/dev/null)" = Z ]; then
-    say "ferretdb: starting (data in $STATE/ferretdb-data, log in $log)"
+    if [ "$FERRET_BACKEND" = postgresql ]; then
+      storage=(-handler postgresql -postgresql-url "postgres://$FERRET_PG_USER:$FERRET_PG_PASSWORD@$HOST:$PG_PORT/$FERRET_PG_USER")
+      where="PostgreSQL database $FERRET_PG_USER"
+    else
+      storage=(-handler sqlite -data "$STATE/ferretdb-data")
+      where="$STATE/ferretdb-data"
+    fi
+    say "ferretdb: starting (data in $where, log in $log)"
     printf '\n--- %s start\n' "$(date -Is)" >>"$log"
-    setsid nohup "$bin" -listen "$HOST:$MONGO_PORT" -data "$STATE/ferretdb-data" </dev/null >>"$log" 2>&1 &
+    setsid nohup "$bin" -listen "$HOST:$MONGO_PORT" "${storage[@]}" </dev/null >>"$log" 2>&1 &
     pid=$!
     echo "$pid" >"$pidfile"
   fi

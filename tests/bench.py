@@ -17,8 +17,10 @@ from cqrs_shared.contracts import (
     CommandAccepted,
     CreateCustomer,
     CustomerView,
+    Deposit,
     EditCustomerDetails,
     GetCustomer,
+    OpenAccount,
 )
 from cqrs_shared.settings import BrokerSettings, load
 
@@ -72,10 +74,25 @@ async def run(count: int, concurrency: int, progress: bool) -> list[dict[str, fl
         async def read(n: int) -> None:
             await client.ask(GetCustomer(customer_id=ids[n % len(ids)].id), CustomerView)
 
+        accounts: list[tuple[CommandAccepted, CommandAccepted]] = []
+        for n in range(10):
+            owner = await client.send(CreateCustomer(name=f"Saver {n}", locale="en"))
+            assert isinstance(owner, CommandAccepted), owner
+            opened = await client.send(OpenAccount(customer_id=owner.id))
+            assert isinstance(opened, CommandAccepted), opened
+            accounts.append((owner, opened))
+
+        async def deposit_then_view(n: int) -> None:
+            owner, account = accounts[n % len(accounts)]
+            reply = await client.send(Deposit(account_id=account.id, amount="1.00"))
+            assert isinstance(reply, CommandAccepted), reply
+            await client.ask(GetCustomer(customer_id=owner.id, token=reply.token), CustomerView)
+
         plan: list[tuple[str, int, Callable[[int], Awaitable[None]]]] = [
             ("command round trip (create), 1 in flight", 1, create),
             ("query round trip (get), 1 in flight", 1, read),
             ("command -> visible in the view, 1 in flight", 1, edit_then_read),
+            ("deposit -> visible in the customer view", 1, deposit_then_view),
             (f"commands, {concurrency} in flight", concurrency, create),
             (f"queries, {concurrency} in flight", concurrency, read),
         ]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from pymongo import AsyncMongoClient
 
 from cqrs_shared.client import CqrsClient
 from tests.conftest import unique, with_path
@@ -87,13 +88,24 @@ async def e2e_postgres(postgres_server: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture(scope="session")
-def pair_env(rabbitmq_url: str, e2e_postgres: str, mongodb_url: str) -> dict[str, str]:
+async def e2e_mongo_database(mongodb_url: str) -> AsyncIterator[str]:
+    name = unique("cqrs_e2e")
+    yield name
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(mongodb_url)
+    async with client:
+        await client.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def pair_env(
+    rabbitmq_url: str, e2e_postgres: str, mongodb_url: str, e2e_mongo_database: str
+) -> dict[str, str]:
     return {
         **os.environ,
         "CQRS_RABBITMQ_URL": rabbitmq_url,
         "CQRS_POSTGRES_DSN": e2e_postgres,
         "CQRS_MONGODB_URL": mongodb_url,
-        "CQRS_MONGODB_DATABASE": unique("cqrs_e2e"),
+        "CQRS_MONGODB_DATABASE": e2e_mongo_database,
         "CQRS_RELAY_POLL_INTERVAL": "0.5",
         "CQRS_MAX_WAIT": "3",
     }

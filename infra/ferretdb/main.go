@@ -1,5 +1,5 @@
 // Command cqrs-ferretdb runs an embedded FerretDB v1 (MongoDB wire protocol)
-// with the SQLite backend, for machines without Docker or a MongoDB package.
+// on PostgreSQL (default) or SQLite, for machines without Docker or a MongoDB package.
 // Local development and CI only; see infra/provision.sh.
 package main
 
@@ -18,7 +18,9 @@ import (
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on")
-	data := flag.String("data", "ferretdb-data", "directory for the SQLite databases (created if missing)")
+	handler := flag.String("handler", "postgresql", "storage backend: postgresql or sqlite")
+	pgURL := flag.String("postgresql-url", "", "PostgreSQL URL (postgresql backend), e.g. postgres://u:p@127.0.0.1:5432/ferretdb")
+	data := flag.String("data", "ferretdb-data", "directory for the SQLite databases (sqlite backend; created if missing)")
 	level := flag.String("log-level", "warn", "FerretDB log level: debug, info, warn or error")
 	flag.Parse()
 	msg := log.New(os.Stderr, "cqrs-ferretdb: ", log.LstdFlags)
@@ -42,16 +44,17 @@ func main() {
 	defer stop()
 
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: *listen},
-		Logger:    logger,
-		Handler:   "sqlite",
-		SQLiteURL: "file:" + dir + "/",
+		Listener:      ferretdb.ListenerConfig{TCP: *listen},
+		Logger:        logger,
+		Handler:       *handler,
+		PostgreSQLURL: *pgURL,
+		SQLiteURL:     "file:" + dir + "/",
 	})
 	if err != nil {
 		msg.Fatal(err)
 	}
 
-	msg.Printf("listening on %s, data in %s", *listen, dir)
+	msg.Printf("listening on %s, %s backend", *listen, *handler)
 	if err := f.Run(ctx); err != nil {
 		msg.Fatal(err)
 	}

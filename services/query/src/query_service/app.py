@@ -12,6 +12,7 @@ from cqrs_shared.messaging import topology
 from cqrs_shared.messaging.channels import open_channel
 from cqrs_shared.messaging.consumer import Consumer, Responder
 from cqrs_shared.messaging.rpc import RpcClient
+from query_service.consistency import Consistency
 from query_service.entrypoint import on_event, on_query
 from query_service.repair import StreamReader
 from query_service.settings import QuerySettings
@@ -29,6 +30,7 @@ async def serve(settings: QuerySettings, stopped: asyncio.Event) -> None:
         )
         store = ReadStore(db)
         await store.ensure_indexes()
+        consistency = Consistency(store, settings.max_wait)
 
         connection = await stack.enter_async_context(
             await aio_pika.connect_robust(str(settings.rabbitmq_url))
@@ -49,13 +51,19 @@ async def serve(settings: QuerySettings, stopped: asyncio.Event) -> None:
         async with (
             Consumer(
                 events,
-                partial(on_event, store=store, read_stream=read_stream, streams=KeyedLock()),
+                partial(
+                    on_event,
+                    store=store,
+                    read_stream=read_stream,
+                    streams=KeyedLock(),
+                    consistency=consistency,
+                ),
                 responder,
                 transient=is_transient,
             ),
             Consumer(
                 requests,
-                partial(on_query, store=store, max_wait=settings.max_wait),
+                partial(on_query, store=store, consistency=consistency),
                 responder,
                 transient=is_transient,
             ),

@@ -1,28 +1,87 @@
-"""Wait, bounded, until the view has every stream position a query asks for."""
+"""Wait, bounded, until the view has every stream position a query asks for.
+
+The projector says when a stream moved, so a waiting query in the same process re-checks at once;
+a slow poll covers what other replicas project.
+"""
 
 import asyncio
+import contextlib
 import time
+from collections.abc import Iterator
+from uuid import UUID
 
 from cqrs_shared.contracts import StreamPosition
 from query_service.errors import ViewBehind
 from query_service.store import ReadStore
 
-POLL_SECONDS = 0.02
+POLL_SECONDS = 0.25
 
 
-async def wait_for(positions: tuple[StreamPosition, ...], store: ReadStore, max_wait: float) -> None:
-    """Return once the view has each stream at least at its version; else raise ViewBehind."""
-    deadline = time.monotonic() + max_wait
-    while True:
-        behind = []
+class Consistency:
+    def __init__(self, store: ReadStore, max_wait: float) -> None:
+        self._store = store
+        self._max_wait = max_wait
+        # stream id -> (event set when it next moves, how many queries watch it)
+        self._watched: dict[UUID, tuple[asyncio.Event, int]] = {}
+
+    def moved(self, stream_id: UUID) -> None:
+        """The projector applied an event of ``stream_id``: wake whoever waits for it."""
+        watched = self._watched.get(stream_id)
+        if watched is not None:
+            event, watchers = watched
+            event.set()
+            self._watched[stream_id] = (asyncio.Event(), watchers)
+
+    async def wait_for(self, positions: tuple[StreamPosition, ...]) -> None:
+        """Return once the view has each stream at least at its version; else raise ViewBehind."""
+        if not positions:
+            return
+        deadline = time.monotonic() + self._max_wait
+        with self._watching({p.stream_id for p in positions}):
+            while True:
+                # Take the wake-up events before reading, so a move between the read and the wait
+                # is not missed.
+                moves = [self._watched[p.stream_id][0] for p in positions]
+                behind = await self._behind(positions)
+                if not behind:
+                    return
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise ViewBehind(
+                        f"the view is behind after waiting {self._max_wait:g} s: {'; '.join(behind)}"
+                    )
+                await _first(moves, min(left, POLL_SECONDS))
+
+    async def _behind(self, positions: tuple[StreamPosition, ...]) -> list[str]:
+        found = []
         for wanted in positions:
-            have = await store.position(wanted.stream_type, wanted.stream_id)
+            have = await self._store.position(wanted.stream_type, wanted.stream_id)
             if have < wanted.version:
-                behind.append(
+                found.append(
                     f"{wanted.stream_type} {wanted.stream_id} is at {have}, not yet {wanted.version}"
                 )
-        if not behind:
-            return
-        if time.monotonic() >= deadline:
-            raise ViewBehind(f"the view is behind after waiting {max_wait:g} s: {'; '.join(behind)}")
-        await asyncio.sleep(POLL_SECONDS)
+        return found
+
+    @contextlib.contextmanager
+    def _watching(self, streams: set[UUID]) -> Iterator[None]:
+        for stream_id in streams:
+            event, watchers = self._watched.get(stream_id, (asyncio.Event(), 0))
+            self._watched[stream_id] = (event, watchers + 1)
+        try:
+            yield
+        finally:
+            for stream_id in streams:
+                event, watchers = self._watched[stream_id]
+                if watchers == 1:
+                    del self._watched[stream_id]
+                else:
+                    self._watched[stream_id] = (event, watchers - 1)
+
+
+async def _first(events: list[asyncio.Event], timeout: float) -> None:
+    waits = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waits:
+            waiter.cancel()

@@ -13,11 +13,12 @@ from cqrs_shared.messaging.consumer import Outcome
 from cqrs_shared.messaging.envelope import Delivery
 from cqrs_shared.messaging.parsing import field_errors, parse_body
 from query_service import projector, queries
+from query_service.consistency import Consistency
 from query_service.errors import QueryError
 from query_service.store import ReadStore
 
 
-async def on_query(delivery: Delivery, store: ReadStore, max_wait: float) -> Outcome:
+async def on_query(delivery: Delivery, store: ReadStore, consistency: Consistency) -> Outcome:
     """A query: reply with the result or a structured error; unparseable ones are dead-lettered."""
     try:
         query = parse_body(delivery.body, QUERY_TYPES, ErrorCode.UNKNOWN_QUERY)
@@ -25,7 +26,7 @@ async def on_query(delivery: Delivery, store: ReadStore, max_wait: float) -> Out
         dead = error.info if error.code != ErrorCode.VALIDATION_ERROR or not delivery.reply_to else None
         return Outcome(reply=QueryFailed(error=error.info), dead_letter=dead)
     try:
-        result = await queries.answer(query, store, max_wait)
+        result = await queries.answer(query, store, consistency)
     except QueryError as error:
         return Outcome(reply=QueryFailed(error=ErrorInfo(code=error.code, message=str(error))))
     return Outcome(reply=QueryOk[Any](result=result))
@@ -41,7 +42,11 @@ def parse_event(body: bytes) -> EventEnvelope:
 
 
 async def on_event(
-    delivery: Delivery, store: ReadStore, read_stream: projector.ReadStream, streams: KeyedLock
+    delivery: Delivery,
+    store: ReadStore,
+    read_stream: projector.ReadStream,
+    streams: KeyedLock,
+    consistency: Consistency,
 ) -> Outcome:
     """An event: project it; one that cannot be understood goes to the dead-letter queue."""
     try:
@@ -52,4 +57,5 @@ async def on_event(
     # instead of racing into gaps that each cost a repair.
     async with streams.hold(str(envelope.stream_id)):
         await projector.apply(envelope, store, read_stream)
+    consistency.moved(envelope.stream_id)
     return Outcome()

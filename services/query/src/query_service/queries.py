@@ -20,7 +20,7 @@ from cqrs_shared.contracts import (
     TransactionView,
 )
 from cqrs_shared.contracts.consistency import StreamType
-from query_service.consistency import wait_for
+from query_service.consistency import Consistency
 from query_service.errors import BadCursor, NotFound
 from query_service.projections import fold_name
 from query_service.store import Document, Page, ReadStore
@@ -84,16 +84,16 @@ def _wanted(
     return (*token, StreamPosition(stream_type=stream_type, stream_id=stream_id, version=min_version))
 
 
-async def get_customer(query: GetCustomer, store: ReadStore, max_wait: float) -> CustomerView:
-    await wait_for(_wanted(query.token, "customer", query.customer_id, query.min_version), store, max_wait)
+async def get_customer(query: GetCustomer, store: ReadStore, consistency: Consistency) -> CustomerView:
+    await consistency.wait_for(_wanted(query.token, "customer", query.customer_id, query.min_version))
     doc = await store.customer(str(query.customer_id))
     if doc is None:
         raise NotFound(f"customer {query.customer_id} not found")
     return customer_view(doc)
 
 
-async def get_account(query: GetAccount, store: ReadStore, max_wait: float) -> AccountView:
-    await wait_for(_wanted(query.token, "account", query.account_id, query.min_version), store, max_wait)
+async def get_account(query: GetAccount, store: ReadStore, consistency: Consistency) -> AccountView:
+    await consistency.wait_for(_wanted(query.token, "account", query.account_id, query.min_version))
     doc = await store.account(str(query.account_id))
     if doc is None:
         raise NotFound(f"account {query.account_id} not found")
@@ -101,9 +101,9 @@ async def get_account(query: GetAccount, store: ReadStore, max_wait: float) -> A
 
 
 async def account_transactions(
-    query: GetAccountTransactions, store: ReadStore, max_wait: float
+    query: GetAccountTransactions, store: ReadStore, consistency: Consistency
 ) -> TransactionPage:
-    await wait_for(query.token, store, max_wait)
+    await consistency.wait_for(query.token)
     if await store.account(str(query.account_id)) is None:
         raise NotFound(f"account {query.account_id} not found")
     page = await _paged(store.transactions(str(query.account_id), query.limit, query.after))
@@ -131,16 +131,16 @@ def _customers(page: Page) -> CustomerPage:
     return CustomerPage(items=[customer_view(doc) for doc in page.items], next=page.next)
 
 
-async def answer(query: Contract, store: ReadStore, max_wait: float) -> Contract:
+async def answer(query: Contract, store: ReadStore, consistency: Consistency) -> Contract:
     """The routing table of queries."""
     if isinstance(query, GetCustomer):
-        return await get_customer(query, store, max_wait)
+        return await get_customer(query, store, consistency)
     if isinstance(query, GetCustomersWithName):
         return await customers_with_name(query, store)
     if isinstance(query, GetPreferredCustomers):
         return await preferred_customers(query, store)
     if isinstance(query, GetAccount):
-        return await get_account(query, store, max_wait)
+        return await get_account(query, store, consistency)
     if isinstance(query, GetAccountTransactions):
-        return await account_transactions(query, store, max_wait)
+        return await account_transactions(query, store, consistency)
     raise TypeError(f"no handler for {type(query).__name__}")

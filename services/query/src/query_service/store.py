@@ -89,18 +89,23 @@ class ReadStore:
         collection = self._db[change.collection]
         update = {"$set": {**change.fields, change.gate: change.version}}
         if change.version == 1:
-            try:
-                result = await collection.update_one(
-                    {"_id": change.doc_id, change.gate: {"$exists": False}}, update, upsert=True
-                )
-            except DuplicateKeyError:
-                return Applied.DUPLICATE
-            return Applied.APPLIED if result.modified_count or result.upserted_id else Applied.DUPLICATE
+            return await self._create(change, update)
         result = await collection.update_one({"_id": change.doc_id, change.gate: change.version - 1}, update)
         if result.matched_count:
             return Applied.APPLIED
         current = await self.version(change.collection, change.doc_id, change.gate)
         return Applied.DUPLICATE if current >= change.version else Gap(current)
+
+    async def _create(self, change: DocumentChange, update: Document) -> Applied:
+        """Insert the document; if it exists already (made by another stream's event), fill it in."""
+        collection = self._db[change.collection]
+        try:
+            await collection.insert_one({"_id": change.doc_id, **_nested(update["$set"])})
+            return Applied.APPLIED
+        except DuplicateKeyError:
+            pass
+        result = await collection.update_one({"_id": change.doc_id, change.gate: {"$exists": False}}, update)
+        return Applied.APPLIED if result.matched_count else Applied.DUPLICATE
 
     async def version(self, collection: str, doc_id: str, gate: str) -> int:
         value = _field(await self._db[collection].find_one({"_id": doc_id}, {gate: 1}), gate)
@@ -138,6 +143,18 @@ class ReadStore:
         cursor = self._transactions.find(where).sort("account_version", DESCENDING)
         docs = await cursor.limit(limit + 1).to_list(limit + 1)
         return _page(docs, limit, lambda doc: str(doc["account_version"]))
+
+
+def _nested(fields: Document) -> Document:
+    """Dotted paths as nested documents, for an insert: {"a.b": 1} -> {"a": {"b": 1}}."""
+    doc: Document = {}
+    for path, value in fields.items():
+        *parents, leaf = path.split(".")
+        target = doc
+        for part in parents:
+            target = target.setdefault(part, {})
+        target[leaf] = value
+    return doc
 
 
 def _page(docs: list[Document], limit: int, key: Callable[[Document], str]) -> Page:
