@@ -4,6 +4,7 @@ import secrets
 import shutil
 import subprocess
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
@@ -66,27 +67,39 @@ def mongodb_url() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-async def postgres_dsn(postgres_server: str) -> AsyncIterator[str]:
-    """A fresh, empty database for one test (its role needs CREATEDB), dropped afterwards."""
-    name = unique("cqrs_test")
-    admin = await asyncpg.connect(postgres_server)
+@asynccontextmanager
+async def fresh_postgres(server: str, prefix: str) -> AsyncIterator[str]:
+    """A new, empty database on ``server`` (its role needs CREATEDB), dropped afterwards."""
+    name = unique(prefix)
+    admin = await asyncpg.connect(server)
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
-        yield with_path(postgres_server, f"/{name}")
+        yield with_path(server, f"/{name}")
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
 
 
-@pytest.fixture
-async def mongo_database(mongodb_url: str) -> AsyncIterator[str]:
-    """A unique database name for one test, dropped afterwards."""
-    name = unique("cqrs_test")
+@asynccontextmanager
+async def fresh_mongo(url: str, prefix: str) -> AsyncIterator[str]:
+    """A unique database name on ``url``, dropped afterwards."""
+    name = unique(prefix)
     yield name
-    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(mongodb_url)
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(url)
     async with client:
         await client.drop_database(name)
+
+
+@pytest.fixture
+async def postgres_dsn(postgres_server: str) -> AsyncIterator[str]:
+    async with fresh_postgres(postgres_server, "cqrs_test") as dsn:
+        yield dsn
+
+
+@pytest.fixture
+async def mongo_database(mongodb_url: str) -> AsyncIterator[str]:
+    async with fresh_mongo(mongodb_url, "cqrs_test") as name:
+        yield name
 
 
 @pytest.fixture

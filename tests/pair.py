@@ -10,12 +10,10 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
 import pytest
-from pymongo import AsyncMongoClient
 
 from cqrs_shared.client import CqrsClient
-from tests.conftest import unique, with_path
+from tests.conftest import fresh_mongo, fresh_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -77,23 +75,14 @@ async def wait_ready(service: Service, timeout: float = 60) -> None:
 
 @pytest.fixture(scope="session")
 async def e2e_postgres(postgres_server: str) -> AsyncIterator[str]:
-    name = unique("cqrs_e2e")
-    admin = await asyncpg.connect(postgres_server)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield with_path(postgres_server, f"/{name}")
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with fresh_postgres(postgres_server, "cqrs_e2e") as dsn:
+        yield dsn
 
 
 @pytest.fixture(scope="session")
 async def e2e_mongo_database(mongodb_url: str) -> AsyncIterator[str]:
-    name = unique("cqrs_e2e")
-    yield name
-    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(mongodb_url)
-    async with client:
-        await client.drop_database(name)
+    async with fresh_mongo(mongodb_url, "cqrs_e2e") as name:
+        yield name
 
 
 @pytest.fixture(scope="session")
