@@ -1,0 +1,73 @@
+"""Two replicas of each service on one broker and database: competing consumers stay correct."""
+
+import asyncio
+import itertools
+
+import asyncpg
+import pytest
+
+from cqrs_shared.client import CqrsClient
+from cqrs_shared.contracts import (
+    AccountView,
+    CommandAccepted,
+    CommandRejected,
+    CreateCustomer,
+    CustomerView,
+    Deposit,
+    ErrorCode,
+    GetAccount,
+    GetAccountTransactions,
+    GetCustomer,
+    OpenAccount,
+    TransactionPage,
+    Withdraw,
+)
+from tests.pair import Pair, start, wait_ready
+from tests.waiting import until
+
+pytestmark = pytest.mark.faults
+
+
+async def test_withdrawals_across_two_replicas_of_each_service_never_overdraw(pair: Pair) -> None:
+    replicas = [
+        start("command-2", "command_service", pair.env, pair.log_dir),
+        start("query-2", "query_service", pair.env, pair.log_dir),
+    ]
+    try:
+        await asyncio.gather(*(wait_ready(replica) for replica in replicas))
+        async with CqrsClient.connect(pair.env["CQRS_RABBITMQ_URL"], timeout=30) as client:
+            owner = await client.send(CreateCustomer(name="Twice", locale="en"))
+            assert isinstance(owner, CommandAccepted)
+            account = await client.send(OpenAccount(customer_id=owner.id))
+            assert isinstance(account, CommandAccepted)
+            await client.send(Deposit(account_id=account.id, amount="300.00"))
+            replies = await asyncio.gather(
+                *(client.send(Withdraw(account_id=account.id, amount="10.00")) for _ in range(50))
+            )
+            rejected = [r for r in replies if isinstance(r, CommandRejected)]
+            assert sum(isinstance(r, CommandAccepted) for r in replies) == 30
+            assert {r.error.code for r in rejected} == {ErrorCode.INSUFFICIENT_FUNDS}
+
+            view = await client.ask(GetAccount(account_id=account.id, min_version=32), AccountView)
+            owner_view = await client.ask(
+                GetCustomer(customer_id=owner.id, token=f"account:{account.id}@32"), CustomerView
+            )
+            history = await client.ask(
+                GetAccountTransactions(account_id=account.id, limit=100), TransactionPage
+            )
+        assert str(view.balance) == "0.00"
+        assert [str(a.balance) for a in owner_view.accounts] == ["0.00"]
+        assert [t.version for t in history.items] == list(range(32, 1, -1))
+        balances = [t.balance_after for t in reversed(history.items)]
+        assert all(later == earlier - 10 for earlier, later in itertools.pairwise(balances))
+
+        async def all_published() -> bool:
+            conn = await asyncpg.connect(pair.postgres_dsn)
+            try:
+                return await conn.fetchval("SELECT count(*) FROM events WHERE published_at IS NULL") == 0
+            finally:
+                await conn.close()
+
+        await until(all_published, what="one of the two relays to publish every event")
+    finally:
+        assert [replica.stop() for replica in replicas] == [0, 0]
