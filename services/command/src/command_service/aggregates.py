@@ -1,7 +1,7 @@
 """The routing table: which aggregate decides each command, and how its state is stored."""
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 from uuid import UUID, uuid5
 
@@ -23,13 +23,19 @@ class Aggregate(Generic[S]):
     state_type: type[S]
     decide: Callable[[S | None, Any, UUID], list[Any]]
     evolve: Callable[[S | None, Any], S]
+    # Built once: a TypeAdapter compiles a schema, which is not work for every message.
+    _codec: TypeAdapter[S] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_codec", TypeAdapter(self.state_type))
 
     def dump(self, state: S) -> dict[str, Any]:
-        dumped: dict[str, Any] = TypeAdapter(self.state_type).dump_python(state, mode="json")
+        """The state as the JSON object stored in the streams table."""
+        dumped: dict[str, Any] = self._codec.dump_python(state, mode="json")
         return dumped
 
     def load(self, data: dict[str, Any]) -> S:
-        return TypeAdapter(self.state_type).validate_python(data)
+        return self._codec.validate_python(data)
 
     def run(self, state: S | None, command: Contract, stream_id: UUID) -> tuple[list[Any], S | None]:
         """Decide, then fold the events into the new state."""
