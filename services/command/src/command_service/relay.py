@@ -10,9 +10,11 @@ import asyncio
 import contextlib
 import logging
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 from aio_pika.abc import AbstractExchange
+from aio_pika.exceptions import AMQPError
 
 from command_service.store import NOTIFY_CHANNEL, Connection, EventStore, PendingEvent
 from cqrs_shared.contracts import routing_key
@@ -40,22 +42,32 @@ class Relay:
         self._wake = asyncio.Event()
 
     async def publish_pending(self) -> int:
-        """Publish one batch of unpublished events; return how many were confirmed."""
+        """Publish one batch of unpublished events; return how many the broker confirmed."""
         pending = await self._store.unpublished(self._batch_size)
-        if not pending:
-            return 0
-        results = await asyncio.gather(*(self._publish(item) for item in pending), return_exceptions=True)
-        # Mark only the prefix the broker confirmed: a later event of a stream must never be
-        # marked while an earlier one is still to be retried.
-        confirmed: list[int] = []
-        for item, result in zip(pending, results, strict=True):
-            if isinstance(result, BaseException):
-                log.warning("publish of event %s failed: %r", item.envelope.event_id, result)
-                break
-            confirmed.append(item.seq)
+        streams: dict[UUID, list[PendingEvent]] = {}
+        for item in pending:
+            streams.setdefault(item.envelope.stream_id, []).append(item)
+        published = await asyncio.gather(*(self._publish_stream(items) for items in streams.values()))
+        confirmed = [seq for seqs in published for seq in seqs]
         if confirmed:
             await self._store.mark_published(confirmed)
         return len(confirmed)
+
+    async def _publish_stream(self, items: list[PendingEvent]) -> list[int]:
+        """One stream's events strictly in order, each confirmed before the next goes out.
+
+        Streams are published side by side. A failure stops its stream only: what follows it is
+        not marked, so it goes out again, after it, on the next round.
+        """
+        confirmed: list[int] = []
+        for item in items:
+            try:
+                await self._publish(item)
+            except (AMQPError, RuntimeError, TimeoutError) as error:
+                log.warning("publish of event %s failed, will retry: %r", item.envelope.event_id, error)
+                break
+            confirmed.append(item.seq)
+        return confirmed
 
     async def _publish(self, item: PendingEvent) -> None:
         message = outgoing(item.envelope.model_dump_json().encode(), item.metadata)
