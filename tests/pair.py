@@ -15,7 +15,8 @@ import pytest
 from cqrs_shared.client import CqrsClient
 from tests.conftest import fresh_mongo, fresh_postgres
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
+KILLED = -999  # what stop() reports for a service that did not stop within its drain time
 
 
 @dataclass
@@ -28,10 +29,15 @@ class Service:
         return self.log.read_text(errors="replace")
 
     def stop(self) -> int:
-        """SIGTERM, as a container runtime would; returns the exit status."""
+        """SIGTERM, as a container runtime would; returns the exit status (KILLED if it hung)."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=30)
+        try:
+            return self.process.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            return KILLED
 
 
 @dataclass
