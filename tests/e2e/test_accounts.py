@@ -1,6 +1,5 @@
 """Bank accounts through both running services: money, concurrency, tokens, the customer view."""
 
-import asyncio
 import json
 from decimal import Decimal
 from uuid import uuid4
@@ -11,46 +10,27 @@ import pytest
 from cqrs_shared.client import CqrsClient
 from cqrs_shared.contracts import (
     AccountView,
-    CommandAccepted,
-    CommandRejected,
     CreateCustomer,
     CustomerView,
     Deposit,
     EditCustomerDetails,
-    ErrorCode,
     GetAccount,
     GetAccountTransactions,
     GetCustomer,
     OpenAccount,
     TransactionPage,
-    Withdraw,
 )
 from cqrs_shared.messaging import topology
 from tests.e2e.raw import raw_channel
+from tests.e2e.scenarios import accepted, fifty_withdrawals_from_300
 from tests.pair import Cli, Pair
 
 pytestmark = pytest.mark.e2e
 
 
-async def ok(client: CqrsClient, command: object) -> CommandAccepted:
-    reply = await client.send(command)  # type: ignore[arg-type]
-    assert isinstance(reply, CommandAccepted), reply
-    return reply
-
-
 async def test_fifty_concurrent_withdrawals_never_overdraw(pair: Pair, client: CqrsClient) -> None:
-    customer = await ok(client, CreateCustomer(name="Rich", locale="en"))
-    account = await ok(client, OpenAccount(customer_id=customer.id))
-    await ok(client, Deposit(account_id=account.id, amount="300.00"))
-    replies = await asyncio.gather(
-        *(client.send(Withdraw(account_id=account.id, amount="10.00")) for _ in range(50))
-    )
-
-    accepted = [r for r in replies if isinstance(r, CommandAccepted)]
-    rejected = [r for r in replies if isinstance(r, CommandRejected)]
-    assert (len(accepted), len(rejected)) == (30, 20)
-    assert {r.error.code for r in rejected} == {ErrorCode.INSUFFICIENT_FUNDS}
-    assert sorted(r.version for r in accepted) == list(range(3, 33))
+    race = await fifty_withdrawals_from_300(client)
+    customer, account = race.owner, race.account
 
     conn = await asyncpg.connect(pair.postgres_dsn)
     try:
@@ -72,10 +52,10 @@ async def test_fifty_concurrent_withdrawals_never_overdraw(pair: Pair, client: C
 
 
 async def test_a_token_of_several_streams_reads_all_the_writes(client: CqrsClient) -> None:
-    customer = await ok(client, CreateCustomer(name="Token", locale="en"))
-    account = await ok(client, OpenAccount(customer_id=customer.id, currency="JPY"))
-    deposit = await ok(client, Deposit(account_id=account.id, amount="1500"))
-    renamed = await ok(client, EditCustomerDetails(customer_id=customer.id, name="Token Two"))
+    customer = await accepted(client, CreateCustomer(name="Token", locale="en"))
+    account = await accepted(client, OpenAccount(customer_id=customer.id, currency="JPY"))
+    deposit = await accepted(client, Deposit(account_id=account.id, amount="1500"))
+    renamed = await accepted(client, EditCustomerDetails(customer_id=customer.id, name="Token Two"))
     view = await client.ask(
         GetCustomer(customer_id=customer.id, token=f"{deposit.token},{renamed.token}"), CustomerView
     )

@@ -9,19 +9,13 @@ import pytest
 from cqrs_shared.client import CqrsClient
 from cqrs_shared.contracts import (
     AccountView,
-    CommandAccepted,
-    CommandRejected,
-    CreateCustomer,
     CustomerView,
-    Deposit,
-    ErrorCode,
     GetAccount,
     GetAccountTransactions,
     GetCustomer,
-    OpenAccount,
     TransactionPage,
-    Withdraw,
 )
+from tests.e2e.scenarios import fifty_withdrawals_from_300
 from tests.pair import Pair, start, wait_ready
 from tests.waiting import until
 
@@ -36,17 +30,8 @@ async def test_withdrawals_across_two_replicas_of_each_service_never_overdraw(pa
     try:
         await asyncio.gather(*(wait_ready(replica) for replica in replicas))
         async with CqrsClient.connect(pair.env["CQRS_RABBITMQ_URL"], timeout=30) as client:
-            owner = await client.send(CreateCustomer(name="Twice", locale="en"))
-            assert isinstance(owner, CommandAccepted)
-            account = await client.send(OpenAccount(customer_id=owner.id))
-            assert isinstance(account, CommandAccepted)
-            await client.send(Deposit(account_id=account.id, amount="300.00"))
-            replies = await asyncio.gather(
-                *(client.send(Withdraw(account_id=account.id, amount="10.00")) for _ in range(50))
-            )
-            rejected = [r for r in replies if isinstance(r, CommandRejected)]
-            assert sum(isinstance(r, CommandAccepted) for r in replies) == 30
-            assert {r.error.code for r in rejected} == {ErrorCode.INSUFFICIENT_FUNDS}
+            race = await fifty_withdrawals_from_300(client)
+            owner, account = race.owner, race.account
 
             view = await client.ask(GetAccount(account_id=account.id, min_version=32), AccountView)
             owner_view = await client.ask(
