@@ -2,10 +2,15 @@
 
 import asyncpg
 from aio_pika.exceptions import AMQPError
+from asyncpg.exceptions import InternalClientError, OperatorInterventionError
 
 
 def is_transient(error: BaseException) -> bool:
-    """Outages and lock conflicts pass; anything else is a bug or bad data and must not loop."""
+    """Outages and lock conflicts pass; anything else is a bug or bad data and must not loop.
+
+    InternalClientError belongs here: asyncpg raises it ("cannot switch to state …") when the
+    server drops a connection in the middle of an operation (found by tests/faults/test_outages.py).
+    """
     return isinstance(
         error,
         OSError
@@ -13,7 +18,8 @@ def is_transient(error: BaseException) -> bool:
         | AMQPError
         | asyncpg.PostgresConnectionError
         | asyncpg.InterfaceError
-        | asyncpg.CannotConnectNowError
+        | InternalClientError
+        | OperatorInterventionError
         | asyncpg.TooManyConnectionsError
         | asyncpg.SerializationError
         | asyncpg.DeadlockDetectedError,

@@ -1,0 +1,68 @@
+"""Outages: the database drops every connection while commands flow; nothing is lost or doubled."""
+
+import asyncio
+import json
+from uuid import uuid4
+
+import asyncpg
+import pytest
+
+from cqrs_shared.client import CqrsClient
+from cqrs_shared.contracts import CustomerView, GetCustomer
+from cqrs_shared.messaging import topology
+from tests.e2e.raw import raw_channel
+from tests.pair import Pair
+from tests.waiting import until
+
+pytestmark = pytest.mark.faults
+COMMANDS = 200
+
+
+async def sql(dsn: str, query: str, *args: object) -> object:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await conn.fetchval(query, *args)
+    finally:
+        await conn.close()
+
+
+async def test_commands_survive_the_database_dropping_every_connection(pair: Pair) -> None:
+    ids = [uuid4() for _ in range(COMMANDS)]
+    async with raw_channel(pair.env["CQRS_RABBITMQ_URL"]) as raw:
+        for customer_id in ids:
+            body = {
+                "type": "CreateCustomer",
+                "customer_id": str(customer_id),
+                "name": "Outage",
+                "locale": "en",
+            }
+            await raw.publish(
+                json.dumps(body).encode(),
+                exchange=topology.COMMANDS_EXCHANGE,
+                routing_key="CreateCustomer",
+                message_id=str(uuid4()),
+                reply=False,
+            )
+        for _ in range(3):
+            await asyncio.sleep(0.15)
+            # Every backend of the service's database, as a failover or a restart would.
+            await sql(
+                pair.postgres_dsn,
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            )
+
+    async def all_applied() -> bool:
+        count = await sql(pair.postgres_dsn, "SELECT count(*) FROM events WHERE stream_id = ANY($1)", ids)
+        return count == COMMANDS
+
+    await until(all_applied, timeout=60, what="every command after the outages")
+    versions = await sql(
+        pair.postgres_dsn, "SELECT count(*) FROM events WHERE stream_id = ANY($1) AND version = 1", ids
+    )
+    assert versions == COMMANDS
+    async with CqrsClient.connect(pair.env["CQRS_RABBITMQ_URL"]) as client:
+        last = await client.ask(GetCustomer(customer_id=ids[-1], min_version=1), CustomerView)
+    assert last.name == "Outage"
+    assert pair.command.process.poll() is None
+    assert "transient failure" in pair.command.output() or "relay failed" in pair.command.output()

@@ -1,0 +1,46 @@
+"""What each service retries and what it dead-letters."""
+
+import asyncpg
+import pytest
+from asyncpg.exceptions import InternalClientError
+from pymongo.errors import AutoReconnect, OperationFailure
+
+from command_service.transient import is_transient as command_transient
+from cqrs_shared.errors import RequestTimeout
+from query_service.errors import RepairFailed
+from query_service.transient import is_transient as query_transient
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ConnectionResetError(),
+        asyncpg.ConnectionDoesNotExistError("closed"),
+        InternalClientError("cannot switch to state 15; another operation (2) is in progress"),
+        asyncpg.SerializationError("could not serialize"),
+    ],
+)
+def test_the_command_side_retries_outages(error: BaseException) -> None:
+    assert command_transient(error)
+
+
+@pytest.mark.parametrize("error", [ValueError("bug"), KeyError("state"), asyncpg.UndefinedTableError("x")])
+def test_the_command_side_does_not_loop_on_bugs(error: BaseException) -> None:
+    assert not command_transient(error)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        AutoReconnect("primary stepped down"),
+        OperationFailure("backend"),
+        RepairFailed("gap"),
+        RequestTimeout("rpc"),
+    ],
+)
+def test_the_query_side_retries_outages_and_unfilled_gaps(error: BaseException) -> None:
+    assert query_transient(error)
+
+
+def test_the_query_side_does_not_loop_on_bugs() -> None:
+    assert not query_transient(TypeError("bug"))
