@@ -1,5 +1,6 @@
 """Session-scoped servers (one URL each) and per-test resources with unique names."""
 
+import asyncio
 import secrets
 import shutil
 import subprocess
@@ -75,9 +76,20 @@ async def fresh_postgres(server: str, prefix: str) -> AsyncIterator[str]:
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
         yield with_path(server, f"/{name}")
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await _drop(admin, name)
     finally:
         await admin.close()
+
+
+async def _drop(admin: asyncpg.Connection, name: str) -> None:
+    """DROP DATABASE, waiting out an autovacuum worker (WITH (FORCE) may not end a superuser's)."""
+    for _ in range(40):
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            return
+        except asyncpg.ObjectInUseError:
+            await asyncio.sleep(0.25)
+    await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 
 @asynccontextmanager

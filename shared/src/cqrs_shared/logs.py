@@ -10,6 +10,7 @@ def configure(service: str, level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # aio-pika and aiormq are chatty at INFO about reconnects we already report ourselves.
+    # The libraries are chatty at INFO; with DEBUG, their INFO (reconnects, for one) shows too.
+    libraries = logging.INFO if root.level <= logging.DEBUG else max(logging.WARNING, root.level)
     for noisy in ("aio_pika", "aiormq", "pymongo"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+        logging.getLogger(noisy).setLevel(libraries)

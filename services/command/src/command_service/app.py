@@ -5,8 +5,6 @@ import logging
 from contextlib import AsyncExitStack
 from functools import partial
 
-import aio_pika
-
 from command_service.entrypoint import command_error, on_command, on_read_stream
 from command_service.migrate import migrate
 from command_service.relay import Relay
@@ -15,7 +13,7 @@ from command_service.store import EventStore, open_pool
 from command_service.transient import is_transient
 from cqrs_shared.keyed_lock import KeyedLock
 from cqrs_shared.messaging import topology
-from cqrs_shared.messaging.channels import open_channel
+from cqrs_shared.messaging.channels import open_channel, open_connection
 from cqrs_shared.messaging.consumer import Consumer, Responder
 
 log = logging.getLogger(__name__)
@@ -30,28 +28,23 @@ async def serve(settings: CommandSettings, stopped: asyncio.Event) -> None:
                 log.info("migrated: %s", name)
         store = EventStore(pool)
 
-        connection = await stack.enter_async_context(
-            await aio_pika.connect_robust(str(settings.rabbitmq_url))
-        )
-        setup = await open_channel(stack, connection)
-        _, command_queue = await topology.declare_commands(setup)
-        events = await topology.declare_events(setup)
-        stream_queue = await topology.declare_queue(setup, topology.STREAM_QUEUE)
-        responder = Responder(await open_channel(stack, connection, confirms=False), setup)
-
+        connection = await open_connection(stack, str(settings.rabbitmq_url))
+        # Everything is declared on the channel that uses it: a robust channel re-declares what it
+        # declared, and restores its consumers, after the broker connection comes back.
+        dead_letters = await open_channel(stack, connection)
+        responder = Responder(await open_channel(stack, connection, confirms=False), dead_letters)
         relay_channel = await open_channel(stack, connection)
         relay = Relay(
             store,
-            await relay_channel.get_exchange(events.name, ensure=False),
+            await topology.declare_events(relay_channel),
             batch_size=settings.relay_batch_size,
             poll_interval=settings.relay_poll_interval,
         )
         relay_task = asyncio.create_task(relay.supervise(pool, stopped), name="relay")
 
-        consume = await open_channel(stack, connection)
-        await consume.set_qos(prefetch_count=settings.prefetch)
-        queue = await consume.get_queue(command_queue.name, ensure=False)
-        streams = await consume.get_queue(stream_queue.name, ensure=False)
+        consume = await open_channel(stack, connection, prefetch=settings.prefetch)
+        _, queue = await topology.declare_commands(consume)
+        streams = await topology.declare_queue(consume, topology.STREAM_QUEUE)
         async with (
             Consumer(
                 queue,

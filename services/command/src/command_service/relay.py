@@ -24,6 +24,11 @@ log = logging.getLogger(__name__)
 
 # pg_try_advisory_lock key: "cqrsrela" as an int64.
 RELAY_LOCK = 0x6371727372656C61
+PUBLISH_TIMEOUT = 5.0
+
+
+class LeadershipLost(Exception):
+    """The connection holding the leader lock is gone; lead again only after taking it again."""
 
 
 class Relay:
@@ -71,7 +76,11 @@ class Relay:
 
     async def _publish(self, item: PendingEvent) -> None:
         message = outgoing(item.envelope.model_dump_json().encode(), item.metadata)
-        await self._exchange.publish(message, routing_key(item.envelope.event.type), mandatory=False)
+        # Bounded: a confirm lost with a broken connection must not hold the relay forever. If the
+        # broker did take the event, publishing it again is harmless (readers are idempotent).
+        await self._exchange.publish(
+            message, routing_key(item.envelope.event.type), mandatory=False, timeout=PUBLISH_TIMEOUT
+        )
 
     async def run(self, conn: Connection, stopped: asyncio.Event) -> None:
         """Lead when the lock is free, then publish until ``stopped``; ``conn`` holds lock and LISTEN."""
@@ -83,15 +92,20 @@ class Relay:
             return
         log.info("relay leading: publishing events")
         await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
+        conn.add_termination_listener(self._on_notify)
         try:
             while not stopped.is_set():
+                if conn.is_closed():
+                    # The lock went with the connection: another replica may lead now.
+                    raise LeadershipLost("the relay's database connection closed")
                 self._wake.clear()
                 if await self.publish_pending() >= self._batch_size:
                     continue
                 await _first(self._wake, stopped, self._poll_interval)
         finally:
-            await conn.remove_listener(NOTIFY_CHANNEL, self._on_notify)
-            await conn.execute("SELECT pg_advisory_unlock($1)", RELAY_LOCK)
+            if not conn.is_closed():
+                await conn.remove_listener(NOTIFY_CHANNEL, self._on_notify)
+                await conn.execute("SELECT pg_advisory_unlock($1)", RELAY_LOCK)
 
     async def supervise(self, pool: asyncpg.Pool, stopped: asyncio.Event) -> None:
         """Run the relay until ``stopped``, starting again on a fresh connection after a failure."""

@@ -5,11 +5,9 @@ import logging
 from contextlib import AsyncExitStack
 from functools import partial
 
-import aio_pika
-
 from cqrs_shared.keyed_lock import KeyedLock
 from cqrs_shared.messaging import topology
-from cqrs_shared.messaging.channels import open_channel
+from cqrs_shared.messaging.channels import open_channel, open_connection
 from cqrs_shared.messaging.consumer import Consumer, Responder
 from cqrs_shared.messaging.rpc import RpcClient
 from query_service.consistency import Consistency
@@ -32,22 +30,19 @@ async def serve(settings: QuerySettings, stopped: asyncio.Event) -> None:
         await store.ensure_indexes()
         consistency = Consistency(store, settings.max_wait)
 
-        connection = await stack.enter_async_context(
-            await aio_pika.connect_robust(str(settings.rabbitmq_url))
-        )
-        setup = await open_channel(stack, connection)
-        event_queue = await topology.declare_event_queue(setup)
-        query_queue = await topology.declare_queue(setup, topology.QUERY_QUEUE)
-        responder = Responder(await open_channel(stack, connection, confirms=False), setup)
+        connection = await open_connection(stack, str(settings.rabbitmq_url))
+        # Queues are declared on the channels that consume them, so that a robust channel restores
+        # them and their consumers after the broker connection comes back.
+        dead_letters = await open_channel(stack, connection)
+        responder = Responder(await open_channel(stack, connection, confirms=False), dead_letters)
         rpc = await stack.enter_async_context(RpcClient(connection))
         read_stream = StreamReader(rpc, rpc.channel.default_exchange, settings.repair_timeout)
 
-        events_channel = await open_channel(stack, connection)
-        await events_channel.set_qos(prefetch_count=settings.prefetch)
-        queries_channel = await open_channel(stack, connection)
-        await queries_channel.set_qos(prefetch_count=settings.prefetch)
-        events = await events_channel.get_queue(event_queue.name, ensure=False)
-        requests = await queries_channel.get_queue(query_queue.name, ensure=False)
+        events = await topology.declare_event_queue(
+            await open_channel(stack, connection, prefetch=settings.prefetch)
+        )
+        queries_channel = await open_channel(stack, connection, prefetch=settings.prefetch)
+        requests = await topology.declare_queue(queries_channel, topology.QUERY_QUEUE)
         async with (
             Consumer(
                 events,

@@ -15,6 +15,7 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 
 from cqrs_shared.contracts.base import Contract, ErrorCode, ErrorInfo
 from cqrs_shared.contracts.replies import QueryFailed
+from cqrs_shared.messaging.channels import close_bounded
 from cqrs_shared.messaging.envelope import Delivery, delivery, outgoing
 from cqrs_shared.messaging.topology import DEAD_LETTER_EXCHANGE
 
@@ -115,7 +116,9 @@ class Consumer:
         self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
     ) -> None:
         if self._tag is not None:
-            await self._queue.cancel(self._tag)
+            await close_bounded(
+                f"consumer of {self._queue.name}", lambda: self._queue.cancel(self._tag or "")
+            )
         try:
             await asyncio.wait_for(self._idle.wait(), DRAIN_TIMEOUT_SECONDS)
         except TimeoutError:

@@ -17,6 +17,7 @@ from aio_pika.exceptions import DeliveryError
 
 from cqrs_shared.contracts.metadata import Metadata
 from cqrs_shared.errors import BrokerUnavailable, RequestTimeout
+from cqrs_shared.messaging.channels import close_bounded
 from cqrs_shared.messaging.envelope import outgoing
 from cqrs_shared.messaging.topology import DIRECT_REPLY_TO
 
@@ -32,7 +33,9 @@ class RpcClient:
     async def __aenter__(self) -> "RpcClient":
         # on_return_raises: a request to a queue that does not exist fails at once, not by timeout.
         self._channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
-        replies = await self._channel.get_queue(DIRECT_REPLY_TO, ensure=False)
+        # Declared (passively), not merely named: a robust channel then restores the reply consumer
+        # after a reconnect, and calls keep working.
+        replies = await self._channel.declare_queue(DIRECT_REPLY_TO, passive=True)
         await replies.consume(self._on_reply, no_ack=True)
         return self
 
@@ -42,7 +45,7 @@ class RpcClient:
         for future in self._pending.values():
             future.cancel()
         if self._channel is not None:
-            await self._channel.close()
+            await close_bounded("RPC channel", self._channel.close)
 
     @property
     def channel(self) -> AbstractChannel:
