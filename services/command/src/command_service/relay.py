@@ -71,6 +71,14 @@ class Relay:
             except (AMQPError, RuntimeError, TimeoutError) as error:
                 log.warning("publish of event %s failed, will retry: %r", item.envelope.event_id, error)
                 break
+            except asyncio.CancelledError:
+                if _being_cancelled():
+                    raise
+                # aio-pika cancels the publishes in flight when the broker connection breaks.
+                log.warning(
+                    "publish of event %s lost with the connection, will retry", item.envelope.event_id
+                )
+                break
             confirmed.append(item.seq)
         return confirmed
 
@@ -113,12 +121,22 @@ class Relay:
             try:
                 async with pool.acquire() as conn:
                     await self.run(conn, stopped)
+            except asyncio.CancelledError:
+                if _being_cancelled():
+                    raise
+                log.warning("relay interrupted by a broken connection; restarting")
             except Exception:
                 log.exception("relay failed; restarting in %.1f s", self._poll_interval)
                 await _wait(stopped, self._poll_interval)
 
     def _on_notify(self, *_: Any) -> None:
         self._wake.set()
+
+
+def _being_cancelled() -> bool:
+    """Whether this task itself is being cancelled (rather than an awaited future it did not own)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 async def _wait(event: asyncio.Event, timeout: float) -> None:
