@@ -5,10 +5,12 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
+
+from cqrs_shared.messaging.topology import COMMANDS_EXCHANGE
 
 
 class Raw:
@@ -77,3 +79,16 @@ async def find_dead_letter(
                 await message.ack()
                 return message
             await message.nack(requeue=True)
+
+
+async def publish_creates(raw: Raw, ids: list[UUID], name: str) -> None:
+    """Publish one CreateCustomer per id, fire and forget (no reply_to), each with its own command id."""
+    for customer_id in ids:
+        body = {"type": "CreateCustomer", "customer_id": str(customer_id), "name": name, "locale": "en"}
+        await raw.publish(
+            json.dumps(body).encode(),
+            exchange=COMMANDS_EXCHANGE,
+            routing_key="CreateCustomer",
+            message_id=str(uuid4()),
+            reply=False,
+        )

@@ -1,6 +1,5 @@
 """Kill -9 in the middle of work: redelivery is harmless, nothing is lost, nothing applies twice."""
 
-import json
 import signal
 from uuid import uuid4
 
@@ -9,8 +8,7 @@ import pytest
 
 from cqrs_shared.client import CqrsClient
 from cqrs_shared.contracts import CustomerView, GetCustomer
-from cqrs_shared.messaging import topology
-from tests.e2e.raw import raw_channel
+from tests.e2e.raw import publish_creates, raw_channel
 from tests.pair import Pair
 from tests.waiting import until
 
@@ -31,20 +29,7 @@ async def test_command_service_killed_mid_stream_applies_every_command_exactly_o
     ids = [uuid4() for _ in range(COMMANDS)]
     before = await count(pair.postgres_dsn, "SELECT count(*) FROM events")
     async with raw_channel(pair.env["CQRS_RABBITMQ_URL"]) as raw:
-        for customer_id in ids:
-            body = {
-                "type": "CreateCustomer",
-                "customer_id": str(customer_id),
-                "name": "Crash",
-                "locale": "en",
-            }
-            await raw.publish(
-                json.dumps(body).encode(),
-                exchange=topology.COMMANDS_EXCHANGE,
-                routing_key="CreateCustomer",
-                message_id=str(uuid4()),
-                reply=False,
-            )
+        await publish_creates(raw, ids, "Crash")
         # Let it get part of the way, then pull the plug: no SIGTERM, no draining.
         await until(
             lambda: _applied_at_least(pair.postgres_dsn, before + 20), timeout=30, what="the first commands"

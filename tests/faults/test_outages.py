@@ -1,7 +1,6 @@
 """Outages: the database drops every connection while commands flow; nothing is lost or doubled."""
 
 import asyncio
-import json
 from typing import Any
 from uuid import uuid4
 
@@ -10,8 +9,7 @@ import pytest
 
 from cqrs_shared.client import CqrsClient
 from cqrs_shared.contracts import CustomerView, GetCustomer
-from cqrs_shared.messaging import topology
-from tests.e2e.raw import raw_channel
+from tests.e2e.raw import publish_creates, raw_channel
 from tests.pair import Pair
 from tests.waiting import until
 
@@ -30,20 +28,7 @@ async def sql(dsn: str, query: str, *args: object) -> Any:
 async def test_commands_survive_the_database_dropping_every_connection(pair: Pair) -> None:
     ids = [uuid4() for _ in range(COMMANDS)]
     async with raw_channel(pair.env["CQRS_RABBITMQ_URL"]) as raw:
-        for customer_id in ids:
-            body = {
-                "type": "CreateCustomer",
-                "customer_id": str(customer_id),
-                "name": "Outage",
-                "locale": "en",
-            }
-            await raw.publish(
-                json.dumps(body).encode(),
-                exchange=topology.COMMANDS_EXCHANGE,
-                routing_key="CreateCustomer",
-                message_id=str(uuid4()),
-                reply=False,
-            )
+        await publish_creates(raw, ids, "Outage")
         terminated = 0
         for _ in range(10):
             await asyncio.sleep(0.05)
