@@ -53,5 +53,9 @@ async def test_commands_survive_the_database_dropping_every_connection(pair: Pai
         last = await client.ask(GetCustomer(customer_id=ids[-1], min_version=1), CustomerView)
     assert last.name == "Outage"
     assert pair.command.process.poll() is None
+
     # The relay's own connection (its leadership lock and LISTEN) was among the terminated ones.
-    assert "relay failed" in pair.command.output()
+    async def relay_noticed() -> bool:
+        return "relay failed" in pair.command.output()
+
+    await until(relay_noticed, what="the relay to notice it lost its connection")
