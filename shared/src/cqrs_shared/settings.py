@@ -17,6 +17,9 @@ class BrokerSettings(BaseSettings):
         description="AMQP URL of the broker",
     )
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    broker_grace: float = Field(
+        default=30.0, gt=0, le=3600, description="seconds without the broker before a service exits"
+    )
     prefetch: int = Field(default=64, ge=1, le=10_000, description="messages in flight per consumer")
 
 

@@ -15,6 +15,7 @@ from cqrs_shared.keyed_lock import KeyedLock
 from cqrs_shared.messaging import topology
 from cqrs_shared.messaging.channels import open_channel, open_connection
 from cqrs_shared.messaging.consumer import Consumer, Responder
+from cqrs_shared.messaging.watchdog import health, watch
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ async def serve(settings: CommandSettings, stopped: asyncio.Event) -> None:
         store = EventStore(pool)
 
         connection = await open_connection(stack, str(settings.rabbitmq_url))
+        broker_up = health(connection)
         # Everything is declared on the channel that uses it: a robust channel re-declares what it
         # declared, and restores its consumers, after the broker connection comes back.
         dead_letters = await open_channel(stack, connection)
@@ -56,7 +58,11 @@ async def serve(settings: CommandSettings, stopped: asyncio.Event) -> None:
             Consumer(streams, partial(on_read_stream, store=store), responder, transient=is_transient),
         ):
             log.info("command service ready")
-            await stopped.wait()
+            try:
+                # Until stopped; or until the broker stays away too long, then stop (crash-only).
+                await watch(broker_up, stopped, settings.broker_grace)
+            finally:
+                stopped.set()
             log.info("stopping: finishing in-flight commands")
         await relay_task
     log.info("command service stopped")

@@ -10,6 +10,7 @@ from cqrs_shared.messaging import topology
 from cqrs_shared.messaging.channels import open_channel, open_connection
 from cqrs_shared.messaging.consumer import Consumer, Responder
 from cqrs_shared.messaging.rpc import RpcClient
+from cqrs_shared.messaging.watchdog import health, watch
 from query_service.consistency import Consistency
 from query_service.entrypoint import on_event, on_query
 from query_service.repair import StreamReader
@@ -31,6 +32,7 @@ async def serve(settings: QuerySettings, stopped: asyncio.Event) -> None:
         consistency = Consistency(store, settings.max_wait)
 
         connection = await open_connection(stack, str(settings.rabbitmq_url))
+        broker_up = health(connection)
         # Queues are declared on the channels that consume them, so that a robust channel restores
         # them and their consumers after the broker connection comes back.
         dead_letters = await open_channel(stack, connection)
@@ -64,6 +66,10 @@ async def serve(settings: QuerySettings, stopped: asyncio.Event) -> None:
             ),
         ):
             log.info("query service ready")
-            await stopped.wait()
+            try:
+                # Until stopped; or until the broker stays away too long, then stop (crash-only).
+                await watch(broker_up, stopped, settings.broker_grace)
+            finally:
+                stopped.set()
             log.info("stopping: finishing in-flight events and queries")
     log.info("query service stopped")

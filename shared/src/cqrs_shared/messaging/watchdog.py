@@ -1,0 +1,59 @@
+"""Crash-only recovery: a service whose broker connection is not back within a grace period stops.
+
+aio-pika reconnects by itself, but a reconnect can hang (seen when the TCP connection is cut under
+load); a supervisor (a container runtime, systemd) restarting the process is the reliable cure.
+"""
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from aio_pika.abc import AbstractRobustConnection
+
+log = logging.getLogger(__name__)
+
+CHECK_SECONDS = 1.0
+
+
+def health(connection: AbstractRobustConnection) -> asyncio.Event:
+    """Set while the connection works: cleared when it drops, set again once its channels are restored.
+
+    (aio-pika's own ``connected`` is set before the channels are restored, so it cannot tell a
+    reconnect that hangs in the restore.)
+    """
+    healthy = asyncio.Event()
+    healthy.set()
+
+    def down(*_: Any) -> None:
+        healthy.clear()
+
+    def up(*_: Any) -> None:
+        healthy.set()
+
+    connection.close_callbacks.add(down)
+    connection.reconnect_callbacks.add(up)
+    return healthy
+
+
+class BrokerLost(Exception):
+    """The broker connection stayed down longer than the grace period."""
+
+
+async def watch(
+    connected: asyncio.Event, stopped: asyncio.Event, grace: float, *, check: float = CHECK_SECONDS
+) -> None:
+    """Return when ``stopped`` is set; raise BrokerLost after ``grace`` seconds without a connection."""
+    down_since: float | None = None
+    while not stopped.is_set():
+        if connected.is_set():
+            down_since = None
+        elif down_since is None:
+            down_since = time.monotonic()
+            log.warning("broker connection lost; waiting up to %.0f s for it to come back", grace)
+        elif time.monotonic() - down_since > grace:
+            raise BrokerLost(f"the broker connection did not come back within {grace:g} s")
+        try:
+            await asyncio.wait_for(stopped.wait(), check)
+        except TimeoutError:
+            continue
