@@ -1,9 +1,18 @@
-"""Process entry helpers: uvloop when present, and stopping on SIGINT/SIGTERM."""
+"""Process entry: settings, logs, uvloop, stopping on SIGINT/SIGTERM, and the exit status."""
 
 import asyncio
+import logging
 import signal
-from collections.abc import Coroutine
-from typing import Any
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
+
+from cqrs_shared import logs
+from cqrs_shared.messaging.watchdog import BrokerLost
+from cqrs_shared.settings import BrokerSettings, load
+
+S = TypeVar("S", bound=BrokerSettings)
+log = logging.getLogger(__name__)
 
 
 def stop_event() -> asyncio.Event:
@@ -22,3 +31,20 @@ def run(main: Coroutine[Any, Any, int]) -> int:
     except ImportError:
         return asyncio.run(main)
     return uvloop.run(main)
+
+
+def serve_forever(name: str, settings: type[S], serve: Callable[[S, asyncio.Event], Awaitable[None]]) -> None:
+    """A service's ``main``: 0 after a requested stop, 1 when the broker stayed away too long."""
+
+    async def _main() -> int:
+        loaded = load(settings)
+        logs.configure(name, loaded.log_level)
+        try:
+            await serve(loaded, stop_event())
+        except BrokerLost as error:
+            # Non-zero, so that the supervisor (container runtime, systemd) starts a fresh process.
+            log.error("%s; exiting so that the service is restarted", error)
+            return 1
+        return 0
+
+    sys.exit(run(_main()))

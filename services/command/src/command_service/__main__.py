@@ -1,29 +1,12 @@
 """``command-service``: run the command service in the foreground until SIGINT or SIGTERM."""
 
-import logging
-import sys
-
 from command_service.app import serve
 from command_service.settings import CommandSettings
-from cqrs_shared import logs, runtime
-from cqrs_shared.messaging.watchdog import BrokerLost
-from cqrs_shared.settings import load
-
-
-async def _main() -> int:
-    settings = load(CommandSettings)
-    logs.configure("command", settings.log_level)
-    try:
-        await serve(settings, runtime.stop_event())
-    except BrokerLost as error:
-        # Exit non-zero: the supervisor (container runtime, systemd) starts a fresh process.
-        logging.getLogger(__name__).error("%s; exiting so that the service is restarted", error)
-        return 1
-    return 0
+from cqrs_shared.runtime import serve_forever
 
 
 def main() -> None:
-    sys.exit(runtime.run(_main()))
+    serve_forever("command", CommandSettings, serve)
 
 
 if __name__ == "__main__":
