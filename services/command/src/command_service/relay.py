@@ -7,7 +7,6 @@ number is still published (the outbox high-water-mark bug cannot happen).
 """
 
 import asyncio
-import contextlib
 import logging
 from typing import Any
 from uuid import UUID
@@ -19,6 +18,7 @@ from aio_pika.exceptions import AMQPError
 from command_service.store import NOTIFY_CHANNEL, Connection, EventStore, PendingEvent
 from cqrs_shared.contracts import routing_key
 from cqrs_shared.messaging.envelope import outgoing
+from cqrs_shared.waiting import first_of
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ class Relay:
         while not stopped.is_set():
             if await conn.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK):
                 break
-            await _wait(stopped, self._poll_interval)
+            await first_of([stopped], self._poll_interval)
         else:
             return
         log.info("relay leading: publishing events")
@@ -109,7 +109,7 @@ class Relay:
                 self._wake.clear()
                 if await self.publish_pending() >= self._batch_size:
                     continue
-                await _first(self._wake, stopped, self._poll_interval)
+                await first_of([self._wake, stopped], self._poll_interval)
         finally:
             if not conn.is_closed():
                 await conn.remove_listener(NOTIFY_CHANNEL, self._on_notify)
@@ -127,7 +127,7 @@ class Relay:
                 log.warning("relay interrupted by a broken connection; restarting")
             except Exception:
                 log.exception("relay failed; restarting in %.1f s", self._poll_interval)
-                await _wait(stopped, self._poll_interval)
+                await first_of([stopped], self._poll_interval)
 
     def _on_notify(self, *_: Any) -> None:
         self._wake.set()
@@ -137,18 +137,3 @@ def _being_cancelled() -> bool:
     """Whether this task itself is being cancelled (rather than an awaited future it did not own)."""
     task = asyncio.current_task()
     return task is not None and task.cancelling() > 0
-
-
-async def _wait(event: asyncio.Event, timeout: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(event.wait(), timeout)
-
-
-async def _first(a: asyncio.Event, b: asyncio.Event, timeout: float) -> None:
-    """Return when either event is set, or after ``timeout``."""
-    waits = [asyncio.ensure_future(a.wait()), asyncio.ensure_future(b.wait())]
-    try:
-        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waits:
-            waiter.cancel()

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from uuid import UUID
 
 from cqrs_shared.contracts import StreamPosition
+from cqrs_shared.waiting import first_of
 from query_service.errors import ViewBehind
 from query_service.store import ReadStore
 
@@ -50,7 +51,7 @@ class Consistency:
                     raise ViewBehind(
                         f"the view is behind after waiting {self._max_wait:g} s: {'; '.join(behind)}"
                     )
-                await _first(moves, min(left, POLL_SECONDS))
+                await first_of(moves, min(left, POLL_SECONDS))
 
     async def _behind(self, positions: tuple[StreamPosition, ...]) -> list[str]:
         found = []
@@ -76,12 +77,3 @@ class Consistency:
                     del self._watched[stream_id]
                 else:
                     self._watched[stream_id] = (event, watchers - 1)
-
-
-async def _first(events: list[asyncio.Event], timeout: float) -> None:
-    waits = [asyncio.ensure_future(event.wait()) for event in events]
-    try:
-        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waits:
-            waiter.cancel()
