@@ -32,12 +32,16 @@ func main() {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 	slog.SetDefault(logger)
 
-	dir, err := filepath.Abs(*data)
-	if err != nil {
-		msg.Fatal(err)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		msg.Fatal(err)
+	sqliteURL := ""
+	if *handler == "sqlite" {
+		dir, err := filepath.Abs(*data)
+		if err != nil {
+			msg.Fatal(err)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			msg.Fatal(err)
+		}
+		sqliteURL = "file:" + dir + "/"
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -48,7 +52,7 @@ func main() {
 		Logger:        logger,
 		Handler:       *handler,
 		PostgreSQLURL: *pgURL,
-		SQLiteURL:     "file:" + dir + "/",
+		SQLiteURL:     sqliteURL,
 	})
 	if err != nil {
 		msg.Fatal(err)

@@ -10,12 +10,14 @@ from cqrs_shared.client import CqrsClient
 from cqrs_shared.contracts import (
     AccountView,
     CustomerView,
+    Deposit,
+    EditCustomerDetails,
     GetAccount,
     GetAccountTransactions,
     GetCustomer,
     TransactionPage,
 )
-from tests.e2e.scenarios import fifty_withdrawals_from_300
+from tests.e2e.scenarios import Race, accepted, fifty_withdrawals_from_300
 from tests.pair import Pair, start, wait_ready
 from tests.waiting import until
 
@@ -54,5 +56,28 @@ async def test_withdrawals_across_two_replicas_of_each_service_never_overdraw(pa
                 await conn.close()
 
         await until(all_published, what="one of the two relays to publish every event")
+
+        async with CqrsClient.connect(pair.env["CQRS_RABBITMQ_URL"], timeout=30) as client:
+            await customer_and_account_writes_at_once_all_show(client, race)
     finally:
         assert [replica.stop() for replica in replicas] == [0, 0]
+
+
+async def customer_and_account_writes_at_once_all_show(client: CqrsClient, race: Race) -> None:
+    """Edits of the customer and deposits to its account, all in flight: none is lost in the view."""
+    replies = await asyncio.gather(
+        *(accepted(client, Deposit(account_id=race.account.id, amount="1.00")) for _ in range(10)),
+        *(
+            accepted(client, EditCustomerDetails(customer_id=race.owner.id, name=f"Racer {n}"))
+            for n in range(10)
+        ),
+    )
+    deposits, edits = replies[:10], replies[10:]
+    last_deposit = max(deposits, key=lambda reply: reply.version)
+    last_edit = max(edits, key=lambda reply: reply.version)
+    view = await client.ask(
+        GetCustomer(customer_id=race.owner.id, token=f"{last_deposit.token},{last_edit.token}"), CustomerView
+    )
+    assert view.version == last_edit.version == 11
+    assert view.name == f"Racer {edits.index(last_edit)}"
+    assert [(str(a.balance), a.version) for a in view.accounts] == [("10.00", 42)]

@@ -1,6 +1,8 @@
 """The denormalised customer view is right after any interleaving of customer and account events."""
 
+import asyncio
 import random
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from uuid import UUID, uuid4
@@ -53,11 +55,17 @@ def account_stream(customer: UUID, currency: str, moves: list[str]) -> tuple[UUI
     return account, stream("account", account, events)
 
 
-@pytest.mark.parametrize("seed", range(8))
-async def test_customer_view_after_a_random_interleaving_with_duplicates(
-    read_store: ReadStore, seed: int
-) -> None:
-    rng = random.Random(seed)
+@dataclass(frozen=True)
+class Deliveries:
+    customer: UUID
+    eur: UUID
+    usd: UUID
+    events: list[EventEnvelope]
+    read_stream: projector.ReadStream
+
+
+def one_customers_events(rng: random.Random) -> Deliveries:
+    """A customer with two accounts: every event once, some twice, shuffled; and their streams."""
     customer = uuid4()
     customer_events = stream(
         "customer",
@@ -78,9 +86,30 @@ async def test_customer_view_after_a_random_interleaving_with_duplicates(
     deliveries = customer_events + eur_events + usd_events
     deliveries += rng.sample(deliveries, k=8)  # duplicates
     rng.shuffle(deliveries)
-    for delivery in deliveries:
-        await projector.apply(delivery, read_store, read_stream)
+    return Deliveries(customer, eur, usd, deliveries, read_stream)
 
+
+@pytest.mark.parametrize("seed", range(8))
+async def test_customer_view_after_a_random_interleaving_with_duplicates(
+    read_store: ReadStore, seed: int
+) -> None:
+    sent = one_customers_events(random.Random(seed))
+    for delivery in sent.events:
+        await projector.apply(delivery, read_store, sent.read_stream)
+    await assert_the_view(read_store, sent)
+
+
+@pytest.mark.parametrize("seed", range(4))
+async def test_customer_view_when_every_event_is_delivered_at_once(read_store: ReadStore, seed: int) -> None:
+    """What a prefetching consumer does: the customer's and its accounts' events all in flight."""
+    sent = one_customers_events(random.Random(seed))
+    events = projector.Projector(read_store, sent.read_stream)
+    await asyncio.gather(*(events.handle(delivery) for delivery in sent.events))
+    await assert_the_view(read_store, sent)
+
+
+async def assert_the_view(read_store: ReadStore, sent: Deliveries) -> None:
+    customer, eur, usd = sent.customer, sent.eur, sent.usd
     doc = await read_store.customer(str(customer))
     assert doc is not None
     view = queries.customer_view(doc)

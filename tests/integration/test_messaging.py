@@ -8,17 +8,18 @@ from uuid import uuid4
 
 import aio_pika
 import pytest
-from aio_pika.abc import AbstractRobustConnection
+from aio_pika.abc import AbstractQueue, AbstractRobustConnection
 
 from cqrs_shared.contracts import ErrorCode, ErrorInfo, Metadata
 from cqrs_shared.contracts.replies import QueryFailed
-from cqrs_shared.errors import BrokerUnavailable, RequestTimeout
+from cqrs_shared.errors import BrokerUnavailable, RequestTimeout, TopologyMismatch
 from cqrs_shared.messaging import topology
 from cqrs_shared.messaging.channels import open_channel
 from cqrs_shared.messaging.consumer import Consumer, Outcome, Responder
 from cqrs_shared.messaging.envelope import Delivery
 from cqrs_shared.messaging.rpc import RpcClient
 from tests.conftest import unique
+from tests.waiting import until
 
 pytestmark = pytest.mark.integration
 
@@ -145,3 +146,57 @@ async def test_leaving_the_consumer_finishes_in_flight_messages(amqp: AbstractRo
         await asyncio.sleep(0.1)
         await channel.close()
     assert len(finished) == 3
+
+
+async def test_a_single_active_consumer_queue_feeds_one_consumer_until_it_goes(
+    amqp: AbstractRobustConnection,
+) -> None:
+    name = unique("test.single")
+    got: dict[str, list[int]] = {"first": [], "second": []}
+
+    def consumer(queue: AbstractQueue, who: str) -> Consumer:
+        async def handle(delivery: Delivery) -> Outcome:
+            got[who].append(json.loads(delivery.body)["n"])
+            return Outcome()
+
+        return Consumer(queue, handle, responder, transient=lambda _: False)
+
+    async def publish(numbers: range) -> None:
+        for n in numbers:
+            await channel.default_exchange.publish(aio_pika.Message(json.dumps({"n": n}).encode()), name)
+
+        async def all_arrived() -> bool:
+            return sum(len(numbers) for numbers in got.values()) == numbers.stop
+
+        await until(all_arrived, timeout=5, what=f"{numbers.stop} messages")
+
+    async with AsyncExitStack() as stack:
+        channel = await open_channel(stack, amqp)
+        responder = Responder(await open_channel(stack, amqp, confirms=False), channel)
+        queues = [
+            await topology.declare_queue(await open_channel(stack, amqp), name, single_active_consumer=True)
+            for _ in range(2)
+        ]
+        first = await stack.enter_async_context(AsyncExitStack())
+        await first.enter_async_context(consumer(queues[0], "first"))
+        await stack.enter_async_context(consumer(queues[1], "second"))
+        await publish(range(20))
+        assert (got["first"], got["second"]) == (list(range(20)), [])
+        await first.aclose()
+        await publish(range(20, 25))
+        assert (got["first"], got["second"]) == (list(range(20)), list(range(20, 25)))
+        await channel.queue_delete(name)
+        await channel.queue_delete(topology.dead_letter_queue(name))
+
+
+async def test_a_queue_declared_with_other_arguments_is_a_startup_error_naming_it(
+    amqp: AbstractRobustConnection,
+) -> None:
+    name = unique("test.mismatch")
+    async with AsyncExitStack() as stack:
+        await topology.declare_queue(await open_channel(stack, amqp), name)
+        with pytest.raises(TopologyMismatch, match=f"delete_queue {name}"):
+            await topology.declare_queue(await open_channel(stack, amqp), name, single_active_consumer=True)
+        channel = await open_channel(stack, amqp)
+        await channel.queue_delete(name)
+        await channel.queue_delete(topology.dead_letter_queue(name))

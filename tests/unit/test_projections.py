@@ -13,7 +13,7 @@ from cqrs_shared.contracts import (
     EventEnvelope,
     MoneyDeposited,
 )
-from query_service.projections import CUSTOMERS, fold_name, project
+from query_service.projections import CUSTOMERS, document_owner, fold_name, project
 
 ID = uuid4()
 AT = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -105,3 +105,21 @@ def test_account_opened_embeds_a_zero_balance_in_currency_digits() -> None:
     assert [c.collection for c in changes] == ["customers", "accounts"]
     assert changes[1].fields["balance"] == "0"
     assert changes[1].fields["customer_id"] == str(ID)
+
+
+def test_a_customers_events_and_its_accounts_events_have_one_document_owner() -> None:
+    account = uuid4()
+    opened = AccountOpened(account_id=account, customer_id=ID, currency="EUR")
+    deposited = MoneyDeposited(
+        account_id=account, customer_id=ID, currency="EUR", amount=Decimal("5.00"), balance=Decimal("5.00")
+    )
+    owners = {
+        document_owner(envelope(CustomerMadePreferred(customer_id=ID), 2)),
+        document_owner(
+            envelope(opened, 1).model_copy(update={"stream_type": "account", "stream_id": account})
+        ),
+        document_owner(
+            envelope(deposited, 2).model_copy(update={"stream_type": "account", "stream_id": account})
+        ),
+    }
+    assert owners == {ID}

@@ -5,10 +5,12 @@ CqrsError
 │   ├── MalformedMessage    not JSON, not an object, or metadata missing
 │   ├── UnknownMessageType  a well-formed message of a type nobody handles
 │   └── InvalidMessage      a known type whose fields break the contract
-└── ClientError             what a client of the pair sees
-    ├── BrokerUnavailable   RabbitMQ cannot be reached or the route does not exist
-    ├── RequestTimeout      no reply within the timeout
-    └── RemoteError         the service replied with an error (has an ErrorInfo)
+├── ClientError             what a client of the pair sees
+│   ├── BrokerUnavailable   RabbitMQ cannot be reached or the route does not exist
+│   ├── RequestTimeout      no reply within the timeout
+│   └── RemoteError         the service replied with an error (has an ErrorInfo)
+└── StartupError            a service cannot start as configured; it exits 1 saying why
+    └── TopologyMismatch    a queue exists with other arguments than this version declares
 """
 
 from cqrs_shared.contracts.base import ErrorCode, ErrorInfo
@@ -56,3 +58,11 @@ class RemoteError(ClientError):
     def __init__(self, info: ErrorInfo) -> None:
         super().__init__(f"{info.code}: {info.message}")
         self.info = info
+
+
+class StartupError(CqrsError):
+    pass
+
+
+class TopologyMismatch(StartupError):
+    pass

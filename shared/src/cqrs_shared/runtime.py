@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 from cqrs_shared import logs
+from cqrs_shared.errors import StartupError
 from cqrs_shared.messaging.watchdog import BrokerLost
 from cqrs_shared.settings import BrokerSettings, load
 
@@ -34,7 +35,7 @@ def run(main: Coroutine[Any, Any, int]) -> int:
 
 
 def serve_forever(name: str, settings: type[S], serve: Callable[[S, asyncio.Event], Awaitable[None]]) -> None:
-    """A service's ``main``: 0 after a requested stop, 1 when the broker stayed away too long."""
+    """A service's ``main``: 0 after a requested stop; 1 when it cannot start or the broker stayed away."""
 
     async def _main() -> int:
         loaded = load(settings)
@@ -44,6 +45,9 @@ def serve_forever(name: str, settings: type[S], serve: Callable[[S, asyncio.Even
         except BrokerLost as error:
             # Non-zero, so that the supervisor (container runtime, systemd) starts a fresh process.
             log.error("%s; exiting so that the service is restarted", error)
+            return 1
+        except StartupError as error:
+            log.error("cannot start: %s", error)
             return 1
         return 0
 

@@ -5,7 +5,6 @@ import logging
 from contextlib import AsyncExitStack
 from functools import partial
 
-from cqrs_shared.keyed_lock import KeyedLock
 from cqrs_shared.messaging import topology
 from cqrs_shared.messaging.channels import open_channel, open_connection
 from cqrs_shared.messaging.consumer import Consumer, Responder
@@ -13,6 +12,7 @@ from cqrs_shared.messaging.rpc import RpcClient
 from cqrs_shared.messaging.watchdog import health, watch
 from query_service.consistency import Consistency
 from query_service.entrypoint import on_event, on_query
+from query_service.projector import Projector
 from query_service.repair import StreamReader
 from query_service.settings import QuerySettings
 from query_service.store import ReadStore, open_database
@@ -48,13 +48,7 @@ async def serve(settings: QuerySettings, stopped: asyncio.Event) -> None:
         async with (
             Consumer(
                 events,
-                partial(
-                    on_event,
-                    store=store,
-                    read_stream=read_stream,
-                    streams=KeyedLock(),
-                    consistency=consistency,
-                ),
+                partial(on_event, projector=Projector(store, read_stream), consistency=consistency),
                 responder,
                 transient=is_transient,
             ),

@@ -8,13 +8,13 @@ from pydantic import ValidationError
 from cqrs_shared.contracts import QUERY_TYPES, ErrorCode, ErrorInfo, EventEnvelope
 from cqrs_shared.contracts.replies import QueryFailed, QueryOk
 from cqrs_shared.errors import MalformedMessage, MessageError
-from cqrs_shared.keyed_lock import KeyedLock
 from cqrs_shared.messaging.consumer import Outcome
 from cqrs_shared.messaging.envelope import Delivery
 from cqrs_shared.messaging.parsing import field_errors, parse_body
-from query_service import projector, queries
+from query_service import queries
 from query_service.consistency import Consistency
 from query_service.errors import QueryError
+from query_service.projector import Projector
 from query_service.store import ReadStore
 
 
@@ -41,21 +41,12 @@ def parse_event(body: bytes) -> EventEnvelope:
         raise MalformedMessage("not an event this service knows", field_errors(error)) from None
 
 
-async def on_event(
-    delivery: Delivery,
-    store: ReadStore,
-    read_stream: projector.ReadStream,
-    streams: KeyedLock,
-    consistency: Consistency,
-) -> Outcome:
+async def on_event(delivery: Delivery, projector: Projector, consistency: Consistency) -> Outcome:
     """An event: project it; one that cannot be understood goes to the dead-letter queue."""
     try:
         envelope = parse_event(delivery.body)
     except MessageError as error:
         return Outcome(dead_letter=error.info)
-    # One stream at a time: its events then apply in the order the relay published them,
-    # instead of racing into gaps that each cost a repair.
-    async with streams.hold(str(envelope.stream_id)):
-        await projector.apply(envelope, store, read_stream)
+    await projector.handle(envelope)
     consistency.moved(envelope.stream_id)
     return Outcome()

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from cqrs_shared.contracts import (
     AccountOpened,
@@ -48,6 +49,19 @@ class DocumentChange:
 def fold_name(name: str) -> str:
     """The key of case-insensitive exact name lookup."""
     return name.strip().casefold()
+
+
+def document_owner(envelope: EventEnvelope) -> UUID:
+    """The customer whose document ``envelope`` writes: every account event writes it too.
+
+    The projector applies one owner's events one at a time. Version gates stop stale writes on
+    MongoDB, but a server that updates a document by reading and rewriting all of it (FerretDB v1)
+    would let two concurrent writers of one document lose one of the writes.
+    """
+    event = envelope.event
+    if isinstance(event, AccountOpened | MoneyDeposited | MoneyWithdrawn):
+        return event.customer_id
+    return envelope.stream_id
 
 
 def project(envelope: EventEnvelope) -> list[DocumentChange]:

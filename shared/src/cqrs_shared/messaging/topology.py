@@ -1,6 +1,9 @@
 """Every exchange, queue and routing key of the pair, spelled here and nowhere else."""
 
-from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue, ExchangeType
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue, ExchangeType, FieldValue
+from aio_pika.exceptions import ChannelPreconditionFailed
+
+from cqrs_shared.errors import TopologyMismatch
 
 COMMANDS_EXCHANGE = "cqrs.commands"
 EVENTS_EXCHANGE = "cqrs.events"
@@ -19,16 +22,30 @@ def dead_letter_queue(queue: str) -> str:
     return f"{queue}.dlq"
 
 
-async def declare_queue(channel: AbstractChannel, name: str) -> AbstractQueue:
-    """A durable queue whose rejects go to its own dead-letter queue."""
+async def declare_queue(
+    channel: AbstractChannel, name: str, *, single_active_consumer: bool = False
+) -> AbstractQueue:
+    """A durable queue whose rejects go to its own dead-letter queue.
+
+    With ``single_active_consumer`` the broker delivers to one consumer at a time; the others wait
+    and take over, with whatever is unacknowledged, when it goes.
+    """
     dlx = await channel.declare_exchange(DEAD_LETTER_EXCHANGE, ExchangeType.DIRECT, durable=True)
     dlq = await channel.declare_queue(dead_letter_queue(name), durable=True)
     await dlq.bind(dlx, routing_key=name)
-    return await channel.declare_queue(
-        name,
-        durable=True,
-        arguments={"x-dead-letter-exchange": DEAD_LETTER_EXCHANGE, "x-dead-letter-routing-key": name},
-    )
+    arguments: dict[str, FieldValue] = {
+        "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+        "x-dead-letter-routing-key": name,
+    }
+    if single_active_consumer:
+        arguments["x-single-active-consumer"] = True
+    try:
+        return await channel.declare_queue(name, durable=True, arguments=arguments)
+    except ChannelPreconditionFailed as error:
+        raise TopologyMismatch(
+            f"queue {name!r} exists with other arguments than {arguments} ({error}); "
+            f"once it is drained, delete it (rabbitmqctl delete_queue {name}) and start again"
+        ) from None
 
 
 async def declare_commands(channel: AbstractChannel) -> tuple[AbstractExchange, AbstractQueue]:
@@ -43,8 +60,13 @@ async def declare_events(channel: AbstractChannel) -> AbstractExchange:
 
 
 async def declare_event_queue(channel: AbstractChannel) -> AbstractQueue:
-    """The query service's subscription: every event of every stream type."""
+    """The query service's subscription: every event of every stream type.
+
+    One replica projects at a time; the others stand by. FerretDB v1 updates a document by reading
+    and rewriting all of it, so two projectors writing one customer document could lose a write
+    that version gates cannot see; one active consumer that serialises per customer cannot.
+    """
     exchange = await declare_events(channel)
-    queue = await declare_queue(channel, EVENT_QUEUE)
+    queue = await declare_queue(channel, EVENT_QUEUE, single_active_consumer=True)
     await queue.bind(exchange, routing_key="#")
     return queue
