@@ -29,7 +29,7 @@ class Raw:
         reply: bool = True,
         message_id: str | None = None,
         type_: str | None = None,
-        headers: dict[str, str] | None = None,
+        headers: dict[str, str | int] | None = None,
     ) -> str:
         correlation_id = str(uuid4())
         message = aio_pika.Message(

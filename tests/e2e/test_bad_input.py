@@ -115,3 +115,38 @@ async def test_a_query_with_a_forged_cursor_is_a_validation_error(pair: Pair) ->
     async with raw_channel(pair.env["CQRS_RABBITMQ_URL"]) as raw:
         reply = await raw.reply(await raw.publish(body, routing_key=topology.QUERY_QUEUE))
     assert reply["error"]["code"] == "validation_error"
+
+
+@pytest.mark.parametrize(
+    ("queue", "body"),
+    [
+        (topology.COMMAND_QUEUE, create_body()),
+        (topology.QUERY_QUEUE, json.dumps({"type": "GetPreferredCustomers"}).encode()),
+    ],
+)
+async def test_a_schema_version_this_service_cannot_read_is_refused_and_dead_lettered(
+    pair: Pair, queue: str, body: bytes
+) -> None:
+    async with raw_channel(pair.env["CQRS_RABBITMQ_URL"]) as raw:
+        sent = await raw.publish(
+            body, routing_key=queue, message_id=str(uuid4()), headers={"schema_version": 2}
+        )
+        reply = await raw.reply(sent)
+        dead = await find_dead_letter(raw.channel, topology.dead_letter_queue(queue), sent)
+    assert reply["error"]["code"] == "unsupported_schema_version"
+    assert "schema_version 2 is not supported" in reply["error"]["message"]
+    assert dead.body == body
+    assert dead.headers["x-error-code"] == "unsupported_schema_version"
+
+
+@pytest.mark.parametrize("version", [1, "1"])
+async def test_schema_version_1_as_a_number_or_as_text_is_read(pair: Pair, version: int | str) -> None:
+    async with raw_channel(pair.env["CQRS_RABBITMQ_URL"]) as raw:
+        sent = await raw.publish(
+            create_body(),
+            routing_key=topology.COMMAND_QUEUE,
+            message_id=str(uuid4()),
+            headers={"schema_version": version},
+        )
+        reply = await raw.reply(sent)
+    assert reply["status"] == "accepted"

@@ -109,6 +109,20 @@ async def test_an_event_nobody_can_read_is_dead_lettered_and_projection_goes_on(
     assert view.name == "After"
 
 
+async def test_an_event_of_a_newer_schema_is_dead_lettered_not_misread(pair: Pair) -> None:
+    created = envelopes(uuid4())[0]
+    async with raw_channel(pair.env["CQRS_RABBITMQ_URL"]) as raw:
+        sent = await raw.publish(
+            created.model_dump_json().encode(),
+            exchange=topology.EVENTS_EXCHANGE,
+            routing_key=routing_key(created.event.type),
+            headers={"schema_version": 2},
+            reply=False,
+        )
+        dead = await find_dead_letter(raw.channel, topology.dead_letter_queue(topology.EVENT_QUEUE), sent)
+    assert dead.headers["x-error-code"] == "unsupported_schema_version"
+
+
 async def test_read_your_writes_with_the_version_from_the_reply(client: CqrsClient) -> None:
     for n in range(5):
         reply = await client.send(CreateCustomer(name=f"Fast {n}", locale="en"))

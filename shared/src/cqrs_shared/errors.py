@@ -4,7 +4,8 @@ CqrsError
 ├── MessageError            a message that cannot be handled as sent (has an ErrorInfo)
 │   ├── MalformedMessage    not JSON, not an object, or metadata missing
 │   ├── UnknownMessageType  a well-formed message of a type nobody handles
-│   └── InvalidMessage      a known type whose fields break the contract
+│   ├── InvalidMessage      a known type whose fields break the contract
+│   └── UnsupportedSchema   a schema_version header this version cannot read
 ├── ClientError             what a client of the pair sees
 │   ├── BrokerUnavailable   RabbitMQ cannot be reached or the route does not exist
 │   ├── RequestTimeout      no reply within the timeout
@@ -40,6 +41,10 @@ class UnknownMessageType(MessageError):
 
 class InvalidMessage(MessageError):
     code = ErrorCode.VALIDATION_ERROR
+
+
+class UnsupportedSchema(MessageError):
+    code = ErrorCode.UNSUPPORTED_SCHEMA_VERSION
 
 
 class ClientError(CqrsError):

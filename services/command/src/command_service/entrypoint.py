@@ -48,6 +48,7 @@ async def on_command(delivery: Delivery, store: EventStore, streams: KeyedLock) 
 async def on_read_stream(delivery: Delivery, store: EventStore) -> Outcome:
     """The projector's gap repair: a stream's events after a version, from the event store."""
     try:
+        delivery.check_schema()
         request = parse_body(delivery.body, {"ReadStream": ReadStream}, ErrorCode.UNKNOWN_QUERY)
     except MessageError as error:
         return Outcome(reply=QueryFailed(error=error.info), dead_letter=error.info)

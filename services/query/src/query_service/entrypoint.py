@@ -21,6 +21,7 @@ from query_service.store import ReadStore
 async def on_query(delivery: Delivery, store: ReadStore, consistency: Consistency) -> Outcome:
     """A query: reply with the result or a structured error; unparseable ones are dead-lettered."""
     try:
+        delivery.check_schema()
         query = parse_body(delivery.body, QUERY_TYPES, ErrorCode.UNKNOWN_QUERY)
     except MessageError as error:
         dead = error.info if error.code != ErrorCode.VALIDATION_ERROR or not delivery.reply_to else None
@@ -44,6 +45,7 @@ def parse_event(body: bytes) -> EventEnvelope:
 async def on_event(delivery: Delivery, projector: Projector, consistency: Consistency) -> Outcome:
     """An event: project it; one that cannot be understood goes to the dead-letter queue."""
     try:
+        delivery.check_schema()
         envelope = parse_event(delivery.body)
     except MessageError as error:
         return Outcome(dead_letter=error.info)

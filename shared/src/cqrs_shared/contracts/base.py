@@ -27,6 +27,7 @@ class ErrorCode(StrEnum):
     UNKNOWN_COMMAND = "unknown_command"
     UNKNOWN_QUERY = "unknown_query"
     MALFORMED_MESSAGE = "malformed_message"
+    UNSUPPORTED_SCHEMA_VERSION = "unsupported_schema_version"
     VIEW_BEHIND = "view_behind"
     INTERNAL_ERROR = "internal_error"
 

@@ -8,7 +8,7 @@ import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, DeliveryMode, HeadersType
 
 from cqrs_shared.contracts.metadata import SCHEMA_VERSION, Metadata
-from cqrs_shared.errors import MalformedMessage
+from cqrs_shared.errors import MalformedMessage, UnsupportedSchema
 from cqrs_shared.tracing import child_traceparent
 
 CONTENT_TYPE = "application/json"
@@ -50,9 +50,22 @@ class Delivery:
     routing_key: str | None
     redelivered: bool
     timestamp: datetime | None = None
+    schema_version: int | str = SCHEMA_VERSION
+
+    def check_schema(self) -> None:
+        """Raise UnsupportedSchema unless the body is in the schema this version reads.
+
+        A message without the header is taken to be in the current schema.
+        """
+        if self.schema_version != SCHEMA_VERSION:
+            raise UnsupportedSchema(
+                f"schema_version {self.schema_version!r} is not supported; this service reads "
+                f"schema_version {SCHEMA_VERSION}"
+            )
 
     def metadata(self) -> Metadata:
         """Validated metadata; a missing or non-UUID message_id is a malformed message."""
+        self.check_schema()
         try:
             message_id = UUID(self.message_id or "")
         except ValueError:
@@ -86,6 +99,19 @@ def _header(message: AbstractIncomingMessage, name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _schema_version(message: AbstractIncomingMessage) -> int | str:
+    """The schema_version header as an int where it is one (also "1" from clients that send text)."""
+    value = (message.headers or {}).get("schema_version", SCHEMA_VERSION)
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return value
+    text = str(value)
+    return int(text) if text.isdecimal() else text
+
+
 def delivery(message: AbstractIncomingMessage) -> Delivery:
     return Delivery(
         body=message.body,
@@ -98,4 +124,5 @@ def delivery(message: AbstractIncomingMessage) -> Delivery:
         routing_key=message.routing_key,
         redelivered=bool(message.redelivered),
         timestamp=message.timestamp,
+        schema_version=_schema_version(message),
     )
