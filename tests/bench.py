@@ -75,7 +75,7 @@ async def run(count: int, concurrency: int, progress: bool) -> list[dict[str, fl
             await client.ask(GetCustomer(customer_id=ids[n % len(ids)].id), CustomerView)
 
         accounts: list[tuple[CommandAccepted, CommandAccepted]] = []
-        for n in range(10):
+        for n in range(concurrency):
             owner = await client.send(CreateCustomer(name=f"Saver {n}", locale="en"))
             assert isinstance(owner, CommandAccepted), owner
             opened = await client.send(OpenAccount(customer_id=owner.id))
@@ -95,6 +95,7 @@ async def run(count: int, concurrency: int, progress: bool) -> list[dict[str, fl
             ("deposit -> visible in the customer view", 1, deposit_then_view),
             (f"commands, {concurrency} in flight", concurrency, create),
             (f"queries, {concurrency} in flight", concurrency, read),
+            (f"deposit -> visible in customer view, {concurrency} in flight", concurrency, deposit_then_view),
         ]
         results = []
         for name, in_flight, operation in plan:
@@ -114,9 +115,9 @@ def main() -> None:
     if args.json:
         print(json.dumps(results))
         return
-    print(f"{'measure':<46} {'n':>5} {'p50 ms':>8} {'p99 ms':>8} {'per s':>8}")
+    print(f"{'measure':<56} {'n':>5} {'p50 ms':>8} {'p99 ms':>8} {'per s':>8}")
     for row in results:
-        print(f"{row['measure']:<46} {row['n']:>5} {row['p50_ms']:>8} {row['p99_ms']:>8} {row['per_s']:>8}")
+        print(f"{row['measure']:<56} {row['n']:>5} {row['p50_ms']:>8} {row['p99_ms']:>8} {row['per_s']:>8}")
 
 
 if __name__ == "__main__":
