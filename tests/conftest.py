@@ -5,7 +5,7 @@ import secrets
 import shutil
 import subprocess
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
@@ -34,15 +34,15 @@ def rabbitmq_server() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="session")
-def rabbitmq_url(rabbitmq_server: str) -> Iterator[str]:
-    """A vhost of its own for this test session where rabbitmqctl can make one (local servers)."""
+@contextmanager
+def fresh_vhost(server: str) -> Iterator[str | None]:
+    """``server``'s URL on a new vhost, deleted afterwards; None where rabbitmqctl cannot make one."""
     ctl = shutil.which("rabbitmqctl")
-    if ctl is None or urlsplit(rabbitmq_server).hostname not in {"127.0.0.1", "localhost"}:
-        yield rabbitmq_server
+    if ctl is None or urlsplit(server).hostname not in {"127.0.0.1", "localhost"}:
+        yield None
         return
     vhost = unique("cqrs-test")
-    user = urlsplit(rabbitmq_server).username or "guest"
+    user = urlsplit(server).username or "guest"
     subprocess.run([ctl, "-q", "add_vhost", vhost], check=True, capture_output=True, timeout=60)
     subprocess.run(
         [ctl, "-q", "set_permissions", "-p", vhost, user, ".*", ".*", ".*"],
@@ -51,9 +51,16 @@ def rabbitmq_url(rabbitmq_server: str) -> Iterator[str]:
         timeout=60,
     )
     try:
-        yield with_path(rabbitmq_server, f"/{vhost}")
+        yield with_path(server, f"/{vhost}")
     finally:
         subprocess.run([ctl, "-q", "delete_vhost", vhost], check=False, capture_output=True, timeout=60)
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_url(rabbitmq_server: str) -> Iterator[str]:
+    """A vhost of its own for this test session where rabbitmqctl can make one (local servers)."""
+    with fresh_vhost(rabbitmq_server) as url:
+        yield url or rabbitmq_server
 
 
 @pytest.fixture(scope="session")

@@ -18,13 +18,13 @@ from aio_pika.exceptions import AMQPError
 from command_service.store import NOTIFY_CHANNEL, Connection, EventStore, PendingEvent
 from cqrs_shared.contracts import routing_key
 from cqrs_shared.messaging.envelope import outgoing
+from cqrs_shared.messaging.publishing import publish
 from cqrs_shared.waiting import first_of
 
 log = logging.getLogger(__name__)
 
 # pg_try_advisory_lock key: "cqrsrela" as an int64.
 RELAY_LOCK = 0x6371727372656C61
-PUBLISH_TIMEOUT = 5.0
 
 
 class LeadershipLost(Exception):
@@ -84,11 +84,10 @@ class Relay:
 
     async def _publish(self, item: PendingEvent) -> None:
         message = outgoing(item.envelope.model_dump_json().encode(), item.metadata)
-        # Bounded: a confirm lost with a broken connection must not hold the relay forever. If the
-        # broker did take the event, publishing it again is harmless (readers are idempotent).
-        await self._exchange.publish(
-            message, routing_key(item.envelope.event.type), mandatory=False, timeout=PUBLISH_TIMEOUT
-        )
+        # Bounded (publishing.py): a publish lost with a broken connection must not hold the relay
+        # forever. If the broker did take the event, publishing it again is harmless (readers are
+        # idempotent).
+        await publish(self._exchange, message, routing_key(item.envelope.event.type))
 
     async def run(self, conn: Connection, stopped: asyncio.Event) -> None:
         """Lead when the lock is free, then publish until ``stopped``; ``conn`` holds lock and LISTEN."""

@@ -17,6 +17,7 @@ from cqrs_shared.contracts.base import Contract, ErrorCode, ErrorInfo
 from cqrs_shared.contracts.replies import QueryFailed
 from cqrs_shared.messaging.channels import close_bounded
 from cqrs_shared.messaging.envelope import Delivery, delivery, outgoing
+from cqrs_shared.messaging.publishing import publish
 from cqrs_shared.messaging.topology import DEAD_LETTER_EXCHANGE
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ class Responder:
             body.model_dump_json().encode(), to.reply_metadata(f"reply.{status}"), persistent=False
         )
         # mandatory=False: a reply to amq.rabbitmq.reply-to with mandatory comes back as returned.
-        await self._replies.default_exchange.publish(message, to.reply_to, mandatory=False)
+        await publish(self._replies.default_exchange, message, to.reply_to, mandatory=False)
 
     async def dead_letter(self, queue: str, message: AbstractIncomingMessage, why: ErrorInfo) -> None:
         """Copy ``message`` into ``queue``'s dead-letter queue, the reason in its headers."""
@@ -82,7 +83,7 @@ class Responder:
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         )
         exchange = await self._dead_letters.get_exchange(DEAD_LETTER_EXCHANGE, ensure=False)
-        await exchange.publish(copy, routing_key=queue)
+        await publish(exchange, copy, queue, mandatory=True)
 
 
 class Consumer:

@@ -19,6 +19,7 @@ from cqrs_shared.contracts.metadata import Metadata
 from cqrs_shared.errors import BrokerUnavailable, RequestTimeout
 from cqrs_shared.messaging.channels import close_bounded
 from cqrs_shared.messaging.envelope import outgoing
+from cqrs_shared.messaging.publishing import publish
 from cqrs_shared.messaging.topology import DIRECT_REPLY_TO
 
 
@@ -73,7 +74,7 @@ class RpcClient:
         try:
             message = outgoing(body, metadata, reply_to=DIRECT_REPLY_TO, persistent=False)
             try:
-                await exchange.publish(message, routing_key, mandatory=True, timeout=timeout)
+                await publish(exchange, message, routing_key, mandatory=True, timeout=timeout)
             except DeliveryError:
                 raise BrokerUnavailable(
                     f"nothing is bound to receive {metadata.type!r} at {routing_key!r}: "

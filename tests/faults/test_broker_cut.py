@@ -1,0 +1,131 @@
+"""The TCP connection to the broker is cut under load (no close from the broker, a network fault).
+
+Each service either reconnects by itself or, where aio-pika's reconnect hangs, its watchdog exits
+after CQRS_BROKER_GRACE and `make run` starts it again. Either way no command is lost or applied
+twice, and the view catches up. The pair runs on a vhost and databases of its own, behind a proxy
+that can cut every connection through it.
+"""
+
+import asyncio
+import signal
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
+from urllib.parse import urlsplit, urlunsplit
+from uuid import UUID, uuid4
+
+import asyncpg
+import pytest
+
+from cqrs_shared.client import CqrsClient
+from cqrs_shared.contracts import CommandAccepted, CreateCustomer, CustomerView, GetCustomer
+from cqrs_shared.errors import RemoteError, RequestTimeout
+from tests.conftest import fresh_mongo, fresh_postgres, fresh_vhost
+from tests.faults.supervised import make_run
+from tests.pair import ROOT, Pair
+from tests.waiting import until
+
+pytestmark = pytest.mark.faults
+CUSTOMERS = 60
+
+
+def through(url: str, port: int) -> str:
+    """``url`` with the proxy's port in place of the broker's."""
+    parts = urlsplit(url)
+    credentials = parts.netloc.rpartition("@")[0]
+    return urlunsplit((parts.scheme, f"{credentials}@127.0.0.1:{port}", parts.path, "", ""))
+
+
+@asynccontextmanager
+async def proxy_to(url: str) -> AsyncIterator[tuple[int, asyncio.subprocess.Process]]:
+    """A proxy process in front of ``url``'s broker: its port, and the process (SIGUSR1 cuts)."""
+    broker = urlsplit(url)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.faults.proxy",
+        broker.hostname or "127.0.0.1",
+        str(broker.port or 5672),
+        stdout=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+    )
+    assert process.stdout is not None
+    try:
+        yield int(await process.stdout.readline()), process
+    finally:
+        process.terminate()
+        await process.wait()
+
+
+async def test_no_command_is_lost_when_the_broker_connection_is_cut(
+    pair: Pair, rabbitmq_server: str, postgres_server: str, mongodb_url: str
+) -> None:
+    with fresh_vhost(rabbitmq_server) as vhost:
+        if vhost is None:
+            pytest.fail("this test makes a RabbitMQ vhost of its own: it needs rabbitmqctl (local servers)")
+        async with (
+            fresh_postgres(postgres_server, "cqrs_cut") as dsn,
+            fresh_mongo(mongodb_url, "cqrs_cut") as read_db,
+            proxy_to(vhost) as (port, proxy),
+        ):
+            env = {
+                **pair.env,
+                "CQRS_RABBITMQ_URL": through(vhost, port),
+                "CQRS_POSTGRES_DSN": dsn,
+                "CQRS_MONGODB_DATABASE": read_db,
+                "CQRS_BROKER_GRACE": "5",
+                "CQRS_RUN_MIN_UPTIME": "2",
+            }
+            with make_run(env, pair.log_dir / "run-broker-cut.log") as run:
+                await run.ready()
+                await asyncio.sleep(2.5)  # past CQRS_RUN_MIN_UPTIME: a restart is a restart
+                ids = [uuid4() for _ in range(CUSTOMERS)]
+                async with CqrsClient.connect(vhost, timeout=5) as client:
+                    sending = asyncio.gather(*(created(client, customer_id) for customer_id in ids))
+                    await asyncio.sleep(0.2)
+                    assert proxy.stdout is not None
+                    proxy.send_signal(signal.SIGUSR1)
+                    cut = (await proxy.stdout.readline()).split()
+                    assert int(cut[1]) >= 2, run.output()  # a connection of each service at least
+                    await sending
+                    for customer_id in ids:
+                        await until(
+                            partial(visible, client, customer_id),
+                            timeout=60,
+                            what=f"{customer_id} in the view",
+                        )
+                    log = run.output()
+            assert await events_of(dsn, ids) == CUSTOMERS, log
+
+
+async def created(client: CqrsClient, customer_id: UUID) -> CommandAccepted:
+    """Send until a reply comes: a reply lost with the connection is asked for again, same id."""
+    command_id = uuid4()
+    command = CreateCustomer(customer_id=customer_id, name="Through the cut", locale="en")
+
+    async def sent() -> CommandAccepted | None:
+        try:
+            reply = await client.send(command, command_id=command_id)
+        except RequestTimeout:
+            return None
+        assert isinstance(reply, CommandAccepted), reply
+        return reply
+
+    return await until(sent, timeout=90, what=f"a reply for {customer_id}")
+
+
+async def visible(client: CqrsClient, customer_id: UUID) -> CustomerView | None:
+    try:
+        return await client.ask(GetCustomer(customer_id=customer_id, min_version=1), CustomerView)
+    except (RemoteError, RequestTimeout):
+        return None
+
+
+async def events_of(dsn: str, ids: list[UUID]) -> int:
+    conn = await asyncpg.connect(dsn)
+    try:
+        count: int = await conn.fetchval("SELECT count(*) FROM events WHERE stream_id = ANY($1)", ids)
+        return count
+    finally:
+        await conn.close()
