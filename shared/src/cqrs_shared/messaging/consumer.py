@@ -12,6 +12,7 @@ from types import TracebackType
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
+from aio_pika.exceptions import AMQPError
 
 from cqrs_shared.contracts.base import Contract, ErrorCode, ErrorInfo
 from cqrs_shared.contracts.replies import QueryFailed
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 
 REQUEUE_DELAY_SECONDS = 1.0
 DRAIN_TIMEOUT_SECONDS = 30.0
+SETTLE_TIMEOUT_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,7 @@ class Consumer:
             if self._transient(error):
                 log.warning("%s: transient failure, requeueing: %r", self._queue.name, error)
                 await asyncio.sleep(REQUEUE_DELAY_SECONDS)
-                await message.nack(requeue=True)
+                await self._finish(message, ack=False)
                 return
             log.exception("%s: handler failed on message %s", self._queue.name, message.message_id)
             info = ErrorInfo(code=ErrorCode.INTERNAL_ERROR, message=f"{type(error).__name__}: {error}")
@@ -165,6 +167,23 @@ class Consumer:
         except Exception:
             log.exception("%s: could not reply or dead-letter; requeueing", self._queue.name)
             await asyncio.sleep(REQUEUE_DELAY_SECONDS)
-            await message.nack(requeue=True)
+            await self._finish(message, ack=False)
             return
-        await message.ack()
+        await self._finish(message, ack=True)
+
+    async def _finish(self, message: AbstractIncomingMessage, *, ack: bool) -> None:
+        """Ack, or nack to requeue, within a deadline (an ack's write can hang like a publish's).
+
+        One that fails is harmless: the broker redelivers the message once its channel is gone,
+        and every handler is idempotent.
+        """
+        try:
+            async with asyncio.timeout(SETTLE_TIMEOUT_SECONDS):
+                await (message.ack() if ack else message.nack(requeue=True))
+        except (TimeoutError, AMQPError, RuntimeError) as error:
+            log.warning(
+                "%s: could not settle %s (%r); the broker redelivers it",
+                self._queue.name,
+                message.message_id,
+                error,
+            )
