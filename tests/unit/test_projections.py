@@ -25,6 +25,17 @@ def envelope(event: Event, version: int) -> EventEnvelope:
     )
 
 
+def account_envelope(event: AccountOpened | MoneyDeposited, version: int) -> EventEnvelope:
+    return EventEnvelope(
+        event_id=uuid4(),
+        stream_type="account",
+        stream_id=event.account_id,
+        version=version,
+        occurred_at=AT,
+        event=event,
+    )
+
+
 def test_created_sets_every_field_and_the_folded_name() -> None:
     [change] = project(envelope(CustomerCreated(customer_id=ID, name="Ada LOVELACE", locale="en-GB"), 1))
     assert (change.collection, change.doc_id, change.gate, change.version) == (
@@ -67,16 +78,7 @@ def test_an_account_event_updates_history_then_customer_then_account_last() -> N
         amount=Decimal("5.00"),
         balance=Decimal("15.00"),
     )
-    changes = project(
-        EventEnvelope(
-            event_id=uuid4(),
-            stream_type="account",
-            stream_id=account_id,
-            version=3,
-            occurred_at=AT,
-            event=event,
-        )
-    )
+    changes = project(account_envelope(event, 3))
     assert [(c.collection, c.gate, c.version) for c in changes] == [
         ("transactions", "recorded", 1),
         ("customers", f"accounts.{account_id}.version", 3),
@@ -92,16 +94,7 @@ def test_an_account_event_updates_history_then_customer_then_account_last() -> N
 def test_account_opened_embeds_a_zero_balance_in_currency_digits() -> None:
     account_id = uuid4()
     event = AccountOpened(account_id=account_id, customer_id=ID, currency="JPY")
-    changes = project(
-        EventEnvelope(
-            event_id=uuid4(),
-            stream_type="account",
-            stream_id=account_id,
-            version=1,
-            occurred_at=AT,
-            event=event,
-        )
-    )
+    changes = project(account_envelope(event, 1))
     assert [c.collection for c in changes] == ["customers", "accounts"]
     assert changes[1].fields["balance"] == "0"
     assert changes[1].fields["customer_id"] == str(ID)
@@ -115,11 +108,7 @@ def test_a_customers_events_and_its_accounts_events_have_one_document_owner() ->
     )
     owners = {
         document_owner(envelope(CustomerMadePreferred(customer_id=ID), 2)),
-        document_owner(
-            envelope(opened, 1).model_copy(update={"stream_type": "account", "stream_id": account})
-        ),
-        document_owner(
-            envelope(deposited, 2).model_copy(update={"stream_type": "account", "stream_id": account})
-        ),
+        document_owner(account_envelope(opened, 1)),
+        document_owner(account_envelope(deposited, 2)),
     }
     assert owners == {ID}
