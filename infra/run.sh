@@ -8,6 +8,11 @@
 #   fail the same way, so both stop and the run exits with its status.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# Started with SIGINT or SIGTERM blocked or ignored (a CI harness, nohup, a script's background job), this
+# shell could not trap them: start once more with both deliverable (see deliverable.py).
+if [ "${CQRS_RUN_SIGNALS:-}" != deliverable ] && command -v python3 >/dev/null; then
+  CQRS_RUN_SIGNALS=deliverable exec python3 infra/deliverable.py bash infra/run.sh "$@"
+fi
 # shellcheck source=servers.sh
 . infra/servers.sh
 uv sync --frozen --quiet

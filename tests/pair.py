@@ -14,6 +14,7 @@ import pytest
 
 from cqrs_shared.client import CqrsClient
 from tests.conftest import fresh_mongo, fresh_postgres
+from tests.masked import masked
 
 ROOT = Path(__file__).resolve().parents[1]
 KILLED = -999  # what stop() reports for a service that did not stop within its drain time
@@ -64,7 +65,12 @@ def start(name: str, module: str, env: dict[str, str], log_dir: Path) -> Service
     log = log_dir / f"{name}-{time.monotonic_ns()}.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", module], env=env, stdout=sink, stderr=subprocess.STDOUT, cwd=ROOT
+            [sys.executable, "-m", module],
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            preexec_fn=masked,
         )
     return Service(name, process, log)
 

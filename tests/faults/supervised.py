@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.masked import masked
 from tests.pair import ROOT
 from tests.waiting import until
 
@@ -53,6 +54,7 @@ def make_run(env: dict[str, str], log: Path) -> Iterator[MakeRun]:
             stdout=sink,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=masked,
         )
     try:
         yield MakeRun(process, log)

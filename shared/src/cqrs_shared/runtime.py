@@ -16,11 +16,19 @@ S = TypeVar("S", bound=BrokerSettings)
 log = logging.getLogger(__name__)
 
 
+STOPPING = (signal.SIGINT, signal.SIGTERM)
+
+
 def stop_event() -> asyncio.Event:
-    """An event set by the first SIGINT or SIGTERM; in-flight work then finishes before exit."""
+    """An event set by the first SIGINT or SIGTERM; in-flight work then finishes before exit.
+
+    Both are unblocked first: a mask inherited from whatever started the process (a harness, a
+    supervisor) would otherwise keep a service from ever seeing the signal that stops it.
+    """
     stopped = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPPING)
+    for sig in STOPPING:
         loop.add_signal_handler(sig, stopped.set)
     return stopped
 
