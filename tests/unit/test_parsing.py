@@ -5,14 +5,16 @@ from uuid import uuid4
 
 import pytest
 
-from cqrs_shared.contracts import COMMAND_TYPES, CreateCustomer, ErrorCode
+from cqrs_shared.contracts import Command, CreateCustomer, ErrorCode
 from cqrs_shared.errors import InvalidMessage, MalformedMessage, UnknownMessageType
 from cqrs_shared.messaging.envelope import Delivery
-from cqrs_shared.messaging.parsing import parse_body
+from cqrs_shared.messaging.parsing import Catalogue
+
+COMMANDS = Catalogue[Command](Command, ErrorCode.UNKNOWN_COMMAND)
 
 
 def parse(body: bytes) -> object:
-    return parse_body(body, COMMAND_TYPES, ErrorCode.UNKNOWN_COMMAND)
+    return COMMANDS.parse(body)
 
 
 @pytest.mark.parametrize("body", [b"not json", b"\xff\xfe", b"[1, 2]", b'"text"', b"{}", b'{"type": 7}'])
@@ -52,7 +54,16 @@ def test_valid_command_parses_to_its_model() -> None:
 
 
 def _delivery(message_id: str | None) -> Delivery:
-    return Delivery(b"{}", message_id, "CreateCustomer", None, None, None, None, None, False)
+    return Delivery(
+        body=b"{}",
+        message_id=message_id,
+        type="CreateCustomer",
+        correlation_id=None,
+        reply_to=None,
+        traceparent=None,
+        causation_id=None,
+        routing_key=None,
+    )
 
 
 @pytest.mark.parametrize("message_id", [None, "", "not-a-uuid"])

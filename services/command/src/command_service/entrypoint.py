@@ -1,11 +1,8 @@
 """The command service's message entry points: parse, call the use case, map errors to outcomes."""
 
-from typing import cast
-
 from command_service import aggregates, handler
 from command_service.store import EventStore
 from cqrs_shared.contracts import (
-    COMMAND_TYPES,
     Command,
     CommandRejected,
     Contract,
@@ -19,7 +16,10 @@ from cqrs_shared.errors import InvalidMessage, MessageError
 from cqrs_shared.keyed_lock import KeyedLock
 from cqrs_shared.messaging.consumer import Outcome
 from cqrs_shared.messaging.envelope import Delivery
-from cqrs_shared.messaging.parsing import parse_body
+from cqrs_shared.messaging.parsing import Catalogue
+
+COMMANDS = Catalogue[Command](Command, ErrorCode.UNKNOWN_COMMAND)
+STREAM_READS = Catalogue[ReadStream](ReadStream, ErrorCode.UNKNOWN_QUERY)
 
 
 def command_error(info: ErrorInfo) -> Contract:
@@ -30,7 +30,7 @@ async def on_command(delivery: Delivery, store: EventStore, streams: KeyedLock) 
     """A command message: reply accepted/rejected; what cannot be handled is also dead-lettered."""
     try:
         metadata = delivery.metadata()
-        command = parse_body(delivery.body, COMMAND_TYPES, ErrorCode.UNKNOWN_COMMAND)
+        command = COMMANDS.parse(delivery.body)
     except InvalidMessage as error:
         # A well-formed command that breaks the rules: the sender is told; without a sender to
         # tell, nothing can be done and it is kept in the dead-letter queue.
@@ -38,18 +38,17 @@ async def on_command(delivery: Delivery, store: EventStore, streams: KeyedLock) 
         return Outcome(reply=rejected, dead_letter=None if delivery.reply_to else error.info)
     except MessageError as error:
         return Outcome(reply=CommandRejected(command_id=None, error=error.info), dead_letter=error.info)
-    typed = cast(Command, command)
     # One command per stream at a time in this process: concurrent commands on one aggregate
     # queue up here instead of colliding in the database and retrying.
-    async with streams.hold(str(aggregates.stream_id(typed, metadata.message_id))):
-        return Outcome(reply=await handler.handle(typed, metadata, store))
+    async with streams.hold(str(aggregates.stream_id(command, metadata.message_id))):
+        return Outcome(reply=await handler.handle(command, metadata, store))
 
 
 async def on_read_stream(delivery: Delivery, store: EventStore) -> Outcome:
     """The projector's gap repair: a stream's events after a version, from the event store."""
     try:
         delivery.check_schema()
-        request = parse_body(delivery.body, {"ReadStream": ReadStream}, ErrorCode.UNKNOWN_QUERY)
+        request = STREAM_READS.parse(delivery.body)
     except MessageError as error:
         return Outcome(reply=QueryFailed(error=error.info), dead_letter=error.info)
     events = await store.read_stream(request.stream_id, request.after_version, request.limit)

@@ -5,24 +5,26 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cqrs_shared.contracts import QUERY_TYPES, ErrorCode, ErrorInfo, EventEnvelope
+from cqrs_shared.contracts import ErrorCode, ErrorInfo, EventEnvelope, Query
 from cqrs_shared.contracts.replies import QueryFailed, QueryOk
 from cqrs_shared.errors import MalformedMessage, MessageError
 from cqrs_shared.messaging.consumer import Outcome
 from cqrs_shared.messaging.envelope import Delivery
-from cqrs_shared.messaging.parsing import field_errors, parse_body
+from cqrs_shared.messaging.parsing import Catalogue, field_errors
 from query_service import queries
 from query_service.consistency import Consistency
 from query_service.errors import QueryError
 from query_service.projector import Projector
 from query_service.store import ReadStore
 
+QUERIES = Catalogue[Query](Query, ErrorCode.UNKNOWN_QUERY)
+
 
 async def on_query(delivery: Delivery, store: ReadStore, consistency: Consistency) -> Outcome:
     """A query: reply with the result or a structured error; unparseable ones are dead-lettered."""
     try:
         delivery.check_schema()
-        query = parse_body(delivery.body, QUERY_TYPES, ErrorCode.UNKNOWN_QUERY)
+        query = QUERIES.parse(delivery.body)
     except MessageError as error:
         dead = error.info if error.code != ErrorCode.VALIDATION_ERROR or not delivery.reply_to else None
         return Outcome(reply=QueryFailed(error=error.info), dead_letter=dead)

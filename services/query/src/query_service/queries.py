@@ -16,10 +16,10 @@ from cqrs_shared.contracts import (
     GetCustomersWithName,
     GetPreferredCustomers,
     StreamPosition,
+    StreamType,
     TransactionPage,
     TransactionView,
 )
-from cqrs_shared.contracts.consistency import StreamType
 from query_service.consistency import Consistency
 from query_service.errors import BadCursor, NotFound
 from query_service.projections import fold_name

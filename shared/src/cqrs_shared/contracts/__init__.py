@@ -5,7 +5,6 @@ Re-exports the public names so callers write ``from cqrs_shared.contracts import
 
 from cqrs_shared.contracts.base import Contract, ErrorCode, ErrorInfo, message_type
 from cqrs_shared.contracts.commands import (
-    COMMAND_TYPES,
     ChangeCustomerLocale,
     Command,
     CreateCustomer,
@@ -17,7 +16,6 @@ from cqrs_shared.contracts.commands import (
 )
 from cqrs_shared.contracts.consistency import StreamPosition, format_token, parse_token
 from cqrs_shared.contracts.events import (
-    EVENT_TYPES,
     AccountOpened,
     CustomerCreated,
     CustomerDetailsEdited,
@@ -31,7 +29,6 @@ from cqrs_shared.contracts.events import (
 )
 from cqrs_shared.contracts.metadata import Metadata
 from cqrs_shared.contracts.queries import (
-    QUERY_TYPES,
     AccountSummary,
     AccountView,
     CustomerPage,
@@ -54,11 +51,11 @@ from cqrs_shared.contracts.replies import (
     QueryFailed,
     QueryOk,
 )
+from cqrs_shared.contracts.streams import ACCOUNT, CUSTOMER, StreamType
 
 __all__ = [
-    "COMMAND_TYPES",
-    "EVENT_TYPES",
-    "QUERY_TYPES",
+    "ACCOUNT",
+    "CUSTOMER",
     "AccountOpened",
     "AccountSummary",
     "AccountView",
@@ -97,6 +94,7 @@ __all__ = [
     "ReadStream",
     "StreamEvents",
     "StreamPosition",
+    "StreamType",
     "TransactionPage",
     "TransactionView",
     "Withdraw",

@@ -89,16 +89,3 @@ Command = Annotated[
     | Withdraw,
     Field(discriminator="type"),
 ]
-
-COMMAND_TYPES: dict[str, type[Contract]] = {
-    model.model_fields["type"].default: model
-    for model in (
-        CreateCustomer,
-        MakeCustomerPreferred,
-        ChangeCustomerLocale,
-        EditCustomerDetails,
-        OpenAccount,
-        Deposit,
-        Withdraw,
-    )
-}

@@ -4,14 +4,13 @@ A token reads ``account:0b1e…@7,customer:6f1c…@3``; every accepted command r
 its own stream, and tokens of several replies join with commas.
 """
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from uuid import UUID
 
 from pydantic import BeforeValidator, Field, PlainSerializer, ValidationError
 
 from cqrs_shared.contracts.base import Contract
-
-StreamType = Literal["customer", "account"]
+from cqrs_shared.contracts.streams import StreamType
 
 
 class StreamPosition(Contract):
@@ -20,6 +19,7 @@ class StreamPosition(Contract):
     version: int = Field(ge=1)
 
     def __str__(self) -> str:
+        """The one place the token format is written; parse_token reads it back."""
         return f"{self.stream_type}:{self.stream_id}@{self.version}"
 
 

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from cqrs_shared.contracts.base import Contract
 from cqrs_shared.contracts.money import Balance
+from cqrs_shared.contracts.streams import StreamType
 
 
 class CustomerCreated(Contract):
@@ -85,7 +86,6 @@ _ROUTING_KEYS: dict[str, str] = {
     "MoneyDeposited": "account.money_deposited",
     "MoneyWithdrawn": "account.money_withdrawn",
 }
-EVENT_TYPES = frozenset(_ROUTING_KEYS)
 
 
 def routing_key(event_type: str) -> str:
@@ -97,7 +97,7 @@ class EventEnvelope(Contract):
     """One committed event at its place in its stream: the body of every event message."""
 
     event_id: UUID
-    stream_type: str
+    stream_type: StreamType
     stream_id: UUID
     version: int = Field(ge=1)
     occurred_at: datetime

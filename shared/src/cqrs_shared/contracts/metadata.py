@@ -24,13 +24,3 @@ class Metadata(Contract):
     causation_id: str | None = None
     timestamp: datetime = Field(default_factory=_now)
     traceparent: str | None = None
-
-    def caused(self, type_: str, message_id: UUID | None = None) -> "Metadata":
-        """Metadata of a message this one causes: same correlation and trace, this one as cause."""
-        return Metadata(
-            message_id=message_id or uuid4(),
-            type=type_,
-            correlation_id=self.correlation_id,
-            causation_id=str(self.message_id),
-            traceparent=self.traceparent,
-        )

@@ -64,17 +64,6 @@ Query = Annotated[
     Field(discriminator="type"),
 ]
 
-QUERY_TYPES: dict[str, type[Contract]] = {
-    model.model_fields["type"].default: model
-    for model in (
-        GetCustomer,
-        GetCustomersWithName,
-        GetPreferredCustomers,
-        GetAccount,
-        GetAccountTransactions,
-    )
-}
-
 
 class AccountSummary(Contract):
     """One of a customer's accounts, as embedded in the customer view."""

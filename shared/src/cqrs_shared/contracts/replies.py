@@ -6,6 +6,7 @@ from uuid import UUID
 from pydantic import Field
 
 from cqrs_shared.contracts.base import Contract, ErrorInfo
+from cqrs_shared.contracts.streams import StreamType
 
 T = TypeVar("T")
 
@@ -15,7 +16,7 @@ class CommandAccepted(Contract):
 
     status: Literal["accepted"] = "accepted"
     command_id: UUID
-    stream_type: str
+    stream_type: StreamType
     id: UUID
     version: int
     token: str = Field(description="consistency token: pass it to a query to read this write")

@@ -48,7 +48,6 @@ class Delivery:
     traceparent: str | None
     causation_id: str | None
     routing_key: str | None
-    redelivered: bool
     timestamp: datetime | None = None
     schema_version: int | str = SCHEMA_VERSION
 
@@ -122,7 +121,6 @@ def delivery(message: AbstractIncomingMessage) -> Delivery:
         traceparent=_header(message, "traceparent"),
         causation_id=_header(message, "causation_id"),
         routing_key=message.routing_key,
-        redelivered=bool(message.redelivered),
         timestamp=message.timestamp,
         schema_version=_schema_version(message),
     )

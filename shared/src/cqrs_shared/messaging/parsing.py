@@ -1,45 +1,64 @@
-"""Parse a message body into a contract model, or raise a typed MessageError saying why not."""
+"""Parse a message body into a contract model, or raise a typed MessageError saying why not.
+
+COMMANDS = Catalogue[Command](Command, ErrorCode.UNKNOWN_COMMAND)
+command = COMMANDS.parse(b'{"type": "CreateCustomer", "name": "Ada", "locale": "en"}')
+"""
 
 import json
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar, Union, get_args, get_origin
 
-from pydantic import ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from cqrs_shared.contracts.base import Contract, ErrorCode
+from cqrs_shared.contracts.base import ErrorCode
 from cqrs_shared.errors import InvalidMessage, MalformedMessage, UnknownMessageType
 
-M = TypeVar("M", bound=Contract)
+M = TypeVar("M")
 
 
-def parse_body(body: bytes, types: dict[str, type[M]], unknown: ErrorCode) -> M:
-    """Decode JSON, pick the model by the body's ``type`` field, validate it.
-
-    >>> parse_body(b'{"type": "GetCustomer", "customer_id": "..."}', QUERY_TYPES, ...)
-    """
-    try:
-        data: Any = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise MalformedMessage(f"body is not JSON: {error}") from None
-    if not isinstance(data, dict):
-        raise MalformedMessage(f"body must be a JSON object, got {type(data).__name__}")
-    type_name = data.get("type")
-    if not isinstance(type_name, str):
-        raise MalformedMessage('body has no string field "type"')
-    model = types.get(type_name)
-    if model is None:
-        known = ", ".join(sorted(types))
-        raise UnknownMessageType(f"unknown type {type_name!r}; known: {known}", unknown)
-    try:
-        return model.model_validate(data)
-    except ValidationError as error:
-        raise InvalidMessage(f"invalid {type_name}", field_errors(error)) from None
+def members(union: Any) -> tuple[type[BaseModel], ...]:
+    """The models of a (possibly Annotated) union of models, or of a single model."""
+    if get_origin(union) is not None and get_origin(union) is not Union:
+        union = get_args(union)[0]  # Annotated[X | Y, Field(discriminator=...)] -> X | Y
+    found = get_args(union) or (union,)
+    return tuple(model for model in found if isinstance(model, type) and issubclass(model, BaseModel))
 
 
-def field_errors(error: ValidationError) -> dict[str, str]:
+class Catalogue(Generic[M]):
+    """The messages one queue accepts, told apart by the body's ``type``: one TypeAdapter of their union."""
+
+    def __init__(self, union: Any, unknown: ErrorCode) -> None:
+        self._adapter = TypeAdapter[M](union)
+        self._unknown = unknown
+        self.types = frozenset(str(model.model_fields["type"].default) for model in members(union))
+        self._tagged = len(self.types) > 1
+
+    def parse(self, body: bytes) -> M:
+        """Decode JSON, check the ``type`` is one of ours, validate; else a typed MessageError."""
+        try:
+            data: Any = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise MalformedMessage(f"body is not JSON: {error}") from None
+        if not isinstance(data, dict):
+            raise MalformedMessage(f"body must be a JSON object, got {type(data).__name__}")
+        type_name = data.get("type")
+        if not isinstance(type_name, str):
+            raise MalformedMessage('body has no string field "type"')
+        if type_name not in self.types:
+            known = ", ".join(sorted(self.types))
+            raise UnknownMessageType(f"unknown type {type_name!r}; known: {known}", self._unknown)
+        try:
+            return self._adapter.validate_python(data)
+        except ValidationError as error:
+            # A union's errors are located under the tag first; the sender's fields are what follows.
+            fields = field_errors(error, skip=1 if self._tagged else 0)
+            raise InvalidMessage(f"invalid {type_name}", fields) from None
+
+
+def field_errors(error: ValidationError, skip: int = 0) -> dict[str, str]:
     """Pydantic's errors as {"field.path": "message"}; model-level errors under "_"."""
     fields: dict[str, str] = {}
     for item in error.errors(include_url=False):
-        path = ".".join(str(part) for part in item["loc"]) or "_"
+        path = ".".join(str(part) for part in item["loc"][skip:]) or "_"
         message = item["msg"].removeprefix("Value error, ")
         fields[path] = f"{fields[path]}; {message}" if path in fields else message
     return fields

@@ -1,0 +1,8 @@
+"""The kinds of stream (aggregate) the command side writes: the one place their names are spelled."""
+
+from typing import Final, Literal
+
+StreamType = Literal["customer", "account"]
+
+CUSTOMER: Final = "customer"
+ACCOUNT: Final = "account"

@@ -1,0 +1,88 @@
+"""Builders every test speed shares: event envelopes, streams, replies, raw event-store rows.
+
+stream(CustomerCreated(customer_id=ID, name="Ada", locale="en"), CustomerMadePreferred(customer_id=ID))
+accepted(await client.send(CreateCustomer(name="Ada", locale="en")))
+"""
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from uuid import UUID, uuid4
+
+import asyncpg
+
+from cqrs_shared.contracts import (
+    ACCOUNT,
+    CUSTOMER,
+    AccountOpened,
+    CommandAccepted,
+    CommandRejected,
+    CommandReply,
+    ErrorCode,
+    Event,
+    EventEnvelope,
+    MoneyDeposited,
+    MoneyWithdrawn,
+    StreamType,
+)
+
+AT = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+def stream_of(event: Event) -> tuple[StreamType, UUID]:
+    """The stream an event belongs to: its account's, or its customer's."""
+    if isinstance(event, AccountOpened | MoneyDeposited | MoneyWithdrawn):
+        return ACCOUNT, event.account_id
+    return CUSTOMER, event.customer_id
+
+
+def envelope(event: Event, version: int, *, at: datetime = AT) -> EventEnvelope:
+    """``event`` at ``version`` of its own stream."""
+    stream_type, stream_id = stream_of(event)
+    return EventEnvelope(
+        event_id=uuid4(),
+        stream_type=stream_type,
+        stream_id=stream_id,
+        version=version,
+        occurred_at=at,
+        event=event,
+    )
+
+
+def stream(*events: Event, at: datetime = AT) -> list[EventEnvelope]:
+    """Events of one stream at versions 1, 2, 3, ..."""
+    return [envelope(event, version, at=at) for version, event in enumerate(events, start=1)]
+
+
+def accepted(reply: CommandReply) -> CommandAccepted:
+    assert isinstance(reply, CommandAccepted), reply
+    return reply
+
+
+def rejected(reply: CommandReply, code: ErrorCode) -> CommandRejected:
+    assert isinstance(reply, CommandRejected), reply
+    assert reply.error.code == code, reply
+    return reply
+
+
+async def insert_events(
+    conn: asyncpg.Connection, envelopes: Sequence[EventEnvelope], *, published: bool = False
+) -> None:
+    """Rows in the command side's event store, written around the handler (as a test's set-up)."""
+    await conn.executemany(
+        "INSERT INTO events (event_id, stream_type, stream_id, version, type, schema_version, data,"
+        " correlation_id, occurred_at, published_at)"
+        " VALUES ($1, $2, $3, $4, $5, 1, $6::text::jsonb, 'test', $7, CASE WHEN $8 THEN $7 END)",
+        [
+            (
+                e.event_id,
+                e.stream_type,
+                e.stream_id,
+                e.version,
+                e.event.type,
+                e.event.model_dump_json(),
+                e.occurred_at,
+                published,
+            )
+            for e in envelopes
+        ],
+    )
