@@ -2,41 +2,30 @@
 
 import asyncio
 import time
-from datetime import UTC, datetime
 from uuid import uuid4
 
 import pytest
 
-from cqrs_shared.contracts import CustomerCreated, CustomerMadePreferred, EventEnvelope, StreamPosition
+from cqrs_shared.contracts import ACCOUNT, CUSTOMER, CustomerCreated, CustomerMadePreferred, StreamPosition
 from query_service.consistency import POLL_SECONDS, Consistency
 from query_service.errors import ViewBehind
 from query_service.projections import project
 from query_service.store import ReadStore
+from tests.builders import stream
 
 pytestmark = pytest.mark.integration
-
-
-def envelope(stream_id: object, version: int, event: object) -> EventEnvelope:
-    return EventEnvelope.model_validate(
-        {
-            "event_id": uuid4(),
-            "stream_type": "customer",
-            "stream_id": stream_id,
-            "version": version,
-            "occurred_at": datetime.now(UTC),
-            "event": event,
-        }
-    )
 
 
 async def test_a_waiting_query_wakes_when_the_projector_moves_the_stream(read_store: ReadStore) -> None:
     consistency = Consistency(read_store, max_wait=5)
     customer = uuid4()
-    created = envelope(customer, 1, CustomerCreated(customer_id=customer, name="A", locale="en"))
-    preferred = envelope(customer, 2, CustomerMadePreferred(customer_id=customer))
+    created, preferred = stream(
+        CustomerCreated(customer_id=customer, name="A", locale="en"),
+        CustomerMadePreferred(customer_id=customer),
+    )
     for change in project(created):
         await read_store.apply(change)
-    wanted = (StreamPosition(stream_type="customer", stream_id=customer, version=2),)
+    wanted = (StreamPosition(stream_type=CUSTOMER, stream_id=customer, version=2),)
 
     async def project_later() -> None:
         await asyncio.sleep(0.05)
@@ -53,4 +42,4 @@ async def test_a_view_that_stays_behind_says_which_stream_and_where(read_store: 
     consistency = Consistency(read_store, max_wait=0.3)
     account = uuid4()
     with pytest.raises(ViewBehind, match=f"account {account} is at 0, not yet 7"):
-        await consistency.wait_for((StreamPosition(stream_type="account", stream_id=account, version=7),))
+        await consistency.wait_for((StreamPosition(stream_type=ACCOUNT, stream_id=account, version=7),))

@@ -1,6 +1,5 @@
 """The read store against a real MongoDB-compatible server: gating, gaps, lookups, pages."""
 
-from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
 import pytest
@@ -9,27 +8,15 @@ from cqrs_shared.contracts import (
     CustomerCreated,
     CustomerDetailsEdited,
     CustomerMadePreferred,
-    Event,
     EventEnvelope,
 )
 from query_service import projector
 from query_service.errors import RepairFailed
 from query_service.projections import DocumentChange, project
 from query_service.store import Applied, Gap, ReadStore
+from tests.builders import stream
 
 pytestmark = pytest.mark.integration
-AT = datetime(2026, 11, 26, tzinfo=UTC)
-
-
-def envelope(stream_id: UUID, version: int, event: Event) -> EventEnvelope:
-    return EventEnvelope(
-        event_id=uuid4(),
-        stream_type="customer",
-        stream_id=stream_id,
-        version=version,
-        occurred_at=AT,
-        event=event,
-    )
 
 
 def one(item: EventEnvelope) -> DocumentChange:
@@ -38,11 +25,11 @@ def one(item: EventEnvelope) -> DocumentChange:
 
 
 def history(stream_id: UUID, name: str = "Ada") -> list[EventEnvelope]:
-    return [
-        envelope(stream_id, 1, CustomerCreated(customer_id=stream_id, name=name, locale="en")),
-        envelope(stream_id, 2, CustomerMadePreferred(customer_id=stream_id)),
-        envelope(stream_id, 3, CustomerDetailsEdited(customer_id=stream_id, name=f"{name} K", locale="fr")),
-    ]
+    return stream(
+        CustomerCreated(customer_id=stream_id, name=name, locale="en"),
+        CustomerMadePreferred(customer_id=stream_id),
+        CustomerDetailsEdited(customer_id=stream_id, name=f"{name} K", locale="fr"),
+    )
 
 
 async def test_each_event_applies_once_and_duplicates_are_no_ops(read_store: ReadStore) -> None:
@@ -50,9 +37,9 @@ async def test_each_event_applies_once_and_duplicates_are_no_ops(read_store: Rea
     events = history(stream_id)
     assert [await read_store.apply(one(e)) for e in events] == [Applied.APPLIED] * 3
     assert [await read_store.apply(one(e)) for e in events] == [Applied.DUPLICATE] * 3
-    doc = await read_store.customer(str(stream_id))
-    assert doc is not None
-    assert (doc["version"], doc["name"], doc["locale"], doc["is_preferred"]) == (3, "Ada K", "fr", True)
+    view = await read_store.customer(stream_id)
+    assert view is not None
+    assert (view.version, view.name, view.locale, view.is_preferred) == (3, "Ada K", "fr", True)
 
 
 async def test_an_event_ahead_of_the_view_is_a_gap_and_changes_nothing(read_store: ReadStore) -> None:
@@ -61,9 +48,9 @@ async def test_an_event_ahead_of_the_view_is_a_gap_and_changes_nothing(read_stor
     assert await read_store.apply(one(third)) == Gap(current=0)
     assert await read_store.apply(one(first)) == Applied.APPLIED
     assert await read_store.apply(one(third)) == Gap(current=1)
-    doc = await read_store.customer(str(stream_id))
-    assert doc is not None
-    assert (doc["version"], doc["name"]) == (1, "Ada")
+    view = await read_store.customer(stream_id)
+    assert view is not None
+    assert (view.version, view.name) == (1, "Ada")
 
 
 async def test_projector_repairs_a_gap_from_the_stream(read_store: ReadStore) -> None:
@@ -80,9 +67,9 @@ async def test_projector_repairs_a_gap_from_the_stream(read_store: ReadStore) ->
     assert await projector.apply(events[2], read_store, read_stream) == Applied.APPLIED
     assert asked == [1]
     assert await projector.apply(events[1], read_store, read_stream) == Applied.DUPLICATE
-    doc = await read_store.customer(str(stream_id))
-    assert doc is not None
-    assert doc["version"] == 3
+    view = await read_store.customer(stream_id)
+    assert view is not None
+    assert view.version == 3
 
 
 async def test_projector_fails_a_repair_the_stream_cannot_fill_yet(read_store: ReadStore) -> None:
@@ -101,7 +88,7 @@ async def test_name_lookup_ignores_case(read_store: ReadStore) -> None:
     for stream_id, name in zip(ids, ["Grace Hopper", "GRACE HOPPER", "Grace Kelly"], strict=True):
         await read_store.apply(one(history(stream_id, name)[0]))
     page = await read_store.customers_with_name("grace hopper", 10, None)
-    assert sorted(doc["_id"] for doc in page.items) == sorted(str(i) for i in ids[:2])
+    assert sorted(str(view.id) for view in page.items) == sorted(str(i) for i in ids[:2])
     assert page.next is None
 
 
@@ -114,7 +101,7 @@ async def test_pages_are_stable_and_complete(read_store: ReadStore) -> None:
     after = None
     while True:
         page = await read_store.preferred_customers(3, after)
-        seen += [doc["_id"] for doc in page.items]
+        seen += [str(view.id) for view in page.items]
         if page.next is None:
             break
         after = page.next

@@ -1,6 +1,5 @@
 """Projections are pure: an event becomes one version-gated document change."""
 
-from datetime import UTC, datetime
 from decimal import Decimal
 from uuid import uuid4
 
@@ -9,31 +8,13 @@ from cqrs_shared.contracts import (
     CustomerCreated,
     CustomerDetailsEdited,
     CustomerMadePreferred,
-    Event,
-    EventEnvelope,
     MoneyDeposited,
 )
-from query_service.projections import CUSTOMERS, document_owner, fold_name, project
+from query_service.layout import CUSTOMERS
+from query_service.projections import document_owner, fold_name, project
+from tests.builders import AT, envelope
 
 ID = uuid4()
-AT = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
-
-
-def envelope(event: Event, version: int) -> EventEnvelope:
-    return EventEnvelope(
-        event_id=uuid4(), stream_type="customer", stream_id=ID, version=version, occurred_at=AT, event=event
-    )
-
-
-def account_envelope(event: AccountOpened | MoneyDeposited, version: int) -> EventEnvelope:
-    return EventEnvelope(
-        event_id=uuid4(),
-        stream_type="account",
-        stream_id=event.account_id,
-        version=version,
-        occurred_at=AT,
-        event=event,
-    )
 
 
 def test_created_sets_every_field_and_the_folded_name() -> None:
@@ -78,7 +59,7 @@ def test_an_account_event_updates_history_then_customer_then_account_last() -> N
         amount=Decimal("5.00"),
         balance=Decimal("15.00"),
     )
-    changes = project(account_envelope(event, 3))
+    changes = project(envelope(event, 3))
     assert [(c.collection, c.gate, c.version) for c in changes] == [
         ("transactions", "recorded", 1),
         ("customers", f"accounts.{account_id}.version", 3),
@@ -94,7 +75,7 @@ def test_an_account_event_updates_history_then_customer_then_account_last() -> N
 def test_account_opened_embeds_a_zero_balance_in_currency_digits() -> None:
     account_id = uuid4()
     event = AccountOpened(account_id=account_id, customer_id=ID, currency="JPY")
-    changes = project(account_envelope(event, 1))
+    changes = project(envelope(event, 1))
     assert [c.collection for c in changes] == ["customers", "accounts"]
     assert changes[1].fields["balance"] == "0"
     assert changes[1].fields["customer_id"] == str(ID)
@@ -108,7 +89,7 @@ def test_a_customers_events_and_its_accounts_events_have_one_document_owner() ->
     )
     owners = {
         document_owner(envelope(CustomerMadePreferred(customer_id=ID), 2)),
-        document_owner(account_envelope(opened, 1)),
-        document_owner(account_envelope(deposited, 2)),
+        document_owner(envelope(opened, 1)),
+        document_owner(envelope(deposited, 2)),
     }
     assert owners == {ID}

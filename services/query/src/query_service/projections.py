@@ -23,13 +23,7 @@ from cqrs_shared.contracts import (
     MoneyWithdrawn,
 )
 from cqrs_shared.contracts.money import in_currency
-
-CUSTOMERS = "customers"
-ACCOUNTS = "accounts"
-TRANSACTIONS = "transactions"
-
-# Where the view keeps each stream's position: (collection, version field).
-POSITIONS: dict[str, tuple[str, str]] = {"customer": (CUSTOMERS, "version"), "account": (ACCOUNTS, "version")}
+from query_service import layout
 
 
 @dataclass(frozen=True)
@@ -69,8 +63,10 @@ def project(envelope: EventEnvelope) -> list[DocumentChange]:
     if isinstance(event, AccountOpened | MoneyDeposited | MoneyWithdrawn):
         return _account(envelope, event)
     fields = _customer_fields(event, envelope.occurred_at)
-    fields["updated_at"] = envelope.occurred_at
-    return [DocumentChange(CUSTOMERS, str(envelope.stream_id), "version", envelope.version, fields)]
+    fields[layout.UPDATED_AT] = envelope.occurred_at
+    return [
+        DocumentChange(layout.CUSTOMERS, str(envelope.stream_id), layout.VERSION, envelope.version, fields)
+    ]
 
 
 def _customer_fields(
@@ -79,17 +75,17 @@ def _customer_fields(
 ) -> dict[str, Any]:
     if isinstance(event, CustomerCreated):
         return {
-            "name": event.name,
-            "name_folded": fold_name(event.name),
-            "locale": event.locale,
-            "is_preferred": False,
-            "created_at": at,
+            layout.NAME: event.name,
+            layout.NAME_FOLDED: fold_name(event.name),
+            layout.LOCALE: event.locale,
+            layout.IS_PREFERRED: False,
+            layout.CREATED_AT: at,
         }
     if isinstance(event, CustomerMadePreferred):
-        return {"is_preferred": True}
+        return {layout.IS_PREFERRED: True}
     if isinstance(event, CustomerLocaleChanged):
-        return {"locale": event.locale}
-    return {"name": event.name, "name_folded": fold_name(event.name), "locale": event.locale}
+        return {layout.LOCALE: event.locale}
+    return {layout.NAME: event.name, layout.NAME_FOLDED: fold_name(event.name), layout.LOCALE: event.locale}
 
 
 def _account(
@@ -98,25 +94,33 @@ def _account(
     account_id, version, at = str(event.account_id), envelope.version, envelope.occurred_at
     if isinstance(event, AccountOpened):
         balance = str(in_currency(Decimal(0), event.currency))
-        account = {"customer_id": str(event.customer_id), "currency": event.currency, "balance": balance}
+        account = {
+            layout.CUSTOMER_ID: str(event.customer_id),
+            layout.CURRENCY: event.currency,
+            layout.BALANCE: balance,
+        }
         changes: list[DocumentChange] = []
-        timestamps = {"opened_at": at, "updated_at": at}
+        timestamps = {layout.OPENED_AT: at, layout.UPDATED_AT: at}
     else:
         balance = str(event.balance)
-        account = {"balance": balance}
+        account = {layout.BALANCE: balance}
         kind = "deposit" if isinstance(event, MoneyDeposited) else "withdrawal"
         record = {
-            "account_id": account_id,
-            "account_version": version,
-            "kind": kind,
-            "amount": str(event.amount),
-            "balance_after": balance,
-            "at": at,
+            layout.ACCOUNT_ID: account_id,
+            layout.ACCOUNT_VERSION: version,
+            layout.KIND: kind,
+            layout.AMOUNT: str(event.amount),
+            layout.BALANCE_AFTER: balance,
+            layout.AT: at,
         }
-        changes = [DocumentChange(TRANSACTIONS, f"{account_id}:{version}", "recorded", 1, record)]
-        timestamps = {"updated_at": at}
-    embedded = f"accounts.{account_id}"
-    summary = {f"{embedded}.currency": event.currency, f"{embedded}.balance": balance}
-    changes.append(DocumentChange(CUSTOMERS, str(event.customer_id), f"{embedded}.version", version, summary))
-    changes.append(DocumentChange(ACCOUNTS, account_id, "version", version, account | timestamps))
+        transaction = layout.transaction_id(account_id, version)
+        changes = [DocumentChange(layout.TRANSACTIONS, transaction, layout.RECORDED, 1, record)]
+        timestamps = {layout.UPDATED_AT: at}
+    summary = {
+        layout.embedded_account(account_id, layout.CURRENCY): event.currency,
+        layout.embedded_account(account_id, layout.BALANCE): balance,
+    }
+    gate = layout.embedded_account(account_id, layout.VERSION)
+    changes.append(DocumentChange(layout.CUSTOMERS, str(event.customer_id), gate, version, summary))
+    changes.append(DocumentChange(layout.ACCOUNTS, account_id, layout.VERSION, version, account | timestamps))
     return changes

@@ -10,16 +10,18 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from query_service.projections import ACCOUNTS, CUSTOMERS, POSITIONS, TRANSACTIONS, DocumentChange
+from cqrs_shared.contracts import AccountView, CustomerView, StreamType, TransactionView
+from query_service import layout
+from query_service.layout import Document
+from query_service.projections import DocumentChange
 
-Document = dict[str, Any]
 T = TypeVar("T")
 
 
@@ -43,8 +45,8 @@ class Gap:
 
 
 @dataclass(frozen=True)
-class Page:
-    items: list[Document]
+class Page(Generic[T]):
+    items: list[T]
     next: str | None
 
 
@@ -75,14 +77,13 @@ def _field(doc: Document | None, path: str) -> Any:
 class ReadStore:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._db = db
-        self._customers = db[CUSTOMERS]
-        self._accounts = db[ACCOUNTS]
-        self._transactions = db[TRANSACTIONS]
+        self._customers = db[layout.CUSTOMERS]
+        self._accounts = db[layout.ACCOUNTS]
+        self._transactions = db[layout.TRANSACTIONS]
 
     async def ensure_indexes(self) -> None:
-        await self._customers.create_index([("name_folded", ASCENDING), ("_id", ASCENDING)])
-        await self._customers.create_index([("is_preferred", ASCENDING), ("_id", ASCENDING)])
-        await self._transactions.create_index([("account_id", ASCENDING), ("account_version", DESCENDING)])
+        for collection, keys in layout.INDEXES:
+            await self._db[collection].create_index(keys)
 
     async def apply(self, change: DocumentChange) -> Applied | Gap:
         """Apply ``change`` if the document is at ``version - 1``; say what happened otherwise."""
@@ -90,7 +91,9 @@ class ReadStore:
         update = {"$set": {**change.fields, change.gate: change.version}}
         if change.version == 1:
             return await self._create(change, update)
-        result = await collection.update_one({"_id": change.doc_id, change.gate: change.version - 1}, update)
+        result = await collection.update_one(
+            {layout.ID: change.doc_id, change.gate: change.version - 1}, update
+        )
         if result.matched_count:
             return Applied.APPLIED
         current = await self.version(change.collection, change.doc_id, change.gate)
@@ -100,49 +103,53 @@ class ReadStore:
         """Insert the document; if it exists already (made by another stream's event), fill it in."""
         collection = self._db[change.collection]
         try:
-            await collection.insert_one({"_id": change.doc_id, **_nested(update["$set"])})
+            await collection.insert_one({layout.ID: change.doc_id, **_nested(update["$set"])})
             return Applied.APPLIED
         except DuplicateKeyError:
             pass
-        result = await collection.update_one({"_id": change.doc_id, change.gate: {"$exists": False}}, update)
+        result = await collection.update_one(
+            {layout.ID: change.doc_id, change.gate: {"$exists": False}}, update
+        )
         return Applied.APPLIED if result.matched_count else Applied.DUPLICATE
 
     async def version(self, collection: str, doc_id: str, gate: str) -> int:
-        value = _field(await self._db[collection].find_one({"_id": doc_id}, {gate: 1}), gate)
+        value = _field(await self._db[collection].find_one({layout.ID: doc_id}, {gate: 1}), gate)
         return value if isinstance(value, int) else 0
 
-    async def position(self, stream_type: str, stream_id: UUID) -> int:
+    async def position(self, stream_type: StreamType, stream_id: UUID) -> int:
         """The version of a stream the view has fully applied."""
-        collection, gate = POSITIONS[stream_type]
+        collection, gate = layout.POSITIONS[stream_type]
         return await self.version(collection, str(stream_id), gate)
 
-    async def customer(self, customer_id: str) -> Document | None:
-        return await self._customers.find_one({"_id": customer_id, "version": {"$exists": True}})
+    async def customer(self, customer_id: UUID) -> CustomerView | None:
+        doc = await self._customers.find_one(layout.exists({layout.ID: str(customer_id)}))
+        return None if doc is None else layout.customer_view(doc)
 
-    async def account(self, account_id: str) -> Document | None:
-        return await self._accounts.find_one({"_id": account_id, "version": {"$exists": True}})
+    async def account(self, account_id: UUID) -> AccountView | None:
+        doc = await self._accounts.find_one(layout.exists({layout.ID: str(account_id)}))
+        return None if doc is None else layout.account_view(doc)
 
-    async def customers_with_name(self, folded: str, limit: int, after: str | None) -> Page:
-        return await self._page({"name_folded": folded}, limit, after)
+    async def customers_with_name(self, folded: str, limit: int, after: str | None) -> Page[CustomerView]:
+        return await self._customer_page({layout.NAME_FOLDED: folded}, limit, after)
 
-    async def preferred_customers(self, limit: int, after: str | None) -> Page:
-        return await self._page({"is_preferred": True}, limit, after)
+    async def preferred_customers(self, limit: int, after: str | None) -> Page[CustomerView]:
+        return await self._customer_page({layout.IS_PREFERRED: True}, limit, after)
 
-    async def _page(self, where: Document, limit: int, after: str | None) -> Page:
+    async def _customer_page(self, where: Document, limit: int, after: str | None) -> Page[CustomerView]:
         if after is not None:
-            where = {**where, "_id": {"$gt": decode_cursor(after, _uuid_text)}}
-        cursor = self._customers.find({**where, "version": {"$exists": True}}).sort("_id", ASCENDING)
+            where = {**where, layout.ID: {"$gt": decode_cursor(after, _uuid_text)}}
+        cursor = self._customers.find(layout.exists(where)).sort(layout.ID, ASCENDING)
         docs = await cursor.limit(limit + 1).to_list(limit + 1)
-        return _page(docs, limit, lambda doc: str(doc["_id"]))
+        return _page(docs, limit, layout.ID, layout.customer_view)
 
-    async def transactions(self, account_id: str, limit: int, after: str | None) -> Page:
+    async def transactions(self, account_id: UUID, limit: int, after: str | None) -> Page[TransactionView]:
         """An account's transactions, newest first."""
-        where: Document = {"account_id": account_id}
+        where: Document = {layout.ACCOUNT_ID: str(account_id)}
         if after is not None:
-            where["account_version"] = {"$lt": decode_cursor(after, int)}
-        cursor = self._transactions.find(where).sort("account_version", DESCENDING)
+            where[layout.ACCOUNT_VERSION] = {"$lt": decode_cursor(after, int)}
+        cursor = self._transactions.find(where).sort(layout.ACCOUNT_VERSION, DESCENDING)
         docs = await cursor.limit(limit + 1).to_list(limit + 1)
-        return _page(docs, limit, lambda doc: str(doc["account_version"]))
+        return _page(docs, limit, layout.ACCOUNT_VERSION, layout.transaction_view)
 
 
 def _nested(fields: Document) -> Document:
@@ -157,6 +164,8 @@ def _nested(fields: Document) -> Document:
     return doc
 
 
-def _page(docs: list[Document], limit: int, key: Callable[[Document], str]) -> Page:
+def _page(docs: list[Document], limit: int, key: str, read: Callable[[Document], T]) -> Page[T]:
+    """The first ``limit`` of ``docs`` (one more was read to tell whether a next page exists)."""
     items = docs[:limit]
-    return Page(items, encode_cursor(key(items[-1])) if len(docs) > limit else None)
+    after = encode_cursor(str(items[-1][key])) if len(docs) > limit else None
+    return Page([read(doc) for doc in items], after)

@@ -1,0 +1,134 @@
+"""The read model's document layout: collections, field paths, indexes, and stored document -> view.
+
+The only module that spells a field of a stored document. It reads documents into the contract views
+themselves: they are what the queries reply, frozen and validated, so a dataclass twin adds nothing.
+"""
+
+from decimal import Decimal
+from typing import Any, Final
+from uuid import UUID
+
+from pymongo import ASCENDING, DESCENDING
+
+from cqrs_shared.contracts import (
+    ACCOUNT,
+    CUSTOMER,
+    AccountSummary,
+    AccountView,
+    CustomerView,
+    StreamType,
+    TransactionView,
+)
+
+Document = dict[str, Any]
+
+CUSTOMERS: Final = "customers"
+ACCOUNTS: Final = "accounts"
+TRANSACTIONS: Final = "transactions"
+
+# Every document: its id as text (a UUID's, or "<account id>:<version>" for a transaction).
+ID: Final = "_id"
+# customers and accounts: the version of the stream last applied (the gate of version-gated updates).
+VERSION: Final = "version"
+UPDATED_AT: Final = "updated_at"
+CURRENCY: Final = "currency"
+BALANCE: Final = "balance"  # money as text, in the currency's digits, so it stays exact
+
+# customers/<customer id>, with each account embedded as accounts.<account id>.{currency,balance,version}
+NAME: Final = "name"
+NAME_FOLDED: Final = "name_folded"
+LOCALE: Final = "locale"
+IS_PREFERRED: Final = "is_preferred"
+CREATED_AT: Final = "created_at"
+EMBEDDED_ACCOUNTS: Final = "accounts"
+
+# accounts/<account id>
+CUSTOMER_ID: Final = "customer_id"
+OPENED_AT: Final = "opened_at"
+
+# transactions/<account id>:<version>: written once, gated on RECORDED
+ACCOUNT_ID: Final = "account_id"
+ACCOUNT_VERSION: Final = "account_version"
+KIND: Final = "kind"
+AMOUNT: Final = "amount"
+BALANCE_AFTER: Final = "balance_after"
+AT: Final = "at"
+RECORDED: Final = "recorded"
+
+# Where the view keeps each stream's position: (collection, version field).
+POSITIONS: Final[dict[StreamType, tuple[str, str]]] = {
+    CUSTOMER: (CUSTOMERS, VERSION),
+    ACCOUNT: (ACCOUNTS, VERSION),
+}
+
+# (collection, keys): name lookup and preferred customers page by id; history is newest first.
+INDEXES: Final[tuple[tuple[str, list[tuple[str, int]]], ...]] = (
+    (CUSTOMERS, [(NAME_FOLDED, ASCENDING), (ID, ASCENDING)]),
+    (CUSTOMERS, [(IS_PREFERRED, ASCENDING), (ID, ASCENDING)]),
+    (TRANSACTIONS, [(ACCOUNT_ID, ASCENDING), (ACCOUNT_VERSION, DESCENDING)]),
+)
+
+
+def exists(where: Document) -> Document:
+    """``where``, narrowed to documents whose own stream created them.
+
+    An account event can create its customer's document before the customer's first event arrives;
+    until then it has no version and is no customer.
+    """
+    return {**where, VERSION: {"$exists": True}}
+
+
+def embedded_account(account_id: str, field: str) -> str:
+    """The dotted path of ``field`` of an account embedded in its customer's document."""
+    return f"{EMBEDDED_ACCOUNTS}.{account_id}.{field}"
+
+
+def transaction_id(account_id: str, version: int) -> str:
+    return f"{account_id}:{version}"
+
+
+def customer_view(doc: Document) -> CustomerView:
+    accounts = sorted(
+        (
+            AccountSummary(id=UUID(account_id), currency=a[CURRENCY], balance=a[BALANCE], version=a[VERSION])
+            for account_id, a in doc.get(EMBEDDED_ACCOUNTS, {}).items()
+            if VERSION in a
+        ),
+        key=lambda account: str(account.id),
+    )
+    totals: dict[str, Decimal] = {}
+    for account in accounts:
+        totals[account.currency] = totals.get(account.currency, Decimal(0)) + account.balance
+    return CustomerView(
+        id=doc[ID],
+        name=doc[NAME],
+        locale=doc[LOCALE],
+        is_preferred=doc[IS_PREFERRED],
+        version=doc[VERSION],
+        created_at=doc[CREATED_AT],
+        updated_at=doc[UPDATED_AT],
+        accounts=accounts,
+        totals=totals,
+    )
+
+
+def account_view(doc: Document) -> AccountView:
+    return AccountView(
+        id=doc[ID],
+        customer_id=doc[CUSTOMER_ID],
+        currency=doc[CURRENCY],
+        balance=doc[BALANCE],
+        version=doc[VERSION],
+        opened_at=doc[OPENED_AT],
+        updated_at=doc[UPDATED_AT],
+    )
+
+
+def transaction_view(doc: Document) -> TransactionView:
+    return TransactionView(
+        version=doc[ACCOUNT_VERSION],
+        kind=doc[KIND],
+        amount=doc[AMOUNT],
+        balance_after=doc[BALANCE_AFTER],
+        at=doc[AT],
+    )
