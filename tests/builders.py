@@ -71,7 +71,8 @@ async def insert_events(
     await conn.executemany(
         "INSERT INTO events (event_id, stream_type, stream_id, version, type, schema_version, data,"
         " correlation_id, occurred_at, published_at)"
-        " VALUES ($1, $2, $3, $4, $5, 1, $6::text::jsonb, 'test', $7, CASE WHEN $8 THEN $7 END)",
+        " VALUES ($1, $2, $3, $4, $5, 1, $6::text::jsonb, 'test', $7::timestamptz,"
+        " CASE WHEN $8::boolean THEN $7::timestamptz END)",
         [
             (
                 e.event_id,

@@ -7,18 +7,19 @@ from cqrs_shared.client import CqrsClient
 from cqrs_shared.contracts import (
     CommandAccepted,
     CommandRejected,
+    Contract,
     CreateCustomer,
     Deposit,
     ErrorCode,
     OpenAccount,
     Withdraw,
 )
+from tests import builders
 
 
-async def accepted(client: CqrsClient, command: object) -> CommandAccepted:
-    reply = await client.send(command)  # type: ignore[arg-type]
-    assert isinstance(reply, CommandAccepted), reply
-    return reply
+async def accepted(client: CqrsClient, command: Contract) -> CommandAccepted:
+    """Send ``command``; it must be accepted."""
+    return builders.accepted(await client.send(command))
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,13 @@ from cqrs_shared.contracts import (
     CustomerDetailsEdited,
     CustomerMadePreferred,
     CustomerView,
-    Event,
     EventEnvelope,
     GetCustomer,
     routing_key,
 )
 from cqrs_shared.errors import RemoteError
 from cqrs_shared.messaging import topology
+from tests.builders import insert_events, stream
 from tests.e2e.raw import find_dead_letter, raw_channel
 from tests.pair import Pair
 from tests.waiting import until
@@ -31,41 +31,19 @@ pytestmark = pytest.mark.e2e
 
 
 def envelopes(stream_id: UUID) -> list[EventEnvelope]:
-    events: list[Event] = [
+    return stream(
         CustomerCreated(customer_id=stream_id, name="Ada", locale="en"),
         CustomerMadePreferred(customer_id=stream_id),
         CustomerDetailsEdited(customer_id=stream_id, name="Ada King", locale="en-GB"),
-    ]
-    now = datetime.now(UTC)
-    return [
-        EventEnvelope(
-            event_id=uuid4(), stream_type="customer", stream_id=stream_id, version=n, occurred_at=now, event=e
-        )
-        for n, e in enumerate(events, start=1)
-    ]
+        at=datetime.now(UTC),
+    )
 
 
 async def store_as_published(dsn: str, history: list[EventEnvelope]) -> None:
     """Put a stream into the event store as if the relay had published it already."""
     conn = await asyncpg.connect(dsn)
     try:
-        await conn.executemany(
-            "INSERT INTO events (event_id, stream_type, stream_id, version, type, schema_version, data,"
-            " correlation_id, occurred_at, published_at)"
-            " VALUES ($1, $2, $3, $4, $5, 1, $6::jsonb, 'test', $7, $7)",
-            [
-                (
-                    e.event_id,
-                    e.stream_type,
-                    e.stream_id,
-                    e.version,
-                    e.event.type,
-                    e.event.model_dump_json(),
-                    e.occurred_at,
-                )
-                for e in history
-            ],
-        )
+        await insert_events(conn, history, published=True)
     finally:
         await conn.close()
 

@@ -7,7 +7,8 @@ import asyncpg
 import pytest
 
 from cqrs_shared.client import CqrsClient
-from cqrs_shared.contracts import CustomerView, GetCustomer
+from cqrs_shared.contracts import CreateCustomer, CustomerView, EditCustomerDetails, GetCustomer
+from tests.builders import accepted
 from tests.e2e.raw import publish_creates, raw_channel
 from tests.pair import Pair
 from tests.waiting import until
@@ -65,14 +66,13 @@ async def _applied_at_least(dsn: str, wanted: int) -> bool:
 
 async def test_query_service_killed_while_projecting_catches_up_after_restart(pair: Pair) -> None:
     async with CqrsClient.connect(pair.env["CQRS_RABBITMQ_URL"]) as client:
-        from cqrs_shared.contracts import CreateCustomer, EditCustomerDetails
-
-        created = await client.send(CreateCustomer(name="Q0", locale="en"))
+        created = accepted(await client.send(CreateCustomer(name="Q0", locale="en")))
         pair.query.process.send_signal(signal.SIGKILL)
         pair.query.process.wait(timeout=10)
         last = created
         for n in range(1, 30):
-            last = await client.send(EditCustomerDetails(customer_id=created.id, name=f"Q{n}"))  # type: ignore[union-attr]
+            last = accepted(await client.send(EditCustomerDetails(customer_id=created.id, name=f"Q{n}")))
         await pair.restart_query()
-        view = await client.ask(GetCustomer(customer_id=created.id, min_version=last.version), CustomerView)  # type: ignore[union-attr]
+        wanted = GetCustomer(customer_id=created.id, min_version=last.version)
+        view = await client.ask(wanted, CustomerView)
     assert (view.name, view.version) == ("Q29", 30)

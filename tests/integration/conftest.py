@@ -6,7 +6,7 @@ import asyncpg
 import pytest
 
 from command_service.migrate import migrate
-from command_service.store import EventStore, open_pool
+from command_service.store import PostgresEventStore, open_pool
 from query_service.store import ReadStore, open_database
 
 pytestmark = pytest.mark.integration
@@ -21,8 +21,8 @@ async def pool(postgres_dsn: str) -> AsyncIterator[asyncpg.Pool]:
 
 
 @pytest.fixture
-def event_store(pool: asyncpg.Pool) -> EventStore:
-    return EventStore(pool)
+def event_store(pool: asyncpg.Pool) -> PostgresEventStore:
+    return PostgresEventStore(pool)
 
 
 @pytest.fixture

@@ -9,18 +9,25 @@ import asyncpg
 import pytest
 from aio_pika.abc import AbstractQueue, AbstractRobustConnection
 
-from command_service import handler
 from command_service.relay import Relay
-from command_service.store import EventStore
-from cqrs_shared.contracts import CommandAccepted, CreateCustomer, EditCustomerDetails, Metadata
+from command_service.store import PostgresEventStore
+from cqrs_shared.contracts import (
+    CreateCustomer,
+    CustomerCreated,
+    EditCustomerDetails,
+    EventEnvelope,
+    Metadata,
+)
 from cqrs_shared.messaging import topology
+from tests.builders import accepted, envelope, insert_events
+from tests.store_contract import send
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 async def relay_and_queue(
-    event_store: EventStore, amqp: AbstractRobustConnection
+    event_store: PostgresEventStore, amqp: AbstractRobustConnection
 ) -> AsyncIterator[tuple[Relay, AbstractQueue]]:
     channel = await amqp.channel()
     events = await topology.declare_events(channel)
@@ -37,18 +44,8 @@ async def drain(queue: AbstractQueue) -> list[dict[str, object]]:
     return bodies
 
 
-async def insert_event(conn: asyncpg.Connection, stream_id: UUID, name: str) -> None:
-    data = json.dumps(
-        {"type": "CustomerCreated", "customer_id": str(stream_id), "name": name, "locale": "en"}
-    )
-    await conn.execute(
-        "INSERT INTO events (event_id, stream_type, stream_id, version, type, schema_version, data,"
-        " correlation_id, occurred_at) VALUES ($1, 'customer', $2, 1, 'CustomerCreated', 1, $3::jsonb,"
-        " 'c', now())",
-        uuid4(),
-        stream_id,
-        data,
-    )
+def created(stream_id: UUID, name: str) -> EventEnvelope:
+    return envelope(CustomerCreated(customer_id=stream_id, name=name, locale="en"), 1)
 
 
 async def test_event_committed_late_with_an_earlier_sequence_number_is_still_published(
@@ -60,9 +57,9 @@ async def test_event_committed_late_with_an_earlier_sequence_number_is_still_pub
     try:
         slow = early.transaction()
         await slow.start()
-        await insert_event(early, first, "first")  # takes the lower sequence number, commits last
+        await insert_events(early, [created(first, "first")])  # takes the lower sequence number, commits last
         async with late.transaction():
-            await insert_event(late, second, "second")
+            await insert_events(late, [created(second, "second")])
         assert await relay.publish_pending() == 1
         await slow.commit()
         assert await relay.publish_pending() == 1
@@ -83,16 +80,13 @@ async def _collect(queue: AbstractQueue, count: int) -> list[dict[str, object]]:
 
 
 async def test_relay_publishes_each_stream_in_version_order_with_metadata(
-    event_store: EventStore, relay_and_queue: tuple[Relay, AbstractQueue]
+    event_store: PostgresEventStore, relay_and_queue: tuple[Relay, AbstractQueue]
 ) -> None:
     relay, queue = relay_and_queue
-    created = await handler.handle(CreateCustomer(name="Ada", locale="en"), Metadata(type="C"), event_store)
-    assert isinstance(created, CommandAccepted)
+    created = accepted(await send(event_store, CreateCustomer(name="Ada", locale="en")))
     for n in range(5):
         command = EditCustomerDetails(customer_id=created.id, name=f"Ada {n}")
-        await handler.handle(
-            command, Metadata(type="E", traceparent=f"00-{'a' * 32}-{'b' * 16}-01"), event_store
-        )
+        await send(event_store, command, Metadata(type="E", traceparent=f"00-{'a' * 32}-{'b' * 16}-01"))
     assert await relay.publish_pending() == 6
     messages = []
     while len(messages) < 6:
@@ -115,7 +109,7 @@ async def test_relay_publishes_each_stream_in_version_order_with_metadata(
 
 
 async def test_relay_wakes_on_notify_and_only_one_replica_leads(
-    event_store: EventStore, pool: asyncpg.Pool, relay_and_queue: tuple[Relay, AbstractQueue]
+    event_store: PostgresEventStore, pool: asyncpg.Pool, relay_and_queue: tuple[Relay, AbstractQueue]
 ) -> None:
     relay, queue = relay_and_queue
     stopped = asyncio.Event()
@@ -127,7 +121,7 @@ async def test_relay_wakes_on_notify_and_only_one_replica_leads(
         await asyncio.sleep(0.2)
         tasks.append(asyncio.create_task(standby.run(b, stopped)))
         await asyncio.sleep(0.2)
-        await handler.handle(CreateCustomer(name="Ada", locale="en"), Metadata(type="C"), event_store)
+        await send(event_store, CreateCustomer(name="Ada", locale="en"))
         published = await asyncio.wait_for(_collect(queue, 1), 5)
         stopped.set()
         await asyncio.gather(*tasks)

@@ -1,5 +1,6 @@
 """Process entry: settings, logs, uvloop, stopping on SIGINT/SIGTERM, and the exit status."""
 
+import argparse
 import asyncio
 import logging
 import signal
@@ -42,8 +43,28 @@ def run(main: Coroutine[Any, Any, int]) -> int:
     return uvloop.run(main)
 
 
-def serve_forever(name: str, settings: type[S], serve: Callable[[S, asyncio.Event], Awaitable[None]]) -> None:
-    """A service's ``main``: 0 after a requested stop; 1 when it cannot start or the broker stayed away."""
+def usage(name: str, settings: type[S], about: str) -> argparse.ArgumentParser:
+    """``--help``: what the service does and every setting it reads, with its default."""
+    lines = ["settings (environment variables):"]
+    for field, info in settings.model_fields.items():
+        default = "" if info.default is None else f" (default: {info.default})"
+        lines.append(f"  CQRS_{field.upper():<26}{info.description or ''}{default}")
+    return argparse.ArgumentParser(
+        prog=f"{name}-service",
+        description=about,
+        epilog="\n".join(lines),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def serve_forever(
+    name: str, settings: type[S], serve: Callable[[S, asyncio.Event], Awaitable[None]], about: str
+) -> None:
+    """A service's ``main``: 0 after a requested stop; 1 when it cannot start or the broker stayed away.
+
+    It takes no arguments but ``--help``; everything else is a setting.
+    """
+    usage(name, settings, about).parse_args()
 
     async def _main() -> int:
         loaded = load(settings)

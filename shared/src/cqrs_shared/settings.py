@@ -16,7 +16,9 @@ class BrokerSettings(BaseSettings):
         default=AmqpDsn("amqp://guest:guest@127.0.0.1:5672/"),
         description="AMQP URL of the broker",
     )
-    log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    log_level: str = Field(
+        default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$", description="DEBUG, INFO, WARNING or ERROR"
+    )
     broker_grace: float = Field(
         default=30.0, gt=0, le=3600, description="seconds without the broker before a service exits"
     )

@@ -1,4 +1,7 @@
-"""``command-service``: run the command service in the foreground until SIGINT or SIGTERM."""
+"""The command service: takes commands off RabbitMQ, decides them, writes PostgreSQL, publishes events.
+
+Runs in the foreground until SIGINT or SIGTERM, then finishes in-flight commands and exits 0.
+"""
 
 from command_service.app import serve
 from command_service.settings import CommandSettings
@@ -6,7 +9,7 @@ from cqrs_shared.runtime import serve_forever
 
 
 def main() -> None:
-    serve_forever("command", CommandSettings, serve)
+    serve_forever("command", CommandSettings, serve, __doc__ or "")
 
 
 if __name__ == "__main__":

@@ -1,25 +1,21 @@
-"""The routing table: which aggregate decides each command, and how its state is stored."""
+"""Each aggregate: its stream type, its decider, and how its state is stored as JSON."""
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from pydantic import TypeAdapter
 
 from command_service.domain import account, customer
-from cqrs_shared.contracts import Command, Contract, CreateCustomer, Deposit, OpenAccount, Withdraw
+from cqrs_shared.contracts import ACCOUNT, CUSTOMER, Contract, StreamType
 
 S = TypeVar("S")
-
-# Ids of aggregates created without a client-given id derive from the command id, so a
-# redelivered create names the same aggregate.
-_ID_NAMESPACE = UUID("0b4c4b59-94a2-4b47-a6e1-4f3c5c8f3a10")
 
 
 @dataclass(frozen=True)
 class Aggregate(Generic[S]):
-    stream_type: str
+    stream_type: StreamType
     state_type: type[S]
     decide: Callable[[S | None, Any, UUID], list[Any]]
     evolve: Callable[[S | None, Any], S]
@@ -45,38 +41,5 @@ class Aggregate(Generic[S]):
         return events, state
 
 
-CUSTOMER = Aggregate(customer.STREAM_TYPE, customer.Customer, customer.decide, customer.evolve)
-ACCOUNT = Aggregate(account.STREAM_TYPE, account.Account, account.decide, account.evolve)
-
-ROUTES: dict[str, Aggregate[Any]] = {
-    "CreateCustomer": CUSTOMER,
-    "MakeCustomerPreferred": CUSTOMER,
-    "ChangeCustomerLocale": CUSTOMER,
-    "EditCustomerDetails": CUSTOMER,
-    "OpenAccount": ACCOUNT,
-    "Deposit": ACCOUNT,
-    "Withdraw": ACCOUNT,
-}
-
-
-def stream_id(command: Command, command_id: UUID) -> UUID:
-    """The id of the aggregate a command addresses."""
-    if isinstance(command, CreateCustomer):
-        return command.customer_id or uuid5(_ID_NAMESPACE, str(command_id))
-    if isinstance(command, OpenAccount):
-        return command.account_id or uuid5(_ID_NAMESPACE, str(command_id))
-    if isinstance(command, Deposit | Withdraw):
-        return command.account_id
-    return command.customer_id
-
-
-def creates(command: Command) -> bool:
-    """Whether ``command`` brings its aggregate into being."""
-    return isinstance(command, CreateCustomer | OpenAccount)
-
-
-def prerequisite(command: Command) -> tuple[str, UUID] | None:
-    """Another aggregate that must exist for ``command`` to be decided: (stream type, id)."""
-    if isinstance(command, OpenAccount):
-        return customer.STREAM_TYPE, command.customer_id
-    return None
+CUSTOMER_AGGREGATE = Aggregate(CUSTOMER, customer.Customer, customer.decide, customer.evolve)
+ACCOUNT_AGGREGATE = Aggregate(ACCOUNT, account.Account, account.decide, account.evolve)

@@ -9,7 +9,7 @@ from command_service.entrypoint import command_error, on_command, on_read_stream
 from command_service.migrate import migrate
 from command_service.relay import Relay
 from command_service.settings import CommandSettings
-from command_service.store import EventStore, open_pool
+from command_service.store import PostgresEventStore, open_pool
 from command_service.transient import is_transient
 from cqrs_shared.keyed_lock import KeyedLock
 from cqrs_shared.messaging import topology
@@ -27,7 +27,7 @@ async def serve(settings: CommandSettings, stopped: asyncio.Event) -> None:
         async with pool.acquire() as conn:
             for name in await migrate(conn):
                 log.info("migrated: %s", name)
-        store = EventStore(pool)
+        store = PostgresEventStore(pool)
 
         connection = await open_connection(stack, str(settings.rabbitmq_url))
         broker_up = health(connection)

@@ -1,7 +1,8 @@
 """The command service's message entry points: parse, call the use case, map errors to outcomes."""
 
-from command_service import aggregates, handler
-from command_service.store import EventStore
+from command_service import handler
+from command_service.ports import EventStore
+from command_service.routes import route_of
 from cqrs_shared.contracts import (
     Command,
     CommandRejected,
@@ -40,7 +41,7 @@ async def on_command(delivery: Delivery, store: EventStore, streams: KeyedLock) 
         return Outcome(reply=CommandRejected(command_id=None, error=error.info), dead_letter=error.info)
     # One command per stream at a time in this process: concurrent commands on one aggregate
     # queue up here instead of colliding in the database and retrying.
-    async with streams.hold(str(aggregates.stream_id(command, metadata.message_id))):
+    async with streams.hold(str(route_of(command).target(command, metadata.message_id))):
         return Outcome(reply=await handler.handle(command, metadata, store))
 
 

@@ -1,16 +1,18 @@
-"""One command end to end: idempotency, load, decide, one transaction, the reply."""
+"""One command end to end: load what it needs, decide, commit; the reply is whatever got recorded.
+
+reply = await handle(command, metadata, store)    # store: any ports.EventStore
+"""
 
 import asyncio
 import logging
 import random
+from typing import Any
 from uuid import UUID, uuid4
 
-from pydantic import TypeAdapter
-
-from command_service.aggregates import ROUTES, Aggregate, creates, prerequisite, stream_id
 from command_service.domain.errors import AlreadyExists, DomainError, NotFound, VersionMismatch
-from command_service.errors import ConcurrencyConflict, DuplicateCommand
-from command_service.store import Change, EventStore, NewEvent, StreamState
+from command_service.errors import ConcurrencyConflict
+from command_service.ports import Change, EventStore, Loaded, NewEvent, StreamChange, StreamState
+from command_service.routes import Route, route_of
 from cqrs_shared.contracts import (
     Command,
     CommandAccepted,
@@ -18,130 +20,92 @@ from cqrs_shared.contracts import (
     CommandReply,
     ErrorInfo,
     Metadata,
+    StreamPosition,
 )
+from cqrs_shared.contracts.commands import Versioned
 
 log = logging.getLogger(__name__)
 
 # Conflicts between replicas are retried with a short random backoff; within one process the
-# entry point already serialises commands per stream, so conflicts are rare.
+# entry point already serialises commands per stream, so conflicts are rare. A command with an
+# expected_version is not retried in effect: the next load finds the stream moved and rejects it.
 MAX_ATTEMPTS = 10
 BACKOFF_SECONDS = 0.005
-REPLY = TypeAdapter[CommandReply](CommandReply)
 
 
 async def handle(command: Command, metadata: Metadata, store: EventStore) -> CommandReply:
     """Apply ``command`` once; a repeated command_id gets the reply recorded the first time."""
-    command_id = metadata.message_id
-    stored = await store.stored_reply(command_id)
-    if stored is not None:
-        return REPLY.validate_python(stored)
-    missing = await _missing_prerequisite(command, store)
-    if missing is not None:
-        return await _record(store, command, _rejected(command_id, NotFound(missing)))
-    for attempt in range(MAX_ATTEMPTS):
+    route = route_of(command)
+    target = route.target(command, metadata.message_id)
+    required = route.required(command)
+    reads = [target] if required is None else [target, required[1]]
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        loaded = await store.load(metadata.message_id, reads)
+        if loaded.reply is not None:
+            return loaded.reply
         try:
-            return await _attempt(command, metadata, store)
+            return await store.commit(decide(route, command, metadata, target, loaded))
         except ConcurrencyConflict:
-            log.debug("conflict on command %s, attempt %d", command_id, attempt + 1)
-            await asyncio.sleep(random.uniform(0, BACKOFF_SECONDS * (attempt + 1)))
+            log.debug("conflict on command %s, attempt %d", metadata.message_id, attempt)
+            await asyncio.sleep(random.uniform(0, BACKOFF_SECONDS * attempt))
     gave_up = VersionMismatch(f"the stream kept changing; gave up after {MAX_ATTEMPTS} attempts")
-    return await _record(store, command, _rejected(command_id, gave_up))
+    return await store.commit(_rejected(command, metadata, gave_up))
 
 
-async def _attempt(command: Command, metadata: Metadata, store: EventStore) -> CommandReply:
-    """Load, decide and commit once; raises ConcurrencyConflict when another writer was first."""
-    command_id = metadata.message_id
-    aggregate = ROUTES[command.type]
-    target = stream_id(command, command_id)
-    current = await store.load(target)
+def decide(route: Route[Any], command: Command, metadata: Metadata, target: UUID, loaded: Loaded) -> Change:
+    """The command's outcome on what was loaded: accepted with its events, or rejected. No I/O."""
+    current = loaded.streams.get(target)
     version = current.version if current else 0
+    aggregate = route.aggregate
     try:
-        state = _state(aggregate, current, command, target)
+        _check_required(route, command, loaded)
+        state = None if current is None else _state(route, current, target)
         _check_expected(command, version)
         events, new_state = aggregate.run(state, command, target)
     except DomainError as error:
-        return await _record(store, command, _rejected(command_id, error))
+        return _rejected(command, metadata, error)
+    position = StreamPosition(
+        stream_type=aggregate.stream_type, stream_id=target, version=version + len(events)
+    )
     accepted = CommandAccepted(
-        command_id=command_id,
+        command_id=metadata.message_id,
         stream_type=aggregate.stream_type,
         id=target,
-        version=version + len(events),
-        token=f"{aggregate.stream_type}:{target}@{version + len(events)}",
+        version=position.version,
+        token=str(position),
     )
-    if not events or new_state is None:
-        return await _record(store, command, accepted)
-    change = Change(
-        command_id=command_id,
-        command_type=command.type,
-        stream_type=aggregate.stream_type,
-        stream_id=target,
-        loaded_version=version,
-        state=aggregate.dump(new_state),
-        events=[NewEvent(uuid4(), event.type, event.model_dump(mode="json")) for event in events],
-        reply=accepted.model_dump(mode="json"),
-        metadata=metadata,
-    )
-    try:
-        await store.commit(change)
-    except DuplicateCommand:
-        return await _stored(store, command_id)
-    except ConcurrencyConflict:
-        if getattr(command, "expected_version", None) is None:
-            raise
-        conflict = VersionMismatch(f"stream {target} changed concurrently")
-        return await _record(store, command, _rejected(command_id, conflict))
-    return accepted
+    change = None
+    if events and new_state is not None:
+        new = [NewEvent(uuid4(), event.type, event.model_dump(mode="json")) for event in events]
+        change = StreamChange(aggregate.stream_type, target, version, aggregate.dump(new_state), new)
+    return Change(metadata.message_id, command.type, accepted, metadata, change)
 
 
-def _state(
-    aggregate: Aggregate[object], current: StreamState | None, command: Command, target: UUID
-) -> object:
-    """The aggregate's state, or None when new; an id taken by another kind of aggregate is rejected."""
-    if current is None:
-        return None
-    if current.stream_type != aggregate.stream_type:
-        message = f"{target} is a {current.stream_type}, not a {aggregate.stream_type}"
-        raise AlreadyExists(message) if creates(command) else NotFound(message)
-    return aggregate.load(current.state)
+def _check_required(route: Route[Any], command: Command, loaded: Loaded) -> None:
+    required = route.required(command)
+    if required is None:
+        return
+    stream_type, stream_id = required
+    found = loaded.streams.get(stream_id)
+    if found is None or found.stream_type != stream_type:
+        raise NotFound(f"{stream_type} {stream_id} does not exist")
+
+
+def _state(route: Route[Any], current: StreamState, target: UUID) -> object:
+    """The aggregate's state; an id taken by another kind of aggregate is rejected."""
+    stream_type = route.aggregate.stream_type
+    if current.stream_type != stream_type:
+        message = f"{target} is a {current.stream_type}, not a {stream_type}"
+        raise AlreadyExists(message) if route.creates else NotFound(message)
+    return route.aggregate.load(current.state)
 
 
 def _check_expected(command: Command, version: int) -> None:
-    expected = getattr(command, "expected_version", None)
-    if expected is not None and expected != version:
-        raise VersionMismatch(f"expected version {expected}, stream is at {version}")
+    if isinstance(command, Versioned) and command.expected_version not in (None, version):
+        raise VersionMismatch(f"expected version {command.expected_version}, stream is at {version}")
 
 
-def _rejected(command_id: UUID, error: DomainError) -> CommandRejected:
+def _rejected(command: Command, metadata: Metadata, error: DomainError) -> Change:
     info = ErrorInfo(code=error.code, message=error.message, fields=error.fields)
-    return CommandRejected(command_id=command_id, error=info)
-
-
-async def _missing_prerequisite(command: Command, store: EventStore) -> str | None:
-    """Why ``command`` cannot be decided for want of another aggregate, or None."""
-    required = prerequisite(command)
-    if required is None:
-        return None
-    stream_type, required_id = required
-    found = await store.load(required_id)
-    if found is None or found.stream_type != stream_type:
-        return f"{stream_type} {required_id} does not exist"
-    return None
-
-
-async def _record(store: EventStore, command: Command, reply: CommandReply) -> CommandReply:
-    """Record a reply that changes no state; a concurrent duplicate's record wins."""
-    command_id = reply.command_id
-    if command_id is None:
-        raise ValueError("a recorded reply needs its command id")
-    try:
-        await store.record_result(command_id, command.type, reply.model_dump(mode="json"))
-    except DuplicateCommand:
-        return await _stored(store, command_id)
-    return reply
-
-
-async def _stored(store: EventStore, command_id: UUID) -> CommandReply:
-    stored = await store.stored_reply(command_id)
-    if stored is None:
-        raise RuntimeError(f"command {command_id} reported duplicate but has no stored result")
-    return REPLY.validate_python(stored)
+    reply = CommandRejected(command_id=metadata.message_id, error=info)
+    return Change(metadata.message_id, command.type, reply, metadata)

@@ -15,7 +15,8 @@ import asyncpg
 from aio_pika.abc import AbstractExchange
 from aio_pika.exceptions import AMQPError
 
-from command_service.store import NOTIFY_CHANNEL, Connection, EventStore, PendingEvent
+from command_service.ports import PendingEvent
+from command_service.store import NOTIFY_CHANNEL, Connection, PostgresEventStore
 from cqrs_shared.contracts import routing_key
 from cqrs_shared.messaging.envelope import outgoing
 from cqrs_shared.messaging.publishing import publish
@@ -34,7 +35,7 @@ class LeadershipLost(Exception):
 class Relay:
     def __init__(
         self,
-        store: EventStore,
+        store: PostgresEventStore,
         exchange: AbstractExchange,
         *,
         batch_size: int = 200,

@@ -10,5 +10,7 @@ class CommandSettings(BrokerSettings):
         default=PostgresDsn("postgresql://cqrs_command:cqrs_command@127.0.0.1:5432/cqrs"),
         description="PostgreSQL DSN of the command side's database",
     )
-    relay_poll_interval: float = Field(default=1.0, gt=0, le=60, description="seconds between polls")
-    relay_batch_size: int = Field(default=200, ge=1, le=10_000)
+    relay_poll_interval: float = Field(default=1.0, gt=0, le=60, description="seconds between outbox polls")
+    relay_batch_size: int = Field(
+        default=200, ge=1, le=10_000, description="events the outbox relay reads per round"
+    )

@@ -1,4 +1,7 @@
-"""``query-service``: run the query service in the foreground until SIGINT or SIGTERM."""
+"""The query service: projects events into MongoDB documents and answers queries over RabbitMQ RPC.
+
+Runs in the foreground until SIGINT or SIGTERM, then finishes in-flight messages and exits 0.
+"""
 
 from cqrs_shared.runtime import serve_forever
 from query_service.app import serve
@@ -6,7 +9,7 @@ from query_service.settings import QuerySettings
 
 
 def main() -> None:
-    serve_forever("query", QuerySettings, serve)
+    serve_forever("query", QuerySettings, serve, __doc__ or "")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,9 @@ class QuerySettings(BrokerSettings):
     mongodb_url: MongoDsn = Field(
         default=MongoDsn("mongodb://127.0.0.1:27017/"), description="MongoDB URL of the read side"
     )
-    mongodb_database: str = Field(default="cqrs_read", min_length=1, max_length=63)
+    mongodb_database: str = Field(
+        default="cqrs_read", min_length=1, max_length=63, description="database of the read model"
+    )
     max_wait: float = Field(
         default=5.0, gt=0, le=60, description="longest a query waits for a projection to catch up"
     )

@@ -12,6 +12,12 @@ from cqrs_shared.contracts.values import Currency, CustomerName, Locale
 ExpectedVersion = Annotated[int | None, Field(default=None, ge=0)]
 
 
+class Versioned(Contract):
+    """A command that may carry ``expected_version``: then it is rejected unless the stream is there."""
+
+    expected_version: ExpectedVersion = None
+
+
 class CreateCustomer(Contract):
     """Create a customer; without ``customer_id`` the id is derived from the command id."""
 
@@ -21,31 +27,28 @@ class CreateCustomer(Contract):
     locale: Locale
 
 
-class MakeCustomerPreferred(Contract):
+class MakeCustomerPreferred(Versioned):
     """Mark a customer as preferred; a customer already preferred stays as they are."""
 
     type: Literal["MakeCustomerPreferred"] = "MakeCustomerPreferred"
     customer_id: UUID
-    expected_version: ExpectedVersion = None
 
 
-class ChangeCustomerLocale(Contract):
+class ChangeCustomerLocale(Versioned):
     """Change the locale a customer is addressed in."""
 
     type: Literal["ChangeCustomerLocale"] = "ChangeCustomerLocale"
     customer_id: UUID
     locale: Locale
-    expected_version: ExpectedVersion = None
 
 
-class EditCustomerDetails(Contract):
+class EditCustomerDetails(Versioned):
     """Change a customer's name and/or locale; at least one must be given."""
 
     type: Literal["EditCustomerDetails"] = "EditCustomerDetails"
     customer_id: UUID
     name: CustomerName | None = None
     locale: Locale | None = None
-    expected_version: ExpectedVersion = None
 
     @model_validator(mode="after")
     def _something_to_edit(self) -> "EditCustomerDetails":
@@ -63,20 +66,18 @@ class OpenAccount(Contract):
     currency: Currency = "EUR"
 
 
-class Deposit(Contract):
+class Deposit(Versioned):
     type: Literal["Deposit"] = "Deposit"
     account_id: UUID
     amount: Amount
-    expected_version: ExpectedVersion = None
 
 
-class Withdraw(Contract):
+class Withdraw(Versioned):
     """Take money out; never below a balance of zero (``insufficient_funds``)."""
 
     type: Literal["Withdraw"] = "Withdraw"
     account_id: UUID
     amount: Amount
-    expected_version: ExpectedVersion = None
 
 
 Command = Annotated[

@@ -15,8 +15,6 @@ from cqrs_shared.contracts import (
 )
 from cqrs_shared.contracts.money import in_currency
 
-STREAM_TYPE = "account"
-
 AccountCommand = OpenAccount | Deposit | Withdraw
 AccountEvent = AccountOpened | MoneyDeposited | MoneyWithdrawn
 

@@ -15,8 +15,6 @@ from cqrs_shared.contracts import (
     MakeCustomerPreferred,
 )
 
-STREAM_TYPE = "customer"
-
 CustomerCommand = CreateCustomer | MakeCustomerPreferred | ChangeCustomerLocale | EditCustomerDetails
 CustomerEvent = CustomerCreated | CustomerMadePreferred | CustomerLocaleChanged | CustomerDetailsEdited
 

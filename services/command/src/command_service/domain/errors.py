@@ -3,7 +3,9 @@
 DomainError
 ├── NotFound          the aggregate does not exist
 ├── AlreadyExists     creating what exists already
-└── VersionMismatch   the command's expected_version is not the current version
+├── VersionMismatch   the command's expected_version is not the current version
+├── InsufficientFunds a withdrawal beyond the balance
+└── InvalidValue      a value the aggregate cannot take (an amount finer than its currency)
 """
 
 from cqrs_shared.contracts import ErrorCode

@@ -1,0 +1,70 @@
+"""The event store in memory: the port's fake for unit tests, held to the same contract as PostgreSQL.
+
+Each call yields to the event loop once before it acts, so concurrent handlers interleave as they
+would against a database; what a call then does happens at once, as a transaction would.
+"""
+
+import asyncio
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from uuid import UUID
+
+from command_service.errors import ConcurrencyConflict
+from command_service.ports import Change, Loaded, PendingEvent, StreamChange, StreamState, pending_event
+from cqrs_shared.contracts import CommandReply, Metadata
+from cqrs_shared.contracts.metadata import SCHEMA_VERSION
+
+
+class InMemoryEventStore:
+    def __init__(self) -> None:
+        self.replies: dict[UUID, CommandReply] = {}
+        self.streams: dict[UUID, StreamState] = {}
+        self.events: list[PendingEvent] = []
+
+    async def load(self, command_id: UUID, stream_ids: Sequence[UUID]) -> Loaded:
+        await asyncio.sleep(0)
+        found = {stream_id: self.streams[stream_id] for stream_id in stream_ids if stream_id in self.streams}
+        return Loaded(self.replies.get(command_id), found)
+
+    async def commit(self, change: Change) -> CommandReply:
+        await asyncio.sleep(0)
+        recorded = self.replies.get(change.command_id)
+        if recorded is not None:
+            return recorded
+        if change.stream is not None:
+            self._append(change.stream, change.metadata)
+        self.replies[change.command_id] = change.reply
+        return change.reply
+
+    async def read_stream(self, stream_id: UUID, after_version: int, limit: int) -> list[PendingEvent]:
+        await asyncio.sleep(0)
+        found = [
+            item
+            for item in self.events
+            if item.envelope.stream_id == stream_id and item.envelope.version > after_version
+        ]
+        return found[:limit]
+
+    def _append(self, stream: StreamChange, metadata: Metadata) -> None:
+        current = self.streams.get(stream.stream_id)
+        if (current.version if current else 0) != stream.loaded_version:
+            raise ConcurrencyConflict(str(stream.stream_id))
+        now = datetime.now(UTC)
+        for version, event in enumerate(stream.events, start=stream.loaded_version + 1):
+            row = {
+                "seq": len(self.events) + 1,
+                "event_id": event.event_id,
+                "stream_type": stream.stream_type,
+                "stream_id": stream.stream_id,
+                "version": version,
+                "type": event.type,
+                "schema_version": SCHEMA_VERSION,
+                "data": event.data,
+                "correlation_id": metadata.correlation_id,
+                "causation_id": str(metadata.message_id),
+                "traceparent": metadata.traceparent,
+                "occurred_at": now,
+            }
+            self.events.append(pending_event(row))
+        new_version = stream.loaded_version + len(stream.events)
+        self.streams[stream.stream_id] = StreamState(stream.stream_type, new_version, stream.state)

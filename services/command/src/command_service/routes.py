@@ -1,0 +1,70 @@
+"""The routing table of commands, keyed by model class: the aggregate that decides each, the stream it
+addresses, and the stream that must exist first. Adding a command adds one line here.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+from uuid import UUID, uuid5
+
+from command_service.aggregates import ACCOUNT_AGGREGATE, CUSTOMER_AGGREGATE, Aggregate
+from cqrs_shared.contracts import (
+    CUSTOMER,
+    ChangeCustomerLocale,
+    Command,
+    Contract,
+    CreateCustomer,
+    Deposit,
+    EditCustomerDetails,
+    MakeCustomerPreferred,
+    OpenAccount,
+    StreamType,
+    Withdraw,
+)
+
+C = TypeVar("C", bound=Contract)
+
+# Ids of aggregates created without a client-given id derive from the command id, so a
+# redelivered create names the same aggregate.
+_ID_NAMESPACE = UUID("0b4c4b59-94a2-4b47-a6e1-4f3c5c8f3a10")
+
+
+@dataclass(frozen=True)
+class Route(Generic[C]):
+    command: type[C]
+    aggregate: Aggregate[Any]
+    names: Callable[[C], UUID | None]
+    """The id of the stream the command addresses; None on a create: derived from the command id."""
+    creates: bool = False
+    requires: tuple[StreamType, Callable[[C], UUID]] | None = None
+    """A stream (type, id) that must exist before the command can be decided."""
+
+    def target(self, command: C, command_id: UUID) -> UUID:
+        return self.names(command) or uuid5(_ID_NAMESPACE, str(command_id))
+
+    def required(self, command: C) -> tuple[StreamType, UUID] | None:
+        return None if self.requires is None else (self.requires[0], self.requires[1](command))
+
+
+ROUTES: dict[type[Contract], Route[Any]] = {
+    route.command: route
+    for route in (
+        Route(CreateCustomer, CUSTOMER_AGGREGATE, lambda c: c.customer_id, creates=True),
+        Route(MakeCustomerPreferred, CUSTOMER_AGGREGATE, lambda c: c.customer_id),
+        Route(ChangeCustomerLocale, CUSTOMER_AGGREGATE, lambda c: c.customer_id),
+        Route(EditCustomerDetails, CUSTOMER_AGGREGATE, lambda c: c.customer_id),
+        Route(
+            OpenAccount,
+            ACCOUNT_AGGREGATE,
+            lambda c: c.account_id,
+            creates=True,
+            requires=(CUSTOMER, lambda c: c.customer_id),
+        ),
+        Route(Deposit, ACCOUNT_AGGREGATE, lambda c: c.account_id),
+        Route(Withdraw, ACCOUNT_AGGREGATE, lambda c: c.account_id),
+    )
+}
+
+
+def route_of(command: Command) -> Route[Any]:
+    return ROUTES[type(command)]
