@@ -1,4 +1,4 @@
-"""``cqrs``: the pair's command line. Talks to the services through RabbitMQ only.
+"""``cqrs``: the pair's command line. Talks to the services through RabbitMQ (and ``status`` to their HTTP).
 
 Prints for people by default and one JSON document with ``--json``. Exit codes: 0 done,
 2 rejected, 3 not found, 4 timeout or broker unavailable, 1 anything else.
@@ -13,7 +13,8 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
-from cqrs_shared import output
+from cqrs_shared import cli_ops, output
+from cqrs_shared.cli_ops import EXIT_ERROR, EXIT_NOT_FOUND, EXIT_OK, EXIT_REJECTED, EXIT_UNAVAILABLE
 from cqrs_shared.client import DEFAULT_TIMEOUT, CqrsClient
 from cqrs_shared.contracts import (
     AccountView,
@@ -41,7 +42,6 @@ from cqrs_shared.errors import BrokerUnavailable, RemoteError, RequestTimeout
 from cqrs_shared.messaging.parsing import field_errors
 from cqrs_shared.settings import BrokerSettings, load
 
-EXIT_OK, EXIT_ERROR, EXIT_REJECTED, EXIT_NOT_FOUND, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4
 _EXIT_BY_CODE = {
     ErrorCode.NOT_FOUND: EXIT_NOT_FOUND,
     ErrorCode.VIEW_BEHIND: EXIT_UNAVAILABLE,
@@ -92,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     _account_verbs(
         areas.add_parser("account", parents=[common], help="bank accounts: commands and queries"), common
     )
+    cli_ops.add_parsers(areas, common)
     return parser
 
 
@@ -216,6 +217,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     timeout: float = getattr(args, "timeout", DEFAULT_TIMEOUT)
     url = str(load(BrokerSettings).rabbitmq_url)
     try:
+        if args.area in cli_ops.AREAS:
+            return asyncio.run(cli_ops.run(args, url, as_json))
         return asyncio.run(_run(args, url, as_json, timeout))
     except ValidationError as error:
         info = ErrorInfo(

@@ -1,0 +1,234 @@
+"""Dead letters as plain values: read a dead-letter queue without losing anything, replay or discard.
+
+async with broker(url) as connection:
+    found = await inspect(connection, dead_letter_queues(None))
+    settled = await replay(connection, dead_letter_queues("command-service.commands"), by_id("..."))
+"""
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage, HeadersType
+from aio_pika.exceptions import (
+    AMQPConnectionError,
+    ChannelInvalidStateError,
+    ChannelNotFoundEntity,
+    DeliveryError,
+)
+
+from cqrs_shared.errors import BrokerUnavailable
+from cqrs_shared.messaging.publishing import publish
+from cqrs_shared.messaging.topology import (
+    COMMAND_QUEUE,
+    EVENT_QUEUE,
+    QUERY_QUEUE,
+    STREAM_QUEUE,
+    dead_letter_queue,
+)
+
+QUEUES = (COMMAND_QUEUE, STREAM_QUEUE, EVENT_QUEUE, QUERY_QUEUE)
+CONNECT_TIMEOUT_SECONDS = 5.0
+GET_TIMEOUT_SECONDS = 5.0
+READ_TIMEOUT_SECONDS = 60.0
+ACK_TIMEOUT_SECONDS = 5.0
+MAX_MESSAGES = 10_000
+# Headers named x-* record the message's failed journey: the reason and origin of its dead-lettering,
+# its retry attempts, the broker's x-death. A replay starts afresh (a new retry budget) without them.
+_SPENT = "x-"
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """One message of a dead-letter queue, as the broker holds it."""
+
+    queue: str
+    body: bytes
+    headers: HeadersType
+    message_id: str | None
+    type: str | None
+    correlation_id: str | None
+    reply_to: str | None
+    content_type: str | None
+    timestamp: datetime | None
+
+    def header(self, name: str) -> str | None:
+        value = self.headers.get(name)
+        if isinstance(value, bytes):
+            return value.decode(errors="replace")
+        return None if value is None else str(value)
+
+    @property
+    def error_code(self) -> str | None:
+        return self.header("x-error-code")
+
+    @property
+    def reason(self) -> str | None:
+        return self.header("x-error-message")
+
+    @property
+    def original_queue(self) -> str:
+        """Where it came from: our header, else the queue the broker dead-lettered it from."""
+        return self.header("x-original-queue") or self.queue.removesuffix(".dlq")
+
+
+@dataclass(frozen=True)
+class Found:
+    """What one dead-letter queue holds (at most MAX_MESSAGES of its ``depth``)."""
+
+    queue: str
+    present: bool
+    depth: int = 0
+    letters: list[DeadLetter] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Settled:
+    """What a replay or discard did in one dead-letter queue."""
+
+    queue: str
+    done: list[DeadLetter] = field(default_factory=list)
+    failed: list[tuple[DeadLetter, str]] = field(default_factory=list)
+
+
+Wanted = Callable[[DeadLetter], bool]
+
+
+def dead_letter_queues(queue: str | None) -> list[str]:
+    """The dead-letter queues of ``queue`` (its own or its ``.dlq`` name), or all; ValueError if unknown."""
+    if queue is None:
+        return [dead_letter_queue(name) for name in QUEUES]
+    name = queue.removesuffix(".dlq")
+    if name not in QUEUES:
+        raise ValueError(f"unknown queue {queue!r}; one of {', '.join(QUEUES)} (or their .dlq)")
+    return [dead_letter_queue(name)]
+
+
+def by_id(message_id: str) -> Wanted:
+    return lambda letter: letter.message_id == message_id
+
+
+def every(letter: DeadLetter) -> bool:
+    return True
+
+
+@asynccontextmanager
+async def broker(url: str) -> AsyncIterator[AbstractConnection]:
+    """A connection; failing to reach the broker, or losing it, is BrokerUnavailable."""
+    try:
+        connection = await aio_pika.connect(url, timeout=CONNECT_TIMEOUT_SECONDS)
+    except (OSError, AMQPConnectionError, TimeoutError) as error:
+        raise BrokerUnavailable(f"cannot reach RabbitMQ at {_safe(url)}: {error}") from None
+    try:
+        async with connection:
+            yield connection
+    except (ConnectionError, AMQPConnectionError, ChannelInvalidStateError) as error:
+        raise BrokerUnavailable(f"lost RabbitMQ at {_safe(url)}: {error}") from None
+
+
+async def inspect(connection: AbstractConnection, queues: Sequence[str]) -> list[Found]:
+    """Every dead letter of ``queues``; all are put back."""
+    found = []
+    for queue in queues:
+        async with _held(connection, queue) as (_, depth, held):
+            found.append(Found(queue, depth is not None, depth or 0, [letter for _, letter in held]))
+    return found
+
+
+async def discard(connection: AbstractConnection, queues: Sequence[str], wanted: Wanted) -> list[Settled]:
+    """Remove the wanted dead letters (ack them); the others are put back."""
+    return [await _settle(connection, queue, wanted, replaying=False) for queue in queues]
+
+
+async def replay(connection: AbstractConnection, queues: Sequence[str], wanted: Wanted) -> list[Settled]:
+    """Send the wanted dead letters back to their queues, confirmed, and only then remove them.
+
+    Interrupted half way, a message may be both back in its queue and still here: replaying it
+    again is harmless, as commands are idempotent by message id and projections version-gated.
+    """
+    return [await _settle(connection, queue, wanted, replaying=True) for queue in queues]
+
+
+async def _settle(connection: AbstractConnection, queue: str, wanted: Wanted, *, replaying: bool) -> Settled:
+    settled = Settled(queue)
+    async with _held(connection, queue) as (channel, _, held):
+        for message, letter in held:
+            if not wanted(letter):
+                continue
+            if replaying:
+                try:
+                    await publish(
+                        channel.default_exchange, _replayed(letter), letter.original_queue, mandatory=True
+                    )
+                except (DeliveryError, TimeoutError) as error:
+                    settled.failed.append((letter, f"not sent to {letter.original_queue}: {error!r}"))
+                    continue
+            async with asyncio.timeout(ACK_TIMEOUT_SECONDS):
+                await message.ack()
+            settled.done.append(letter)
+    return settled
+
+
+@asynccontextmanager
+async def _held(
+    connection: AbstractConnection, queue: str
+) -> AsyncIterator[tuple[AbstractChannel, int | None, list[tuple[AbstractIncomingMessage, DeadLetter]]]]:
+    """Take the queue's messages without acking them: nobody else gets them while they are held.
+
+    AMQP has no peek. Closing the channel puts back every message not acked, in its place; the
+    depth taken first bounds the reading, so messages dead-lettered meanwhile wait for next time.
+    Yields the channel (with publisher confirms), the depth (None: no such queue) and the messages.
+    """
+    held: list[tuple[AbstractIncomingMessage, DeadLetter]] = []
+    async with connection.channel(publisher_confirms=True) as channel:
+        try:
+            declared = await channel.declare_queue(queue, passive=True, timeout=GET_TIMEOUT_SECONDS)
+        except ChannelNotFoundEntity:  # the broker has closed the channel; nothing to hold
+            declared = None
+        depth = None if declared is None else declared.declaration_result.message_count or 0
+        async with asyncio.timeout(READ_TIMEOUT_SECONDS):
+            while declared is not None and len(held) < min(depth or 0, MAX_MESSAGES):
+                message = await declared.get(fail=False, timeout=GET_TIMEOUT_SECONDS)
+                if message is None:
+                    break
+                held.append((message, _letter(queue, message)))
+        yield channel, depth, held
+
+
+def _letter(queue: str, message: AbstractIncomingMessage) -> DeadLetter:
+    return DeadLetter(
+        queue=queue,
+        body=message.body,
+        headers=dict(message.headers or {}),
+        message_id=message.message_id,
+        type=message.type,
+        correlation_id=message.correlation_id,
+        reply_to=message.reply_to,
+        content_type=message.content_type,
+        timestamp=message.timestamp,
+    )
+
+
+def _replayed(letter: DeadLetter) -> aio_pika.Message:
+    """The message as first sent: its ids, properties and headers, without the x-* ones."""
+    headers = {name: value for name, value in letter.headers.items() if not name.startswith(_SPENT)}
+    return aio_pika.Message(
+        letter.body,
+        headers=headers,
+        content_type=letter.content_type,
+        message_id=letter.message_id,
+        type=letter.type,
+        correlation_id=letter.correlation_id,
+        reply_to=letter.reply_to,
+        timestamp=letter.timestamp,
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+    )
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for messages."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.rpartition('@')[2]}"

@@ -1,0 +1,143 @@
+"""The pair at a glance: each service's readiness (its HTTP ``/readyz``) and the depth of every queue.
+
+status = await collect(load(StatusSettings))   # never raises for an unreachable service or broker
+"""
+
+import asyncio
+from dataclasses import dataclass
+
+import aiohttp
+from aio_pika.abc import AbstractConnection
+from aio_pika.exceptions import ChannelNotFoundEntity
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, ValidationError
+
+from cqrs_shared.dlq import QUEUES, broker
+from cqrs_shared.errors import BrokerUnavailable
+from cqrs_shared.messaging.topology import dead_letter_queue
+from cqrs_shared.settings import BrokerSettings
+
+HTTP_TIMEOUT_SECONDS = 3.0
+DECLARE_TIMEOUT_SECONDS = 5.0
+
+
+class StatusSettings(BrokerSettings):
+    """Where the services' HTTP endpoints are, besides the broker."""
+
+    command_http_url: AnyHttpUrl = Field(
+        default=AnyHttpUrl("http://127.0.0.1:8081"), description="the command service's HTTP endpoint"
+    )
+    query_http_url: AnyHttpUrl = Field(
+        default=AnyHttpUrl("http://127.0.0.1:8082"), description="the query service's HTTP endpoint"
+    )
+
+
+class Check(BaseModel):
+    """One readiness check; the lag check also says how far behind."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    ok: bool
+    reason: str | None = None
+    events: int | None = None
+    seconds: float | None = None
+
+
+class Outbox(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    backlog: int
+    oldest_age_seconds: float | None = None
+
+
+class Readiness(BaseModel):
+    """The body of ``/readyz`` (200 ready, 503 not)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    service: str
+    ready: bool
+    checks: dict[str, Check] = {}
+    outbox: Outbox | None = None
+
+
+@dataclass(frozen=True)
+class Service:
+    """A service as its endpoint answered; ``problem`` says why there is no usable answer."""
+
+    name: str
+    url: str
+    readiness: Readiness | None = None
+    problem: str | None = None
+    reachable: bool = True
+
+    @property
+    def ready(self) -> bool:
+        return self.readiness is not None and self.readiness.ready
+
+
+@dataclass(frozen=True)
+class QueueDepth:
+    name: str
+    present: bool
+    messages: int = 0
+    consumers: int = 0
+
+
+@dataclass(frozen=True)
+class Status:
+    services: list[Service]
+    queues: list[QueueDepth]
+    broker_problem: str | None = None
+
+    @property
+    def all_ready(self) -> bool:
+        return self.broker_problem is None and all(service.ready for service in self.services)
+
+
+async def collect(settings: StatusSettings) -> Status:
+    """Ask both services and the broker at once."""
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=HTTP_TIMEOUT_SECONDS)) as http:
+        command, query, (queues, problem) = await asyncio.gather(
+            readiness(http, "command", str(settings.command_http_url)),
+            readiness(http, "query", str(settings.query_http_url)),
+            _depths(str(settings.rabbitmq_url)),
+        )
+    return Status([command, query], queues, problem)
+
+
+async def readiness(http: aiohttp.ClientSession, name: str, url: str) -> Service:
+    target = url.rstrip("/") + "/readyz"
+    try:
+        async with http.get(target) as response:
+            body = await response.read()
+            status = response.status
+    except (aiohttp.ClientError, TimeoutError) as error:
+        return Service(name, url, problem=f"{type(error).__name__}: {error}", reachable=False)
+    if status not in (200, 503):
+        return Service(name, url, problem=f"unexpected answer from {target}: HTTP {status}")
+    try:
+        return Service(name, url, readiness=Readiness.model_validate_json(body))
+    except ValidationError as error:
+        return Service(name, url, problem=f"unexpected body from {target} (HTTP {status}): {error}")
+
+
+async def queue_depths(connection: AbstractConnection) -> list[QueueDepth]:
+    """Each queue and its dead-letter queue, by passive declares (which create nothing)."""
+    names = [name for queue in QUEUES for name in (queue, dead_letter_queue(queue))]
+    return [await _depth(connection, name) for name in names]
+
+
+async def _depth(connection: AbstractConnection, name: str) -> QueueDepth:
+    # A passive declare of a missing queue closes its channel, hence one channel per queue.
+    async with connection.channel(publisher_confirms=False) as channel:
+        try:
+            queue = await channel.declare_queue(name, passive=True, timeout=DECLARE_TIMEOUT_SECONDS)
+        except ChannelNotFoundEntity:
+            return QueueDepth(name, present=False)
+        result = queue.declaration_result
+        return QueueDepth(name, True, result.message_count or 0, result.consumer_count or 0)
+
+
+async def _depths(url: str) -> tuple[list[QueueDepth], str | None]:
+    try:
+        async with broker(url) as connection:
+            return await queue_depths(connection), None
+    except (BrokerUnavailable, TimeoutError) as error:
+        return [], str(error) or type(error).__name__
