@@ -3,6 +3,7 @@
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -25,6 +26,12 @@ class Service:
     name: str
     process: subprocess.Popen[bytes]
     log: Path
+    http_port: int
+
+    @property
+    def url(self) -> str:
+        """Where its /healthz, /readyz and /metrics answer."""
+        return f"http://127.0.0.1:{self.http_port}"
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -61,18 +68,32 @@ class Pair:
         await wait_ready(self.query)
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def http_ports() -> dict[str, str]:
+    """Ports of their own for a command and a query service (several pairs run at once in tests)."""
+    return {"CQRS_COMMAND_HTTP_PORT": str(free_port()), "CQRS_QUERY_HTTP_PORT": str(free_port())}
+
+
 def start(name: str, module: str, env: dict[str, str], log_dir: Path) -> Service:
     log = log_dir / f"{name}-{time.monotonic_ns()}.log"
+    port = free_port()
+    variable = "CQRS_COMMAND_HTTP_PORT" if module == "command_service" else "CQRS_QUERY_HTTP_PORT"
     with log.open("wb") as sink:
         process = subprocess.Popen(
             [sys.executable, "-m", module],
-            env=env,
+            env={**env, variable: str(port)},
             stdout=sink,
             stderr=subprocess.STDOUT,
             cwd=ROOT,
             preexec_fn=masked,
         )
-    return Service(name, process, log)
+    return Service(name, process, log, port)
 
 
 async def wait_ready(service: Service, timeout: float = 60) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.masked import masked
-from tests.pair import ROOT
+from tests.pair import ROOT, http_ports
 from tests.waiting import until
 
 
@@ -49,7 +49,7 @@ def make_run(env: dict[str, str], log: Path) -> Iterator[MakeRun]:
     with log.open("wb") as sink:
         process = subprocess.Popen(
             ["bash", "infra/run.sh"],
-            env=env,
+            env={**env, **http_ports()},
             cwd=ROOT,
             stdout=sink,
             stderr=subprocess.STDOUT,

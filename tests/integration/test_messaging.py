@@ -15,8 +15,9 @@ from cqrs_shared.contracts.replies import QueryFailed
 from cqrs_shared.errors import BrokerUnavailable, RequestTimeout, TopologyMismatch
 from cqrs_shared.messaging import topology
 from cqrs_shared.messaging.channels import open_channel
-from cqrs_shared.messaging.consumer import Consumer, Outcome, Responder
+from cqrs_shared.messaging.consumer import Consumer, Outcome
 from cqrs_shared.messaging.envelope import Delivery
+from cqrs_shared.messaging.responder import Responder
 from cqrs_shared.messaging.rpc import RpcClient
 from tests.conftest import unique
 from tests.waiting import until

@@ -7,8 +7,9 @@ import pytest
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
 
 from cqrs_shared.messaging import consumer
-from cqrs_shared.messaging.consumer import Consumer, Outcome, Responder
+from cqrs_shared.messaging.consumer import Consumer, Outcome
 from cqrs_shared.messaging.envelope import Delivery
+from cqrs_shared.messaging.responder import Responder
 
 
 class Stuck:

@@ -33,7 +33,6 @@ def test_the_command_side_does_not_loop_on_bugs(error: BaseException) -> None:
     "error",
     [
         AutoReconnect("primary stepped down"),
-        OperationFailure("backend"),
         RepairFailed("gap"),
         RequestTimeout("rpc"),
     ],
@@ -42,5 +41,7 @@ def test_the_query_side_retries_outages_and_unfilled_gaps(error: BaseException) 
     assert query_transient(error)
 
 
-def test_the_query_side_does_not_loop_on_bugs() -> None:
-    assert not query_transient(TypeError("bug"))
+@pytest.mark.parametrize("error", [TypeError("bug"), OperationFailure("Cannot create field", code=28)])
+def test_the_query_side_does_not_requeue_for_ever_what_is_not_an_outage(error: BaseException) -> None:
+    """Issue 7: an OperationFailure fails the same way every time; it gets a retry budget instead."""
+    assert not query_transient(error)

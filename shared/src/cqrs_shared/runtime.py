@@ -68,7 +68,7 @@ def serve_forever(
 
     async def _main() -> int:
         loaded = load(settings)
-        logs.configure(name, loaded.log_level)
+        logs.configure(name, loaded.log_level, loaded.log_format)
         try:
             await serve(loaded, stop_event())
         except BrokerLost as error:

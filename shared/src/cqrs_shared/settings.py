@@ -1,10 +1,12 @@
 """Settings from the environment (prefix CQRS_), read once at start-up; bad values fail loudly."""
 
 import sys
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from pydantic import AmqpDsn, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from cqrs_shared.messaging.retry import RetryPolicy
 
 
 class BrokerSettings(BaseSettings):
@@ -19,10 +21,29 @@ class BrokerSettings(BaseSettings):
     log_level: str = Field(
         default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$", description="DEBUG, INFO, WARNING or ERROR"
     )
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto", description="json, text, or auto: JSON lines unless stderr is a terminal"
+    )
+    http_host: str = Field(
+        default="127.0.0.1", description="address of /healthz, /readyz and /metrics (0.0.0.0 in containers)"
+    )
+    retry_attempts: int = Field(
+        default=5,
+        ge=1,
+        le=20,
+        description="attempts at a message that fails (not an outage) before it is parked",
+    )
+    retry_delay: float = Field(
+        default=1.0, gt=0, le=3600, description="seconds before the first retry; doubles each attempt"
+    )
+    retry_max_delay: float = Field(default=60.0, gt=0, le=86_400, description="longest wait between retries")
     broker_grace: float = Field(
         default=30.0, gt=0, le=3600, description="seconds without the broker before a service exits"
     )
     prefetch: int = Field(default=64, ge=1, le=10_000, description="messages in flight per consumer")
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(self.retry_attempts, self.retry_delay, self.retry_max_delay)
 
 
 S = TypeVar("S", bound=BaseSettings)

@@ -5,7 +5,8 @@ import logging
 from contextlib import AsyncExitStack
 from functools import partial
 
-from command_service.entrypoint import command_error, on_command, on_read_stream
+from command_service.entrypoint import COMMANDS, STREAM_READS, command_error, on_command, on_read_stream
+from command_service.health import CommandHealth
 from command_service.migrate import migrate
 from command_service.relay import Relay
 from command_service.settings import CommandSettings
@@ -14,8 +15,10 @@ from command_service.transient import is_transient
 from cqrs_shared.keyed_lock import KeyedLock
 from cqrs_shared.messaging import topology
 from cqrs_shared.messaging.channels import open_channel, open_connection
-from cqrs_shared.messaging.consumer import Consumer, Responder
+from cqrs_shared.messaging.consumer import Consumer
+from cqrs_shared.messaging.responder import Responder
 from cqrs_shared.messaging.watchdog import health, watch
+from cqrs_shared.probes import serve_probes
 
 log = logging.getLogger(__name__)
 
@@ -44,18 +47,35 @@ async def serve(settings: CommandSettings, stopped: asyncio.Event) -> None:
         )
         relay_task = asyncio.create_task(relay.supervise(pool, stopped), name="relay")
 
+        retry = settings.retry_policy()
         consume = await open_channel(stack, connection, prefetch=settings.prefetch)
-        _, queue = await topology.declare_commands(consume)
+        _, queue = await topology.declare_commands(consume, retry.delays())
         streams = await topology.declare_queue(consume, topology.STREAM_QUEUE)
+        checks = CommandHealth(pool, store, broker_up)
         async with (
+            serve_probes(
+                "command",
+                settings.http_host,
+                settings.command_http_port,
+                checks.readiness,
+                checks.refresh_metrics,
+            ),
             Consumer(
                 queue,
                 partial(on_command, store=store, streams=KeyedLock()),
                 responder,
                 transient=is_transient,
                 error_reply=command_error,
+                retry=retry,
+                types=COMMANDS.types,
             ),
-            Consumer(streams, partial(on_read_stream, store=store), responder, transient=is_transient),
+            Consumer(
+                streams,
+                partial(on_read_stream, store=store),
+                responder,
+                transient=is_transient,
+                types=STREAM_READS.types,
+            ),
         ):
             log.info("command service ready")
             try:

@@ -5,6 +5,8 @@ import logging
 from dataclasses import dataclass
 from importlib import resources
 
+import asyncpg
+
 from command_service.errors import MigrationError
 from command_service.store import Connection
 
@@ -64,3 +66,10 @@ async def migrate(conn: Connection) -> list[str]:
         return done
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
+
+
+async def missing(conn: Connection | asyncpg.Pool) -> list[str]:
+    """Names of the migrations the code ships that the database has not applied (readiness)."""
+    rows = await conn.fetch("SELECT version FROM schema_migrations")
+    applied = {row["version"] for row in rows}
+    return [migration.name for migration in available() if migration.version not in applied]

@@ -8,6 +8,7 @@ number is still published (the outbox high-water-mark bug cannot happen).
 
 import asyncio
 import logging
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -15,6 +16,7 @@ import asyncpg
 from aio_pika.abc import AbstractExchange
 from aio_pika.exceptions import AMQPError
 
+from command_service import metrics
 from command_service.ports import PendingEvent
 from command_service.store import NOTIFY_CHANNEL, Connection, PostgresEventStore
 from cqrs_shared.contracts import routing_key
@@ -57,6 +59,10 @@ class Relay:
         confirmed = [seq for seqs in published for seq in seqs]
         if confirmed:
             await self._store.mark_published(confirmed)
+            now = datetime.now(UTC)
+            for item in pending:
+                if item.seq in confirmed:
+                    metrics.COMMIT_TO_PUBLISH.observe((now - item.envelope.occurred_at).total_seconds())
         return len(confirmed)
 
     async def _publish_stream(self, items: list[PendingEvent]) -> list[int]:

@@ -14,3 +14,6 @@ class CommandSettings(BrokerSettings):
     relay_batch_size: int = Field(
         default=200, ge=1, le=10_000, description="events the outbox relay reads per round"
     )
+    command_http_port: int = Field(
+        default=8081, ge=0, le=65535, description="port of /healthz, /readyz, /metrics (0: any free port)"
+    )

@@ -149,6 +149,14 @@ class PostgresEventStore:
         )
         return [pending_event(row) for row in rows]
 
+    async def outbox(self) -> tuple[int, float]:
+        """Committed events not yet published, and the age in seconds of the oldest of them."""
+        row = await self._pool.fetchrow(
+            "SELECT count(*) AS backlog, coalesce(extract(epoch FROM now() - min(occurred_at)), 0) AS age"
+            " FROM events WHERE published_at IS NULL"
+        )
+        return (0, 0.0) if row is None else (int(row["backlog"]), float(row["age"]))
+
     async def mark_published(self, seqs: list[int]) -> None:
         await self._pool.execute("UPDATE events SET published_at = now() WHERE seq = ANY($1::bigint[])", seqs)
 

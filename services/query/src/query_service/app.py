@@ -7,11 +7,14 @@ from functools import partial
 
 from cqrs_shared.messaging import topology
 from cqrs_shared.messaging.channels import open_channel, open_connection
-from cqrs_shared.messaging.consumer import Consumer, Responder
+from cqrs_shared.messaging.consumer import Consumer
+from cqrs_shared.messaging.responder import Responder
 from cqrs_shared.messaging.rpc import RpcClient
 from cqrs_shared.messaging.watchdog import health, watch
+from cqrs_shared.probes import serve_probes
 from query_service.consistency import Consistency
-from query_service.entrypoint import on_event, on_query
+from query_service.entrypoint import EVENT_TYPES, QUERIES, on_event, on_query
+from query_service.health import QueryHealth
 from query_service.projector import Projector
 from query_service.repair import StreamReader
 from query_service.settings import QuerySettings
@@ -40,23 +43,35 @@ async def serve(settings: QuerySettings, stopped: asyncio.Event) -> None:
         rpc = await stack.enter_async_context(RpcClient(connection))
         read_stream = StreamReader(rpc, rpc.channel.default_exchange, settings.repair_timeout)
 
+        retry = settings.retry_policy()
         events = await topology.declare_event_queue(
-            await open_channel(stack, connection, prefetch=settings.prefetch)
+            await open_channel(stack, connection, prefetch=settings.prefetch), retry.delays()
         )
         queries_channel = await open_channel(stack, connection, prefetch=settings.prefetch)
         requests = await topology.declare_queue(queries_channel, topology.QUERY_QUEUE)
+        checks = QueryHealth(db, events, broker_up, settings.ready_max_lag)
         async with (
+            serve_probes(
+                "query",
+                settings.http_host,
+                settings.query_http_port,
+                checks.readiness,
+                checks.refresh_metrics,
+            ),
             Consumer(
                 events,
                 partial(on_event, projector=Projector(store, read_stream), consistency=consistency),
                 responder,
                 transient=is_transient,
+                retry=retry,
+                types=EVENT_TYPES,
             ),
             Consumer(
                 requests,
                 partial(on_query, store=store, consistency=consistency),
                 responder,
                 transient=is_transient,
+                types=QUERIES.types,
             ),
         ):
             log.info("query service ready")

@@ -12,6 +12,7 @@ from uuid import UUID
 
 from cqrs_shared.contracts import StreamPosition
 from cqrs_shared.waiting import first_of
+from query_service import metrics
 from query_service.errors import ViewBehind
 from query_service.store import ReadStore
 
@@ -37,17 +38,22 @@ class Consistency:
         """Return once the view has each stream at least at its version; else raise ViewBehind."""
         if not positions:
             return
-        deadline = time.monotonic() + self._max_wait
+        started = time.monotonic()
+        deadline = started + self._max_wait
         with self._watching({p.stream_id for p in positions}):
             while True:
                 # Take the wake-up events before reading, so a move between the read and the wait
                 # is not missed.
                 moves = [self._watched[p.stream_id][0] for p in positions]
                 behind = await self._behind(positions)
+                waited = time.monotonic() - started
                 if not behind:
+                    metrics.CONSISTENCY_WAITS.labels("waited" if waited > 0.001 else "immediate").inc()
+                    metrics.CONSISTENCY_WAIT.observe(waited)
                     return
                 left = deadline - time.monotonic()
                 if left <= 0:
+                    metrics.CONSISTENCY_WAITS.labels("view_behind").inc()
                     raise ViewBehind(
                         f"the view is behind after waiting {self._max_wait:g} s: {'; '.join(behind)}"
                     )

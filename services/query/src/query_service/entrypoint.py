@@ -5,19 +5,20 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cqrs_shared.contracts import ErrorCode, ErrorInfo, EventEnvelope, Query
+from cqrs_shared.contracts import ErrorCode, ErrorInfo, Event, EventEnvelope, Query
 from cqrs_shared.contracts.replies import QueryFailed, QueryOk
 from cqrs_shared.errors import MalformedMessage, MessageError
 from cqrs_shared.messaging.consumer import Outcome
 from cqrs_shared.messaging.envelope import Delivery
-from cqrs_shared.messaging.parsing import Catalogue, field_errors
-from query_service import queries
+from cqrs_shared.messaging.parsing import Catalogue, field_errors, members
+from query_service import metrics, queries
 from query_service.consistency import Consistency
 from query_service.errors import QueryError
 from query_service.projector import Projector
 from query_service.store import ReadStore
 
 QUERIES = Catalogue[Query](Query, ErrorCode.UNKNOWN_QUERY)
+EVENT_TYPES = frozenset(str(model.model_fields["type"].default) for model in members(Event))
 
 
 async def on_query(delivery: Delivery, store: ReadStore, consistency: Consistency) -> Outcome:
@@ -53,4 +54,5 @@ async def on_event(delivery: Delivery, projector: Projector, consistency: Consis
         return Outcome(dead_letter=error.info)
     await projector.handle(envelope)
     consistency.moved(envelope.stream_id)
+    metrics.applied(envelope.occurred_at)
     return Outcome()

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from cqrs_shared.contracts import EventEnvelope
 from cqrs_shared.keyed_lock import KeyedLock
+from query_service import metrics
 from query_service.errors import RepairFailed
 from query_service.projections import document_owner, project
 from query_service.store import Applied, Gap, ReadStore
@@ -57,6 +58,17 @@ async def apply(envelope: EventEnvelope, store: ReadStore, read_stream: ReadStre
         after,
         envelope.version,
     )
+    try:
+        await _repair(envelope, after, store, read_stream)
+    except RepairFailed:
+        metrics.GAP_REPAIRS.labels("failed").inc()
+        raise
+    metrics.GAP_REPAIRS.labels("repaired").inc()
+    return Applied.APPLIED
+
+
+async def _repair(envelope: EventEnvelope, after: int, store: ReadStore, read_stream: ReadStream) -> None:
+    """Apply the stream's events after ``after`` up to ``envelope``'s, read from the command side."""
     missing = [
         item for item in await read_stream(envelope.stream_id, after) if item.version <= envelope.version
     ]
@@ -66,4 +78,3 @@ async def apply(envelope: EventEnvelope, store: ReadStore, read_stream: ReadStre
         for change in project(item):
             if isinstance(await store.apply(change), Gap):
                 raise RepairFailed(f"stream {item.stream_id} still has a gap before version {item.version}")
-    return Applied.APPLIED

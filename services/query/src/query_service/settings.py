@@ -16,3 +16,9 @@ class QuerySettings(BrokerSettings):
         default=5.0, gt=0, le=60, description="longest a query waits for a projection to catch up"
     )
     repair_timeout: float = Field(default=5.0, gt=0, le=60, description="RPC timeout of a gap repair")
+    query_http_port: int = Field(
+        default=8082, ge=0, le=65535, description="port of /healthz, /readyz, /metrics (0: any free port)"
+    )
+    ready_max_lag: float = Field(
+        default=30.0, gt=0, le=86_400, description="projection lag (s) beyond which /readyz says not ready"
+    )

@@ -1,17 +1,28 @@
-"""Which failures are worth a retry (requeue) rather than a dead letter."""
+"""Which failures are outages (requeued until they end) rather than failures (retried with a budget)."""
 
 from aio_pika.exceptions import AMQPError
-from pymongo.errors import PyMongoError
+from pymongo.errors import ConnectionFailure, ExecutionTimeout, WTimeoutError
 
 from cqrs_shared.errors import ClientError
 from query_service.errors import RepairFailed
 
 
 def is_transient(error: BaseException) -> bool:
-    """Outages, and gaps the command side cannot fill yet; anything else must not loop.
+    """Outages (MongoDB or the broker unreachable), and gaps the command side cannot fill yet.
 
-    Every MongoDB error counts as an outage: an event that parsed is good data, and dropping it
-    would leave its stream behind until its next event; a query retried is harmless. (A server
-    error that never heals then shows as a warning every second rather than as lost data.)
+    A MongoDB error that is not an outage (an OperationFailure, say a write the server refuses) is
+    not: it would fail the same way for ever, so it is retried a bounded number of times, then
+    parked in the dead-letter queue for an operator (`cqrs dlq`), and its customer's later events
+    wait behind it (their gap repair meets it again).
     """
-    return isinstance(error, OSError | TimeoutError | AMQPError | PyMongoError | ClientError | RepairFailed)
+    return isinstance(
+        error,
+        OSError
+        | TimeoutError
+        | AMQPError
+        | ConnectionFailure
+        | ExecutionTimeout
+        | WTimeoutError
+        | ClientError
+        | RepairFailed,
+    )

@@ -1,25 +1,34 @@
-"""Run a handler over a queue: reply, dead-letter, ack. The one place that owns acknowledgement.
+"""Run a handler over a queue: reply, retry, dead-letter, ack. The one place that owns acknowledgement.
 
-async with Consumer(queue, handle, responder, transient=is_transient):
+async with Consumer(queue, handle, responder, transient=is_transient, retry=policy):
     await stopped.wait()   # leaving the block cancels, then lets in-flight messages finish
+
+A failure is one of three kinds. An outage (``transient``) is requeued after a pause, for as long as
+it lasts. Any other exception is retried with a budget (``retry``), each wait held by the broker,
+then the message is parked in the dead-letter queue. A message that cannot be handled as sent is
+answered and dead-lettered by the handler itself (its Outcome).
 """
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
 
-import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
+from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
 from aio_pika.exceptions import AMQPError
 
+from cqrs_shared import metrics
 from cqrs_shared.contracts.base import Contract, ErrorCode, ErrorInfo
 from cqrs_shared.contracts.replies import QueryFailed
+from cqrs_shared.logs import message_context
 from cqrs_shared.messaging.channels import close_bounded
-from cqrs_shared.messaging.envelope import Delivery, delivery, outgoing
-from cqrs_shared.messaging.publishing import publish
-from cqrs_shared.messaging.topology import DEAD_LETTER_EXCHANGE
+from cqrs_shared.messaging.envelope import Delivery, delivery
+from cqrs_shared.messaging.responder import Responder, attempt_of
+from cqrs_shared.messaging.retry import RetryPolicy
+from cqrs_shared.messaging.topology import retry_queue
+from cqrs_shared.tracing import trace_id
 
 log = logging.getLogger(__name__)
 
@@ -45,49 +54,6 @@ def query_error(info: ErrorInfo) -> Contract:
     return QueryFailed(error=info)
 
 
-class Responder:
-    """Publishes replies (no confirms, not mandatory) and dead letters (with confirms)."""
-
-    def __init__(self, reply_channel: AbstractChannel, dead_letter_channel: AbstractChannel) -> None:
-        self._replies = reply_channel
-        self._dead_letters = dead_letter_channel
-
-    async def reply(self, to: Delivery, body: Contract) -> None:
-        if not to.reply_to:
-            return
-        status = getattr(body, "status", "reply")
-        message = outgoing(
-            body.model_dump_json().encode(), to.reply_metadata(f"reply.{status}"), persistent=False
-        )
-        # mandatory=False: a reply to amq.rabbitmq.reply-to with mandatory comes back as returned.
-        await publish(self._replies.default_exchange, message, to.reply_to, mandatory=False)
-
-    async def dead_letter(self, queue: str, message: AbstractIncomingMessage, why: ErrorInfo) -> None:
-        """Copy ``message`` into ``queue``'s dead-letter queue, the reason in its headers."""
-        headers = dict(message.headers or {})
-        headers.update(
-            {
-                "x-error-code": why.code.value,
-                "x-error-message": why.message[:1000],
-                "x-original-queue": queue,
-                "x-original-routing-key": message.routing_key or "",
-            }
-        )
-        copy = aio_pika.Message(
-            message.body,
-            headers=headers,
-            content_type=message.content_type,
-            message_id=message.message_id,
-            type=message.type,
-            correlation_id=message.correlation_id,
-            reply_to=message.reply_to,
-            timestamp=message.timestamp,
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-        )
-        exchange = await self._dead_letters.get_exchange(DEAD_LETTER_EXCHANGE, ensure=False)
-        await publish(exchange, copy, queue, mandatory=True)
-
-
 class Consumer:
     """Consumes ``queue`` with ``handle``; never lets one message stop the others."""
 
@@ -99,12 +65,16 @@ class Consumer:
         *,
         transient: IsTransient,
         error_reply: ErrorReply = query_error,
+        retry: RetryPolicy | None = None,
+        types: frozenset[str] = frozenset(),
     ) -> None:
         self._queue = queue
         self._handle = handle
         self._responder = responder
         self._transient = transient
         self._error_reply = error_reply
+        self._retry = retry
+        self._types = types  # the message types worth a metric label of their own
         self._tag: str | None = None
         self._in_flight = 0
         self._idle = asyncio.Event()
@@ -130,15 +100,26 @@ class Consumer:
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         self._in_flight += 1
         self._idle.clear()
+        received = delivery(message)
+        kind = received.type if received.type in self._types else "other"
+        started = time.perf_counter()
         try:
-            await self._process(message)
+            with message_context(
+                message_id=received.message_id,
+                correlation_id=received.correlation_id,
+                type=received.type,
+                trace_id=trace_id(received.traceparent),
+            ):
+                outcome, code = await self._process(message, received)
+            metrics.MESSAGES.labels(self._queue.name, kind, outcome, code).inc()
         finally:
+            metrics.HANDLING.labels(self._queue.name, kind).observe(time.perf_counter() - started)
             self._in_flight -= 1
             if self._in_flight == 0:
                 self._idle.set()
 
-    async def _process(self, message: AbstractIncomingMessage) -> None:
-        received = delivery(message)
+    async def _process(self, message: AbstractIncomingMessage, received: Delivery) -> tuple[str, str]:
+        """Handle and settle ``message``; (outcome, error code) for the metrics."""
         try:
             outcome = await self._handle(received)
         except Exception as error:
@@ -146,13 +127,37 @@ class Consumer:
                 log.warning("%s: transient failure, requeueing: %r", self._queue.name, error)
                 await asyncio.sleep(REQUEUE_DELAY_SECONDS)
                 await self._finish(message, ack=False)
-                return
+                return "requeued", ""
+            if await self._retried(message, error):
+                return "retried", ErrorCode.INTERNAL_ERROR.value
             log.exception("%s: handler failed on message %s", self._queue.name, message.message_id)
             info = ErrorInfo(code=ErrorCode.INTERNAL_ERROR, message=f"{type(error).__name__}: {error}")
             outcome = Outcome(reply=self._error_reply(info), dead_letter=info)
-        await self._settle(message, received, outcome)
+        if not await self._settle(message, received, outcome):
+            return "requeued", ""
+        return _label(outcome)
 
-    async def _settle(self, message: AbstractIncomingMessage, received: Delivery, outcome: Outcome) -> None:
+    async def _retried(self, message: AbstractIncomingMessage, error: Exception) -> bool:
+        """Send ``message`` to wait in a retry queue if its budget allows; then ack it here."""
+        attempt = attempt_of(message)
+        wait = None if self._retry is None else self._retry.wait(attempt)
+        if self._retry is None or wait is None:
+            return False
+        why = f"{type(error).__name__}: {error}"
+        log.warning("%s: attempt %d failed (%s); retrying in %.1f s", self._queue.name, attempt, why, wait)
+        target = retry_queue(self._queue.name, self._retry.level(attempt))
+        try:
+            await self._responder.retry(target, message, attempt + 1, wait, why)
+        except Exception:
+            log.exception("%s: could not schedule a retry; requeueing", self._queue.name)
+            await asyncio.sleep(REQUEUE_DELAY_SECONDS)
+            await self._finish(message, ack=False)
+            return True
+        await self._finish(message, ack=True)
+        return True
+
+    async def _settle(self, message: AbstractIncomingMessage, received: Delivery, outcome: Outcome) -> bool:
+        """Reply, dead-letter, ack; False when it had to be requeued instead."""
         try:
             if outcome.reply is not None:
                 await self._responder.reply(received, outcome.reply)
@@ -168,8 +173,9 @@ class Consumer:
             log.exception("%s: could not reply or dead-letter; requeueing", self._queue.name)
             await asyncio.sleep(REQUEUE_DELAY_SECONDS)
             await self._finish(message, ack=False)
-            return
+            return False
         await self._finish(message, ack=True)
+        return True
 
     async def _finish(self, message: AbstractIncomingMessage, *, ack: bool) -> None:
         """Ack, or nack to requeue, within a deadline (an ack's write can hang like a publish's).
@@ -187,3 +193,14 @@ class Consumer:
                 message.message_id,
                 error,
             )
+
+
+def _label(outcome: Outcome) -> tuple[str, str]:
+    """The metric outcome of a settled message: dead_lettered, or its reply's status, or applied."""
+    if outcome.dead_letter is not None:
+        return "dead_lettered", outcome.dead_letter.code.value
+    if outcome.reply is None:
+        return "applied", ""
+    error = getattr(outcome.reply, "error", None)
+    code = error.code.value if isinstance(error, ErrorInfo) else ""
+    return str(getattr(outcome.reply, "status", "replied")), code

@@ -11,6 +11,8 @@ from typing import Any
 
 from aio_pika.abc import AbstractRobustConnection
 
+from cqrs_shared import metrics
+
 log = logging.getLogger(__name__)
 
 CHECK_SECONDS = 1.0
@@ -24,12 +26,15 @@ def health(connection: AbstractRobustConnection) -> asyncio.Event:
     """
     healthy = asyncio.Event()
     healthy.set()
+    metrics.BROKER_CONNECTED.set(1)
 
     def down(*_: Any) -> None:
         healthy.clear()
+        metrics.BROKER_CONNECTED.set(0)
 
     def up(*_: Any) -> None:
         healthy.set()
+        metrics.BROKER_CONNECTED.set(1)
 
     connection.close_callbacks.add(down)
     connection.reconnect_callbacks.add(up)

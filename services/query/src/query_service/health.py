@@ -1,0 +1,52 @@
+"""The query service's readiness: broker, database, and a projection lag under the threshold."""
+
+import asyncio
+from dataclasses import dataclass
+
+from aio_pika.abc import AbstractQueue
+from aio_pika.exceptions import AMQPError
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
+
+from cqrs_shared.probes import Check, Readiness
+from query_service import metrics
+from query_service.layout import Document
+
+
+@dataclass(frozen=True)
+class QueryHealth:
+    db: AsyncDatabase[Document]
+    events: AbstractQueue
+    broker_up: asyncio.Event
+    max_lag: float
+
+    async def refresh(self) -> int:
+        """Events waiting in the event queue, into the gauge."""
+        declared = await self.events.declare()
+        waiting = declared.message_count or 0
+        metrics.LAG_EVENTS.set(waiting)
+        return waiting
+
+    async def readiness(self) -> Readiness:
+        broker = Check(True) if self.broker_up.is_set() else Check(False, "broker connection down")
+        try:
+            await self.db.command("ping")
+            database = Check(True)
+        except PyMongoError as error:
+            database = Check(False, f"database unreachable: {type(error).__name__}")
+        return Readiness({"broker": broker, "database": database, "projection_lag": await self._lag()})
+
+    async def _lag(self) -> Check:
+        try:
+            waiting = await self.refresh()
+        except (AMQPError, RuntimeError) as error:
+            return Check(False, f"event queue unreadable: {type(error).__name__}")
+        # Caught up when nothing waits; else as far behind as the last event applied was.
+        seconds = metrics.last_lag() if waiting else 0.0
+        details: dict[str, float | int] = {"events": waiting, "seconds": round(seconds, 3)}
+        if seconds > self.max_lag:
+            return Check(False, f"projection {seconds:.1f} s behind (limit {self.max_lag:g} s)", details)
+        return Check(True, details=details)
+
+    async def refresh_metrics(self) -> None:
+        await self.refresh()

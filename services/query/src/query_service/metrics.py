@@ -1,0 +1,45 @@
+"""The query service's own metrics, beside the shared ones (cqrs_shared.metrics)."""
+
+from datetime import UTC, datetime
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from cqrs_shared.metrics import LATENCY_BUCKETS
+
+LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+
+PROJECTION_LAG = Histogram(
+    "cqrs_projection_lag_seconds",
+    "Time from an event's commit to its projection applied",
+    buckets=LAG_BUCKETS,
+)
+LAST_LAG = Gauge("cqrs_projection_last_lag_seconds", "Commit-to-applied time of the last event applied")
+LAG_EVENTS = Gauge("cqrs_projection_lag_events", "Events waiting in the event queue (not yet projected)")
+GAP_REPAIRS = Counter(
+    "cqrs_gap_repairs_total", "Gaps in a stream filled from the command side, by result", ["result"]
+)
+CONSISTENCY_WAITS = Counter(
+    "cqrs_consistency_waits_total",
+    "Queries that asked for a version or token: already there (immediate), there after a wait "
+    "(waited), or answered view_behind",
+    ["result"],
+)
+CONSISTENCY_WAIT = Histogram(
+    "cqrs_consistency_wait_seconds",
+    "How long a query waited for the view to reach its token",
+    buckets=LATENCY_BUCKETS,
+)
+
+_last_lag = [0.0]
+
+
+def applied(occurred_at: datetime) -> None:
+    """An event that occurred at ``occurred_at`` is now in the view."""
+    lag = (datetime.now(UTC) - occurred_at).total_seconds()
+    PROJECTION_LAG.observe(lag)
+    LAST_LAG.set(lag)
+    _last_lag[0] = lag
+
+
+def last_lag() -> float:
+    return _last_lag[0]

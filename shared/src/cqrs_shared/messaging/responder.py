@@ -1,0 +1,78 @@
+"""What a consumer sends besides acks: replies, dead letters, and retries held by the broker.
+
+A dead letter and a retry are copies of the received message (ids, reply_to, headers kept), so a
+replayed or retried message is the same message to its handler: idempotent, version-gated.
+"""
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, HeadersType
+
+from cqrs_shared import metrics
+from cqrs_shared.contracts.base import Contract, ErrorInfo
+from cqrs_shared.messaging.envelope import Delivery, outgoing
+from cqrs_shared.messaging.publishing import publish
+from cqrs_shared.messaging.topology import DEAD_LETTER_EXCHANGE
+
+ATTEMPT_HEADER = "x-attempt"
+
+
+def attempt_of(message: AbstractIncomingMessage) -> int:
+    """Which attempt at ``message`` this is: 1, or what its last retry said."""
+    value = (message.headers or {}).get(ATTEMPT_HEADER, 1)
+    return value if isinstance(value, int) and value >= 1 else 1
+
+
+def copy(
+    message: AbstractIncomingMessage, headers: HeadersType, expiration: float | None = None
+) -> aio_pika.Message:
+    """``message`` again, its headers updated with ``headers``, persistent; gone after ``expiration`` s."""
+    return aio_pika.Message(
+        message.body,
+        headers={**(message.headers or {}), **headers},
+        content_type=message.content_type,
+        message_id=message.message_id,
+        type=message.type,
+        correlation_id=message.correlation_id,
+        reply_to=message.reply_to,
+        timestamp=message.timestamp,
+        expiration=expiration,
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+    )
+
+
+class Responder:
+    """Publishes replies (no confirms, not mandatory), dead letters and retries (with confirms)."""
+
+    def __init__(self, reply_channel: AbstractChannel, dead_letter_channel: AbstractChannel) -> None:
+        self._replies = reply_channel
+        self._dead_letters = dead_letter_channel
+
+    async def reply(self, to: Delivery, body: Contract) -> None:
+        if not to.reply_to:
+            return
+        status = getattr(body, "status", "reply")
+        message = outgoing(
+            body.model_dump_json().encode(), to.reply_metadata(f"reply.{status}"), persistent=False
+        )
+        # mandatory=False: a reply to amq.rabbitmq.reply-to with mandatory comes back as returned.
+        await publish(self._replies.default_exchange, message, to.reply_to, mandatory=False)
+
+    async def dead_letter(self, queue: str, message: AbstractIncomingMessage, why: ErrorInfo) -> None:
+        """Copy ``message`` into ``queue``'s dead-letter queue, the reason in its headers."""
+        reason: HeadersType = {
+            "x-error-code": why.code.value,
+            "x-error-message": why.message[:1000],
+            "x-original-queue": queue,
+            "x-original-routing-key": message.routing_key or "",
+        }
+        exchange = await self._dead_letters.get_exchange(DEAD_LETTER_EXCHANGE, ensure=False)
+        await publish(exchange, copy(message, reason), queue, mandatory=True)
+        metrics.DEAD_LETTERS.labels(queue, why.code.value).inc()
+
+    async def retry(
+        self, retry_queue: str, message: AbstractIncomingMessage, attempt: int, after: float, why: str
+    ) -> None:
+        """Park ``message`` in ``retry_queue`` for ``after`` seconds; the broker then puts it back."""
+        headers: HeadersType = {ATTEMPT_HEADER: attempt, "x-last-error": why[:1000]}
+        retried = copy(message, headers, expiration=max(0.001, after))
+        await publish(self._dead_letters.default_exchange, retried, retry_queue, mandatory=True)

@@ -1,0 +1,26 @@
+"""The metrics every service exports (Prometheus conventions); each service adds its own beside them.
+
+Label values are bounded: message types come from the contracts (anything else is "other"), codes
+from ErrorCode, queues from messaging.topology.
+"""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+MESSAGES = Counter(
+    "cqrs_messages_handled_total",
+    "Messages handled, by queue, type and outcome (accepted, rejected, ok, error, applied, "
+    "dead_lettered, retried, requeued); code is the error code where there is one",
+    ["queue", "type", "outcome", "code"],
+)
+HANDLING = Histogram(
+    "cqrs_message_handling_seconds",
+    "Time from a message's arrival to its settlement, by queue and type",
+    ["queue", "type"],
+    buckets=LATENCY_BUCKETS,
+)
+DEAD_LETTERS = Counter(
+    "cqrs_dead_letters_total", "Messages put in a dead-letter queue, by queue and reason", ["queue", "reason"]
+)
+BROKER_CONNECTED = Gauge("cqrs_broker_connected", "1 while the broker connection works, else 0")

@@ -1,0 +1,101 @@
+"""The HTTP endpoint of a service: /healthz (alive), /readyz (can do its job), /metrics (Prometheus).
+
+async with serve_probes("command", settings.http_host, 8081, readiness, refresh):
+    ...   # every check and refresh is bounded by CHECK_TIMEOUT_SECONDS
+"""
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from cqrs_shared.errors import StartupError
+
+log = logging.getLogger(__name__)
+
+CHECK_TIMEOUT_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Check:
+    ok: bool
+    reason: str | None = None
+    details: dict[str, float | int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Readiness:
+    checks: dict[str, Check]
+    extra: dict[str, dict[str, float | int]] = field(default_factory=dict)
+
+    @property
+    def ready(self) -> bool:
+        return all(check.ok for check in self.checks.values())
+
+
+Probe = Callable[[], Awaitable[Readiness]]
+Refresh = Callable[[], Awaitable[None]]
+
+
+def _report(service: str, readiness: Readiness) -> dict[str, object]:
+    checks = {
+        name: {"ok": check.ok, **({"reason": check.reason} if check.reason else {}), **check.details}
+        for name, check in readiness.checks.items()
+    }
+    return {"service": service, "ready": readiness.ready, "checks": checks, **readiness.extra}
+
+
+def _app(service: str, probe: Probe, refresh: Refresh) -> web.Application:
+    async def healthz(_: web.Request) -> web.Response:
+        # Answering at all proves the event loop runs.
+        return web.json_response({"service": service, "alive": True})
+
+    async def readyz(_: web.Request) -> web.Response:
+        try:
+            async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+                readiness = await probe()
+        except TimeoutError:
+            readiness = Readiness(
+                {"checks": Check(False, f"not answered within {CHECK_TIMEOUT_SECONDS:g} s")}
+            )
+        return web.json_response(_report(service, readiness), status=200 if readiness.ready else 503)
+
+    async def metrics(_: web.Request) -> web.Response:
+        try:
+            async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+                await refresh()
+        except Exception as error:  # the counters still count: serve them, say why gauges are old
+            log.warning("metrics: could not refresh the gauges: %r", error)
+        return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    return app
+
+
+@asynccontextmanager
+async def serve_probes(
+    service: str, host: str, port: int, probe: Probe, refresh: Refresh
+) -> AsyncIterator[int]:
+    """Serve the endpoint until the block ends; yields the port (a free one when ``port`` is 0)."""
+    runner = web.AppRunner(_app(service, probe, refresh), access_log=None, handle_signals=False)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        try:
+            await site.start()
+        except OSError as error:
+            raise StartupError(
+                f"cannot serve /healthz, /readyz and /metrics on {host}:{port}: {error}"
+            ) from None
+        bound: int = runner.addresses[0][1]
+        log.info("health and metrics on http://%s:%d", host, bound)
+        yield bound
+    finally:
+        await runner.cleanup()
