@@ -31,6 +31,7 @@ from cqrs_shared.messaging.topology import (
 )
 
 QUEUES = (COMMAND_QUEUE, STREAM_QUEUE, EVENT_QUEUE, QUERY_QUEUE)
+_ORIGIN = {dead_letter_queue(queue): queue for queue in QUEUES}
 CONNECT_TIMEOUT_SECONDS = 5.0
 GET_TIMEOUT_SECONDS = 5.0
 READ_TIMEOUT_SECONDS = 60.0
@@ -72,7 +73,7 @@ class DeadLetter:
     @property
     def original_queue(self) -> str:
         """Where it came from: our header, else the queue the broker dead-lettered it from."""
-        return self.header("x-original-queue") or self.queue.removesuffix(".dlq")
+        return self.header("x-original-queue") or _ORIGIN.get(self.queue, self.queue)
 
 
 @dataclass(frozen=True)
@@ -100,10 +101,10 @@ Wanted = Callable[[DeadLetter], bool]
 def dead_letter_queues(queue: str | None) -> list[str]:
     """The dead-letter queues of ``queue`` (its own or its ``.dlq`` name), or all; ValueError if unknown."""
     if queue is None:
-        return [dead_letter_queue(name) for name in QUEUES]
-    name = queue.removesuffix(".dlq")
+        return list(_ORIGIN)
+    name = _ORIGIN.get(queue, queue)
     if name not in QUEUES:
-        raise ValueError(f"unknown queue {queue!r}; one of {', '.join(QUEUES)} (or their .dlq)")
+        raise ValueError(f"unknown queue {queue!r}; one of {', '.join(QUEUES)} (or their dead-letter queues)")
     return [dead_letter_queue(name)]
 
 

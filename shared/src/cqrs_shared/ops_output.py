@@ -10,7 +10,7 @@ from typing import Any
 from cqrs_shared.dlq import DeadLetter, Found, Settled
 from cqrs_shared.status import Service, Status
 
-REASON_WIDTH = 60
+REASON_WIDTH = 50
 
 
 def found(queues: Sequence[Found], as_json: bool) -> None:
@@ -24,11 +24,11 @@ def found(queues: Sequence[Found], as_json: bool) -> None:
         more = f", {len(item.letters)} read" if len(item.letters) < item.depth else ""
         print(f"{item.queue}: {item.depth} dead letter{'' if item.depth == 1 else 's'}{more}")
         if item.letters:
-            print(f"  {'MESSAGE ID':<36}  {'TYPE':<22}  {'FROM':<24}  {'CODE':<20}  {'AT':<19}  REASON")
+            print(f"  {'MESSAGE ID':<36}  {'TYPE':<16}  {'FROM':<24}  {'CODE':<18}  {'AT':<19}  REASON")
         for letter in item.letters:
             print(
-                f"  {letter.message_id or '-':<36}  {(letter.type or '-')[:22]:<22}  "
-                f"{letter.original_queue[:24]:<24}  {(letter.error_code or '-')[:20]:<20}  "
+                f"  {letter.message_id or '-':<36}  {(letter.type or '-')[:16]:<16}  "
+                f"{letter.original_queue[:24]:<24}  {(letter.error_code or '-')[:18]:<18}  "
                 f"{_when(letter.timestamp):<19}  {_short(letter.reason or '')}"
             )
 
@@ -81,6 +81,9 @@ def status(value: Status, as_json: bool) -> None:
             print(f"{queue.name:<34}  {queue.messages:>7}  {queue.consumers:>9}")
         else:
             print(f"{queue.name:<34}  {'absent':>7}")
+    dead = sum(queue.messages for queue in value.queues if queue.dead_letters)
+    if dead:
+        print(f"\n{dead} dead letter{'' if dead == 1 else 's'}: see cqrs dlq list")
 
 
 def _service_lines(service: Service) -> tuple[str, list[str]]:
@@ -109,7 +112,9 @@ def _status_json(value: Status) -> dict[str, Any]:
                 "url": service.url,
                 "state": state,
                 "problem": service.problem,
-                "readiness": None if service.readiness is None else service.readiness.model_dump(mode="json"),
+                "readiness": None
+                if service.readiness is None
+                else service.readiness.model_dump(mode="json", exclude_none=True),
             }
         )
     return {
@@ -117,7 +122,13 @@ def _status_json(value: Status) -> dict[str, Any]:
         "broker": {"ok": value.broker_problem is None, "problem": value.broker_problem},
         "services": services,
         "queues": [
-            {"name": q.name, "present": q.present, "messages": q.messages, "consumers": q.consumers}
+            {
+                "name": q.name,
+                "present": q.present,
+                "messages": q.messages,
+                "consumers": q.consumers,
+                "dead_letters": q.dead_letters,
+            }
             for q in value.queues
         ],
     }

@@ -78,6 +78,7 @@ class QueueDepth:
     present: bool
     messages: int = 0
     consumers: int = 0
+    dead_letters: bool = False
 
 
 @dataclass(frozen=True)
@@ -120,19 +121,22 @@ async def readiness(http: aiohttp.ClientSession, name: str, url: str) -> Service
 
 async def queue_depths(connection: AbstractConnection) -> list[QueueDepth]:
     """Each queue and its dead-letter queue, by passive declares (which create nothing)."""
-    names = [name for queue in QUEUES for name in (queue, dead_letter_queue(queue))]
-    return [await _depth(connection, name) for name in names]
+    depths = []
+    for queue in QUEUES:
+        depths.append(await _depth(connection, queue, dead_letters=False))
+        depths.append(await _depth(connection, dead_letter_queue(queue), dead_letters=True))
+    return depths
 
 
-async def _depth(connection: AbstractConnection, name: str) -> QueueDepth:
+async def _depth(connection: AbstractConnection, name: str, *, dead_letters: bool) -> QueueDepth:
     # A passive declare of a missing queue closes its channel, hence one channel per queue.
     async with connection.channel(publisher_confirms=False) as channel:
         try:
             queue = await channel.declare_queue(name, passive=True, timeout=DECLARE_TIMEOUT_SECONDS)
         except ChannelNotFoundEntity:
-            return QueueDepth(name, present=False)
+            return QueueDepth(name, present=False, dead_letters=dead_letters)
         result = queue.declaration_result
-        return QueueDepth(name, True, result.message_count or 0, result.consumer_count or 0)
+        return QueueDepth(name, True, result.message_count or 0, result.consumer_count or 0, dead_letters)
 
 
 async def _depths(url: str) -> tuple[list[QueueDepth], str | None]:
