@@ -2,7 +2,9 @@
 
 Runs as its own process, so that the test's event loop cannot slow it down:
 
-    python -m tests.faults.proxy HOST PORT    # prints its port; SIGUSR1 cuts; SIGTERM ends it
+    python -m tests.faults.proxy HOST PORT    # prints its port; SIGUSR1 cuts; SIGUSR2 takes the
+                                              # broker away (cut, refuse) or brings it back;
+                                              # SIGTERM ends it
 """
 
 import asyncio
@@ -15,12 +17,14 @@ class Proxy:
     def __init__(self, host: str, port: int) -> None:
         self._target = (host, port)
         self._writers: set[asyncio.StreamWriter] = set()
+        self._down = False
 
     async def serve(self) -> None:
         server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
         print(server.sockets[0].getsockname()[1], flush=True)
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGUSR1, self.cut)
+        loop.add_signal_handler(signal.SIGUSR2, self.toggle)
         stopped = asyncio.Event()
         loop.add_signal_handler(signal.SIGTERM, stopped.set)
         async with server:
@@ -34,7 +38,19 @@ class Proxy:
             writer.transport.abort()
         self._writers.clear()
 
+    def toggle(self) -> None:
+        """The broker goes away (every connection cut, new ones refused) or comes back."""
+        self._down = not self._down
+        print("down" if self._down else "up", flush=True)
+        if self._down:
+            for writer in list(self._writers):
+                writer.transport.abort()
+            self._writers.clear()
+
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._down:
+            writer.transport.abort()
+            return
         up_reader, up_writer = await asyncio.open_connection(*self._target)
         self._writers |= {writer, up_writer}
         await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))

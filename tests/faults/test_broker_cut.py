@@ -8,11 +8,7 @@ that can cut every connection through it.
 
 import asyncio
 import signal
-import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from functools import partial
-from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -22,40 +18,13 @@ from cqrs_shared.client import CqrsClient
 from cqrs_shared.contracts import CommandAccepted, CreateCustomer, CustomerView, GetCustomer
 from cqrs_shared.errors import RemoteError, RequestTimeout
 from tests.conftest import fresh_mongo, fresh_postgres, fresh_vhost
+from tests.faults.isolated import proxy_to, through
 from tests.faults.supervised import make_run
-from tests.pair import ROOT, Pair
+from tests.pair import Pair
 from tests.waiting import until
 
 pytestmark = pytest.mark.faults
 CUSTOMERS = 60
-
-
-def through(url: str, port: int) -> str:
-    """``url`` with the proxy's port in place of the broker's."""
-    parts = urlsplit(url)
-    credentials = parts.netloc.rpartition("@")[0]
-    return urlunsplit((parts.scheme, f"{credentials}@127.0.0.1:{port}", parts.path, "", ""))
-
-
-@asynccontextmanager
-async def proxy_to(url: str) -> AsyncIterator[tuple[int, asyncio.subprocess.Process]]:
-    """A proxy process in front of ``url``'s broker: its port, and the process (SIGUSR1 cuts)."""
-    broker = urlsplit(url)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tests.faults.proxy",
-        broker.hostname or "127.0.0.1",
-        str(broker.port or 5672),
-        stdout=asyncio.subprocess.PIPE,
-        cwd=ROOT,
-    )
-    assert process.stdout is not None
-    try:
-        yield int(await process.stdout.readline()), process
-    finally:
-        process.terminate()
-        await process.wait()
 
 
 async def test_no_command_is_lost_when_the_broker_connection_is_cut(

@@ -18,6 +18,8 @@ from command_service.errors import ConcurrencyConflict
 from command_service.ports import Change, Loaded, PendingEvent, StreamChange, StreamState, pending_event
 from cqrs_shared.contracts import CommandReply
 from cqrs_shared.contracts.metadata import SCHEMA_VERSION
+from cqrs_shared.errors import StartupError
+from cqrs_shared.logs import redact
 
 NOTIFY_CHANNEL = "cqrs_events"
 Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
@@ -37,7 +39,11 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 
 @asynccontextmanager
 async def open_pool(dsn: str, *, max_size: int = 10) -> AsyncIterator[asyncpg.Pool]:
-    async with asyncpg.create_pool(dsn, min_size=1, max_size=max_size, init=_init_connection) as pool:
+    try:
+        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=max_size, init=_init_connection)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        raise StartupError(f"cannot connect to PostgreSQL at {redact(dsn)}: {error!r}") from None
+    async with pool:
         yield pool
 
 

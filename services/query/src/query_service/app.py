@@ -5,6 +5,10 @@ import logging
 from contextlib import AsyncExitStack
 from functools import partial
 
+from pymongo.errors import PyMongoError
+
+from cqrs_shared.errors import StartupError
+from cqrs_shared.logs import redact
 from cqrs_shared.messaging import topology
 from cqrs_shared.messaging.channels import open_channel, open_connection
 from cqrs_shared.messaging.consumer import Consumer
@@ -31,7 +35,11 @@ async def serve(settings: QuerySettings, stopped: asyncio.Event) -> None:
             open_database(str(settings.mongodb_url), settings.mongodb_database)
         )
         store = ReadStore(db)
-        await store.ensure_indexes()
+        try:
+            await store.ensure_indexes()
+        except PyMongoError as error:
+            url = redact(str(settings.mongodb_url))
+            raise StartupError(f"cannot prepare the read model at {url}: {error!r}") from None
         consistency = Consistency(store, settings.max_wait)
 
         connection = await open_connection(stack, str(settings.rabbitmq_url))

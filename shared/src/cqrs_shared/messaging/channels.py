@@ -10,6 +10,10 @@ from contextlib import AsyncExitStack
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractRobustConnection
+from aio_pika.exceptions import AMQPError
+
+from cqrs_shared.errors import StartupError
+from cqrs_shared.logs import redact
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +23,10 @@ CLOSE_TIMEOUT_SECONDS = 5.0
 
 async def open_connection(stack: AsyncExitStack, url: str) -> AbstractRobustConnection:
     """A connection that comes back by itself, and restores its channels, queues and consumers."""
-    connection = await aio_pika.connect_robust(url, reconnect_interval=RECONNECT_SECONDS)
+    try:
+        connection = await aio_pika.connect_robust(url, reconnect_interval=RECONNECT_SECONDS)
+    except (AMQPError, OSError) as error:
+        raise StartupError(f"cannot connect to the broker at {redact(url)}: {error!r}") from None
     stack.push_async_callback(close_bounded, "connection", connection.close)
     return connection
 

@@ -111,6 +111,10 @@ class Consumer:
                 trace_id=trace_id(received.traceparent),
             ):
                 outcome, code = await self._process(message, received)
+                took = time.perf_counter() - started
+                # One line a message, in its context (ids, trace): what an operator searches by.
+                said = f"{outcome} {code}" if code else outcome
+                log.info("%s %s: %s in %.1f ms", self._queue.name, kind, said, took * 1000)
             metrics.MESSAGES.labels(self._queue.name, kind, outcome, code).inc()
         finally:
             metrics.HANDLING.labels(self._queue.name, kind).observe(time.perf_counter() - started)
