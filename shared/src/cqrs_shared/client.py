@@ -47,19 +47,23 @@ class CqrsClient:
             await topology.declare_queue(rpc.channel, topology.QUERY_QUEUE)
             yield cls(rpc, commands, timeout)
 
-    async def send(self, command: Contract, *, command_id: UUID | None = None) -> CommandReply:
+    async def send(
+        self, command: Contract, *, command_id: UUID | None = None, traceparent: str | None = None
+    ) -> CommandReply:
         """Send a command and return its reply, accepted or rejected. command_id is the idempotency key."""
         type_name = message_type(command)
-        metadata = Metadata(message_id=command_id or uuid4(), type=type_name, traceparent=new_traceparent())
+        metadata = Metadata(
+            message_id=command_id or uuid4(), type=type_name, traceparent=traceparent or new_traceparent()
+        )
         body = await self._rpc.call(
             self._commands, type_name, command.model_dump_json().encode(), metadata, timeout=self._timeout
         )
         return _COMMAND_REPLY.validate_json(body)
 
-    async def ask(self, query: Contract, result: type[R]) -> R:
+    async def ask(self, query: Contract, result: type[R], *, traceparent: str | None = None) -> R:
         """Ask a query; a structured error reply raises RemoteError."""
         type_name = message_type(query)
-        metadata = Metadata(type=type_name, traceparent=new_traceparent())
+        metadata = Metadata(type=type_name, traceparent=traceparent or new_traceparent())
         body = await self._rpc.call(
             self._rpc.channel.default_exchange,
             topology.QUERY_QUEUE,

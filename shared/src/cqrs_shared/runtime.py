@@ -5,10 +5,12 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
-from cqrs_shared import logs
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
+
+from cqrs_shared import logs, telemetry
 from cqrs_shared.errors import StartupError
 from cqrs_shared.messaging.watchdog import BrokerLost
 from cqrs_shared.settings import BrokerSettings, load
@@ -58,7 +60,11 @@ def usage(name: str, settings: type[S], about: str) -> argparse.ArgumentParser:
 
 
 def serve_forever(
-    name: str, settings: type[S], serve: Callable[[S, asyncio.Event], Awaitable[None]], about: str
+    name: str,
+    settings: type[S],
+    serve: Callable[[S, asyncio.Event], Awaitable[None]],
+    about: str,
+    instrumentors: Sequence[BaseInstrumentor] = (),
 ) -> None:
     """A service's ``main``: 0 after a requested stop; 1 when it cannot start or the broker stayed away.
 
@@ -70,7 +76,8 @@ def serve_forever(
         loaded = load(settings)
         logs.configure(name, loaded.log_level, loaded.log_format)
         try:
-            await serve(loaded, stop_event())
+            with telemetry.tracing(f"{name}-service", instrumentors):
+                await serve(loaded, stop_event())
         except BrokerLost as error:
             # Non-zero, so that the supervisor (container runtime, systemd) starts a fresh process.
             log.error("%s; exiting so that the service is restarted", error)

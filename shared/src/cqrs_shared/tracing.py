@@ -1,7 +1,11 @@
 """W3C trace context: start a trace where none exists, continue one where it does."""
 
+import contextlib
 import re
 import secrets
+from collections.abc import Iterator
+
+from opentelemetry import context, propagate
 
 _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 
@@ -22,3 +26,20 @@ def child_traceparent(parent: str | None) -> str:
 def trace_id(traceparent: str | None) -> str | None:
     match = _TRACEPARENT.match(traceparent or "")
     return match.group(1) if match else None
+
+
+@contextlib.contextmanager
+def continued(traceparent: str | None) -> Iterator[None]:
+    """Spans started in the block (a publish, say) belong to ``traceparent``'s trace.
+
+    The relay publishes an event long after the command's span ended, in a task of its own: this
+    puts the event's publish into the trace the command started. Without tracing, a no-op.
+    """
+    if not traceparent:
+        yield
+        return
+    token = context.attach(propagate.extract({"traceparent": traceparent}))
+    try:
+        yield
+    finally:
+        context.detach(token)

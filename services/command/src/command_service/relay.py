@@ -22,6 +22,7 @@ from command_service.store import NOTIFY_CHANNEL, Connection, PostgresEventStore
 from cqrs_shared.contracts import routing_key
 from cqrs_shared.messaging.envelope import outgoing
 from cqrs_shared.messaging.publishing import publish
+from cqrs_shared.tracing import continued
 from cqrs_shared.waiting import first_of
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,8 @@ class Relay:
         # Bounded (publishing.py): a publish lost with a broken connection must not hold the relay
         # forever. If the broker did take the event, publishing it again is harmless (readers are
         # idempotent).
-        await publish(self._exchange, message, routing_key(item.envelope.event.type))
+        with continued(item.metadata.traceparent):
+            await publish(self._exchange, message, routing_key(item.envelope.event.type))
 
     async def run(self, conn: Connection, stopped: asyncio.Event) -> None:
         """Lead when the lock is free, then publish until ``stopped``; ``conn`` holds lock and LISTEN."""

@@ -1,0 +1,66 @@
+"""One trace across both processes: the client's command, its handling and PostgreSQL transaction,
+the relay's publish, the projection, and a query that waited for it (OTEL_TRACES_EXPORTER=console).
+"""
+
+import json
+from typing import Any
+
+import pytest
+
+from cqrs_shared.client import CqrsClient
+from cqrs_shared.contracts import CreateCustomer, CustomerView, GetCustomer
+from cqrs_shared.tracing import child_traceparent, new_traceparent, trace_id
+from tests.builders import accepted
+from tests.faults.isolated import Servers, isolated
+from tests.pair import Pair, Service
+
+pytestmark = pytest.mark.faults
+
+
+@pytest.fixture
+def servers(rabbitmq_server: str, postgres_server: str, mongodb_url: str) -> Servers:
+    return Servers(rabbitmq_server, postgres_server, mongodb_url)
+
+
+def spans(service: Service, trace: str) -> list[dict[str, Any]]:
+    """The spans of ``trace`` the service exported (its stdout, one JSON object a line)."""
+    found = []
+    for line in service.output().splitlines():
+        if line.startswith("{") and '"context"' in line:
+            span = json.loads(line)
+            if span["context"]["trace_id"] == f"0x{trace}":
+                found.append(span)
+    return found
+
+
+def kinds(found: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    return {(span["kind"], span["attributes"].get("db.system", span["name"])) for span in found}
+
+
+async def test_one_trace_runs_from_the_command_to_the_query_that_waited_for_it(
+    pair: Pair, servers: Servers
+) -> None:
+    traceparent = new_traceparent()
+    trace = trace_id(traceparent)
+    assert trace is not None
+    async with isolated(pair, servers, {"OTEL_TRACES_EXPORTER": "console"}) as own:
+        assert own.command is not None
+        assert own.query is not None
+        async with CqrsClient.connect(own.vhost, timeout=10) as client:
+            created = accepted(
+                await client.send(CreateCustomer(name="Traced", locale="en"), traceparent=traceparent)
+            )
+            query = GetCustomer(customer_id=created.id, token=created.token)
+            await client.ask(query, CustomerView, traceparent=child_traceparent(traceparent))
+        command, query_service = own.command, own.query
+    # Stopped: each service flushed its spans on the way out.
+    on_command, on_query = spans(command, trace), spans(query_service, trace)
+    assert {span["resource"]["attributes"]["service.name"] for span in on_command} == {"command-service"}
+    assert {span["resource"]["attributes"]["service.name"] for span in on_query} == {"query-service"}
+    command_kinds, query_kinds = kinds(on_command), kinds(on_query)
+    assert ("SpanKind.CONSUMER", "cqrs.commands receive") in command_kinds, command_kinds
+    assert any(kind == ("SpanKind.CLIENT", "postgresql") for kind in command_kinds), command_kinds
+    assert ("SpanKind.PRODUCER", "cqrs.events,customer.created send") in command_kinds, command_kinds
+    assert ("SpanKind.CONSUMER", "cqrs.events receive") in query_kinds, query_kinds
+    assert ("SpanKind.CONSUMER", "query-service.rpc receive") in query_kinds, query_kinds
+    assert any(kind == ("SpanKind.CLIENT", "mongodb") for kind in query_kinds), query_kinds
