@@ -153,9 +153,7 @@ class Consumer:
         try:
             await self._responder.retry(target, message, attempt + 1, wait, why)
         except Exception:
-            log.exception("%s: could not schedule a retry; requeueing", self._queue.name)
-            await asyncio.sleep(REQUEUE_DELAY_SECONDS)
-            await self._finish(message, ack=False)
+            await self._requeue(message, "could not schedule a retry")
             return True
         await self._finish(message, ack=True)
         return True
@@ -174,12 +172,16 @@ class Consumer:
                 )
                 await self._responder.dead_letter(self._queue.name, message, outcome.dead_letter)
         except Exception:
-            log.exception("%s: could not reply or dead-letter; requeueing", self._queue.name)
-            await asyncio.sleep(REQUEUE_DELAY_SECONDS)
-            await self._finish(message, ack=False)
+            await self._requeue(message, "could not reply or dead-letter")
             return False
         await self._finish(message, ack=True)
         return True
+
+    async def _requeue(self, message: AbstractIncomingMessage, why: str) -> None:
+        """After a failure to publish what settles ``message``: log it, pause, hand it back."""
+        log.exception("%s: %s; requeueing", self._queue.name, why)
+        await asyncio.sleep(REQUEUE_DELAY_SECONDS)
+        await self._finish(message, ack=False)
 
     async def _finish(self, message: AbstractIncomingMessage, *, ack: bool) -> None:
         """Ack, or nack to requeue, within a deadline (an ack's write can hang like a publish's).
