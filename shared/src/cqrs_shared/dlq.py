@@ -22,6 +22,7 @@ from aio_pika.exceptions import (
 
 from cqrs_shared.errors import BrokerUnavailable
 from cqrs_shared.messaging.publishing import publish
+from cqrs_shared.messaging.responder import copy
 from cqrs_shared.messaging.topology import (
     COMMAND_QUEUE,
     EVENT_QUEUE,
@@ -215,17 +216,8 @@ def _letter(queue: str, message: AbstractIncomingMessage) -> DeadLetter:
 
 def _replayed(letter: DeadLetter) -> aio_pika.Message:
     """The message as first sent: its ids, properties and headers, without the x-* ones."""
-    headers = {name: value for name, value in letter.headers.items() if not name.startswith(_SPENT)}
-    return aio_pika.Message(
-        letter.body,
-        headers=headers,
-        content_type=letter.content_type,
-        message_id=letter.message_id,
-        type=letter.type,
-        correlation_id=letter.correlation_id,
-        reply_to=letter.reply_to,
-        timestamp=letter.timestamp,
-        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+    return copy(
+        letter, {name: value for name, value in letter.headers.items() if not name.startswith(_SPENT)}
     )
 
 

@@ -61,8 +61,9 @@ class Relay:
         if confirmed:
             await self._store.mark_published(confirmed)
             now = datetime.now(UTC)
+            published_seqs = set(confirmed)
             for item in pending:
-                if item.seq in confirmed:
+                if item.seq in published_seqs:
                     metrics.COMMIT_TO_PUBLISH.observe((now - item.envelope.occurred_at).total_seconds())
         return len(confirmed)
 

@@ -4,6 +4,9 @@ A dead letter and a retry are copies of the received message (ids, reply_to, hea
 replayed or retried message is the same message to its handler: idempotent, version-gated.
 """
 
+from datetime import datetime
+from typing import Protocol
+
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, HeadersType
 
@@ -22,13 +25,34 @@ def attempt_of(message: AbstractIncomingMessage) -> int:
     return value if isinstance(value, int) and value >= 1 else 1
 
 
-def copy(
-    message: AbstractIncomingMessage, headers: HeadersType, expiration: float | None = None
-) -> aio_pika.Message:
-    """``message`` again, its headers updated with ``headers``, persistent; gone after ``expiration`` s."""
+class Sent(Protocol):
+    """What a received message and a dead letter both hold: enough to send the message again."""
+
+    @property
+    def body(self) -> bytes: ...
+    @property
+    def headers(self) -> HeadersType: ...
+    @property
+    def content_type(self) -> str | None: ...
+    @property
+    def message_id(self) -> str | None: ...
+    @property
+    def type(self) -> str | None: ...
+    @property
+    def correlation_id(self) -> str | None: ...
+    @property
+    def reply_to(self) -> str | None: ...
+    @property
+    def timestamp(self) -> datetime | None: ...
+
+
+def copy(message: Sent, headers: HeadersType, expiration: float | None = None) -> aio_pika.Message:
+    """``message`` again with its ids and properties, carrying ``headers`` (not its own), persistent;
+    gone after ``expiration`` seconds. Dead letters, retries and replays are all made here.
+    """
     return aio_pika.Message(
         message.body,
-        headers={**(message.headers or {}), **headers},
+        headers=headers,
         content_type=message.content_type,
         message_id=message.message_id,
         type=message.type,
@@ -66,7 +90,7 @@ class Responder:
             "x-original-routing-key": message.routing_key or "",
         }
         exchange = await self._dead_letters.get_exchange(DEAD_LETTER_EXCHANGE, ensure=False)
-        await publish(exchange, copy(message, reason), queue, mandatory=True)
+        await publish(exchange, copy(message, {**(message.headers or {}), **reason}), queue, mandatory=True)
         metrics.DEAD_LETTERS.labels(queue, why.code.value).inc()
 
     async def retry(
@@ -74,5 +98,5 @@ class Responder:
     ) -> None:
         """Park ``message`` in ``retry_queue`` for ``after`` seconds; the broker then puts it back."""
         headers: HeadersType = {ATTEMPT_HEADER: attempt, "x-last-error": why[:1000]}
-        retried = copy(message, headers, expiration=max(0.001, after))
+        retried = copy(message, {**(message.headers or {}), **headers}, expiration=max(0.001, after))
         await publish(self._dead_letters.default_exchange, retried, retry_queue, mandatory=True)
