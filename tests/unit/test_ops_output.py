@@ -8,7 +8,8 @@ import pytest
 
 from cqrs_shared import ops_output
 from cqrs_shared.dlq import DeadLetter, Found, Settled
-from cqrs_shared.status import Check, Outbox, QueueDepth, Readiness, Service, Status
+from cqrs_shared.readiness import Check, Outbox, Readiness
+from cqrs_shared.status import QueueDepth, Service, Status
 
 
 def letter(body: bytes, **headers: object) -> DeadLetter:

@@ -8,45 +8,20 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from cqrs_shared.errors import StartupError
+from cqrs_shared.readiness import Check, Readiness
 
 log = logging.getLogger(__name__)
 
 CHECK_TIMEOUT_SECONDS = 2.0
 
 
-@dataclass(frozen=True)
-class Check:
-    ok: bool
-    reason: str | None = None
-    details: dict[str, float | int] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Readiness:
-    checks: dict[str, Check]
-    extra: dict[str, dict[str, float | int]] = field(default_factory=dict)
-
-    @property
-    def ready(self) -> bool:
-        return all(check.ok for check in self.checks.values())
-
-
 Probe = Callable[[], Awaitable[Readiness]]
 Refresh = Callable[[], Awaitable[None]]
-
-
-def _report(service: str, readiness: Readiness) -> dict[str, object]:
-    checks = {
-        name: {"ok": check.ok, **({"reason": check.reason} if check.reason else {}), **check.details}
-        for name, check in readiness.checks.items()
-    }
-    return {"service": service, "ready": readiness.ready, "checks": checks, **readiness.extra}
 
 
 def _app(service: str, probe: Probe, refresh: Refresh) -> web.Application:
@@ -59,10 +34,13 @@ def _app(service: str, probe: Probe, refresh: Refresh) -> web.Application:
             async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
                 readiness = await probe()
         except TimeoutError:
-            readiness = Readiness(
-                {"checks": Check(False, f"not answered within {CHECK_TIMEOUT_SECONDS:g} s")}
-            )
-        return web.json_response(_report(service, readiness), status=200 if readiness.ready else 503)
+            late = Check(ok=False, reason=f"not answered within {CHECK_TIMEOUT_SECONDS:g} s")
+            readiness = Readiness.of(service, {"checks": late})
+        return web.Response(
+            text=readiness.model_dump_json(exclude_none=True),
+            content_type="application/json",
+            status=200 if readiness.ready else 503,
+        )
 
     async def metrics(_: web.Request) -> web.Response:
         try:

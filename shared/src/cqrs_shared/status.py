@@ -9,11 +9,12 @@ from dataclasses import dataclass
 import aiohttp
 from aio_pika.abc import AbstractConnection
 from aio_pika.exceptions import ChannelNotFoundEntity
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AnyHttpUrl, Field, ValidationError
 
 from cqrs_shared.dlq import QUEUES, broker
 from cqrs_shared.errors import BrokerUnavailable
 from cqrs_shared.messaging.topology import dead_letter_queue
+from cqrs_shared.readiness import Readiness
 from cqrs_shared.settings import BrokerSettings
 
 HTTP_TIMEOUT_SECONDS = 3.0
@@ -29,32 +30,6 @@ class StatusSettings(BrokerSettings):
     query_http_url: AnyHttpUrl = Field(
         default=AnyHttpUrl("http://127.0.0.1:8082"), description="the query service's HTTP endpoint"
     )
-
-
-class Check(BaseModel):
-    """One readiness check; the lag check also says how far behind."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
-    ok: bool
-    reason: str | None = None
-    events: int | None = None
-    seconds: float | None = None
-
-
-class Outbox(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    backlog: int
-    oldest_age_seconds: float | None = None
-
-
-class Readiness(BaseModel):
-    """The body of ``/readyz`` (200 ready, 503 not)."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
-    service: str
-    ready: bool
-    checks: dict[str, Check] = {}
-    outbox: Outbox | None = None
 
 
 @dataclass(frozen=True)

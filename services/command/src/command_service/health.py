@@ -8,7 +8,7 @@ import asyncpg
 from command_service import metrics
 from command_service.migrate import missing
 from command_service.store import PostgresEventStore
-from cqrs_shared.probes import Check, Readiness
+from cqrs_shared.readiness import Check, Outbox, Readiness
 
 
 @dataclass(frozen=True)
@@ -25,18 +25,18 @@ class CommandHealth:
         return backlog, age
 
     async def readiness(self) -> Readiness:
-        broker = Check(True) if self.broker_up.is_set() else Check(False, "broker connection down")
+        broker = Check.when(self.broker_up.is_set(), "broker connection down")
         try:
             pending = await missing(self.pool)
             backlog, age = await self.refresh()
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-            down = Check(False, f"database unreachable: {type(error).__name__}")
-            return Readiness({"broker": broker, "database": down, "migrations": Check(False, "unknown")})
-        migrations = Check(True) if not pending else Check(False, f"not applied: {', '.join(pending)}")
-        outbox = {"backlog": backlog, "oldest_age_seconds": round(age, 3)}
-        return Readiness(
-            {"broker": broker, "database": Check(True), "migrations": migrations}, {"outbox": outbox}
-        )
+            down = Check(ok=False, reason=f"database unreachable: {type(error).__name__}")
+            unknown = Check(ok=False, reason="unknown")
+            return Readiness.of("command", {"broker": broker, "database": down, "migrations": unknown})
+        migrations = Check.when(not pending, f"not applied: {', '.join(pending)}")
+        outbox = Outbox(backlog=backlog, oldest_age_seconds=round(age, 3))
+        checks = {"broker": broker, "database": Check(ok=True), "migrations": migrations}
+        return Readiness.of("command", checks, outbox)
 
     async def refresh_metrics(self) -> None:
         await self.refresh()

@@ -8,7 +8,7 @@ from aio_pika.exceptions import AMQPError
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
-from cqrs_shared.probes import Check, Readiness
+from cqrs_shared.readiness import Check, Readiness
 from query_service import metrics
 from query_service.layout import Document
 
@@ -28,25 +28,25 @@ class QueryHealth:
         return waiting
 
     async def readiness(self) -> Readiness:
-        broker = Check(True) if self.broker_up.is_set() else Check(False, "broker connection down")
+        broker = Check.when(self.broker_up.is_set(), "broker connection down")
         try:
             await self.db.command("ping")
-            database = Check(True)
+            database = Check(ok=True)
         except PyMongoError as error:
-            database = Check(False, f"database unreachable: {type(error).__name__}")
-        return Readiness({"broker": broker, "database": database, "projection_lag": await self._lag()})
+            database = Check(ok=False, reason=f"database unreachable: {type(error).__name__}")
+        checks = {"broker": broker, "database": database, "projection_lag": await self._lag()}
+        return Readiness.of("query", checks)
 
     async def _lag(self) -> Check:
         try:
             waiting = await self.refresh()
         except (AMQPError, RuntimeError) as error:
-            return Check(False, f"event queue unreadable: {type(error).__name__}")
+            return Check(ok=False, reason=f"event queue unreadable: {type(error).__name__}")
         # Caught up when nothing waits; else as far behind as the last event applied was.
         seconds = metrics.last_lag() if waiting else 0.0
-        details: dict[str, float | int] = {"events": waiting, "seconds": round(seconds, 3)}
-        if seconds > self.max_lag:
-            return Check(False, f"projection {seconds:.1f} s behind (limit {self.max_lag:g} s)", details)
-        return Check(True, details=details)
+        behind = seconds > self.max_lag
+        reason = f"projection {seconds:.1f} s behind (limit {self.max_lag:g} s)" if behind else None
+        return Check(ok=not behind, reason=reason, events=waiting, seconds=round(seconds, 3))
 
     async def refresh_metrics(self) -> None:
         await self.refresh()
