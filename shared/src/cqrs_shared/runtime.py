@@ -1,6 +1,5 @@
 """Process entry: settings, logs, uvloop, stopping on SIGINT/SIGTERM, and the exit status."""
 
-import argparse
 import asyncio
 import logging
 import signal
@@ -13,7 +12,7 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type:
 from cqrs_shared import logs, telemetry
 from cqrs_shared.errors import StartupError
 from cqrs_shared.messaging.watchdog import BrokerLost
-from cqrs_shared.settings import BrokerSettings, load
+from cqrs_shared.settings import BrokerSettings
 
 S = TypeVar("S", bound=BrokerSettings)
 log = logging.getLogger(__name__)
@@ -45,45 +44,40 @@ def run(main: Coroutine[Any, Any, int]) -> int:
     return uvloop.run(main)
 
 
-def usage(name: str, settings: type[S], about: str) -> argparse.ArgumentParser:
-    """``--help``: what the service does and every setting it reads, with its default."""
-    lines = ["settings (environment variables):"]
-    for field, info in settings.model_fields.items():
-        default = "" if info.default is None else f" (default: {info.default})"
-        lines.append(f"  CQRS_{field.upper():<26}{info.description or ''}{default}")
-    return argparse.ArgumentParser(
-        prog=f"{name}-service",
-        description=about,
-        epilog="\n".join(lines),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-
-
 def serve_forever(
     name: str,
-    settings: type[S],
+    settings: S,
     serve: Callable[[S, asyncio.Event], Awaitable[None]],
-    about: str,
     instrumentors: Sequence[BaseInstrumentor] = (),
 ) -> None:
-    """A service's ``main``: 0 after a requested stop; 1 when it cannot start or the broker stayed away.
-
-    It takes no arguments but ``--help``; everything else is a setting.
-    """
-    usage(name, settings, about).parse_args()
+    """A service's ``serve``: 0 after a requested stop; 1 when it cannot start or the broker stayed away."""
 
     async def _main() -> int:
-        loaded = load(settings)
-        logs.configure(name, loaded.log_level, loaded.log_format)
+        logs.configure(name, settings.log_level, settings.log_format)
         try:
             with telemetry.tracing(f"{name}-service", instrumentors):
-                await serve(loaded, stop_event())
+                await serve(settings, stop_event())
         except BrokerLost as error:
             # Non-zero, so that the supervisor (container runtime, systemd) starts a fresh process.
             log.error("%s; exiting so that the service is restarted", error)
             return 1
         except StartupError as error:
             log.error("cannot start: %s", error)
+            return 1
+        return 0
+
+    sys.exit(run(_main()))
+
+
+def one_shot(name: str, settings: S, job: Callable[[S], Awaitable[None]]) -> None:
+    """A job that runs once and exits (``command-service migrate``): 0 when done, 1 when it cannot."""
+
+    async def _main() -> int:
+        logs.configure(name, settings.log_level, settings.log_format)
+        try:
+            await job(settings)
+        except StartupError as error:
+            log.error("cannot %s: %s", job.__name__.replace("_", " "), error)
             return 1
         return 0
 

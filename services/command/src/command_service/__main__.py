@@ -1,19 +1,40 @@
 """The command service: takes commands off RabbitMQ, decides them, writes PostgreSQL, publishes events.
 
-Runs in the foreground until SIGINT or SIGTERM, then finishes in-flight commands and exits 0.
+Serves in the foreground until SIGINT or SIGTERM, then finishes in-flight commands and exits 0.
 """
 
-from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+import sys
 
-from command_service.app import serve
 from command_service.settings import CommandSettings
-from cqrs_shared.runtime import serve_forever
+from cqrs_shared import entry
+from cqrs_shared.settings import load
+
+MIGRATE = "migrate"
 
 
 def main() -> None:
+    chosen = entry.action(
+        "command",
+        CommandSettings,
+        __doc__ or "",
+        {MIGRATE: "apply the missing database migrations, then exit (an init container or a job)"},
+    )
+    settings = load(CommandSettings)
+    if chosen == entry.HEALTHCHECK:
+        sys.exit(entry.healthcheck(settings.http_host, settings.command_http_port))
+    # The service's modules load only for the actions that need them (the healthcheck stays light).
+    from cqrs_shared import runtime
+
+    if chosen == MIGRATE:
+        from command_service.app import migrate_database
+
+        runtime.one_shot("command", settings, migrate_database)
+    from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+
+    from command_service.app import serve
+
     # The instrumentation package ships no type hints for its constructor.
-    instrumentors = [AsyncPGInstrumentor()]  # type: ignore[no-untyped-call]
-    serve_forever("command", CommandSettings, serve, __doc__ or "", instrumentors)
+    runtime.serve_forever("command", settings, serve, [AsyncPGInstrumentor()])  # type: ignore[no-untyped-call]
 
 
 if __name__ == "__main__":

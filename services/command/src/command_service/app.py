@@ -5,6 +5,8 @@ import logging
 from contextlib import AsyncExitStack
 from functools import partial
 
+import asyncpg
+
 from command_service.entrypoint import COMMANDS, STREAM_READS, command_error, on_command, on_read_stream
 from command_service.health import CommandHealth
 from command_service.migrate import migrate
@@ -23,13 +25,26 @@ from cqrs_shared.probes import serve_probes
 log = logging.getLogger(__name__)
 
 
+async def _migrate(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        applied = await migrate(conn)
+    for name in applied:
+        log.info("migrated: %s", name)
+    log.info("database schema up to date (%d migration(s) applied now)", len(applied))
+
+
+async def migrate_database(settings: CommandSettings) -> None:
+    """``command-service migrate``: apply what is missing, then return (an init container, a job)."""
+    async with open_pool(str(settings.postgres_dsn), max_size=1) as pool:
+        await _migrate(pool)
+
+
 async def serve(settings: CommandSettings, stopped: asyncio.Event) -> None:
     """Run the command service until ``stopped`` is set, then finish in-flight work and close."""
     async with AsyncExitStack() as stack:
         pool = await stack.enter_async_context(open_pool(str(settings.postgres_dsn)))
-        async with pool.acquire() as conn:
-            for name in await migrate(conn):
-                log.info("migrated: %s", name)
+        if settings.migrate_on_start:
+            await _migrate(pool)
         store = PostgresEventStore(pool)
 
         connection = await open_connection(stack, str(settings.rabbitmq_url))

@@ -14,6 +14,10 @@ class CommandSettings(BrokerSettings):
     relay_batch_size: int = Field(
         default=200, ge=1, le=10_000, description="events the outbox relay reads per round"
     )
+    migrate_on_start: bool = Field(
+        default=True,
+        description="apply missing migrations at start (false where `command-service migrate` runs first)",
+    )
     command_http_port: int = Field(
         default=8081, ge=0, le=65535, description="port of /healthz, /readyz, /metrics (0: any free port)"
     )

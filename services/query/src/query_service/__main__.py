@@ -1,17 +1,27 @@
 """The query service: projects events into MongoDB documents and answers queries over RabbitMQ RPC.
 
-Runs in the foreground until SIGINT or SIGTERM, then finishes in-flight messages and exits 0.
+Serves in the foreground until SIGINT or SIGTERM, then finishes in-flight messages and exits 0.
 """
 
-from opentelemetry.instrumentation.pymongo import PymongoInstrumentor
+import sys
 
-from cqrs_shared.runtime import serve_forever
-from query_service.app import serve
+from cqrs_shared import entry
+from cqrs_shared.settings import load
 from query_service.settings import QuerySettings
 
 
 def main() -> None:
-    serve_forever("query", QuerySettings, serve, __doc__ or "", [PymongoInstrumentor()])
+    chosen = entry.action("query", QuerySettings, __doc__ or "")
+    settings = load(QuerySettings)
+    if chosen == entry.HEALTHCHECK:
+        sys.exit(entry.healthcheck(settings.http_host, settings.query_http_port))
+    # The service's modules load only when it serves (the healthcheck stays light).
+    from opentelemetry.instrumentation.pymongo import PymongoInstrumentor
+
+    from cqrs_shared import runtime
+    from query_service.app import serve
+
+    runtime.serve_forever("query", settings, serve, [PymongoInstrumentor()])
 
 
 if __name__ == "__main__":
