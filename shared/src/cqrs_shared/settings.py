@@ -12,7 +12,8 @@ from cqrs_shared.messaging.retry import RetryPolicy
 class BrokerSettings(BaseSettings):
     """What every participant needs: where RabbitMQ is and how to log."""
 
-    model_config = SettingsConfigDict(env_prefix="CQRS_", extra="ignore", frozen=True)
+    # An empty variable means "the default": docker-compose.yml passes every setting as ${CQRS_X:-}.
+    model_config = SettingsConfigDict(env_prefix="CQRS_", extra="ignore", frozen=True, env_ignore_empty=True)
 
     rabbitmq_url: AmqpDsn = Field(
         default=AmqpDsn("amqp://guest:guest@127.0.0.1:5672/"),
