@@ -2,8 +2,6 @@
 
 import asyncio
 import secrets
-import shutil
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from urllib.parse import urlsplit, urlunsplit
@@ -14,7 +12,7 @@ import pytest
 from aio_pika.abc import AbstractRobustConnection
 from pymongo import AsyncMongoClient
 
-from tests.servers import server_url
+from tests.servers import rabbitmqctl, server_url
 
 pytest_plugins = ["tests.pair"]
 
@@ -34,31 +32,35 @@ def rabbitmq_server() -> Iterator[str]:
         yield url
 
 
+def no_vhost(server: str) -> str:
+    """Why a test that needs a vhost of its own cannot have one on ``server``."""
+    where = urlsplit(server).netloc.rpartition("@")[2]
+    return (
+        f"this test makes a RabbitMQ vhost of its own with rabbitmqctl, which reaches a test container's "
+        f"broker or this host's on 127.0.0.1:5672, not the one at {where}: unset CQRS_RABBITMQ_URL "
+        "(testcontainers) or use the local servers (infra/provision.sh)"
+    )
+
+
 @contextmanager
 def fresh_vhost(server: str) -> Iterator[str | None]:
-    """``server``'s URL on a new vhost, deleted afterwards; None where rabbitmqctl cannot make one."""
-    ctl = shutil.which("rabbitmqctl")
-    if ctl is None or urlsplit(server).hostname not in {"127.0.0.1", "localhost"}:
+    """``server``'s URL on a new vhost, deleted afterwards; None where rabbitmqctl cannot reach it."""
+    ctl = rabbitmqctl(server)
+    if ctl is None:
         yield None
         return
     vhost = unique("cqrs-test")
-    user = urlsplit(server).username or "guest"
-    subprocess.run([ctl, "-q", "add_vhost", vhost], check=True, capture_output=True, timeout=60)
-    subprocess.run(
-        [ctl, "-q", "set_permissions", "-p", vhost, user, ".*", ".*", ".*"],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
+    ctl("add_vhost", vhost)
+    ctl("set_permissions", "-p", vhost, urlsplit(server).username or "guest", ".*", ".*", ".*")
     try:
         yield with_path(server, f"/{vhost}")
     finally:
-        subprocess.run([ctl, "-q", "delete_vhost", vhost], check=False, capture_output=True, timeout=60)
+        ctl("delete_vhost", vhost, check=False)
 
 
 @pytest.fixture(scope="session")
 def rabbitmq_url(rabbitmq_server: str) -> Iterator[str]:
-    """A vhost of its own for this test session where rabbitmqctl can make one (local servers)."""
+    """A vhost of its own for this test session where rabbitmqctl can make one."""
     with fresh_vhost(rabbitmq_server) as url:
         yield url or rabbitmq_server
 

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from tests.conftest import fresh_mongo, fresh_postgres, fresh_vhost
+from tests.conftest import fresh_mongo, fresh_postgres, fresh_vhost, no_vhost
 from tests.pair import ROOT, Pair, Service, start, wait_ready
 
 
@@ -70,7 +70,7 @@ async def isolated(
     """Fresh vhost and databases; with ``services``, both services started on them and stopped after."""
     with fresh_vhost(servers.rabbitmq) as vhost:
         if vhost is None:
-            pytest.fail("this test makes a RabbitMQ vhost of its own: it needs rabbitmqctl (local servers)")
+            pytest.fail(no_vhost(servers.rabbitmq))
         async with AsyncExitStack() as stack:
             dsn = await stack.enter_async_context(fresh_postgres(servers.postgres, "cqrs_own"))
             read_db = await stack.enter_async_context(fresh_mongo(servers.mongodb, "cqrs_own"))

@@ -17,7 +17,7 @@ import pytest
 from cqrs_shared.client import CqrsClient
 from cqrs_shared.contracts import CommandAccepted, CreateCustomer, CustomerView, GetCustomer
 from cqrs_shared.errors import RemoteError, RequestTimeout
-from tests.conftest import fresh_mongo, fresh_postgres, fresh_vhost
+from tests.conftest import fresh_mongo, fresh_postgres, fresh_vhost, no_vhost
 from tests.faults.isolated import proxy_to, through
 from tests.faults.supervised import make_run
 from tests.pair import Pair
@@ -32,7 +32,7 @@ async def test_no_command_is_lost_when_the_broker_connection_is_cut(
 ) -> None:
     with fresh_vhost(rabbitmq_server) as vhost:
         if vhost is None:
-            pytest.fail("this test makes a RabbitMQ vhost of its own: it needs rabbitmqctl (local servers)")
+            pytest.fail(no_vhost(rabbitmq_server))
         async with (
             fresh_postgres(postgres_server, "cqrs_cut") as dsn,
             fresh_mongo(mongodb_url, "cqrs_cut") as read_db,
