@@ -1,5 +1,5 @@
 # The verbs of the project. Each is one line; the scripts in infra/ say what they do.
-.PHONY: run test lint up down servers stop bench
+.PHONY: run test test-containers lint up down servers stop bench
 
 run:      ## start what is missing, then both services in the foreground (Ctrl-C stops them)
 	bash infra/run.sh
@@ -10,11 +10,14 @@ test:     ## start what is missing, then lint, types and every test against real
 lint:     ## ruff and mypy only
 	uv run ruff check . && uv run ruff format --check . && uv run mypy
 
-up:       ## the three servers as containers instead (needs Docker and its registry)
-	docker compose up -d --wait
+test-containers: ## the container path: images, compose stack, testcontainers (stand-ins where no registry)
+	bash infra/containers/check.sh
 
-down:     ## stop the containers of `make up`
-	docker compose down
+up:       ## the whole stack in containers (docker-compose.yml); returns when healthy and answering
+	bash infra/containers/up.sh
+
+down:     ## stop and remove the containers of `make up` (the data volumes stay)
+	bash infra/containers/down.sh
 
 servers:  ## start the local servers only (PostgreSQL, RabbitMQ, FerretDB) on 127.0.0.1
 	bash infra/provision.sh

@@ -28,8 +28,15 @@ FERRET_PG_PASSWORD=ferretdb
 say() { printf '==> %s\n' "$*"; }
 die() { printf '==> ERROR: %s\n' "$*" >&2; exit 1; }
 
-# True when something accepts TCP connections on 127.0.0.1:$1.
-port_open() { timeout 2 bash -c "exec 3<>/dev/tcp/$HOST/$1" 2>/dev/null; }
+# True when something accepts TCP connections on 127.0.0.1:$1. Loopback answers or refuses at once;
+# GNU timeout only bounds a stuck accept, and is not on every machine (macOS).
+port_open() {
+  if command -v timeout >/dev/null; then
+    timeout 2 bash -c "exec 3<>/dev/tcp/$HOST/$1" 2>/dev/null
+  else
+    bash -c "exec 3<>/dev/tcp/$HOST/$1" 2>/dev/null
+  fi
+}
 
 # Prints the last 30 lines of each existing log file given, to stderr.
 show_logs() {

@@ -27,7 +27,7 @@ async def test_a_killed_service_is_started_again_and_ctrl_c_stops_both(pair: Pai
         [first] = run.services("query-service")
         os.kill(first, signal.SIGKILL)
         await run.ready(times=2)
-        assert "query-service exited with status 137; starting it again" in run.output()
+        assert "query-service exited with status 137 (killed by SIGKILL); starting it again" in run.output()
         [second] = run.services("query-service")
         assert second != first
         services = run.services()
