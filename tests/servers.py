@@ -2,82 +2,27 @@
 
 Where the three CQRS_* URLs are not set and a Docker engine answers, each server is a generic
 testcontainer of the image docker-compose.yml pins (CQRS_TEST_*_IMAGE overrides it), ready once the
-project's own client has talked to it. Nothing is ever skipped: a missing server fails the run.
+project's own client has talked to it (tests/readiness.py). Nothing is ever skipped.
 """
 
-import asyncio
 import os
 import shutil
 import subprocess
-import time
-from collections.abc import Awaitable, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import NoReturn
 from urllib.parse import urlsplit
 
-import aio_pika
-import aiormq
-import asyncpg
-import pymongo.errors
 import pytest
-from pymongo import MongoClient
 from testcontainers.core.container import DockerContainer
 
-READY_WITHIN = 120.0  # seconds; RabbitMQ alone takes 10-20 s on a busy two-core machine
+from tests.readiness import Probe, amqp_answers, fail_with_logs, mongodb_answers, postgres_answers, wait_ready
+
 HOW_TO_START = (
-    "run `make test` (it provisions local servers), or `bash infra/provision.sh` and set "
-    "CQRS_RABBITMQ_URL, CQRS_POSTGRES_DSN and CQRS_MONGODB_URL, or start a Docker engine"
+    "run `make test` (it provisions local servers where no Docker engine answers), or "
+    "`bash infra/provision.sh` and set CQRS_RABBITMQ_URL, CQRS_POSTGRES_DSN and CQRS_MONGODB_URL, "
+    "or start a Docker engine"
 )
-# What a probe of a server that is still starting raises (refused, reset, "starting up", timed out).
-NOT_YET = (
-    OSError,
-    EOFError,
-    asyncpg.PostgresError,
-    asyncpg.InterfaceError,
-    aiormq.exceptions.AMQPError,
-    pymongo.errors.PyMongoError,
-)
-
-
-async def _amqp(url: str) -> None:
-    await _amqp_header_answered(url)
-    connection = await aio_pika.connect(url, timeout=5)
-    await connection.close()
-
-
-async def _amqp_header_answered(url: str) -> None:
-    """The broker answers AMQP's protocol header with a frame (EOFError where it hangs up).
-
-    aiormq 6.9 leaves its socket open when the server hangs up before its first frame, as Docker's
-    port proxy does while nothing listens behind it yet; each such attempt would leak a
-    ResourceWarning, an error under pytest's filterwarnings. So hear that first frame here first.
-    """
-    parts = urlsplit(url)
-    reader, writer = await asyncio.open_connection(parts.hostname, parts.port or 5672)
-    try:
-        writer.write(b"AMQP\x00\x00\x09\x01")
-        await reader.readexactly(1)
-    finally:
-        writer.close()
-        await writer.wait_closed()
-
-
-async def _postgres(url: str) -> None:
-    connection = await asyncpg.connect(url, timeout=5)
-    await connection.close()
-
-
-async def _mongo(url: str) -> None:
-    await asyncio.to_thread(_mongo_ping, url)
-
-
-def _mongo_ping(url: str) -> None:
-    # pymongo 4.20's AsyncMongoClient leaves a socket open per handshake the server hangs up on (a
-    # ResourceWarning each, an error under pytest's filterwarnings); its MongoClient closes them.
-    with MongoClient[dict[str, object]](url, serverSelectionTimeoutMS=5000) as client:
-        client.admin.command("ping")
 
 
 @dataclass(frozen=True)
@@ -88,7 +33,7 @@ class Kind:
     default_image: str  # the same as docker-compose.yml's
     port: int
     url: Callable[[str, int], str]
-    probe: Callable[[str], Awaitable[None]]
+    probe: Probe
     env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -102,14 +47,14 @@ KINDS = {
         "rabbitmq:4.1.4-management-alpine",
         5672,
         lambda host, port: f"amqp://guest:guest@{host}:{port}/",
-        _amqp,
+        amqp_answers,
     ),
     "postgres": Kind(
         "CQRS_TEST_POSTGRES_IMAGE",
         "postgres:17.6-alpine",
         5432,
         lambda host, port: f"postgresql://cqrs_command:cqrs_command@{host}:{port}/cqrs",
-        _postgres,
+        postgres_answers,
         {"POSTGRES_USER": "cqrs_command", "POSTGRES_PASSWORD": "cqrs_command", "POSTGRES_DB": "cqrs"},
     ),
     "mongodb": Kind(
@@ -117,7 +62,7 @@ KINDS = {
         "mongo:8.0.13",
         27017,
         lambda host, port: f"mongodb://{host}:{port}/",
-        _mongo,
+        mongodb_answers,
     ),
 }
 # Broker URL -> its test container, so that rabbitmqctl runs inside it and not on this host.
@@ -150,7 +95,7 @@ def _container(name: str) -> Iterator[str]:
     kind = KINDS[name]
     with DockerContainer(kind.image).with_exposed_ports(kind.port).with_envs(**kind.env) as container:
         url = _url(container, kind)
-        _wait_ready(container, kind, url)
+        wait_ready(container, kind.image, url, kind.probe)
         if name == "rabbitmq":
             _BROKERS[url] = container
         try:
@@ -163,49 +108,8 @@ def _url(container: DockerContainer, kind: Kind) -> str:
     try:
         return kind.url(container.get_container_host_ip(), container.get_exposed_port(kind.port))
     except (TimeoutError, ConnectionError) as error:  # testcontainers: not running, or no port mapped
-        _fail(container, kind, f"no port {kind.port} to reach ({type(error).__name__}: {error})")
-
-
-def _wait_ready(container: DockerContainer, kind: Kind, url: str) -> None:
-    deadline = time.monotonic() + READY_WITHIN
-    with ThreadPoolExecutor(max_workers=1) as worker:
-        while (failure := _answers(worker, kind, url)) is not None:
-            if not _running(container) or time.monotonic() > deadline:
-                _fail(container, kind, f"{url} did not answer (last attempt: {failure})")
-            time.sleep(0.5)
-
-
-def _running(container: DockerContainer) -> bool:
-    wrapped = container.get_wrapped_container()
-    wrapped.reload()
-    status: str = wrapped.status
-    return status == "running"
-
-
-def _fail(container: DockerContainer, kind: Kind, why: str) -> NoReturn:
-    wrapped = container.get_wrapped_container()
-    wrapped.reload()
-    logs = wrapped.logs(tail=40).decode(errors="replace")
-    pytest.fail(
-        f"{kind.image} not ready within {READY_WITHIN:.0f} s: {why}; container {wrapped.status}, "
-        f"its last log lines:\n{logs}"
-    )
-
-
-def _answers(worker: ThreadPoolExecutor, kind: Kind, url: str) -> str | None:
-    """None if the server answered ``kind``'s probe, else why not.
-
-    The probe runs on a loop of its own in a worker thread: safe whatever loop this thread has.
-    """
-
-    async def bounded() -> None:
-        await asyncio.wait_for(kind.probe(url), timeout=10)
-
-    try:
-        worker.submit(asyncio.run, bounded()).result()
-    except NOT_YET as error:
-        return f"{type(error).__name__}: {error}"
-    return None
+        why = f"no port {kind.port} to reach ({type(error).__name__}: {error})"
+        fail_with_logs(container, kind.image, why)
 
 
 class RabbitmqctlFailed(Exception):
