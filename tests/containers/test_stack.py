@@ -195,3 +195,23 @@ async def create_customers(stack: Stack, count: int) -> None:
         for customer_id in ids:
             await until(partial(visible, client, customer_id), timeout=60, what=f"{customer_id} in the view")
     assert await events_of(stack.postgres_dsn, ids) == count
+
+
+def test_a_stopped_command_service_drains_and_exits_0(stack: Stack) -> None:
+    leaving, staying = stack.containers("command-service")
+
+    async def stop_while_sending() -> subprocess.CompletedProcess[str]:
+        sending = asyncio.create_task(create_customers(stack, CUSTOMERS))
+        await asyncio.sleep(0.3)
+        # SIGTERM, then the stop grace period compose gives it: it stops taking commands, finishes those
+        # in flight, and exits; the other replica takes the rest.
+        stopped = await asyncio.to_thread(run, ["docker", "stop", "-t", "45", leaving], stack.env, 60)
+        await sending
+        return stopped
+
+    stopped = asyncio.run(stop_while_sending())
+    assert stopped.returncode == 0, stopped.stderr
+    assert stack.inspect(leaving, "{{.State.Status}} {{.State.ExitCode}}") == "exited 0"
+    assert stack.containers("command-service") == [staying]
+    logs = run(["docker", "logs", leaving], stack.env, 30).stderr
+    assert "finishing in-flight commands" in logs
