@@ -65,6 +65,7 @@ KINDS = {
         mongodb_answers,
     ),
 }
+LOOPBACK = "127.0.0.1"
 # Broker URL -> its test container, so that rabbitmqctl runs inside it and not on this host.
 _BROKERS: dict[str, DockerContainer] = {}
 
@@ -93,7 +94,12 @@ def server_url(variable: str, kind: str) -> Iterator[str]:
 def _container(name: str) -> Iterator[str]:
     """A started container of ``name`` that answers its probe; removed on leaving, whatever happens."""
     kind = KINDS[name]
-    with DockerContainer(kind.image).with_exposed_ports(kind.port).with_envs(**kind.env) as container:
+    container = DockerContainer(kind.image).with_envs(**kind.env)
+    # Published on loopback only (a random port): test servers are not for the machine's neighbours.
+    # docker-py takes (address, None) for "this address, any port"; testcontainers' with_bind_ports
+    # takes a port only, so the mapping is set on its `ports` table directly.
+    container.ports[str(kind.port)] = (LOOPBACK, None)  # type: ignore[assignment]
+    with container:
         url = _url(container, kind)
         wait_ready(container, kind.image, url, kind.probe)
         if name == "rabbitmq":
@@ -106,7 +112,7 @@ def _container(name: str) -> Iterator[str]:
 
 def _url(container: DockerContainer, kind: Kind) -> str:
     try:
-        return kind.url(container.get_container_host_ip(), container.get_exposed_port(kind.port))
+        return kind.url(LOOPBACK, container.get_exposed_port(kind.port))
     except (TimeoutError, ConnectionError) as error:  # testcontainers: not running, or no port mapped
         why = f"no port {kind.port} to reach ({type(error).__name__}: {error})"
         fail_with_logs(container, kind.image, why)
