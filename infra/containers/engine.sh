@@ -33,9 +33,11 @@ command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 |
 command -v debootstrap >/dev/null || missing+=(debootstrap)
 if [ "${#missing[@]}" -gt 0 ]; then
   say "installing ${missing[*]} (Debian)"
+  t0=$SECONDS
   export DEBIAN_FRONTEND=noninteractive
   apt-get -qq update </dev/null
   apt-get -qq install -y --no-install-recommends "${missing[@]}" </dev/null >/dev/null
+  say "installed in $((SECONDS - t0))s"
 fi
 if ! docker info >/dev/null 2>&1; then
   mkdir -p "$STATE/log" "$STATE/run"
