@@ -151,17 +151,19 @@ def test_the_cli_drives_the_pair_in_containers(stack: Stack) -> None:
     assert customer_id in json.dumps(listed)
 
 
-def test_two_command_services_share_the_commands(stack: Stack) -> None:
-    scaled = stack.script("up.sh", "--scale", "command-service=2", "--no-recreate")
+def test_scaled_replicas_share_the_commands_and_the_queries(stack: Stack) -> None:
+    scaling = ("--scale", "command-service=2", "--scale", "query-service=2", "--no-recreate")
+    scaled = stack.script("up.sh", *scaling)
     assert scaled.returncode == 0, scaled.stdout[-4000:] + scaled.stderr[-4000:]
-    replicas = stack.containers("command-service")
-    assert len(replicas) == 2
+    commands, queries = stack.containers("command-service"), stack.containers("query-service")
+    assert (len(commands), len(queries)) == (2, 2)
 
     asyncio.run(create_customers(stack, CUSTOMERS))
 
-    for replica in replicas:
-        logs = run(["docker", "logs", replica], stack.env, 30).stderr
-        assert "command-service.commands" in logs, f"{replica} handled no command"
+    for replicas, queue in ((commands, "command-service.commands"), (queries, "query-service.rpc")):
+        for replica in replicas:
+            logs = run(["docker", "logs", replica], stack.env, 30).stderr
+            assert queue in logs, f"{replica} took nothing off {queue}"
 
 
 def test_a_killed_command_service_is_restarted_and_no_command_is_lost(stack: Stack) -> None:
