@@ -290,7 +290,8 @@ if [ "$want_mongo" = start ]; then
   pidfile=$STATE/run/ferretdb.pid
   src=$INFRA_DIR/ferretdb
   mkdir -p "$STATE/bin" "$STATE/log" "$STATE/run" "$STATE/ferretdb-data"
-  if [ ! -x "$bin" ] || [ "$src/main.go" -nt "$bin" ] || [ "$src/go.mod" -nt "$bin" ] || [ "$src/go.sum" -nt "$bin" ]; then
+  # Built again when any of its files is newer than the binary.
+  if [ ! -x "$bin" ] || [ -n "$(find "$src" -type f -newer "$bin" | head -n 1)" ]; then
     go=$(command -v go || true)
     [ -n "$go" ] || { [ -x /usr/local/go/bin/go ] && go=/usr/local/go/bin/go; } ||
       die "ferretdb: Go is needed to build infra/ferretdb (see its go.mod for the version)"

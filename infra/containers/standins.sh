@@ -37,7 +37,8 @@ base_image() {
 
 ferretdb_binary() {
   local bin=$STATE/bin/cqrs-ferretdb src=$HERE/../ferretdb
-  if [ ! -x "$bin" ] || [ "$src/main.go" -nt "$bin" ] || [ "$src/go.sum" -nt "$bin" ]; then
+  # Built again when any of its files is newer than the binary.
+  if [ ! -x "$bin" ] || [ -n "$(find "$src" -type f -newer "$bin" | head -n 1)" ]; then
     say "building $bin"
     mkdir -p "$STATE/bin"
     (cd "$src" && go build -trimpath -o "$bin" .) </dev/null

@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
 )
@@ -22,6 +23,7 @@ func main() {
 	pgURL := flag.String("postgresql-url", "", "PostgreSQL URL (postgresql backend), e.g. postgres://u:p@127.0.0.1:5432/ferretdb")
 	data := flag.String("data", "ferretdb-data", "directory for the SQLite databases (sqlite backend; created if missing)")
 	level := flag.String("log-level", "warn", "FerretDB log level: debug, info, warn or error")
+	ginEvery := flag.Duration("gin-interval", time.Second, "postgresql backend: how often to give new indexes a GIN companion (0: never)")
 	flag.Parse()
 	msg := log.New(os.Stderr, "cqrs-ferretdb: ", log.LstdFlags)
 
@@ -58,6 +60,9 @@ func main() {
 		msg.Fatal(err)
 	}
 
+	if *handler == "postgresql" && *ginEvery > 0 {
+		go keepGINIndexes(ctx, *pgURL, *ginEvery, msg)
+	}
 	msg.Printf("listening on %s, %s backend", *listen, *handler)
 	if err := f.Run(ctx); err != nil {
 		msg.Fatal(err)

@@ -1,0 +1,120 @@
+package main
+
+// FerretDB v1 filters a field by equality with `_jsonb->'field' @> value`, which the btree indexes it
+// creates for createIndexes cannot serve (FerretDB/FerretDB#4646): every lookup scans its collection.
+// ginIndexes gives each of those indexes' leading field a GIN jsonb_path_ops index on the same
+// expression, which the planner uses for `@>`: a lookup then costs the same at 1,000 or 100,000
+// documents. The application keeps asking for ordinary MongoDB indexes; only this program knows.
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log"
+	"regexp"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// The leading key of a FerretDB btree index: `USING btree (((_jsonb -> 'field'::text))`.
+var leadingKey = regexp.MustCompile(`USING btree \(\(\(_jsonb -> '((?:[^']|'')+)'::text\)\)`)
+
+var doubledQuote = regexp.MustCompile(`''`)
+
+// FerretDB's btree indexes on its collections (its own metadata tables aside).
+const ferretIndexes = `
+SELECT i.schemaname, i.tablename, i.indexdef
+  FROM pg_indexes i
+ WHERE i.schemaname NOT IN ('pg_catalog', 'information_schema', 'public')
+   AND i.tablename NOT LIKE '\_ferretdb\_%'
+   AND i.indexdef LIKE '%USING btree%'`
+
+type ginIndex struct {
+	schema, table, field string
+}
+
+func (g ginIndex) name() string {
+	sum := sha256.Sum256([]byte(g.field))
+	return fmt.Sprintf("%.40s_%s_gin", g.table, hex.EncodeToString(sum[:4]))
+}
+
+func (g ginIndex) create() string {
+	return fmt.Sprintf("CREATE INDEX IF NOT EXISTS %s ON %s.%s USING gin ((_jsonb -> %s) jsonb_path_ops)",
+		pgx.Identifier{g.name()}.Sanitize(), pgx.Identifier{g.schema}.Sanitize(),
+		pgx.Identifier{g.table}.Sanitize(), quoteLiteral(g.field))
+}
+
+func quoteLiteral(s string) string {
+	out := []byte{'\''}
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\'' {
+			out = append(out, '\'')
+		}
+		out = append(out, s[i])
+	}
+	return string(append(out, '\''))
+}
+
+// wanted reads FerretDB's btree indexes and returns the GIN index each leading field needs.
+func wanted(ctx context.Context, pool *pgxpool.Pool) ([]ginIndex, error) {
+	rows, err := pool.Query(ctx, ferretIndexes)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	seen := map[ginIndex]bool{}
+	var out []ginIndex
+	for rows.Next() {
+		var schema, table, def string
+		if err := rows.Scan(&schema, &table, &def); err != nil {
+			return nil, err
+		}
+		m := leadingKey.FindStringSubmatch(def)
+		if m == nil {
+			continue
+		}
+		g := ginIndex{schema, table, doubledQuote.ReplaceAllString(m[1], "'")}
+		if !seen[g] {
+			seen[g] = true
+			out = append(out, g)
+		}
+	}
+	return out, rows.Err()
+}
+
+// keepGINIndexes creates the missing GIN indexes now and then every interval, until ctx ends.
+func keepGINIndexes(ctx context.Context, url string, interval time.Duration, msg *log.Logger) {
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		msg.Printf("gin indexes: %v", err)
+		return
+	}
+	defer pool.Close()
+	done := map[ginIndex]bool{}
+	for {
+		indexes, err := wanted(ctx, pool)
+		if err != nil && ctx.Err() == nil {
+			msg.Printf("gin indexes: reading FerretDB's indexes: %v", err)
+		}
+		for _, g := range indexes {
+			if done[g] {
+				continue
+			}
+			if _, err := pool.Exec(ctx, g.create()); err != nil {
+				if ctx.Err() == nil {
+					msg.Printf("gin indexes: %s.%s (%s): %v", g.schema, g.table, g.field, err)
+				}
+				continue
+			}
+			done[g] = true
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(interval):
+		}
+	}
+}
