@@ -72,6 +72,26 @@ async def test_projector_repairs_a_gap_from_the_stream(read_store: ReadStore) ->
     assert view.version == 3
 
 
+async def test_a_gap_longer_than_a_page_is_filled_page_by_page(read_store: ReadStore) -> None:
+    stream_id = uuid4()
+    events = stream(
+        CustomerCreated(customer_id=stream_id, name="Paged", locale="en"),
+        *[CustomerDetailsEdited(customer_id=stream_id, name=f"Paged {n}", locale="en") for n in range(1, 12)],
+    )
+    asked: list[int] = []
+
+    async def pages_of_three(asked_id: UUID, after: int) -> list[EventEnvelope]:
+        asked.append(after)
+        return [e for e in events if e.version > after][:3]
+
+    await projector.apply(events[0], read_store, pages_of_three)
+    assert await projector.apply(events[-1], read_store, pages_of_three) == Applied.APPLIED
+    assert asked == [1, 4, 7, 10]
+    view = await read_store.customer(stream_id)
+    assert view is not None
+    assert (view.version, view.name) == (12, "Paged 11")
+
+
 async def test_projector_fails_a_repair_the_stream_cannot_fill_yet(read_store: ReadStore) -> None:
     stream_id = uuid4()
     events = history(stream_id)

@@ -68,13 +68,23 @@ async def apply(envelope: EventEnvelope, store: ReadStore, read_stream: ReadStre
 
 
 async def _repair(envelope: EventEnvelope, after: int, store: ReadStore, read_stream: ReadStream) -> None:
-    """Apply the stream's events after ``after`` up to ``envelope``'s, read from the command side."""
-    missing = [
-        item for item in await read_stream(envelope.stream_id, after) if item.version <= envelope.version
-    ]
-    if envelope.version not in {item.version for item in missing}:
-        raise RepairFailed(f"stream {envelope.stream_id} has no version {envelope.version} yet")
-    for item in sorted(missing, key=lambda event: event.version):
-        for change in project(item):
-            if isinstance(await store.apply(change), Gap):
-                raise RepairFailed(f"stream {item.stream_id} still has a gap before version {item.version}")
+    """Apply the stream's events after ``after`` up to ``envelope``'s, read from the command side page
+    by page (a page holds at most ReadStream.limit events): a gap of any length is filled."""
+    while after < envelope.version:
+        page = await read_stream(envelope.stream_id, after)
+        wanted = sorted((item for item in page if item.version <= envelope.version), key=_version)
+        if not wanted:
+            raise RepairFailed(f"stream {envelope.stream_id} has no version {after + 1} yet")
+        for item in wanted:
+            await _apply_filled(item, store)
+            after = item.version
+
+
+def _version(envelope: EventEnvelope) -> int:
+    return envelope.version
+
+
+async def _apply_filled(item: EventEnvelope, store: ReadStore) -> None:
+    for change in project(item):
+        if isinstance(await store.apply(change), Gap):
+            raise RepairFailed(f"stream {item.stream_id} still has a gap before version {item.version}")
