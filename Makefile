@@ -1,5 +1,5 @@
 # The verbs of the project. Each is one line; the scripts in infra/ say what they do.
-.PHONY: run test test-containers lint up down servers stop bench
+.PHONY: run test test-containers lint up down servers stop bench bench-scale
 
 run:      ## start what is missing, then both services in the foreground (Ctrl-C stops them)
 	bash infra/run.sh
@@ -27,3 +27,6 @@ stop:     ## stop the local servers
 
 bench:    ## measure command and query latency and throughput against the running servers
 	uv run python -m tests.bench
+
+bench-scale: ## does a read stay as fast at 100,000 customers as at 1,000? (seeds its own read database)
+	uv run python -m tests.bench_scale

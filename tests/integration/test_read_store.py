@@ -1,14 +1,17 @@
 """The read store against a real MongoDB-compatible server: gating, gaps, lookups, pages."""
 
+from decimal import Decimal
 from uuid import UUID, uuid4
 
 import pytest
 
 from cqrs_shared.contracts import (
+    AccountOpened,
     CustomerCreated,
     CustomerDetailsEdited,
     CustomerMadePreferred,
     EventEnvelope,
+    MoneyDeposited,
 )
 from query_service import projector
 from query_service.errors import RepairFailed
@@ -131,3 +134,53 @@ async def test_pages_are_stable_and_complete(read_store: ReadStore) -> None:
 async def test_a_cursor_not_issued_by_the_service_is_an_error(read_store: ReadStore) -> None:
     with pytest.raises(ValueError, match="cursor"):
         await read_store.preferred_customers(3, "%%%not base64")
+
+
+async def test_history_pages_cross_buckets_newest_first_and_complete(read_store: ReadStore) -> None:
+    customer_id, account_id = uuid4(), uuid4()
+    events = stream(
+        AccountOpened(account_id=account_id, customer_id=customer_id, currency="EUR"),
+        *[
+            MoneyDeposited(
+                account_id=account_id,
+                customer_id=customer_id,
+                currency="EUR",
+                amount=Decimal("1.00"),
+                balance=Decimal(n),
+            )
+            for n in range(1, 131)
+        ],
+    )
+    for event in events:
+        for change in project(event):
+            await read_store.apply(change)
+    seen: list[int] = []
+    after = None
+    while True:
+        page = await read_store.transactions(account_id, 50, after)
+        seen += [item.version for item in page.items]
+        if page.next is None:
+            break
+        after = page.next
+    assert seen == list(range(131, 1, -1))
+
+
+async def test_preferred_pages_cross_buckets_in_the_order_customers_became_preferred(
+    read_store: ReadStore,
+) -> None:
+    ids = [uuid4() for _ in range(120)]
+    for stream_id in ids:
+        for event in history(stream_id)[:2]:
+            await read_store.apply(one(event))
+    duplicate = history(ids[5])[1]
+    assert await read_store.apply(one(duplicate)) == Applied.DUPLICATE  # spends a number, lists nothing twice
+    seen: list[UUID] = []
+    after = None
+    while True:
+        page = await read_store.preferred_customers(50, after)
+        assert len(page.items) == 50 or page.next is None
+        seen += [view.id for view in page.items]
+        if page.next is None:
+            break
+        after = page.next
+    assert seen == ids

@@ -24,6 +24,7 @@ from query_service.repair import StreamReader
 from query_service.settings import QuerySettings
 from query_service.store import ReadStore, open_database
 from query_service.transient import is_transient
+from query_service.upgrade import upgrade_layout
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ async def serve(settings: QuerySettings, stopped: asyncio.Event) -> None:
         store = ReadStore(db)
         try:
             await store.ensure_indexes()
+            await upgrade_layout(db)
         except PyMongoError as error:
             url = redact(str(settings.mongodb_url))
             raise StartupError(f"cannot prepare the read model at {url}: {error!r}") from None

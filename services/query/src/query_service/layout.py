@@ -55,17 +55,32 @@ BALANCE_AFTER: Final = "balance_after"
 AT: Final = "at"
 RECORDED: Final = "recorded"
 
+# Pages that cost the same however large the read model grows. A page is read by equality on a
+# bucket of at most BUCKET_SIZE documents, never by a range or a sort over everything that matches
+# (the MongoDB-compatible server this project runs on pushes only equality down, and sorts in memory).
+BUCKET_SIZE: Final = 50
+HISTORY_BUCKET: Final = "history_bucket"  # "<account id>:<account version // BUCKET_SIZE>"
+PREFERRED_SEQ: Final = "preferred_seq"  # 0, 1, 2, ...: the order in which customers became preferred
+PREFERRED_BUCKET: Final = "preferred_bucket"  # preferred_seq // BUCKET_SIZE
+COUNTERS: Final = "counters"  # {_id: counter name, value: the last number handed out}
+PREFERRED_COUNTER: Final = "preferred"
+COUNTER_VALUE: Final = "value"
+# The layout the documents follow, kept in COUNTERS as {_id: "layout", value: N} (upgrade.py).
+# 1: before the buckets; 2: history and preferred customers page by bucket.
+LAYOUT: Final = "layout"
+LAYOUT_VERSION: Final = 2
+
 # Where the view keeps each stream's position: (collection, version field).
 POSITIONS: Final[dict[StreamType, tuple[str, str]]] = {
     CUSTOMER: (CUSTOMERS, VERSION),
     ACCOUNT: (ACCOUNTS, VERSION),
 }
 
-# (collection, keys): name lookup and preferred customers page by id; history is newest first.
+# (collection, keys): name lookup pages by id; preferred customers and history page by bucket.
 INDEXES: Final[tuple[tuple[str, list[tuple[str, int]]], ...]] = (
     (CUSTOMERS, [(NAME_FOLDED, ASCENDING), (ID, ASCENDING)]),
-    (CUSTOMERS, [(IS_PREFERRED, ASCENDING), (ID, ASCENDING)]),
-    (TRANSACTIONS, [(ACCOUNT_ID, ASCENDING), (ACCOUNT_VERSION, DESCENDING)]),
+    (CUSTOMERS, [(PREFERRED_BUCKET, ASCENDING), (PREFERRED_SEQ, ASCENDING)]),
+    (TRANSACTIONS, [(HISTORY_BUCKET, ASCENDING), (ACCOUNT_VERSION, DESCENDING)]),
 )
 
 
@@ -81,6 +96,11 @@ def exists(where: Document) -> Document:
 def embedded_account(account_id: str, field: str) -> str:
     """The dotted path of ``field`` of an account embedded in its customer's document."""
     return f"{EMBEDDED_ACCOUNTS}.{account_id}.{field}"
+
+
+def history_bucket(account_id: str, bucket: int) -> str:
+    """The bucket of an account's history that holds versions ``bucket * BUCKET_SIZE`` and up."""
+    return f"{account_id}:{bucket}"
 
 
 def transaction_id(account_id: str, version: int) -> str:

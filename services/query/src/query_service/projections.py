@@ -38,6 +38,21 @@ class DocumentChange:
     gate: str
     version: int
     fields: dict[str, Any] = field(default_factory=dict)
+    numbered: "Numbered | None" = None
+
+
+@dataclass(frozen=True)
+class Numbered:
+    """Put the document in a list that pages by bucket: the store sets ``seq_field`` to the next
+    number of ``counter`` (0, 1, 2, ...) and ``bucket_field`` to that number // layout.BUCKET_SIZE.
+    A change that turns out a duplicate or a gap spends a number: a bucket may hold fewer."""
+
+    counter: str
+    seq_field: str
+    bucket_field: str
+
+
+PREFERRED_LIST = Numbered(layout.PREFERRED_COUNTER, layout.PREFERRED_SEQ, layout.PREFERRED_BUCKET)
 
 
 def fold_name(name: str) -> str:
@@ -64,9 +79,9 @@ def project(envelope: EventEnvelope) -> list[DocumentChange]:
         return _account(envelope, event)
     fields = _customer_fields(event, envelope.occurred_at)
     fields[layout.UPDATED_AT] = envelope.occurred_at
-    return [
-        DocumentChange(layout.CUSTOMERS, str(envelope.stream_id), layout.VERSION, envelope.version, fields)
-    ]
+    numbered = PREFERRED_LIST if isinstance(event, CustomerMadePreferred) else None
+    doc_id = str(envelope.stream_id)
+    return [DocumentChange(layout.CUSTOMERS, doc_id, layout.VERSION, envelope.version, fields, numbered)]
 
 
 def _customer_fields(
@@ -112,6 +127,7 @@ def _account(
             layout.AMOUNT: str(event.amount),
             layout.BALANCE_AFTER: balance,
             layout.AT: at,
+            layout.HISTORY_BUCKET: layout.history_bucket(account_id, version // layout.BUCKET_SIZE),
         }
         transaction = layout.transaction_id(account_id, version)
         changes = [DocumentChange(layout.TRANSACTIONS, transaction, layout.RECORDED, 1, record)]

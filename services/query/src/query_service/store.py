@@ -5,6 +5,7 @@ async with open_database(url, "cqrs_read") as db:
     await store.ensure_indexes()
 """
 
+import asyncio
 import base64
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -13,14 +14,14 @@ from enum import Enum
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
+from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from cqrs_shared.contracts import AccountView, CustomerView, StreamType, TransactionView
 from query_service import layout
 from query_service.layout import Document
-from query_service.projections import DocumentChange
+from query_service.projections import DocumentChange, Numbered
 
 T = TypeVar("T")
 
@@ -80,6 +81,7 @@ class ReadStore:
         self._customers = db[layout.CUSTOMERS]
         self._accounts = db[layout.ACCOUNTS]
         self._transactions = db[layout.TRANSACTIONS]
+        self._counting = asyncio.Lock()
 
     async def ensure_indexes(self) -> None:
         for collection, keys in layout.INDEXES:
@@ -89,6 +91,8 @@ class ReadStore:
         """Apply ``change`` if the document is at ``version - 1``; say what happened otherwise."""
         collection = self._db[change.collection]
         update = {"$set": {**change.fields, change.gate: change.version}}
+        if change.numbered is not None:
+            update["$set"].update(await self._number(change.numbered))
         if change.version == 1:
             return await self._create(change, update)
         result = await collection.update_one(
@@ -112,6 +116,24 @@ class ReadStore:
         )
         return Applied.APPLIED if result.matched_count else Applied.DUPLICATE
 
+    async def _number(self, numbered: Numbered) -> Document:
+        # One number at a time: the server may not serialise two updates of one document (FerretDB).
+        async with self._counting:
+            counter = await self._db[layout.COUNTERS].find_one_and_update(
+                {layout.ID: numbered.counter},
+                {"$inc": {layout.COUNTER_VALUE: 1}},
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+            )
+        assert counter is not None  # upsert with ReturnDocument.AFTER always returns the document
+        seq: int = counter[layout.COUNTER_VALUE] - 1
+        return {numbered.seq_field: seq, numbered.bucket_field: seq // layout.BUCKET_SIZE}
+
+    async def _last_number(self, counter: str) -> int:
+        """The last number ``counter`` handed out; -1 before the first."""
+        value = _field(await self._db[layout.COUNTERS].find_one({layout.ID: counter}), layout.COUNTER_VALUE)
+        return value - 1 if isinstance(value, int) else -1
+
     async def version(self, collection: str, doc_id: str, gate: str) -> int:
         value = _field(await self._db[collection].find_one({layout.ID: doc_id}, {gate: 1}), gate)
         return value if isinstance(value, int) else 0
@@ -133,7 +155,17 @@ class ReadStore:
         return await self._customer_page({layout.NAME_FOLDED: folded}, limit, after)
 
     async def preferred_customers(self, limit: int, after: str | None) -> Page[CustomerView]:
-        return await self._customer_page({layout.IS_PREFERRED: True}, limit, after)
+        """Preferred customers in the order they became preferred, read bucket by bucket."""
+        last = -1 if after is None else decode_cursor(after, int)
+        top = await self._last_number(layout.PREFERRED_COUNTER)
+        docs: list[Document] = []
+        bucket = (last + 1) // layout.BUCKET_SIZE
+        while bucket <= top // layout.BUCKET_SIZE and len(docs) <= limit:
+            where = layout.exists({layout.PREFERRED_BUCKET: bucket})
+            found = sorted(await self._customers.find(where).to_list(None), key=_by(layout.PREFERRED_SEQ))
+            docs += [doc for doc in found if doc[layout.PREFERRED_SEQ] > last]
+            bucket += 1
+        return _page(docs[: limit + 1], limit, layout.PREFERRED_SEQ, layout.customer_view)
 
     async def _customer_page(self, where: Document, limit: int, after: str | None) -> Page[CustomerView]:
         if after is not None:
@@ -143,13 +175,25 @@ class ReadStore:
         return _page(docs, limit, layout.ID, layout.customer_view)
 
     async def transactions(self, account_id: UUID, limit: int, after: str | None) -> Page[TransactionView]:
-        """An account's transactions, newest first."""
-        where: Document = {layout.ACCOUNT_ID: str(account_id)}
-        if after is not None:
-            where[layout.ACCOUNT_VERSION] = {"$lt": decode_cursor(after, int)}
-        cursor = self._transactions.find(where).sort(layout.ACCOUNT_VERSION, DESCENDING)
-        docs = await cursor.limit(limit + 1).to_list(limit + 1)
-        return _page(docs, limit, layout.ACCOUNT_VERSION, layout.transaction_view)
+        """An account's transactions, newest first, read bucket by bucket from the newest."""
+        account = str(account_id)
+        if after is None:
+            below = await self.version(layout.ACCOUNTS, account, layout.VERSION) + 1
+        else:
+            below = decode_cursor(after, int)
+        docs: list[Document] = []
+        bucket = (below - 1) // layout.BUCKET_SIZE
+        while bucket >= 0 and len(docs) <= limit:
+            where = {layout.HISTORY_BUCKET: layout.history_bucket(account, bucket)}
+            found = await self._transactions.find(where).to_list(None)
+            newest = sorted(found, key=_by(layout.ACCOUNT_VERSION), reverse=True)
+            docs += [doc for doc in newest if doc[layout.ACCOUNT_VERSION] < below]
+            bucket -= 1
+        return _page(docs[: limit + 1], limit, layout.ACCOUNT_VERSION, layout.transaction_view)
+
+
+def _by(key: str) -> Callable[[Document], Any]:
+    return lambda doc: doc[key]
 
 
 def _nested(fields: Document) -> Document:

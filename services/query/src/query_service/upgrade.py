@@ -1,0 +1,81 @@
+"""Bring a read model written by an older layout up to this one, once, at start-up.
+
+Layout 2 added the buckets that keep pages flat (layout.BUCKET_SIZE): a transaction's history bucket,
+and a preferred customer's number and bucket. Documents from layout 1 get them here, so that an
+existing read model keeps answering without a rebuild. The layout reached is recorded; a read model
+already there costs one lookup.
+"""
+
+import logging
+
+from pymongo import UpdateOne
+from pymongo.asynchronous.database import AsyncDatabase
+
+from query_service import layout
+from query_service.layout import Document
+
+log = logging.getLogger(__name__)
+
+# Updates per bulk write. FerretDB v1 keeps a PostgreSQL connection per statement of a bulk update
+# until the whole command ends, and waits for the pool (50) when it runs out: measured, one bulk
+# update of 60 documents hung the server for good. Small batches stay far below that.
+BATCH = 16
+
+
+async def upgrade_layout(db: AsyncDatabase[Document]) -> int:
+    """Upgrade what is older than layout.LAYOUT_VERSION; returns how many documents changed."""
+    counters = db[layout.COUNTERS]
+    recorded = await counters.find_one({layout.ID: layout.LAYOUT})
+    if recorded is not None and recorded.get(layout.COUNTER_VALUE, 0) >= layout.LAYOUT_VERSION:
+        return 0
+    changed = await _history_buckets(db) + await _preferred_numbers(db)
+    await counters.update_one(
+        {layout.ID: layout.LAYOUT}, {"$set": {layout.COUNTER_VALUE: layout.LAYOUT_VERSION}}, upsert=True
+    )
+    if changed:
+        log.info("read model upgraded to layout %d: %d document(s)", layout.LAYOUT_VERSION, changed)
+    return changed
+
+
+async def _history_buckets(db: AsyncDatabase[Document]) -> int:
+    missing = db[layout.TRANSACTIONS].find({layout.HISTORY_BUCKET: {"$exists": False}})
+    updates = [
+        UpdateOne(
+            {layout.ID: doc[layout.ID]},
+            {"$set": {layout.HISTORY_BUCKET: _bucket_of(doc)}},
+        )
+        async for doc in missing
+    ]
+    await _write(db, layout.TRANSACTIONS, updates)
+    return len(updates)
+
+
+def _bucket_of(transaction: Document) -> str:
+    version: int = transaction[layout.ACCOUNT_VERSION]
+    return layout.history_bucket(transaction[layout.ACCOUNT_ID], version // layout.BUCKET_SIZE)
+
+
+async def _preferred_numbers(db: AsyncDatabase[Document]) -> int:
+    """Number the preferred customers that have no number yet, in id order, after those that do."""
+    where = {layout.IS_PREFERRED: True, layout.PREFERRED_SEQ: {"$exists": False}}
+    ids = sorted([doc[layout.ID] async for doc in db[layout.CUSTOMERS].find(where, {layout.ID: 1})])
+    if not ids:
+        return 0
+    counter = await db[layout.COUNTERS].find_one_and_update(
+        {layout.ID: layout.PREFERRED_COUNTER}, {"$inc": {layout.COUNTER_VALUE: len(ids)}}, upsert=True
+    )
+    first = 0 if counter is None else int(counter.get(layout.COUNTER_VALUE, 0))
+    updates = [
+        UpdateOne(
+            {layout.ID: doc_id},
+            {"$set": {layout.PREFERRED_SEQ: seq, layout.PREFERRED_BUCKET: seq // layout.BUCKET_SIZE}},
+        )
+        for seq, doc_id in enumerate(ids, start=first)
+    ]
+    await _write(db, layout.CUSTOMERS, updates)
+    return len(updates)
+
+
+async def _write(db: AsyncDatabase[Document], collection: str, updates: list[UpdateOne]) -> None:
+    for start in range(0, len(updates), BATCH):
+        await db[collection].bulk_write(updates[start : start + BATCH], ordered=False)
