@@ -160,12 +160,14 @@ class ReadStore:
         top = await self._last_number(layout.PREFERRED_COUNTER)
         docs: list[Document] = []
         bucket = (last + 1) // layout.BUCKET_SIZE
-        while bucket <= top // layout.BUCKET_SIZE and len(docs) <= limit:
+        # Up to ``limit`` only: the counter tells whether more follow, so no extra bucket is read for it.
+        while bucket <= top // layout.BUCKET_SIZE and len(docs) < limit:
             where = layout.exists({layout.PREFERRED_BUCKET: bucket})
             found = sorted(await self._customers.find(where).to_list(None), key=_by(layout.PREFERRED_SEQ))
             docs += [doc for doc in found if doc[layout.PREFERRED_SEQ] > last]
             bucket += 1
-        return _page(docs[: limit + 1], limit, layout.PREFERRED_SEQ, layout.customer_view)
+        more = len(docs) > limit or (bool(docs) and docs[-1][layout.PREFERRED_SEQ] < top)
+        return _page(docs, limit, layout.PREFERRED_SEQ, layout.customer_view, more)
 
     async def _customer_page(self, where: Document, limit: int, after: str | None) -> Page[CustomerView]:
         if after is not None:
@@ -208,8 +210,12 @@ def _nested(fields: Document) -> Document:
     return doc
 
 
-def _page(docs: list[Document], limit: int, key: str, read: Callable[[Document], T]) -> Page[T]:
-    """The first ``limit`` of ``docs`` (one more was read to tell whether a next page exists)."""
+def _page(
+    docs: list[Document], limit: int, key: str, read: Callable[[Document], T], more: bool | None = None
+) -> Page[T]:
+    """The first ``limit`` of ``docs``; a next page where ``more`` says so, or, by default, where one
+    more than ``limit`` was read. (A next page may turn out empty: the last has no cursor.)"""
     items = docs[:limit]
-    after = encode_cursor(str(items[-1][key])) if len(docs) > limit else None
+    more = len(docs) > limit if more is None else more
+    after = encode_cursor(str(items[-1][key])) if more and items else None
     return Page([read(doc) for doc in items], after)
