@@ -179,6 +179,9 @@ def table(results: dict[str, Any]) -> str:
         ratio = cells[-1]["p50_ms"] / cells[0]["p50_ms"]
         row = "".join(f"{c['p50_ms']:>11.2f} / {c['p99_ms']:<8.2f}" for c in cells)
         lines.append(f"{read:<42}{row}  {ratio:5.2f}x")
+    largest = results["sizes"][sizes[-1]]
+    small, large = (largest[read]["p50_ms"] for read in reads[-2:])
+    lines.append(f"{reads[-1]} / {reads[-2]}, at {int(sizes[-1]):,} customers: {large / small:.2f}x")
     seeding = ", ".join(f"{k}: {v} s" for k, v in results["seeding_s"].items())
     lines.append(f"seeding (bulk path): {seeding}")
     return "\n".join(lines)
