@@ -154,3 +154,14 @@ class EventStoreContract:
         assert Decimal(state.state["balance"]) == Decimal("0.00")
         last = (await store.read_stream(account_id, 0, 1000))[-1]
         assert last.envelope.event.model_dump(mode="json")["balance"] == "0.00"
+
+    async def test_streams_are_listed_in_id_order_a_page_at_a_time(self, store: EventStore) -> None:
+        customers = [accepted(await send(store, CreateCustomer(name=n, locale="en"))).id for n in "ABC"]
+        account = accepted(await send(store, OpenAccount(customer_id=customers[0], currency="EUR"))).id
+        everything = sorted([*customers, account])
+        first = await store.list_streams(None, 3)
+        rest = await store.list_streams(first[-1].stream_id, 3)
+        assert [ref.stream_id for ref in first + rest] == everything
+        kinds = {ref.stream_id: (ref.stream_type, ref.version) for ref in first + rest}
+        assert kinds[account] == ("account", 1)
+        assert kinds[customers[1]] == ("customer", 1)

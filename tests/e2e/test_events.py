@@ -18,11 +18,12 @@ from cqrs_shared.contracts import (
     CustomerView,
     EventEnvelope,
     GetCustomer,
+    ListStreams,
     routing_key,
 )
 from cqrs_shared.errors import RemoteError
 from cqrs_shared.messaging import topology
-from tests.builders import insert_events, stream
+from tests.builders import accepted, insert_events, stream
 from tests.e2e.raw import find_dead_letter, raw_channel
 from tests.pair import Pair
 from tests.waiting import until
@@ -144,3 +145,21 @@ async def test_unknown_customer_query_is_not_found(client: CqrsClient) -> None:
     with pytest.raises(RemoteError) as caught:
         await client.ask(GetCustomer(customer_id=uuid4()), CustomerView)
     assert caught.value.info.code == "not_found"
+
+
+async def test_the_command_side_lists_its_streams_a_page_at_a_time(pair: Pair, client: CqrsClient) -> None:
+    created = [accepted(await client.send(CreateCustomer(name="Listed", locale="en"))).id for _ in range(3)]
+    async with raw_channel(pair.env["CQRS_RABBITMQ_URL"]) as raw:
+        seen: list[str] = []
+        after = None
+        while True:
+            request = ListStreams(after=after, limit=2).model_dump_json().encode()
+            correlation = await raw.publish(request, routing_key=topology.STREAM_QUEUE, type_="ListStreams")
+            reply = await raw.reply(correlation)
+            assert reply["status"] == "ok", reply
+            seen += [ref["stream_id"] for ref in reply["result"]["streams"]]
+            if reply["result"]["next"] is None:
+                break
+            after = UUID(reply["result"]["next"])
+    assert {str(stream_id) for stream_id in created} <= set(seen)
+    assert seen == sorted(seen)

@@ -11,7 +11,7 @@ from cqrs_shared.contracts import (
     ErrorInfo,
     StreamEvents,
 )
-from cqrs_shared.contracts.queries import ReadStream
+from cqrs_shared.contracts.queries import ListStreams, ReadStream, StreamList
 from cqrs_shared.contracts.replies import QueryFailed, QueryOk
 from cqrs_shared.errors import InvalidMessage, MessageError
 from cqrs_shared.keyed_lock import KeyedLock
@@ -20,7 +20,7 @@ from cqrs_shared.messaging.envelope import Delivery
 from cqrs_shared.messaging.parsing import Catalogue
 
 COMMANDS = Catalogue[Command](Command, ErrorCode.UNKNOWN_COMMAND)
-STREAM_READS = Catalogue[ReadStream](ReadStream, ErrorCode.UNKNOWN_QUERY)
+STREAM_READS = Catalogue[ReadStream | ListStreams](ReadStream | ListStreams, ErrorCode.UNKNOWN_QUERY)
 
 
 def command_error(info: ErrorInfo) -> Contract:
@@ -46,12 +46,20 @@ async def on_command(delivery: Delivery, store: EventStore, streams: KeyedLock) 
 
 
 async def on_read_stream(delivery: Delivery, store: EventStore) -> Outcome:
-    """The projector's gap repair: a stream's events after a version, from the event store."""
+    """A stream's events after a version (the projector's gap repair), or a page of the streams
+    (for a rebuild or a verify of the read model), from the event store."""
     try:
         delivery.check_schema()
         request = STREAM_READS.parse(delivery.body)
     except MessageError as error:
         return Outcome(reply=QueryFailed(error=error.info), dead_letter=error.info)
+    if isinstance(request, ListStreams):
+        return Outcome(reply=QueryOk[StreamList](result=await _list_streams(request, store)))
     events = await store.read_stream(request.stream_id, request.after_version, request.limit)
     result = StreamEvents(events=[item.envelope for item in events])
     return Outcome(reply=QueryOk[StreamEvents](result=result))
+
+
+async def _list_streams(request: ListStreams, store: EventStore) -> StreamList:
+    refs = await store.list_streams(request.after, request.limit)
+    return StreamList(streams=refs, next=refs[-1].stream_id if len(refs) == request.limit else None)

@@ -13,6 +13,7 @@ from command_service.errors import ConcurrencyConflict
 from command_service.ports import Change, Loaded, PendingEvent, StreamChange, StreamState, pending_event
 from cqrs_shared.contracts import CommandReply, Metadata
 from cqrs_shared.contracts.metadata import SCHEMA_VERSION
+from cqrs_shared.contracts.queries import StreamRef
 
 
 class InMemoryEventStore:
@@ -35,6 +36,15 @@ class InMemoryEventStore:
             self._append(change.stream, change.metadata)
         self.replies[change.command_id] = change.reply
         return change.reply
+
+    async def list_streams(self, after: UUID | None, limit: int) -> list[StreamRef]:
+        await asyncio.sleep(0)
+        ids = sorted(stream_id for stream_id in self.streams if after is None or stream_id > after)
+        return [
+            StreamRef(stream_type=state.stream_type, stream_id=stream_id, version=state.version)
+            for stream_id in ids[:limit]
+            for state in [self.streams[stream_id]]
+        ]
 
     async def read_stream(self, stream_id: UUID, after_version: int, limit: int) -> list[PendingEvent]:
         await asyncio.sleep(0)

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from cqrs_shared.contracts import CommandReply, EventEnvelope, Metadata, StreamType
+from cqrs_shared.contracts.queries import StreamRef
 
 JsonObject = dict[str, Any]
 
@@ -83,6 +84,10 @@ class EventStore(Protocol):
 
     async def read_stream(self, stream_id: UUID, after_version: int, limit: int) -> list[PendingEvent]:
         """A stream's events after a version, oldest first, at most ``limit``."""
+        ...
+
+    async def list_streams(self, after: UUID | None, limit: int) -> list[StreamRef]:
+        """Each stream (type, id, version), in id order, after ``after``; at most ``limit``."""
         ...
 
 

@@ -18,6 +18,7 @@ from command_service.errors import ConcurrencyConflict
 from command_service.ports import Change, Loaded, PendingEvent, StreamChange, StreamState, pending_event
 from cqrs_shared.contracts import CommandReply
 from cqrs_shared.contracts.metadata import SCHEMA_VERSION
+from cqrs_shared.contracts.queries import StreamRef
 from cqrs_shared.errors import StartupError
 from cqrs_shared.logs import redact
 
@@ -147,6 +148,16 @@ class PostgresEventStore:
             limit,
         )
         return [pending_event(row) for row in rows]
+
+    async def list_streams(self, after: UUID | None, limit: int) -> list[StreamRef]:
+        """Each stream (type, id, version), in id order, after ``after``; at most ``limit``."""
+        rows = await self._pool.fetch(
+            "SELECT stream_type, stream_id, version FROM streams"
+            " WHERE $1::uuid IS NULL OR stream_id > $1 ORDER BY stream_id LIMIT $2",
+            after,
+            limit,
+        )
+        return [StreamRef.model_validate(dict(row)) for row in rows]
 
     async def unpublished(self, limit: int) -> list[PendingEvent]:
         """Committed events not yet confirmed by the broker, in commit-safe order (seq)."""

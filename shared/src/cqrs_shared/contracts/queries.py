@@ -10,6 +10,7 @@ from cqrs_shared.contracts.base import Contract
 from cqrs_shared.contracts.consistency import Token
 from cqrs_shared.contracts.events import EventEnvelope
 from cqrs_shared.contracts.money import Balance
+from cqrs_shared.contracts.streams import StreamType
 
 MAX_PAGE = 500
 PageSize = Annotated[int, Field(ge=1, le=MAX_PAGE)]
@@ -57,12 +58,6 @@ class GetAccountTransactions(Contract):
     limit: PageSize = 50
     after: str | None = None
     token: Token = ()
-
-
-Query = Annotated[
-    GetCustomer | GetCustomersWithName | GetPreferredCustomers | GetAccount | GetAccountTransactions,
-    Field(discriminator="type"),
-]
 
 
 class AccountSummary(Contract):
@@ -129,3 +124,29 @@ class ReadStream(Contract):
 
 class StreamEvents(Contract):
     events: list[EventEnvelope]
+
+
+class ListStreams(Contract):
+    """Ask the command side for its streams, a page at a time in id order (a rebuild or a verify
+    of the read model reads them all)."""
+
+    type: Literal["ListStreams"] = "ListStreams"
+    after: UUID | None = None
+    limit: Annotated[int, Field(ge=1, le=1000)] = 1000
+
+
+class StreamRef(Contract):
+    stream_type: StreamType
+    stream_id: UUID
+    version: int
+
+
+class StreamList(Contract):
+    streams: list[StreamRef]
+    next: UUID | None = Field(description="pass back as `after` for the next page; none after the last")
+
+
+Query = Annotated[
+    GetCustomer | GetCustomersWithName | GetPreferredCustomers | GetAccount | GetAccountTransactions,
+    Field(discriminator="type"),
+]

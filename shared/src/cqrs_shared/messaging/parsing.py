@@ -5,7 +5,7 @@ command = COMMANDS.parse(b'{"type": "CreateCustomer", "name": "Ada", "locale": "
 """
 
 import json
-from typing import Any, Generic, TypeVar, Union, get_args, get_origin
+from typing import Annotated, Any, Generic, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
@@ -17,7 +17,7 @@ M = TypeVar("M")
 
 def members(union: Any) -> tuple[type[BaseModel], ...]:
     """The models of a (possibly Annotated) union of models, or of a single model."""
-    if get_origin(union) is not None and get_origin(union) is not Union:
+    if get_origin(union) is Annotated:
         union = get_args(union)[0]  # Annotated[X | Y, Field(discriminator=...)] -> X | Y
     found = get_args(union) or (union,)
     return tuple(model for model in found if isinstance(model, type) and issubclass(model, BaseModel))
