@@ -43,11 +43,15 @@ class Service:
         self.started = time.monotonic()
 
 
+def shell_status(code: int) -> int:
+    """A Popen return code as a shell gives it: 128 + N for a process killed by signal N."""
+    return 128 - code if code < 0 else code
+
+
 def status(code: int) -> str:
-    """As a shell says it: 128 + N for a process killed by signal N."""
     if code >= 0:
         return f"status {code}"
-    return f"status {128 - code} (killed by {signal.Signals(-code).name})"
+    return f"status {shell_status(code)} (killed by {signal.Signals(-code).name})"
 
 
 def say(message: str) -> None:
@@ -82,7 +86,7 @@ def supervise(services: list[Service], min_uptime: float, stopping: list[int]) -
                 service.start()
                 continue
             say(f"{service.name} exited with {status(code)} within {min_uptime:g}s of starting; stopping")
-            return code if code > 0 else 128 - code if code < 0 else 1
+            return shell_status(code) or 1
     return 0
 
 

@@ -24,13 +24,13 @@ var leadingKey = regexp.MustCompile(`USING btree \(\(\(_jsonb -> '((?:[^']|'')+)
 
 var doubledQuote = regexp.MustCompile(`''`)
 
-// FerretDB's btree indexes on its collections (its own metadata tables aside).
+// The indexes of FerretDB's collections (its own metadata tables aside): its btree ones, and the GIN
+// ones this program made.
 const ferretIndexes = `
-SELECT i.schemaname, i.tablename, i.indexdef
+SELECT i.schemaname, i.tablename, i.indexname, i.indexdef
   FROM pg_indexes i
  WHERE i.schemaname NOT IN ('pg_catalog', 'information_schema', 'public')
-   AND i.tablename NOT LIKE '\_ferretdb\_%'
-   AND i.indexdef LIKE '%USING btree%'`
+   AND i.tablename NOT LIKE '\_ferretdb\_%'`
 
 type ginIndex struct {
 	schema, table, field string
@@ -58,27 +58,30 @@ func quoteLiteral(s string) string {
 	return string(append(out, '\''))
 }
 
-// wanted reads FerretDB's btree indexes and returns the GIN index each leading field needs.
-func wanted(ctx context.Context, pool *pgxpool.Pool) ([]ginIndex, error) {
+// missing reads the indexes of FerretDB's collections and returns the GIN indexes that do not exist
+// yet. Nothing is remembered between calls: a collection dropped and made again under the same name
+// gets its GIN index again.
+func missing(ctx context.Context, pool *pgxpool.Pool) ([]ginIndex, error) {
 	rows, err := pool.Query(ctx, ferretIndexes)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	seen := map[ginIndex]bool{}
-	var out []ginIndex
+	existing := map[[2]string]bool{}
+	wanted := map[ginIndex]bool{}
 	for rows.Next() {
-		var schema, table, def string
-		if err := rows.Scan(&schema, &table, &def); err != nil {
+		var schema, table, name, def string
+		if err := rows.Scan(&schema, &table, &name, &def); err != nil {
 			return nil, err
 		}
-		m := leadingKey.FindStringSubmatch(def)
-		if m == nil {
-			continue
+		existing[[2]string{schema, name}] = true
+		if m := leadingKey.FindStringSubmatch(def); m != nil {
+			wanted[ginIndex{schema, table, doubledQuote.ReplaceAllString(m[1], "'")}] = true
 		}
-		g := ginIndex{schema, table, doubledQuote.ReplaceAllString(m[1], "'")}
-		if !seen[g] {
-			seen[g] = true
+	}
+	var out []ginIndex
+	for g := range wanted {
+		if !existing[[2]string{g.schema, g.name()}] {
 			out = append(out, g)
 		}
 	}
@@ -93,23 +96,15 @@ func keepGINIndexes(ctx context.Context, url string, interval time.Duration, msg
 		return
 	}
 	defer pool.Close()
-	done := map[ginIndex]bool{}
 	for {
-		indexes, err := wanted(ctx, pool)
+		indexes, err := missing(ctx, pool)
 		if err != nil && ctx.Err() == nil {
 			msg.Printf("gin indexes: reading FerretDB's indexes: %v", err)
 		}
 		for _, g := range indexes {
-			if done[g] {
-				continue
+			if _, err := pool.Exec(ctx, g.create()); err != nil && ctx.Err() == nil {
+				msg.Printf("gin indexes: %s.%s (%s): %v", g.schema, g.table, g.field, err)
 			}
-			if _, err := pool.Exec(ctx, g.create()); err != nil {
-				if ctx.Err() == nil {
-					msg.Printf("gin indexes: %s.%s (%s): %v", g.schema, g.table, g.field, err)
-				}
-				continue
-			}
-			done[g] = true
 		}
 		select {
 		case <-ctx.Done():

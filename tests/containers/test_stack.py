@@ -21,7 +21,7 @@ from uuid import uuid4
 import pytest
 
 from cqrs_shared.client import CqrsClient
-from tests.faults.test_broker_cut import created, events_of, visible
+from tests.delivery import created, events_of, visible
 from tests.pair import ROOT, free_port
 from tests.waiting import until
 

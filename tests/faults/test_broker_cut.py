@@ -9,15 +9,13 @@ that can cut every connection through it.
 import asyncio
 import signal
 from functools import partial
-from uuid import UUID, uuid4
+from uuid import uuid4
 
-import asyncpg
 import pytest
 
 from cqrs_shared.client import CqrsClient
-from cqrs_shared.contracts import CommandAccepted, CreateCustomer, CustomerView, GetCustomer
-from cqrs_shared.errors import RemoteError, RequestTimeout
 from tests.conftest import fresh_mongo, fresh_postgres, fresh_vhost, no_vhost
+from tests.delivery import created, events_of, visible
 from tests.faults.isolated import proxy_to, through
 from tests.faults.supervised import make_run
 from tests.pair import Pair
@@ -66,35 +64,3 @@ async def test_no_command_is_lost_when_the_broker_connection_is_cut(
                         )
                     log = run.output()
             assert await events_of(dsn, ids) == CUSTOMERS, log
-
-
-async def created(client: CqrsClient, customer_id: UUID) -> CommandAccepted:
-    """Send until a reply comes: a reply lost with the connection is asked for again, same id."""
-    command_id = uuid4()
-    command = CreateCustomer(customer_id=customer_id, name="Through the cut", locale="en")
-
-    async def sent() -> CommandAccepted | None:
-        try:
-            reply = await client.send(command, command_id=command_id)
-        except RequestTimeout:
-            return None
-        assert isinstance(reply, CommandAccepted), reply
-        return reply
-
-    return await until(sent, timeout=90, what=f"a reply for {customer_id}")
-
-
-async def visible(client: CqrsClient, customer_id: UUID) -> CustomerView | None:
-    try:
-        return await client.ask(GetCustomer(customer_id=customer_id, min_version=1), CustomerView)
-    except (RemoteError, RequestTimeout):
-        return None
-
-
-async def events_of(dsn: str, ids: list[UUID]) -> int:
-    conn = await asyncpg.connect(dsn)
-    try:
-        count: int = await conn.fetchval("SELECT count(*) FROM events WHERE stream_id = ANY($1)", ids)
-        return count
-    finally:
-        await conn.close()

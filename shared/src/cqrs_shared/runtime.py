@@ -69,15 +69,16 @@ def serve_forever(
     sys.exit(run(_main()))
 
 
-def one_shot(name: str, settings: S, job: Callable[[S], Awaitable[None]]) -> None:
-    """A job that runs once and exits (``command-service migrate``): 0 when done, 1 when it cannot."""
+def one_shot(name: str, settings: S, job: Callable[[S], Awaitable[None]], what: str) -> None:
+    """A job that runs once and exits (``command-service migrate``): 0 when done, 1 when it cannot
+    (logged as "cannot <what>: <reason>")."""
 
     async def _main() -> int:
         logs.configure(name, settings.log_level, settings.log_format)
         try:
             await job(settings)
         except StartupError as error:
-            log.error("cannot %s: %s", job.__name__.replace("_", " "), error)
+            log.error("cannot %s: %s", what, error)
             return 1
         return 0
 

@@ -28,7 +28,7 @@ def main() -> None:
     if chosen == MIGRATE:
         from command_service.app import migrate_database
 
-        runtime.one_shot("command", settings, migrate_database)
+        runtime.one_shot("command", settings, migrate_database, "migrate database")
     from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 
     from command_service.app import serve
