@@ -1,5 +1,5 @@
 # The verbs of the project. Each is one line; the scripts in infra/ say what they do.
-.PHONY: run test test-containers lint up down servers stop bench bench-scale
+.PHONY: run test test-containers lint up down servers stop bench bench-scale bench-keepup
 
 run:      ## start what is missing, then both services in the foreground (Ctrl-C stops them)
 	bash infra/run.sh
@@ -30,3 +30,6 @@ bench:    ## measure command and query latency and throughput against the runnin
 
 bench-scale: ## does a read stay as fast at 100,000 customers as at 1,000? (seeds its own read database)
 	uv run python -m tests.bench_scale
+
+bench-keepup: ## does the projector keep up with the command side at full rate? (needs `make run`)
+	uv run python -m tests.bench_keepup
