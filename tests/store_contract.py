@@ -165,3 +165,4 @@ class EventStoreContract:
         kinds = {ref.stream_id: (ref.stream_type, ref.version) for ref in first + rest}
         assert kinds[account] == ("account", 1)
         assert kinds[customers[1]] == ("customer", 1)
+        assert await store.count_streams() == 4

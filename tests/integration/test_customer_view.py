@@ -19,6 +19,7 @@ from cqrs_shared.contracts import (
     MoneyWithdrawn,
 )
 from query_service import projector
+from query_service.model import ReadModel
 from query_service.store import ReadStore
 from tests.builders import stream
 
@@ -89,7 +90,7 @@ async def test_customer_view_after_a_random_interleaving_with_duplicates(
 async def test_customer_view_when_every_event_is_delivered_at_once(read_store: ReadStore, seed: int) -> None:
     """What a prefetching consumer does: the customer's and its accounts' events all in flight."""
     sent = one_customers_events(random.Random(seed))
-    events = projector.Projector(read_store, sent.read_stream)
+    events = projector.Projector(ReadModel(read_store.db, read_store), sent.read_stream)
     await asyncio.gather(*(events.handle(delivery) for delivery in sent.events))
     await assert_the_view(read_store, sent)
 

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.integration
 
 
 async def test_layout_1_documents_get_their_buckets_once(read_store: ReadStore) -> None:
-    db = read_store._db  # the test writes what an older query service wrote
+    db = read_store.db  # the test writes what an older query service wrote
     account, customers = str(uuid4()), sorted(str(uuid4()) for _ in range(3))
     await db[layout.ACCOUNTS].insert_one({layout.ID: account, layout.VERSION: 61, layout.CUSTOMER_ID: "c"})
     await db[layout.TRANSACTIONS].insert_many(

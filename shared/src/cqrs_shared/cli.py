@@ -13,7 +13,7 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
-from cqrs_shared import cli_ops, output
+from cqrs_shared import cli_ops, cli_projection, output
 from cqrs_shared.cli_ops import EXIT_ERROR, EXIT_NOT_FOUND, EXIT_OK, EXIT_REJECTED, EXIT_UNAVAILABLE
 from cqrs_shared.client import DEFAULT_TIMEOUT, CqrsClient
 from cqrs_shared.contracts import (
@@ -93,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
         areas.add_parser("account", parents=[common], help="bank accounts: commands and queries"), common
     )
     cli_ops.add_parsers(areas, common)
+    cli_projection.add_parsers(areas, common)
     return parser
 
 
@@ -196,6 +197,9 @@ _RESULTS: dict[type[Contract], type[Contract]] = {
 
 
 async def _run(args: argparse.Namespace, url: str, as_json: bool, timeout: float) -> int:
+    if args.area == cli_projection.AREA:
+        async with CqrsClient.connect(url, timeout=timeout) as client:
+            return await cli_projection.run(args, client, as_json)
     message = _message(args)
     async with CqrsClient.connect(url, timeout=timeout) as client:
         result_type = _RESULTS.get(type(message))

@@ -60,13 +60,20 @@ class CqrsClient:
         )
         return _COMMAND_REPLY.validate_json(body)
 
-    async def ask(self, query: Contract, result: type[R], *, traceparent: str | None = None) -> R:
-        """Ask a query; a structured error reply raises RemoteError."""
+    async def ask(
+        self,
+        query: Contract,
+        result: type[R],
+        *,
+        traceparent: str | None = None,
+        queue: str = topology.QUERY_QUEUE,
+    ) -> R:
+        """Ask a query (of the query service, or ``queue``'s); a structured error reply raises RemoteError."""
         type_name = message_type(query)
         metadata = Metadata(type=type_name, traceparent=traceparent or new_traceparent())
         body = await self._rpc.call(
             self._rpc.channel.default_exchange,
-            topology.QUERY_QUEUE,
+            queue,
             query.model_dump_json().encode(),
             metadata,
             timeout=self._timeout,

@@ -62,4 +62,6 @@ async def on_read_stream(delivery: Delivery, store: EventStore) -> Outcome:
 
 async def _list_streams(request: ListStreams, store: EventStore) -> StreamList:
     refs = await store.list_streams(request.after, request.limit)
-    return StreamList(streams=refs, next=refs[-1].stream_id if len(refs) == request.limit else None)
+    total = await store.count_streams() if request.after is None else None
+    next_page = refs[-1].stream_id if len(refs) == request.limit else None
+    return StreamList(streams=refs, next=next_page, total=total)

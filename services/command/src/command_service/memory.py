@@ -46,6 +46,10 @@ class InMemoryEventStore:
             for state in [self.streams[stream_id]]
         ]
 
+    async def count_streams(self) -> int:
+        await asyncio.sleep(0)
+        return len(self.streams)
+
     async def read_stream(self, stream_id: UUID, after_version: int, limit: int) -> list[PendingEvent]:
         await asyncio.sleep(0)
         found = [

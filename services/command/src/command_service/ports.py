@@ -90,6 +90,10 @@ class EventStore(Protocol):
         """Each stream (type, id, version), in id order, after ``after``; at most ``limit``."""
         ...
 
+    async def count_streams(self) -> int:
+        """How many streams there are."""
+        ...
+
 
 class Row(Protocol):
     """A row of the ``events`` table by column name: an asyncpg Record, or a dict."""

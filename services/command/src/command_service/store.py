@@ -159,6 +159,9 @@ class PostgresEventStore:
         )
         return [StreamRef.model_validate(dict(row)) for row in rows]
 
+    async def count_streams(self) -> int:
+        return int(await self._pool.fetchval("SELECT count(*) FROM streams"))
+
     async def unpublished(self, limit: int) -> list[PendingEvent]:
         """Committed events not yet confirmed by the broker, in commit-safe order (seq)."""
         rows = await self._pool.fetch(

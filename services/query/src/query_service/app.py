@@ -5,24 +5,31 @@ import logging
 from contextlib import AsyncExitStack
 from functools import partial
 
+from aio_pika.abc import AbstractChannel
 from pymongo.errors import PyMongoError
 
+from cqrs_shared.contracts import Metadata
 from cqrs_shared.errors import StartupError
 from cqrs_shared.logs import redact
 from cqrs_shared.messaging import topology
 from cqrs_shared.messaging.channels import open_channel, open_connection
 from cqrs_shared.messaging.consumer import Consumer
+from cqrs_shared.messaging.envelope import outgoing
+from cqrs_shared.messaging.publishing import publish
 from cqrs_shared.messaging.responder import Responder
 from cqrs_shared.messaging.rpc import RpcClient
 from cqrs_shared.messaging.watchdog import health, watch
 from cqrs_shared.probes import serve_probes
 from query_service.consistency import Consistency
-from query_service.entrypoint import EVENT_TYPES, QUERIES, on_event, on_query
+from query_service.entrypoint import EVENT_TYPES, QUERIES, REBUILD, on_event, on_query
 from query_service.health import QueryHealth
+from query_service.model import ReadModel
+from query_service.operations import Operations
 from query_service.projector import Projector
+from query_service.rebuild import Rebuilder
 from query_service.repair import StreamReader
 from query_service.settings import QuerySettings
-from query_service.store import ReadStore, open_database
+from query_service.store import open_database
 from query_service.transient import is_transient
 from query_service.upgrade import upgrade_layout
 
@@ -35,14 +42,15 @@ async def serve(settings: QuerySettings, stopped: asyncio.Event) -> None:
         db = await stack.enter_async_context(
             open_database(str(settings.mongodb_url), settings.mongodb_database)
         )
-        store = ReadStore(db)
+        model = ReadModel(db)
         try:
-            await store.ensure_indexes()
-            await upgrade_layout(db)
+            await model.load()
+            await model.store.ensure_indexes()
+            await upgrade_layout(db, model.store.generation)
         except PyMongoError as error:
             url = redact(str(settings.mongodb_url))
             raise StartupError(f"cannot prepare the read model at {url}: {error!r}") from None
-        consistency = Consistency(store, settings.max_wait)
+        consistency = Consistency(model, settings.max_wait)
 
         connection = await open_connection(stack, str(settings.rabbitmq_url))
         broker_up = health(connection)
@@ -60,6 +68,10 @@ async def serve(settings: QuerySettings, stopped: asyncio.Event) -> None:
         queries_channel = await open_channel(stack, connection, prefetch=settings.prefetch)
         requests = await topology.declare_queue(queries_channel, topology.QUERY_QUEUE)
         checks = QueryHealth(db, events, broker_up, settings.ready_max_lag)
+        projector = Projector(model, read_stream)
+        rebuilder = Rebuilder(model, projector, read_stream, read_stream.list_streams)
+        operations = Operations(model, read_stream, consistency, partial(hand_on_rebuild, dead_letters))
+        stack.push_async_callback(rebuilder.stop)
         async with (
             serve_probes(
                 "query",
@@ -70,7 +82,7 @@ async def serve(settings: QuerySettings, stopped: asyncio.Event) -> None:
             ),
             Consumer(
                 events,
-                partial(on_event, projector=Projector(store, read_stream), consistency=consistency),
+                partial(on_event, projector=projector, consistency=consistency, rebuilder=rebuilder),
                 responder,
                 transient=is_transient,
                 retry=retry,
@@ -78,17 +90,26 @@ async def serve(settings: QuerySettings, stopped: asyncio.Event) -> None:
             ),
             Consumer(
                 requests,
-                partial(on_query, store=store, consistency=consistency),
+                partial(on_query, model=model, consistency=consistency, operations=operations),
                 responder,
                 transient=is_transient,
                 types=QUERIES.types,
             ),
         ):
             log.info("query service ready")
+            following = asyncio.create_task(model.follow(stopped), name="generation follower")
             try:
                 # Until stopped; or until the broker stays away too long, then stop (crash-only).
                 await watch(broker_up, stopped, settings.broker_grace)
             finally:
                 stopped.set()
+                await following
             log.info("stopping: finishing in-flight events and queries")
     log.info("query service stopped")
+
+
+async def hand_on_rebuild(channel: AbstractChannel) -> None:
+    """Put a rebuild request on the event queue: its single active consumer, the process that
+    projects, runs the rebuild (confirmed, so that the request is not lost on the way)."""
+    message = outgoing(b"{}", Metadata(type=REBUILD))
+    await publish(channel.default_exchange, message, topology.EVENT_QUEUE, mandatory=True)

@@ -14,14 +14,14 @@ from cqrs_shared.contracts import StreamPosition
 from cqrs_shared.waiting import first_of
 from query_service import metrics
 from query_service.errors import ViewBehind
-from query_service.store import ReadStore
+from query_service.model import ReadModel
 
 POLL_SECONDS = 0.25
 
 
 class Consistency:
-    def __init__(self, store: ReadStore, max_wait: float) -> None:
-        self._store = store
+    def __init__(self, model: ReadModel, max_wait: float) -> None:
+        self._model = model
         self._max_wait = max_wait
         # stream id -> (event set when it next moves, how many queries watch it)
         self._watched: dict[UUID, tuple[asyncio.Event, int]] = {}
@@ -62,7 +62,7 @@ class Consistency:
     async def _behind(self, positions: tuple[StreamPosition, ...]) -> list[str]:
         found = []
         for wanted in positions:
-            have = await self._store.position(wanted.stream_type, wanted.stream_id)
+            have = await self._model.store.position(wanted.stream_type, wanted.stream_id)
             if have < wanted.version:
                 found.append(
                     f"{wanted.stream_type} {wanted.stream_id} is at {have}, not yet {wanted.version}"

@@ -5,7 +5,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cqrs_shared.contracts import ErrorCode, ErrorInfo, Event, EventEnvelope, Query
+from cqrs_shared.contracts import (
+    Contract,
+    ErrorCode,
+    ErrorInfo,
+    Event,
+    EventEnvelope,
+    Query,
+    RebuildReadModel,
+)
 from cqrs_shared.contracts.replies import QueryFailed, QueryOk
 from cqrs_shared.errors import MalformedMessage, MessageError
 from cqrs_shared.messaging.consumer import Outcome
@@ -14,14 +22,20 @@ from cqrs_shared.messaging.parsing import Catalogue, field_errors, members
 from query_service import metrics, queries
 from query_service.consistency import Consistency
 from query_service.errors import QueryError
+from query_service.model import ReadModel
+from query_service.operations import Operation, Operations
 from query_service.projector import Projector
-from query_service.store import ReadStore
+from query_service.rebuild import Rebuilder
 
 QUERIES = Catalogue[Query](Query, ErrorCode.UNKNOWN_QUERY)
-EVENT_TYPES = frozenset(str(model.model_fields["type"].default) for model in members(Event))
+# The event queue carries the events, and a rebuild request handed on to the projecting process.
+REBUILD = str(RebuildReadModel.model_fields["type"].default)
+EVENT_TYPES = frozenset(str(model.model_fields["type"].default) for model in members(Event)) | {REBUILD}
 
 
-async def on_query(delivery: Delivery, store: ReadStore, consistency: Consistency) -> Outcome:
+async def on_query(
+    delivery: Delivery, model: ReadModel, consistency: Consistency, operations: Operations
+) -> Outcome:
     """A query: reply with the result or a structured error; unparseable ones are dead-lettered."""
     try:
         delivery.check_schema()
@@ -30,7 +44,11 @@ async def on_query(delivery: Delivery, store: ReadStore, consistency: Consistenc
         dead = error.info if error.code != ErrorCode.VALIDATION_ERROR or not delivery.reply_to else None
         return Outcome(reply=QueryFailed(error=error.info), dead_letter=dead)
     try:
-        result = await queries.answer(query, store, consistency)
+        result: Contract
+        if isinstance(query, Operation):
+            result = await operations.answer(query)
+        else:
+            result = await queries.answer(query, model.store, consistency)
     except QueryError as error:
         return Outcome(reply=QueryFailed(error=ErrorInfo(code=error.code, message=str(error))))
     return Outcome(reply=QueryOk[Any](result=result))
@@ -45,8 +63,14 @@ def parse_event(body: bytes) -> EventEnvelope:
         raise MalformedMessage("not an event this service knows", field_errors(error)) from None
 
 
-async def on_event(delivery: Delivery, projector: Projector, consistency: Consistency) -> Outcome:
-    """An event: project it; one that cannot be understood goes to the dead-letter queue."""
+async def on_event(
+    delivery: Delivery, projector: Projector, consistency: Consistency, rebuilder: Rebuilder
+) -> Outcome:
+    """An event: project it; one that cannot be understood goes to the dead-letter queue.
+    A rebuild request starts the rebuild here, in the process that projects."""
+    if delivery.type == REBUILD:
+        rebuilder.start()
+        return Outcome()
     try:
         delivery.check_schema()
         envelope = parse_event(delivery.body)

@@ -3,7 +3,8 @@
 QueryError
 ├── NotFound      no such document
 ├── ViewBehind    the projection did not reach the asked version in time
-└── BadCursor     a pagination cursor this service did not issue
+├── BadCursor     a pagination cursor this service did not issue
+└── RebuildRunning  a rebuild of the read model is running already
 """
 
 from cqrs_shared.contracts import ErrorCode
@@ -23,6 +24,10 @@ class ViewBehind(QueryError):
 
 class BadCursor(QueryError):
     code = ErrorCode.VALIDATION_ERROR
+
+
+class RebuildRunning(QueryError):
+    code = ErrorCode.REBUILD_RUNNING
 
 
 class RepairFailed(Exception):

@@ -62,6 +62,8 @@ BUCKET_SIZE: Final = 50
 HISTORY_BUCKET: Final = "history_bucket"  # "<account id>:<account version // BUCKET_SIZE>"
 PREFERRED_SEQ: Final = "preferred_seq"  # 0, 1, 2, ...: the order in which customers became preferred
 PREFERRED_BUCKET: Final = "preferred_bucket"  # preferred_seq // BUCKET_SIZE
+# Only while a rebuild defers numbering (store.number_deferred): when the customer became preferred.
+PREFERRED_AT: Final = "preferred_at"
 COUNTERS: Final = "counters"  # {_id: counter name, value: the last number handed out}
 PREFERRED_COUNTER: Final = "preferred"
 COUNTER_VALUE: Final = "value"
@@ -69,6 +71,28 @@ COUNTER_VALUE: Final = "value"
 # 1: before the buckets; 2: history and preferred customers page by bucket.
 LAYOUT: Final = "layout"
 LAYOUT_VERSION: Final = 2
+
+# Generations. A rebuild writes a new set of the collections above side by side with the ones queries
+# read, then switches to it; generation 0 has the plain names, generation N the suffix "_N".
+GENERATION_COLLECTIONS: Final = (CUSTOMERS, ACCOUNTS, TRANSACTIONS, COUNTERS)
+# Outside every generation: {_id: "generation", value: N} (what queries read) and {_id: "rebuild", ...}.
+PROJECTION: Final = "projection"
+GENERATION: Final = "generation"
+REBUILD: Final = "rebuild"
+
+
+def named(collection: str, generation: int) -> str:
+    """The name of ``collection`` in ``generation``."""
+    return collection if generation == 0 else f"{collection}_{generation}"
+
+
+def generation_of(name: str) -> int | None:
+    """The generation a collection belongs to; None for one outside every generation."""
+    base, _, suffix = name.rpartition("_")
+    if base in GENERATION_COLLECTIONS and suffix.isdigit():
+        return int(suffix)
+    return 0 if name in GENERATION_COLLECTIONS else None
+
 
 # Where the view keeps each stream's position: (collection, version field).
 POSITIONS: Final[dict[StreamType, tuple[str, str]]] = {

@@ -1,17 +1,19 @@
 """Apply events to the read model, repairing a gap from the command side when one shows.
 
-projector = Projector(store, read_stream)
+projector = Projector(model, read_stream)
 await projector.handle(envelope)    # one customer document's events one at a time
 """
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from uuid import UUID
 
 from cqrs_shared.contracts import EventEnvelope
 from cqrs_shared.keyed_lock import KeyedLock
 from query_service import metrics
 from query_service.errors import RepairFailed
+from query_service.model import ReadModel
 from query_service.projections import document_owner, project
 from query_service.store import Applied, Gap, ReadStore
 
@@ -29,14 +31,33 @@ class Projector:
     event queue has a single active consumer (see messaging.topology).
     """
 
-    def __init__(self, store: ReadStore, read_stream: ReadStream) -> None:
-        self._store = store
+    def __init__(self, model: ReadModel, read_stream: ReadStream) -> None:
+        self._model = model
         self._read_stream = read_stream
         self._owners = KeyedLock()
 
+    @asynccontextmanager
+    async def owning(self, owner: UUID) -> AsyncIterator[None]:
+        """Keep this process's other writers of ``owner``'s documents away (a rebuild takes it too)."""
+        async with self._owners.hold(str(owner)):
+            yield
+
     async def handle(self, envelope: EventEnvelope) -> Applied:
-        async with self._owners.hold(str(document_owner(envelope))):
-            return await apply(envelope, self._store, self._read_stream)
+        """Apply to the generation queries read; during a rebuild, to the one it builds as well;
+        after a switch, to the old one too until it is dropped (replicas may still read it)."""
+        async with self.owning(document_owner(envelope)):
+            # Taken together, before any write: a switch while this event is applied changes nothing.
+            current, building, retiring = self._model.store, self._model.building, self._model.retiring
+            applied = await apply(envelope, current, self._read_stream)
+            if building is not None:
+                if building.covers(envelope.stream_id):
+                    await apply(envelope, building.store, self._read_stream)
+                elif building.upto is None or envelope.stream_id > building.upto:
+                    building.skipped[envelope.stream_id] = envelope.stream_type
+            if retiring is not None:
+                for change in project(envelope):
+                    await retiring.apply(change)  # best effort: a gap there is left as it is
+            return applied
 
 
 async def apply(envelope: EventEnvelope, store: ReadStore, read_stream: ReadStream) -> Applied:

@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -68,7 +69,7 @@ def _uuid_text(value: str) -> str:
     return str(UUID(value))
 
 
-def _field(doc: Document | None, path: str) -> Any:
+def field_of(doc: Document | None, path: str) -> Any:
     value: Any = doc
     for part in path.split("."):
         value = value.get(part) if isinstance(value, dict) else None
@@ -76,22 +77,72 @@ def _field(doc: Document | None, path: str) -> Any:
 
 
 class ReadStore:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self._db = db
-        self._customers = db[layout.CUSTOMERS]
-        self._accounts = db[layout.ACCOUNTS]
-        self._transactions = db[layout.TRANSACTIONS]
+    """One generation of the read model (layout.named): generation 0 unless a rebuild made another."""
+
+    def __init__(self, db: AsyncDatabase[Document], generation: int = 0) -> None:
+        self.db = db
+        self.generation = generation
+        self._customers = self._collection(layout.CUSTOMERS)
+        self._accounts = self._collection(layout.ACCOUNTS)
+        self._transactions = self._collection(layout.TRANSACTIONS)
         self._counting = asyncio.Lock()
+        # While a rebuild fills this generation, a customer that becomes preferred is not numbered at
+        # once (streams arrive in id order, not in time order): number_deferred numbers them all, in
+        # the order they became preferred, once every stream is in.
+        self.defer_numbers = False
+
+    def _collection(self, name: str) -> AsyncCollection[Document]:
+        return self.db[layout.named(name, self.generation)]
 
     async def ensure_indexes(self) -> None:
         for collection, keys in layout.INDEXES:
-            await self._db[collection].create_index(keys)
+            await self._collection(collection).create_index(keys)
+
+    async def drop(self) -> None:
+        """Remove every collection of this generation."""
+        for name in layout.GENERATION_COLLECTIONS:
+            await self._collection(name).drop()
+
+    async def documents(self, collection: str, ids: list[str]) -> dict[str, Document]:
+        """The stored documents of ``collection`` with these ids, by id (absent ones left out)."""
+        found = [await self._collection(collection).find_one({layout.ID: doc_id}) for doc_id in ids]
+        return {doc[layout.ID]: doc for doc in found if doc is not None}
+
+    async def history_bucket(self, bucket: str) -> list[Document]:
+        """The transactions of one history bucket (layout.history_bucket)."""
+        return await self._transactions.find({layout.HISTORY_BUCKET: bucket}).to_list(None)
+
+    async def number_deferred(self) -> int:
+        """Stop deferring; number the customers that wait for a number, in the order they became
+        preferred (one pass; call again until it finds none, for applies in flight at the switch)."""
+        self.defer_numbers = False
+        where = {layout.PREFERRED_AT: {"$exists": True}}
+        waiting = sorted(
+            [(doc[layout.PREFERRED_AT], doc[layout.ID]) async for doc in self._customers.find(where)]
+        )
+        if not waiting:
+            return 0
+        async with self._counting:
+            counter = await self._collection(layout.COUNTERS).find_one_and_update(
+                {layout.ID: layout.PREFERRED_COUNTER},
+                {"$inc": {layout.COUNTER_VALUE: len(waiting)}},
+                upsert=True,
+            )
+        first = int(field_of(counter, layout.COUNTER_VALUE) or 0)
+        for seq, (_, doc_id) in enumerate(waiting, start=first):
+            numbers = {layout.PREFERRED_SEQ: seq, layout.PREFERRED_BUCKET: seq // layout.BUCKET_SIZE}
+            await self._customers.update_one(
+                {layout.ID: doc_id}, {"$set": numbers, "$unset": {layout.PREFERRED_AT: ""}}
+            )
+        return len(waiting)
 
     async def apply(self, change: DocumentChange) -> Applied | Gap:
         """Apply ``change`` if the document is at ``version - 1``; say what happened otherwise."""
-        collection = self._db[change.collection]
+        collection = self._collection(change.collection)
         update = {"$set": {**change.fields, change.gate: change.version}}
-        if change.numbered is not None:
+        if change.numbered is not None and self.defer_numbers:
+            update["$set"][layout.PREFERRED_AT] = change.fields[layout.UPDATED_AT]
+        elif change.numbered is not None:
             update["$set"].update(await self._number(change.numbered))
         if change.version == 1:
             return await self._create(change, update)
@@ -105,7 +156,7 @@ class ReadStore:
 
     async def _create(self, change: DocumentChange, update: Document) -> Applied:
         """Insert the document; if it exists already (made by another stream's event), fill it in."""
-        collection = self._db[change.collection]
+        collection = self._collection(change.collection)
         try:
             await collection.insert_one({layout.ID: change.doc_id, **_nested(update["$set"])})
             return Applied.APPLIED
@@ -119,7 +170,7 @@ class ReadStore:
     async def _number(self, numbered: Numbered) -> Document:
         # One number at a time: the server may not serialise two updates of one document (FerretDB).
         async with self._counting:
-            counter = await self._db[layout.COUNTERS].find_one_and_update(
+            counter = await self._collection(layout.COUNTERS).find_one_and_update(
                 {layout.ID: numbered.counter},
                 {"$inc": {layout.COUNTER_VALUE: 1}},
                 upsert=True,
@@ -131,11 +182,12 @@ class ReadStore:
 
     async def _last_number(self, counter: str) -> int:
         """The last number ``counter`` handed out; -1 before the first."""
-        value = _field(await self._db[layout.COUNTERS].find_one({layout.ID: counter}), layout.COUNTER_VALUE)
+        counters = self._collection(layout.COUNTERS)
+        value = field_of(await counters.find_one({layout.ID: counter}), layout.COUNTER_VALUE)
         return value - 1 if isinstance(value, int) else -1
 
     async def version(self, collection: str, doc_id: str, gate: str) -> int:
-        value = _field(await self._db[collection].find_one({layout.ID: doc_id}, {gate: 1}), gate)
+        value = field_of(await self._collection(collection).find_one({layout.ID: doc_id}, {gate: 1}), gate)
         return value if isinstance(value, int) else 0
 
     async def position(self, stream_type: StreamType, stream_id: UUID) -> int:

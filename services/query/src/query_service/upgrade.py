@@ -22,23 +22,23 @@ log = logging.getLogger(__name__)
 BATCH = 16
 
 
-async def upgrade_layout(db: AsyncDatabase[Document]) -> int:
-    """Upgrade what is older than layout.LAYOUT_VERSION; returns how many documents changed."""
-    counters = db[layout.COUNTERS]
+async def upgrade_layout(db: AsyncDatabase[Document], generation: int = 0) -> int:
+    """Upgrade ``generation`` where older than layout.LAYOUT_VERSION; returns how many documents changed."""
+    counters = db[layout.named(layout.COUNTERS, generation)]
     recorded = await counters.find_one({layout.ID: layout.LAYOUT})
     if recorded is not None and recorded.get(layout.COUNTER_VALUE, 0) >= layout.LAYOUT_VERSION:
         return 0
-    changed = await _history_buckets(db) + await _preferred_numbers(db)
-    await counters.update_one(
-        {layout.ID: layout.LAYOUT}, {"$set": {layout.COUNTER_VALUE: layout.LAYOUT_VERSION}}, upsert=True
-    )
+    changed = await _history_buckets(db, generation) + await _preferred_numbers(db, generation)
+    await mark_layout(db, generation)
     if changed:
         log.info("read model upgraded to layout %d: %d document(s)", layout.LAYOUT_VERSION, changed)
     return changed
 
 
-async def _history_buckets(db: AsyncDatabase[Document]) -> int:
-    missing = db[layout.TRANSACTIONS].find({layout.HISTORY_BUCKET: {"$exists": False}})
+async def _history_buckets(db: AsyncDatabase[Document], generation: int) -> int:
+    missing = db[layout.named(layout.TRANSACTIONS, generation)].find(
+        {layout.HISTORY_BUCKET: {"$exists": False}}
+    )
     updates = [
         UpdateOne(
             {layout.ID: doc[layout.ID]},
@@ -46,8 +46,15 @@ async def _history_buckets(db: AsyncDatabase[Document]) -> int:
         )
         async for doc in missing
     ]
-    await _write(db, layout.TRANSACTIONS, updates)
+    await _write(db, layout.named(layout.TRANSACTIONS, generation), updates)
     return len(updates)
+
+
+async def mark_layout(db: AsyncDatabase[Document], generation: int) -> None:
+    """Record that ``generation`` follows this layout (a new generation does from its start)."""
+    await db[layout.named(layout.COUNTERS, generation)].update_one(
+        {layout.ID: layout.LAYOUT}, {"$set": {layout.COUNTER_VALUE: layout.LAYOUT_VERSION}}, upsert=True
+    )
 
 
 def _bucket_of(transaction: Document) -> str:
@@ -55,13 +62,18 @@ def _bucket_of(transaction: Document) -> str:
     return layout.history_bucket(transaction[layout.ACCOUNT_ID], version // layout.BUCKET_SIZE)
 
 
-async def _preferred_numbers(db: AsyncDatabase[Document]) -> int:
+async def _preferred_numbers(db: AsyncDatabase[Document], generation: int) -> int:
     """Number the preferred customers that have no number yet, in id order, after those that do."""
     where = {layout.IS_PREFERRED: True, layout.PREFERRED_SEQ: {"$exists": False}}
-    ids = sorted([doc[layout.ID] async for doc in db[layout.CUSTOMERS].find(where, {layout.ID: 1})])
+    ids = sorted(
+        [
+            doc[layout.ID]
+            async for doc in db[layout.named(layout.CUSTOMERS, generation)].find(where, {layout.ID: 1})
+        ]
+    )
     if not ids:
         return 0
-    counter = await db[layout.COUNTERS].find_one_and_update(
+    counter = await db[layout.named(layout.COUNTERS, generation)].find_one_and_update(
         {layout.ID: layout.PREFERRED_COUNTER}, {"$inc": {layout.COUNTER_VALUE: len(ids)}}, upsert=True
     )
     first = 0 if counter is None else int(counter.get(layout.COUNTER_VALUE, 0))
@@ -72,7 +84,7 @@ async def _preferred_numbers(db: AsyncDatabase[Document]) -> int:
         )
         for seq, doc_id in enumerate(ids, start=first)
     ]
-    await _write(db, layout.CUSTOMERS, updates)
+    await _write(db, layout.named(layout.CUSTOMERS, generation), updates)
     return len(updates)
 
 

@@ -29,6 +29,7 @@ class ErrorCode(StrEnum):
     MALFORMED_MESSAGE = "malformed_message"
     UNSUPPORTED_SCHEMA_VERSION = "unsupported_schema_version"
     VIEW_BEHIND = "view_behind"
+    REBUILD_RUNNING = "rebuild_running"
     INTERNAL_ERROR = "internal_error"
 
 

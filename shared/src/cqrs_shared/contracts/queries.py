@@ -10,6 +10,7 @@ from cqrs_shared.contracts.base import Contract
 from cqrs_shared.contracts.consistency import Token
 from cqrs_shared.contracts.events import EventEnvelope
 from cqrs_shared.contracts.money import Balance
+from cqrs_shared.contracts.projection import GetProjectionStatus, RebuildReadModel, VerifyStream
 from cqrs_shared.contracts.streams import StreamType
 
 MAX_PAGE = 500
@@ -144,9 +145,17 @@ class StreamRef(Contract):
 class StreamList(Contract):
     streams: list[StreamRef]
     next: UUID | None = Field(description="pass back as `after` for the next page; none after the last")
+    total: int | None = Field(default=None, description="how many streams there are (on the first page)")
 
 
 Query = Annotated[
-    GetCustomer | GetCustomersWithName | GetPreferredCustomers | GetAccount | GetAccountTransactions,
+    GetCustomer
+    | GetCustomersWithName
+    | GetPreferredCustomers
+    | GetAccount
+    | GetAccountTransactions
+    | RebuildReadModel
+    | GetProjectionStatus
+    | VerifyStream,
     Field(discriminator="type"),
 ]

@@ -1,0 +1,66 @@
+"""Operating the read model: rebuild it from the event store, follow the rebuild, verify documents.
+
+Sent to the query service's RPC queue like any query (``cqrs projection ...`` does it).
+"""
+
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from pydantic import Field
+
+from cqrs_shared.contracts.base import Contract
+
+RebuildState = Literal["requested", "building", "switching", "done", "failed"]
+
+
+class RebuildReadModel(Contract):
+    """Start a rebuild of the read model (or resume one whose runner stopped); refused while one runs."""
+
+    type: Literal["RebuildReadModel"] = "RebuildReadModel"
+
+
+class GetProjectionStatus(Contract):
+    """The generation of the read model that queries read, and the last or running rebuild."""
+
+    type: Literal["GetProjectionStatus"] = "GetProjectionStatus"
+
+
+class RebuildProgress(Contract):
+    state: RebuildState
+    target: int = Field(description="the generation being built")
+    runner: str = Field(description="the query service process that builds it (host:pid)")
+    started_at: datetime
+    updated_at: datetime = Field(description="the runner's last heartbeat")
+    finished_at: datetime | None = None
+    streams_total: int | None = Field(default=None, description="the event store's streams when it began")
+    streams_done: int = 0
+    events_applied: int = 0
+    error: str | None = None
+
+
+class ProjectionStatus(Contract):
+    generation: int = Field(description="the collections queries read: 0 the first, then one per rebuild")
+    rebuild: RebuildProgress | None = None
+    running: bool = Field(default=False, description="a rebuild runs: its runner's heartbeat is fresh")
+
+
+class VerifyStream(Contract):
+    """Fold one stream of the event store and compare every field it writes with the read model."""
+
+    type: Literal["VerifyStream"] = "VerifyStream"
+    stream_id: UUID
+
+
+class Difference(Contract):
+    document: str = Field(description="collection/id")
+    field: str = Field(description="dotted path")
+    expected: str | None = Field(description="from the fold of the event store (JSON); none: absent")
+    found: str | None = Field(description="in the read model (JSON); none: absent")
+
+
+class StreamCheck(Contract):
+    stream_id: UUID
+    version: int = Field(description="the stream's version that was folded")
+    documents: int = Field(description="documents compared")
+    differences: list[Difference]
