@@ -1,0 +1,337 @@
+"""`cqrs projection rebuild|verify` on a pair of its own: the read model rebuilt from the event store
+while queries and commands go on, a dropped read database brought back equal (with the rebuild's
+process killed half-way), and a document changed by hand found by verify.
+
+The event store is seeded with an imported history of more than 10,000 events (written around the
+command side, as published, so the read model never had them): only a rebuild can bring them in.
+"""
+
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID, uuid4
+
+import asyncpg
+import pytest
+from pymongo import AsyncMongoClient
+
+from command_service.aggregates import ACCOUNT_AGGREGATE, CUSTOMER_AGGREGATE
+from cqrs_shared.client import CqrsClient
+from cqrs_shared.contracts import (
+    AccountOpened,
+    AccountView,
+    CreateCustomer,
+    CustomerCreated,
+    CustomerDetailsEdited,
+    CustomerMadePreferred,
+    CustomerPage,
+    CustomerView,
+    Deposit,
+    EventEnvelope,
+    GetAccount,
+    GetAccountTransactions,
+    GetCustomer,
+    GetPreferredCustomers,
+    MoneyDeposited,
+    TransactionPage,
+)
+from cqrs_shared.errors import RemoteError
+from query_service import layout
+from tests.builders import accepted, envelope, insert_events
+from tests.faults.isolated import Isolated, Servers, isolated
+from tests.pair import ROOT, Pair, start, wait_ready
+from tests.waiting import until
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+
+CUSTOMERS, PREFERRED, EDITED = 150, 40, 20
+ACCOUNTS, DEPOSITS, BIG = 30, 290, 1_100
+NUMBERING = (layout.PREFERRED_SEQ, layout.PREFERRED_BUCKET)
+
+
+@dataclass
+class History:
+    customers: list[UUID]
+    big_account: UUID
+    big_owner: UUID
+    events: int
+
+
+@pytest.fixture(scope="module")
+def servers(rabbitmq_server: str, postgres_server: str, mongodb_url: str) -> Servers:
+    return Servers(rabbitmq_server, postgres_server, mongodb_url)
+
+
+@pytest.fixture(scope="module")
+async def own(pair: Pair, servers: Servers) -> AsyncIterator[Isolated]:
+    async with isolated(pair, servers, {}) as own:
+        first = own.query
+        yield own
+        if own.query is not first and own.query is not None:  # a test replaced it
+            own.query.stop()
+
+
+@pytest.fixture(scope="module")
+async def history(own: Isolated) -> History:
+    """An imported history: customers (some preferred, some edited), one with three accounts, an
+    account of BIG deposits, and ACCOUNTS accounts of DEPOSITS deposits each."""
+    clock = iter(datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=n) for n in range(10**6))
+    customers = [uuid4() for _ in range(CUSTOMERS)]
+    streams = [
+        [envelope(CustomerCreated(customer_id=c, name=f"Imported {n % 7}", locale="en"), 1, at=next(clock))]
+        for n, c in enumerate(customers)
+    ]
+    for n in range(EDITED):
+        edit = CustomerDetailsEdited(customer_id=customers[n], name=f"Edited {n}", locale="fr-FR")
+        streams[n].append(envelope(edit, 2, at=next(clock)))
+    for n in range(PREFERRED):  # in an order unlike the ids'
+        target = (n * 37) % CUSTOMERS
+        streams[target].append(
+            envelope(
+                CustomerMadePreferred(customer_id=customers[target]), len(streams[target]) + 1, at=next(clock)
+            )
+        )
+    owners = [customers[0]] * 3 + customers[1 : ACCOUNTS + 1]
+    accounts = [(uuid4(), owner, BIG if n == 3 else DEPOSITS) for n, owner in enumerate(owners)]
+    for account, owner, deposits in accounts:
+        streams.append(_account(account, owner, deposits, clock))
+    async with _connect(own) as conn:
+        await insert_events(conn, [item for stream in streams for item in stream], published=True)
+        await _insert_streams(conn, streams)
+    return History(customers, accounts[3][0], accounts[3][1], sum(len(s) for s in streams))
+
+
+def _account(account: UUID, owner: UUID, deposits: int, clock: Any) -> list[EventEnvelope]:
+    events = [
+        envelope(AccountOpened(account_id=account, customer_id=owner, currency="EUR"), 1, at=next(clock))
+    ]
+    for n in range(1, deposits + 1):
+        deposit = MoneyDeposited(
+            account_id=account,
+            customer_id=owner,
+            currency="EUR",
+            amount=Decimal("1.00"),
+            balance=Decimal(f"{n}.00"),
+        )
+        events.append(envelope(deposit, n + 1, at=next(clock)))
+    return events
+
+
+async def _insert_streams(conn: asyncpg.Connection, streams: list[list[EventEnvelope]]) -> None:
+    """The streams table's rows, with the state the deciders fold from the events."""
+    rows = []
+    for events in streams:
+        aggregate = ACCOUNT_AGGREGATE if events[0].stream_type == "account" else CUSTOMER_AGGREGATE
+        state: Any = None
+        for item in events:
+            state = aggregate.evolve(state, item.event)
+        last = events[-1]
+        rows.append(
+            (
+                last.stream_id,
+                last.stream_type,
+                last.version,
+                json.dumps(aggregate.dump(state)),
+                last.occurred_at,
+            )
+        )
+    await conn.executemany(
+        "INSERT INTO streams (stream_id, stream_type, version, state, updated_at)"
+        " VALUES ($1, $2, $3, $4::text::jsonb, $5)",
+        rows,
+    )
+
+
+class _connect:
+    def __init__(self, own: Isolated) -> None:
+        self._dsn = own.dsn
+        self._conn: asyncpg.Connection | None = None
+
+    async def __aenter__(self) -> asyncpg.Connection:
+        self._conn = await asyncpg.connect(self._dsn)
+        return self._conn
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._conn is not None
+        await self._conn.close()
+
+
+async def cqrs(own: Isolated, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    process = await cqrs_started(own, *args)
+    out, err = await asyncio.wait_for(process.communicate(), timeout)
+    assert "Traceback" not in err.decode(), err.decode()
+    return subprocess.CompletedProcess(args, process.returncode or 0, out.decode(), err.decode())
+
+
+async def cqrs_started(own: Isolated, *args: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "cqrs_shared.cli",
+        *args,
+        env=own.env,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def status(own: Isolated) -> dict[str, Any]:
+    done = await cqrs(own, "projection", "status", "--json")
+    assert done.returncode == 0, done.stderr
+    found: dict[str, Any] = json.loads(done.stdout)
+    return found
+
+
+async def snapshot(own: Isolated) -> dict[str, dict[str, Any]]:
+    """Every document of the generation queries read, by collection/id (the store's numbering aside)."""
+    generation = (await status(own))["generation"]
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(own.env["CQRS_MONGODB_URL"], tz_aware=True)
+    async with client:
+        db = client[own.read_db]
+        found = {}
+        for collection in (layout.CUSTOMERS, layout.ACCOUNTS, layout.TRANSACTIONS):
+            async for doc in db[layout.named(collection, generation)].find():
+                found[f"{collection}/{doc[layout.ID]}"] = {k: v for k, v in doc.items() if k not in NUMBERING}
+        return found
+
+
+async def preferred_order(client: CqrsClient) -> list[UUID]:
+    order: list[UUID] = []
+    after = None
+    while True:
+        page = await client.ask(GetPreferredCustomers(limit=50, after=after), CustomerPage)
+        order += [item.id for item in page.items]
+        if page.next is None:
+            return order
+        after = page.next
+
+
+async def test_a_rebuild_brings_in_the_whole_event_store_while_queries_and_commands_go_on(
+    own: Isolated, history: History
+) -> None:
+    async with CqrsClient.connect(own.env["CQRS_RABBITMQ_URL"], timeout=30) as client:
+        live = accepted(await client.send(CreateCustomer(name="Live Before", locale="en")))
+        with pytest.raises(RemoteError, match="not found"):
+            await client.ask(GetCustomer(customer_id=history.customers[0]), CustomerView)
+        rebuild = await cqrs_started(own, "projection", "rebuild")
+        answered, during = 0, []
+        second: subprocess.CompletedProcess[str] | None = None
+        while rebuild.returncode is None:
+            view = await client.ask(GetCustomer(customer_id=live.id, min_version=1), CustomerView)
+            assert view.name == "Live Before"
+            answered += 1
+            if len(during) < 10:
+                during.append(
+                    accepted(
+                        await client.send(CreateCustomer(name=f"Live During {len(during)}", locale="en"))
+                    )
+                )
+            if second is None and answered == 5:
+                second = await cqrs(own, "projection", "rebuild")
+            await asyncio.sleep(0.05)
+        out, err = await rebuild.communicate()
+        assert rebuild.returncode == 0, err.decode()
+        assert "rebuild:     done into generation 1" in out.decode(), out.decode()
+        assert answered >= 10, f"only {answered} queries were answered during the rebuild"
+        assert second is not None
+        assert second.returncode == 2, second
+        assert "refused: a rebuild into generation 1 is" in second.stderr, second.stderr
+
+        for made in [live, *during]:
+            assert (await client.ask(GetCustomer(customer_id=made.id), CustomerView)).version == 1
+        imported = await client.ask(GetCustomer(customer_id=history.big_owner), CustomerView)
+        assert [str(a.balance) for a in imported.accounts] == [f"{BIG}.00"]
+        big = await client.ask(GetAccount(account_id=history.big_account), AccountView)
+        assert big.version == BIG + 1
+        page = await client.ask(
+            GetAccountTransactions(account_id=history.big_account, limit=500), TransactionPage
+        )
+        assert [t.version for t in page.items] == list(range(BIG + 1, BIG + 1 - 500, -1))
+        assert len(await preferred_order(client)) == PREFERRED
+        progress = (await status(own))["rebuild"]
+        assert progress["events_applied"] >= history.events >= 10_000
+
+    verified = await cqrs(own, "projection", "verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "no differences" in verified.stdout
+
+
+async def test_a_dropped_read_database_is_rebuilt_equal_even_when_the_rebuild_is_killed(
+    own: Isolated, history: History, pair: Pair
+) -> None:
+    async with CqrsClient.connect(own.env["CQRS_RABBITMQ_URL"], timeout=30) as client:
+        # One more event on the big account first: the projector fills nothing, it is in order.
+        accepted(await client.send(Deposit(account_id=history.big_account, amount="1.00")))
+        await client.ask(GetAccount(account_id=history.big_account, min_version=BIG + 2), AccountView)
+        before, order = await snapshot(own), await preferred_order(client)
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(own.env["CQRS_MONGODB_URL"])
+    async with mongo:
+        await mongo.drop_database(own.read_db)
+
+    rebuild = await cqrs_started(own, "projection", "rebuild")
+    await until(_building_past(own, 50), timeout=120, what="the rebuild to be under way")
+    assert own.query is not None
+    own.query.process.send_signal(signal.SIGKILL)
+    own.query.process.wait()
+    replacement = start("query-own-2", "query_service", own.env, pair.log_dir)
+    try:
+        await wait_ready(replacement)
+        _, err = await asyncio.wait_for(rebuild.communicate(), 300)
+        assert rebuild.returncode == 0, err.decode()
+        assert "resuming" in err.decode(), err.decode()
+        after = await snapshot(own)
+        async with CqrsClient.connect(own.env["CQRS_RABBITMQ_URL"], timeout=30) as client:
+            assert await preferred_order(client) == order
+        assert after.keys() == before.keys()
+        changed = [key for key in before if before[key] != after[key]]
+        assert not changed, (
+            f"{len(changed)} documents differ, e.g. {changed[0]}: {before[changed[0]]} != {after[changed[0]]}"
+        )
+    finally:
+        own.query = replacement
+
+
+def _building_past(own: Isolated, streams: int) -> Any:
+    async def probe() -> bool:
+        progress = (await status(own))["rebuild"]
+        return (
+            progress is not None and progress["state"] == "building" and progress["streams_done"] >= streams
+        )
+
+    return probe
+
+
+async def test_verify_finds_a_document_changed_by_hand_and_nothing_after_a_rebuild(
+    own: Isolated, history: History
+) -> None:
+    generation = (await status(own))["generation"]
+    target = str(history.customers[-1])  # neither edited nor a name another customer has
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(own.env["CQRS_MONGODB_URL"])
+    async with mongo:
+        customers = mongo[own.read_db][layout.named(layout.CUSTOMERS, generation)]
+        await customers.update_one({layout.ID: target}, {"$set": {layout.NAME: "Changed By Hand"}})
+
+    found = await cqrs(own, "projection", "verify")
+    assert found.returncode == 1, found.stdout + found.stderr
+    assert (
+        f'customers/{target}  name: expected "Imported {(CUSTOMERS - 1) % 7}", found "Changed By Hand"'
+        in found.stdout
+    )
+    as_json = json.loads((await cqrs(own, "projection", "verify", "--json")).stdout)
+    assert [(d["document"], d["field"]) for d in as_json["differences"]] == [(f"customers/{target}", "name")]
+    sampled = await cqrs(own, "projection", "verify", "--sample", "5")
+    assert "checked 5 of" in sampled.stdout
+
+    rebuilt = await cqrs(own, "projection", "rebuild")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    clean = await cqrs(own, "projection", "verify")
+    assert clean.returncode == 0, clean.stdout
+    assert "no differences" in clean.stdout
