@@ -18,7 +18,7 @@ async def test_layout_1_documents_get_their_buckets_once(read_store: ReadStore) 
     await db[layout.TRANSACTIONS].insert_many(
         [
             {
-                layout.ID: layout.transaction_id(account, version),
+                layout.ID: f"{account}:{version}",
                 layout.ACCOUNT_ID: account,
                 layout.ACCOUNT_VERSION: version,
                 layout.KIND: "deposit",

@@ -70,7 +70,10 @@ def test_the_views_read_what_the_projections_wrote() -> None:
         Decimal(7),
         3,
     )
-    withdrawal = layout.transaction_view(docs[layout.TRANSACTIONS, layout.transaction_id(str(eur), 3)])
+    bucket = docs[layout.TRANSACTIONS, layout.history_bucket(str(eur), 0)]
+    items = dict(layout.history_items(bucket))
+    assert sorted(items) == [2, 3]
+    withdrawal = layout.transaction_view(3, items[3])
     assert (withdrawal.version, withdrawal.kind, withdrawal.amount, withdrawal.balance_after) == (
         3,
         "withdrawal",

@@ -61,11 +61,13 @@ def test_an_account_event_updates_history_then_customer_then_account_last() -> N
     )
     changes = project(envelope(event, 3))
     assert [(c.collection, c.gate, c.version) for c in changes] == [
-        ("transactions", "recorded", 1),
+        ("transactions", "recorded.v3", 1),
         ("customers", f"accounts.{account_id}.version", 3),
         ("accounts", "version", 3),
     ]
-    assert changes[0].fields["balance_after"] == "15.00"
+    assert changes[0].doc_id == f"{account_id}/0"  # the bucket of versions 0-49: one document
+    assert changes[0].shared
+    assert changes[0].fields["items.v3"].startswith("deposit|5.00|15.00|")
     assert changes[1].fields == {
         f"accounts.{account_id}.currency": "EUR",
         f"accounts.{account_id}.balance": "15.00",

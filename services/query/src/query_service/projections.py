@@ -30,7 +30,8 @@ from query_service import layout
 class DocumentChange:
     """Set ``fields`` on ``collection/doc_id`` when ``gate`` is ``version - 1``; then gate = version.
 
-    Version 1 creates the document (or fills one that exists without the gate field).
+    Version 1 creates the document (or fills one that exists without the gate field). A ``shared``
+    document holds many such version-1 changes (a history bucket): it usually exists already.
     """
 
     collection: str
@@ -39,6 +40,7 @@ class DocumentChange:
     version: int
     fields: dict[str, Any] = field(default_factory=dict)
     numbered: "Numbered | None" = None
+    shared: bool = False
 
 
 @dataclass(frozen=True)
@@ -120,17 +122,11 @@ def _account(
         balance = str(event.balance)
         account = {layout.BALANCE: balance}
         kind = "deposit" if isinstance(event, MoneyDeposited) else "withdrawal"
-        record = {
-            layout.ACCOUNT_ID: account_id,
-            layout.ACCOUNT_VERSION: version,
-            layout.KIND: kind,
-            layout.AMOUNT: str(event.amount),
-            layout.BALANCE_AFTER: balance,
-            layout.AT: at,
-            layout.HISTORY_BUCKET: layout.history_bucket(account_id, version // layout.BUCKET_SIZE),
-        }
-        transaction = layout.transaction_id(account_id, version)
-        changes = [DocumentChange(layout.TRANSACTIONS, transaction, layout.RECORDED, 1, record)]
+        line = layout.encode_transaction(kind, str(event.amount), balance, at)
+        fields = {layout.ACCOUNT_ID: account_id, layout.history_item(version): line}
+        bucket = layout.history_bucket(account_id, layout.bucket_of(version))
+        gate = layout.history_gate(version)
+        changes = [DocumentChange(layout.TRANSACTIONS, bucket, gate, 1, fields, shared=True)]
         timestamps = {layout.UPDATED_AT: at}
     summary = {
         layout.embedded_account(account_id, layout.CURRENCY): event.currency,

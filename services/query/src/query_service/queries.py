@@ -61,9 +61,10 @@ async def account_transactions(
     query: GetAccountTransactions, store: ReadStore, consistency: Consistency
 ) -> TransactionPage:
     await consistency.wait_for(query.token)
-    if await store.account(query.account_id) is None:
+    account = await store.account(query.account_id)
+    if account is None:
         raise NotFound(f"account {query.account_id} not found")
-    page = await _paged(store.transactions(query.account_id, query.limit, query.after))
+    page = await _paged(store.transactions(query.account_id, query.limit, query.after, account.version))
     return TransactionPage(items=page.items, next=page.next)
 
 

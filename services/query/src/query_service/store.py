@@ -108,10 +108,6 @@ class ReadStore:
         found = [await self._collection(collection).find_one({layout.ID: doc_id}) for doc_id in ids]
         return {doc[layout.ID]: doc for doc in found if doc is not None}
 
-    async def history_bucket(self, bucket: str) -> list[Document]:
-        """The transactions of one history bucket (layout.history_bucket)."""
-        return await self._transactions.find({layout.HISTORY_BUCKET: bucket}).to_list(None)
-
     async def number_deferred(self) -> int:
         """Stop deferring; number the customers that wait for a number, in the order they became
         preferred (one pass; call again until it finds none, for applies in flight at the switch)."""
@@ -155,16 +151,18 @@ class ReadStore:
         return Applied.DUPLICATE if current >= change.version else Gap(current)
 
     async def _create(self, change: DocumentChange, update: Document) -> Applied:
-        """Insert the document; if it exists already (made by another stream's event), fill it in."""
+        """Insert the document; if it exists already (made by another stream's event), fill it in.
+        A shared document is filled in first, and made only where that finds none."""
         collection = self._collection(change.collection)
+        where = {layout.ID: change.doc_id, change.gate: {"$exists": False}}
+        if change.shared and (await collection.update_one(where, update)).matched_count:
+            return Applied.APPLIED
         try:
             await collection.insert_one({layout.ID: change.doc_id, **_nested(update["$set"])})
             return Applied.APPLIED
         except DuplicateKeyError:
             pass
-        result = await collection.update_one(
-            {layout.ID: change.doc_id, change.gate: {"$exists": False}}, update
-        )
+        result = await collection.update_one(where, update)
         return Applied.APPLIED if result.matched_count else Applied.DUPLICATE
 
     async def _number(self, numbered: Numbered) -> Document:
@@ -228,22 +226,27 @@ class ReadStore:
         docs = await cursor.limit(limit + 1).to_list(limit + 1)
         return _page(docs, limit, layout.ID, layout.customer_view)
 
-    async def transactions(self, account_id: UUID, limit: int, after: str | None) -> Page[TransactionView]:
-        """An account's transactions, newest first, read bucket by bucket from the newest."""
+    async def transactions(
+        self, account_id: UUID, limit: int, after: str | None, version: int | None = None
+    ) -> Page[TransactionView]:
+        """An account's transactions, newest first, read bucket by bucket from the newest (the
+        account's ``version``, when the caller has it, saves looking it up)."""
         account = str(account_id)
-        if after is None:
-            below = await self.version(layout.ACCOUNTS, account, layout.VERSION) + 1
-        else:
+        if after is not None:
             below = decode_cursor(after, int)
-        docs: list[Document] = []
-        bucket = (below - 1) // layout.BUCKET_SIZE
-        while bucket >= 0 and len(docs) <= limit:
-            where = {layout.HISTORY_BUCKET: layout.history_bucket(account, bucket)}
-            found = await self._transactions.find(where).to_list(None)
-            newest = sorted(found, key=_by(layout.ACCOUNT_VERSION), reverse=True)
-            docs += [doc for doc in newest if doc[layout.ACCOUNT_VERSION] < below]
+        elif version is not None:
+            below = version + 1
+        else:
+            below = await self.version(layout.ACCOUNTS, account, layout.VERSION) + 1
+        items: list[tuple[int, str]] = []
+        bucket = layout.bucket_of(below - 1)
+        while bucket >= 0 and len(items) <= limit:
+            found = await self._transactions.find_one({layout.ID: layout.history_bucket(account, bucket)})
+            items += sorted((item for item in layout.history_items(found) if item[0] < below), reverse=True)
             bucket -= 1
-        return _page(docs[: limit + 1], limit, layout.ACCOUNT_VERSION, layout.transaction_view)
+        shown = items[:limit]
+        after = encode_cursor(str(shown[-1][0])) if len(items) > limit else None
+        return Page([layout.transaction_view(version, line) for version, line in shown], after)
 
 
 def _by(key: str) -> Callable[[Document], Any]:

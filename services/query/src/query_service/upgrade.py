@@ -1,12 +1,14 @@
 """Bring a read model written by an older layout up to this one, once, at start-up.
 
-Layout 2 added the buckets that keep pages flat (layout.BUCKET_SIZE): a transaction's history bucket,
-and a preferred customer's number and bucket. Documents from layout 1 get them here, so that an
-existing read model keeps answering without a rebuild. The layout reached is recorded; a read model
-already there costs one lookup.
+Layout 2 added the buckets that keep pages flat (layout.BUCKET_SIZE): a preferred customer's number
+and bucket, and a transaction's history bucket, which layout 3 made one document holding its
+transactions. Documents from older layouts are brought up here, so that an existing read model keeps
+answering without a rebuild (`cqrs projection rebuild` makes it afresh in the latest layout). The
+layout reached is recorded; a read model already there costs one lookup.
 """
 
 import logging
+from datetime import datetime
 
 from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
@@ -36,18 +38,30 @@ async def upgrade_layout(db: AsyncDatabase[Document], generation: int = 0) -> in
 
 
 async def _history_buckets(db: AsyncDatabase[Document], generation: int) -> int:
-    missing = db[layout.named(layout.TRANSACTIONS, generation)].find(
-        {layout.HISTORY_BUCKET: {"$exists": False}}
-    )
-    updates = [
-        UpdateOne(
-            {layout.ID: doc[layout.ID]},
-            {"$set": {layout.HISTORY_BUCKET: _bucket_of(doc)}},
-        )
-        async for doc in missing
-    ]
+    """Move each transaction document of layouts 1 and 2 (one per transaction) into its bucket's:
+    one write per bucket (two writes of one document in a bulk write could wait on each other)."""
+    transactions = db[layout.named(layout.TRANSACTIONS, generation)]
+    old = {layout.ACCOUNT_VERSION: {"$exists": True}}  # a bucket keeps it only inside its items
+    buckets: dict[str, Document] = {}
+    moved = 0
+    async for doc in transactions.find(old):
+        version, account = int(doc[layout.ACCOUNT_VERSION]), doc[layout.ACCOUNT_ID]
+        bucket = buckets.setdefault(layout.history_bucket(account, layout.bucket_of(version)), {})
+        bucket.update({layout.ACCOUNT_ID: account, **_item(doc, version)})
+        moved += 1
+    updates = [UpdateOne({layout.ID: key}, {"$set": fields}, upsert=True) for key, fields in buckets.items()]
     await _write(db, layout.named(layout.TRANSACTIONS, generation), updates)
-    return len(updates)
+    await transactions.delete_many(old)
+    return moved
+
+
+def _item(transaction: Document, version: int) -> Document:
+    at = transaction[layout.AT]
+    when = at if isinstance(at, datetime) else datetime.fromisoformat(at)
+    line = layout.encode_transaction(
+        transaction[layout.KIND], transaction[layout.AMOUNT], transaction[layout.BALANCE_AFTER], when
+    )
+    return {layout.history_item(version): line, layout.history_gate(version): 1}
 
 
 async def mark_layout(db: AsyncDatabase[Document], generation: int) -> None:
@@ -55,11 +69,6 @@ async def mark_layout(db: AsyncDatabase[Document], generation: int) -> None:
     await db[layout.named(layout.COUNTERS, generation)].update_one(
         {layout.ID: layout.LAYOUT}, {"$set": {layout.COUNTER_VALUE: layout.LAYOUT_VERSION}}, upsert=True
     )
-
-
-def _bucket_of(transaction: Document) -> str:
-    version: int = transaction[layout.ACCOUNT_VERSION]
-    return layout.history_bucket(transaction[layout.ACCOUNT_ID], version // layout.BUCKET_SIZE)
 
 
 async def _preferred_numbers(db: AsyncDatabase[Document], generation: int) -> int:

@@ -89,21 +89,14 @@ def _text(value: Any) -> str | None:
 
 
 async def stored(store: ReadStore, expected: dict[DocKey, Expected]) -> dict[DocKey, Document]:
-    """The read model's documents of ``expected``: transactions by history bucket, others by id."""
+    """The read model's documents of ``expected``, read by id."""
     ids: dict[str, list[str]] = defaultdict(list)
-    buckets: set[str] = set()
     for collection, doc_id in expected:
-        if collection == layout.TRANSACTIONS:
-            buckets.add(expected[(collection, doc_id)].fields[layout.HISTORY_BUCKET])
-        else:
-            ids[collection].append(doc_id)
+        ids[collection].append(doc_id)
     found: dict[DocKey, Document] = {}
     for collection, wanted in ids.items():
         for doc_id, doc in (await store.documents(collection, wanted)).items():
             found[(collection, doc_id)] = doc
-    for bucket in sorted(buckets):
-        for doc in await store.history_bucket(bucket):
-            found[(layout.TRANSACTIONS, doc[layout.ID])] = doc
     return found
 
 
