@@ -239,12 +239,9 @@ elif [ "$want_pg" = start ]; then
     say "postgresql: creating cluster $PG_VERSION/main"
     pg_createcluster --port "$PG_PORT" "$PG_VERSION" main >/dev/null
   fi
-  # shared_buffers: FerretDB keeps the read model in this server too; with Debian's 128MB a read
-  # model of 100,000 customers no longer fits and lookups slow down as it grows (make bench-scale).
   write_if_changed "$PG_CONF_DIR/conf.d/cqrs-pair.conf" "# Written by cqrs-pair infra/provision.sh: loopback only.
 listen_addresses = '$HOST'
-port = $PG_PORT
-shared_buffers = 1GB"
+port = $PG_PORT"
   say "postgresql: starting"
   t0=$SECONDS
   # Retried: right after a hard kill, the old postmaster can linger as a zombie for a moment and
