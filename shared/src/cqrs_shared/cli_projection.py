@@ -70,8 +70,9 @@ async def run(args: argparse.Namespace, client: CqrsClient, as_json: bool) -> in
 
 
 async def _follow(client: CqrsClient, as_json: bool) -> int:
-    """Poll the status until the rebuild ends; resume it if its runner stopped."""
-    previous: tuple[float, int] | None = None
+    """Poll the status until the rebuild ends; resume it if its runner stopped. A line each time the
+    runner's heartbeat brings news (every 2 s), with the rate since the one before."""
+    previous: RebuildProgress | None = None
     while True:
         await asyncio.sleep(POLL_SECONDS)
         status = await client.ask(GetProjectionStatus(), ProjectionStatus)
@@ -85,9 +86,13 @@ async def _follow(client: CqrsClient, as_json: bool) -> int:
             _note("the rebuild's runner stopped; resuming it", as_json)
             await client.ask(RebuildReadModel(), ProjectionStatus)
             continue
-        now = (time.monotonic(), progress.events_applied)
-        rate = (now[1] - previous[1]) / (now[0] - previous[0]) if previous is not None else None
-        previous = now
+        if previous is not None and progress.updated_at == previous.updated_at:
+            continue
+        rate = None
+        if previous is not None and previous.target == progress.target:
+            seconds = (progress.updated_at - previous.updated_at).total_seconds()
+            rate = (progress.events_applied - previous.events_applied) / seconds if seconds > 0 else None
+        previous = progress
         _note(_progress_line(progress, rate), as_json)
 
 
