@@ -1,5 +1,5 @@
 # The verbs of the project. Each is one line; the scripts in infra/ say what they do.
-.PHONY: run test test-containers lint up down servers stop bench bench-scale bench-keepup
+.PHONY: run test test-containers lint up down servers stop bench bench-scale fuzz bench-keepup
 
 run:      ## start what is missing, then both services in the foreground (Ctrl-C stops them)
 	bash infra/run.sh
@@ -33,3 +33,6 @@ bench-scale: ## does a read stay as fast at 100,000 customers as at 1,000? (seed
 
 bench-keepup: ## does the projector keep up with the command side at full rate? (needs `make run`)
 	uv run python -m tests.bench_keepup
+
+fuzz:     ## 10,000 hostile commands and queries against a pair of its own (make test sends 1,000)
+	CQRS_FUZZ_MESSAGES=10000 bash infra/test.sh -s tests/e2e/test_fuzz.py

@@ -42,6 +42,12 @@ class BrokerSettings(BaseSettings):
         default=30.0, gt=0, le=3600, description="seconds without the broker before a service exits"
     )
     prefetch: int = Field(default=64, ge=1, le=10_000, description="messages in flight per consumer")
+    max_message_bytes: int = Field(
+        default=65_536,
+        ge=1024,
+        le=16 * 1024 * 1024,
+        description="largest message body taken; a larger one is refused before it is parsed",
+    )
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(self.retry_attempts, self.retry_delay, self.retry_max_delay)

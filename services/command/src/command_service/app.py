@@ -83,6 +83,7 @@ async def serve(settings: CommandSettings, stopped: asyncio.Event) -> None:
                 error_reply=command_error,
                 retry=retry,
                 types=COMMANDS.types,
+                max_bytes=settings.max_message_bytes,
             ),
             Consumer(
                 streams,
@@ -90,6 +91,7 @@ async def serve(settings: CommandSettings, stopped: asyncio.Event) -> None:
                 responder,
                 transient=is_transient,
                 types=STREAM_READS.types,
+                max_bytes=settings.max_message_bytes,
             ),
         ):
             log.info("command service ready")

@@ -87,6 +87,7 @@ async def serve(settings: QuerySettings, stopped: asyncio.Event) -> None:
                 transient=is_transient,
                 retry=retry,
                 types=EVENT_TYPES,
+                max_bytes=settings.max_message_bytes,
             ),
             Consumer(
                 requests,
@@ -94,6 +95,7 @@ async def serve(settings: QuerySettings, stopped: asyncio.Event) -> None:
                 responder,
                 transient=is_transient,
                 types=QUERIES.types,
+                max_bytes=settings.max_message_bytes,
             ),
         ):
             log.info("query service ready")

@@ -16,6 +16,13 @@ def message_type(model: BaseModel) -> str:
     return str(type(model).model_fields["type"].default)
 
 
+# Bounds of every contract: a version fits the event store's integer column; a list of positions or
+# a cursor is small (a body's size is bounded before it is parsed: CQRS_MAX_MESSAGE_BYTES).
+MAX_VERSION = 2**31 - 1
+MAX_TOKEN_POSITIONS = 32
+MAX_CURSOR_LENGTH = 200
+
+
 class ErrorCode(StrEnum):
     """Stable error codes; clients branch on these, never on message text."""
 
@@ -27,6 +34,7 @@ class ErrorCode(StrEnum):
     UNKNOWN_COMMAND = "unknown_command"
     UNKNOWN_QUERY = "unknown_query"
     MALFORMED_MESSAGE = "malformed_message"
+    MESSAGE_TOO_LARGE = "message_too_large"
     UNSUPPORTED_SCHEMA_VERSION = "unsupported_schema_version"
     VIEW_BEHIND = "view_behind"
     REBUILD_RUNNING = "rebuild_running"

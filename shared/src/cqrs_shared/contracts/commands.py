@@ -5,11 +5,11 @@ from uuid import UUID
 
 from pydantic import Field, model_validator
 
-from cqrs_shared.contracts.base import Contract
+from cqrs_shared.contracts.base import MAX_VERSION, Contract
 from cqrs_shared.contracts.money import Amount
 from cqrs_shared.contracts.values import Currency, CustomerName, Locale
 
-ExpectedVersion = Annotated[int | None, Field(default=None, ge=0)]
+ExpectedVersion = Annotated[int | None, Field(default=None, ge=0, le=MAX_VERSION)]
 
 
 class Versioned(Contract):

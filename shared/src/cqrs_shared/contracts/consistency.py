@@ -9,14 +9,14 @@ from uuid import UUID
 
 from pydantic import BeforeValidator, Field, PlainSerializer, ValidationError
 
-from cqrs_shared.contracts.base import Contract
+from cqrs_shared.contracts.base import MAX_TOKEN_POSITIONS, MAX_VERSION, Contract
 from cqrs_shared.contracts.streams import StreamType
 
 
 class StreamPosition(Contract):
     stream_type: StreamType
     stream_id: UUID
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_VERSION)
 
     def __str__(self) -> str:
         """The one place the token format is written; parse_token reads it back."""
@@ -55,5 +55,6 @@ def _parse(value: Any) -> Any:
 Token = Annotated[
     tuple[StreamPosition, ...],
     BeforeValidator(_parse),
+    Field(max_length=MAX_TOKEN_POSITIONS),
     PlainSerializer(format_token, return_type=str),
 ]

@@ -6,7 +6,7 @@ from uuid import UUID
 
 from pydantic import Field
 
-from cqrs_shared.contracts.base import Contract
+from cqrs_shared.contracts.base import MAX_CURSOR_LENGTH, MAX_VERSION, Contract
 from cqrs_shared.contracts.consistency import Token
 from cqrs_shared.contracts.events import EventEnvelope
 from cqrs_shared.contracts.money import Balance
@@ -17,7 +17,8 @@ MAX_PAGE = 500
 PageSize = Annotated[int, Field(ge=1, le=MAX_PAGE)]
 
 
-MinVersion = Annotated[int | None, Field(default=None, ge=1)]
+MinVersion = Annotated[int | None, Field(default=None, ge=1, le=MAX_VERSION)]
+Cursor = Annotated[str | None, Field(default=None, min_length=1, max_length=MAX_CURSOR_LENGTH)]
 
 
 class GetCustomer(Contract):
@@ -35,13 +36,13 @@ class GetCustomersWithName(Contract):
     type: Literal["GetCustomersWithName"] = "GetCustomersWithName"
     name: str = Field(min_length=1, max_length=200)
     limit: PageSize = 50
-    after: str | None = None
+    after: Cursor = None
 
 
 class GetPreferredCustomers(Contract):
     type: Literal["GetPreferredCustomers"] = "GetPreferredCustomers"
     limit: PageSize = 50
-    after: str | None = None
+    after: Cursor = None
 
 
 class GetAccount(Contract):
@@ -57,7 +58,7 @@ class GetAccountTransactions(Contract):
     type: Literal["GetAccountTransactions"] = "GetAccountTransactions"
     account_id: UUID
     limit: PageSize = 50
-    after: str | None = None
+    after: Cursor = None
     token: Token = ()
 
 
@@ -119,7 +120,7 @@ class ReadStream(Contract):
 
     type: Literal["ReadStream"] = "ReadStream"
     stream_id: UUID
-    after_version: int = Field(default=0, ge=0)
+    after_version: int = Field(default=0, ge=0, le=MAX_VERSION)
     limit: Annotated[int, Field(ge=1, le=1000)] = 1000
 
 

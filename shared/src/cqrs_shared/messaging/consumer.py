@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 REQUEUE_DELAY_SECONDS = 1.0
 DRAIN_TIMEOUT_SECONDS = 30.0
 SETTLE_TIMEOUT_SECONDS = 5.0
+DEFAULT_MAX_BYTES = 65_536
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class Consumer:
         error_reply: ErrorReply = query_error,
         retry: RetryPolicy | None = None,
         types: frozenset[str] = frozenset(),
+        max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
         self._queue = queue
         self._handle = handle
@@ -75,6 +77,7 @@ class Consumer:
         self._error_reply = error_reply
         self._retry = retry
         self._types = types  # the message types worth a metric label of their own
+        self._max_bytes = max_bytes
         self._tag: str | None = None
         self._in_flight = 0
         self._idle = asyncio.Event()
@@ -125,7 +128,7 @@ class Consumer:
     async def _process(self, message: AbstractIncomingMessage, received: Delivery) -> tuple[str, str]:
         """Handle and settle ``message``; (outcome, error code) for the metrics."""
         try:
-            outcome = await self._handle(received)
+            outcome = self._too_large(received) or await self._handle(received)
         except Exception as error:
             if self._transient(error):
                 log.warning("%s: transient failure, requeueing: %r", self._queue.name, error)
@@ -140,6 +143,17 @@ class Consumer:
         if not await self._settle(message, received, outcome):
             return "requeued", ""
         return _label(outcome)
+
+    def _too_large(self, received: Delivery) -> Outcome | None:
+        """A body over the limit is answered and dead-lettered before anything parses it."""
+        size = len(received.body)
+        if size <= self._max_bytes:
+            return None
+        info = ErrorInfo(
+            code=ErrorCode.MESSAGE_TOO_LARGE,
+            message=f"the body has {size} bytes; at most {self._max_bytes} are taken",
+        )
+        return Outcome(reply=self._error_reply(info), dead_letter=info)
 
     async def _retried(self, message: AbstractIncomingMessage, error: Exception) -> bool:
         """Send ``message`` to wait in a retry queue if its budget allows; then ack it here."""
