@@ -20,22 +20,19 @@ import os
 import statistics
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
 from cqrs_shared.contracts import (
-    AccountOpened,
     CustomerCreated,
     CustomerMadePreferred,
     EventEnvelope,
-    MoneyDeposited,
 )
 from query_service import projector
 from query_service.settings import QuerySettings
 from query_service.store import ReadStore, open_database
-from tests.builders import envelope
+from tests.builders import envelope, savings
 
 SIZES = tuple(int(s) for s in os.environ.get("CQRS_BENCH_SIZES", "1000,10000,100000").split(","))
 NEEDLE = "Needle Person"
@@ -69,18 +66,7 @@ def account(transactions: int) -> tuple[UUID, list[list[EventEnvelope]]]:
     """An account with ``transactions`` deposits of 1.00; its customer's stream, then the account's."""
     customer_id, account_id = uuid4(), uuid4()
     owner = [envelope(CustomerCreated(customer_id=customer_id, name="Saver", locale="en"), 1)]
-    opened = AccountOpened(account_id=account_id, customer_id=customer_id, currency="EUR")
-    stream = [envelope(opened, 1)]
-    for n in range(1, transactions + 1):
-        deposit = MoneyDeposited(
-            account_id=account_id,
-            customer_id=customer_id,
-            currency="EUR",
-            amount=Decimal("1.00"),
-            balance=Decimal(n),
-        )
-        stream.append(envelope(deposit, n + 1))
-    return account_id, [owner, stream]
+    return account_id, [owner, savings(account_id, customer_id, transactions)]
 
 
 async def seed(store: ReadStore, streams: Iterator[list[EventEnvelope]], progress: bool) -> int:

@@ -4,8 +4,10 @@ stream(CustomerCreated(customer_id=ID, name="Ada", locale="en"), CustomerMadePre
 accepted(await client.send(CreateCustomer(name="Ada", locale="en")))
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
+from itertools import repeat
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -51,6 +53,26 @@ def envelope(event: Event, version: int, *, at: datetime = AT) -> EventEnvelope:
 def stream(*events: Event, at: datetime = AT) -> list[EventEnvelope]:
     """Events of one stream at versions 1, 2, 3, ..."""
     return [envelope(event, version, at=at) for version, event in enumerate(events, start=1)]
+
+
+def savings(
+    account_id: UUID, customer_id: UUID, deposits: int, times: Iterator[datetime] | None = None
+) -> list[EventEnvelope]:
+    """An account's stream: opened in EUR, then ``deposits`` deposits of 1.00 (each at the next of
+    ``times``, or all at AT)."""
+    clock = times or repeat(AT)
+    opened = AccountOpened(account_id=account_id, customer_id=customer_id, currency="EUR")
+    events = [envelope(opened, 1, at=next(clock))]
+    for n in range(1, deposits + 1):
+        deposit = MoneyDeposited(
+            account_id=account_id,
+            customer_id=customer_id,
+            currency="EUR",
+            amount=Decimal("1.00"),
+            balance=Decimal(f"{n}.00"),
+        )
+        events.append(envelope(deposit, n + 1, at=next(clock)))
+    return events
 
 
 def accepted(reply: CommandReply) -> CommandAccepted:

@@ -33,6 +33,7 @@ from cqrs_shared.contracts import (
     Withdraw,
 )
 from cqrs_shared.messaging.topology import COMMANDS_EXCHANGE, QUERY_QUEUE
+from tests.e2e.raw import raw_channel
 
 OVER_THE_LIMIT = 65_536 + 1
 
@@ -178,10 +179,7 @@ class Sender:
 
 @asynccontextmanager
 async def sender(url: str) -> AsyncIterator[Sender]:
-    connection = await aio_pika.connect(url)
-    async with connection:
-        channel = await connection.channel()
-        replies = await channel.declare_queue(exclusive=True)
-        found = Sender(channel, replies)
-        await replies.consume(found._on_reply, no_ack=True)
+    async with raw_channel(url) as raw:
+        found = Sender(raw.channel, raw.replies)
+        await raw.replies.consume(found._on_reply, no_ack=True)
         yield found

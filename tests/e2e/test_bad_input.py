@@ -26,6 +26,8 @@ def create_body(name: str = "Ada") -> bytes:
         (b'{"no": "type"}', str(uuid4()), "malformed_message"),
         (create_body(), "not-a-uuid", "malformed_message"),
         (b'{"type": "DropTables"}', str(uuid4()), "unknown_command"),
+        # Over CQRS_MAX_MESSAGE_BYTES (64 KiB): refused before it is parsed.
+        (create_body("x" * 70_000), str(uuid4()), "message_too_large"),
     ],
 )
 async def test_unusable_commands_get_an_error_reply_and_a_dead_letter_with_the_reason(

@@ -14,7 +14,6 @@ import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -25,7 +24,6 @@ from pymongo import AsyncMongoClient
 from command_service.aggregates import ACCOUNT_AGGREGATE, CUSTOMER_AGGREGATE
 from cqrs_shared.client import CqrsClient
 from cqrs_shared.contracts import (
-    AccountOpened,
     AccountView,
     CreateCustomer,
     CustomerCreated,
@@ -39,12 +37,11 @@ from cqrs_shared.contracts import (
     GetAccountTransactions,
     GetCustomer,
     GetPreferredCustomers,
-    MoneyDeposited,
     TransactionPage,
 )
 from cqrs_shared.errors import RemoteError
 from query_service import layout
-from tests.builders import accepted, envelope, insert_events
+from tests.builders import accepted, envelope, insert_events, savings
 from tests.faults.isolated import Isolated, Servers, isolated
 from tests.pair import ROOT, Pair, start, wait_ready
 from tests.waiting import until
@@ -101,27 +98,14 @@ async def history(own: Isolated) -> History:
     owners = [customers[0]] * 3 + customers[1 : ACCOUNTS + 1]
     accounts = [(uuid4(), owner, BIG if n == 3 else DEPOSITS) for n, owner in enumerate(owners)]
     for account, owner, deposits in accounts:
-        streams.append(_account(account, owner, deposits, clock))
-    async with _connect(own) as conn:
+        streams.append(savings(account, owner, deposits, clock))
+    conn = await asyncpg.connect(own.dsn)
+    try:
         await insert_events(conn, [item for stream in streams for item in stream], published=True)
         await _insert_streams(conn, streams)
+    finally:
+        await conn.close()
     return History(customers, accounts[3][0], accounts[3][1], sum(len(s) for s in streams))
-
-
-def _account(account: UUID, owner: UUID, deposits: int, clock: Any) -> list[EventEnvelope]:
-    events = [
-        envelope(AccountOpened(account_id=account, customer_id=owner, currency="EUR"), 1, at=next(clock))
-    ]
-    for n in range(1, deposits + 1):
-        deposit = MoneyDeposited(
-            account_id=account,
-            customer_id=owner,
-            currency="EUR",
-            amount=Decimal("1.00"),
-            balance=Decimal(f"{n}.00"),
-        )
-        events.append(envelope(deposit, n + 1, at=next(clock)))
-    return events
 
 
 async def _insert_streams(conn: asyncpg.Connection, streams: list[list[EventEnvelope]]) -> None:
@@ -147,20 +131,6 @@ async def _insert_streams(conn: asyncpg.Connection, streams: list[list[EventEnve
         " VALUES ($1, $2, $3, $4::text::jsonb, $5)",
         rows,
     )
-
-
-class _connect:
-    def __init__(self, own: Isolated) -> None:
-        self._dsn = own.dsn
-        self._conn: asyncpg.Connection | None = None
-
-    async def __aenter__(self) -> asyncpg.Connection:
-        self._conn = await asyncpg.connect(self._dsn)
-        return self._conn
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._conn is not None
-        await self._conn.close()
 
 
 async def cqrs(own: Isolated, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:

@@ -55,3 +55,8 @@ def target_of(previous: RebuildProgress | None, current: int) -> int:
     if previous is not None and previous.state != "done" and previous.target > current:
         return previous.target
     return current + 1
+
+
+def started_of(previous: RebuildProgress | None, target: int, now: datetime) -> datetime:
+    """When the rebuild into ``target`` began: the unfinished one's start, or now."""
+    return previous.started_at if previous is not None and previous.target == target else now

@@ -17,6 +17,7 @@ from uuid import UUID
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
+from cqrs_shared.contracts import StreamType
 from query_service import control
 from query_service.layout import Document
 from query_service.store import ReadStore
@@ -43,7 +44,7 @@ class Building:
     upto: UUID | None = None
     everything: bool = False
     pending: set[UUID] = field(default_factory=set)
-    skipped: dict[UUID, str] = field(default_factory=dict)
+    skipped: dict[UUID, StreamType] = field(default_factory=dict)
 
     def covers(self, stream_id: UUID) -> bool:
         if stream_id in self.pending:

@@ -63,7 +63,7 @@ class Operations:
         current = await control.generation(db)
         now = datetime.now(UTC)
         target = control.target_of(previous, current)
-        started = previous.started_at if previous is not None and previous.target == target else now
+        started = control.started_of(previous, target, now)
         requested = RebuildProgress(
             state="requested", target=target, runner="", started_at=started, updated_at=now
         )

@@ -47,14 +47,24 @@ class DocumentChange:
 class Numbered:
     """Put the document in a list that pages by bucket: the store sets ``seq_field`` to the next
     number of ``counter`` (0, 1, 2, ...) and ``bucket_field`` to that number // layout.BUCKET_SIZE.
-    A change that turns out a duplicate or a gap spends a number: a bucket may hold fewer."""
+    A change that turns out a duplicate or a gap spends a number: a bucket may hold fewer.
+
+    While the store defers numbering (a rebuild), it sets ``waiting_field`` to when the document
+    joined the list instead, and numbers the waiting ones in that order later."""
 
     counter: str
     seq_field: str
     bucket_field: str
+    waiting_field: str
+
+    def numbers(self, seq: int) -> dict[str, int]:
+        """The fields of the document numbered ``seq``."""
+        return {self.seq_field: seq, self.bucket_field: seq // layout.BUCKET_SIZE}
 
 
-PREFERRED_LIST = Numbered(layout.PREFERRED_COUNTER, layout.PREFERRED_SEQ, layout.PREFERRED_BUCKET)
+PREFERRED_LIST = Numbered(
+    layout.PREFERRED_COUNTER, layout.PREFERRED_SEQ, layout.PREFERRED_BUCKET, layout.PREFERRED_AT
+)
 
 
 def fold_name(name: str) -> str:

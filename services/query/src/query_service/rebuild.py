@@ -19,10 +19,10 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from uuid import UUID
 
-from cqrs_shared.contracts import ACCOUNT, CUSTOMER, EventEnvelope, ReadStream, RebuildProgress, StreamList
+from cqrs_shared.contracts import CUSTOMER, EventEnvelope, ReadStream, RebuildProgress, StreamList, StreamType
 from query_service import control, layout, projector
 from query_service.model import REFRESH, Building, ReadModel
-from query_service.projections import document_owner
+from query_service.projections import PREFERRED_LIST, document_owner
 from query_service.projector import Projector
 from query_service.store import ReadStore
 from query_service.upgrade import mark_layout
@@ -112,7 +112,7 @@ class Rebuilder:
         await store.ensure_indexes()
         await mark_layout(self._model.db, target)
         store.defer_numbers = True
-        started = previous.started_at if previous is not None and previous.target == target else _now()
+        started = control.started_of(previous, target, _now())
         runner = f"{socket.gethostname()}:{os.getpid()}"
         self._progress = RebuildProgress(
             state="building", target=target, runner=runner, started_at=started, updated_at=started
@@ -131,7 +131,7 @@ class Rebuilder:
             listed = await self._list_streams(after)
             if listed.total is not None:
                 self._set(streams_total=listed.total)
-            ids = {ref.stream_id: str(ref.stream_type) for ref in listed.streams}
+            ids = {ref.stream_id: ref.stream_type for ref in listed.streams}
             # Synchronously, before any other event is handled: which streams this page makes covered.
             building.pending = set(ids)
             if listed.next is None:
@@ -150,16 +150,16 @@ class Rebuilder:
                 return
             after = listed.next
 
-    async def _streams(self, building: Building, streams: dict[UUID, str]) -> None:
+    async def _streams(self, building: Building, streams: dict[UUID, StreamType]) -> None:
         limit = asyncio.Semaphore(STREAMS_AT_ONCE)
 
-        async def one(stream_id: UUID, kind: str) -> None:
+        async def one(stream_id: UUID, kind: StreamType) -> None:
             async with limit:
                 await self._stream(building, stream_id, kind)
 
         await asyncio.gather(*(one(stream_id, kind) for stream_id, kind in streams.items()))
 
-    async def _stream(self, building: Building, stream_id: UUID, kind: str) -> None:
+    async def _stream(self, building: Building, stream_id: UUID, kind: StreamType) -> None:
         """Bring one stream of the new generation up to the event store, holding its owner's lock
         (no live event of the same customer is applied meanwhile); then it is covered."""
         store = building.store
@@ -177,18 +177,18 @@ class Rebuilder:
                     return
                 owner = document_owner(first[0])
         async with self._owners.owning(owner):
-            applied = await self._catch_up(store, stream_id, ACCOUNT if kind == ACCOUNT else CUSTOMER, first)
+            applied = await self._catch_up(store, stream_id, kind, first)
             building.pending.discard(stream_id)
         if self._progress is not None:
             done, events = self._progress.streams_done + 1, self._progress.events_applied + applied
             self._set(streams_done=done, events_applied=events)
 
     async def _catch_up(
-        self, store: ReadStore, stream_id: UUID, kind: str, first: list[EventEnvelope] | None
+        self, store: ReadStore, stream_id: UUID, kind: StreamType, first: list[EventEnvelope] | None
     ) -> int:
         """Apply what the stream holds past the generation's position; pages until one is short.
         A page read before the lock was taken is applied, then read past once more under it."""
-        after = await store.position(ACCOUNT if kind == ACCOUNT else CUSTOMER, stream_id)
+        after = await store.position(kind, stream_id)
         page = first if first is not None else await self._read_stream(stream_id, after)
         short_ends = first is None
         applied = 0
@@ -206,10 +206,10 @@ class Rebuilder:
         """Number the deferred, point queries at ``store``, and drop the old generation."""
         await self._flush(state="switching")
         # Until a pass finds none: an apply in flight at the first pass may still have deferred one.
-        numbered = await store.number_deferred()
+        numbered = await store.number_deferred(layout.CUSTOMERS, PREFERRED_LIST)
         while numbered:
             await asyncio.sleep(REFRESH)
-            numbered = await store.number_deferred()
+            numbered = await store.number_deferred(layout.CUSTOMERS, PREFERRED_LIST)
         old = self._model.store
         self._model.retiring, self._model.store, self._model.building = old, store, None
         await control.set_generation(self._model.db, store.generation)

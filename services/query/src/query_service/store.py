@@ -14,7 +14,7 @@ from enum import Enum
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
-from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument
+from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -108,27 +108,20 @@ class ReadStore:
         found = [await self._collection(collection).find_one({layout.ID: doc_id}) for doc_id in ids]
         return {doc[layout.ID]: doc for doc in found if doc is not None}
 
-    async def number_deferred(self) -> int:
-        """Stop deferring; number the customers that wait for a number, in the order they became
-        preferred (one pass; call again until it finds none, for applies in flight at the switch)."""
+    async def number_deferred(self, collection: str, numbered: Numbered) -> int:
+        """Stop deferring; number the documents of ``collection`` that wait for a number in
+        ``numbered``'s list, in the order they joined it (one pass; call again until it finds none,
+        for applies in flight when it began). Returns how many it numbered."""
         self.defer_numbers = False
-        where = {layout.PREFERRED_AT: {"$exists": True}}
+        where = {numbered.waiting_field: {"$exists": True}}
+        documents = self._collection(collection)
         waiting = sorted(
-            [(doc[layout.PREFERRED_AT], doc[layout.ID]) async for doc in self._customers.find(where)]
+            [(doc[numbered.waiting_field], doc[layout.ID]) async for doc in documents.find(where)]
         )
-        if not waiting:
-            return 0
-        async with self._counting:
-            counter = await self._collection(layout.COUNTERS).find_one_and_update(
-                {layout.ID: layout.PREFERRED_COUNTER},
-                {"$inc": {layout.COUNTER_VALUE: len(waiting)}},
-                upsert=True,
-            )
-        first = int(field_of(counter, layout.COUNTER_VALUE) or 0)
+        first = await self.reserve(numbered.counter, len(waiting)) if waiting else 0
         for seq, (_, doc_id) in enumerate(waiting, start=first):
-            numbers = {layout.PREFERRED_SEQ: seq, layout.PREFERRED_BUCKET: seq // layout.BUCKET_SIZE}
-            await self._customers.update_one(
-                {layout.ID: doc_id}, {"$set": numbers, "$unset": {layout.PREFERRED_AT: ""}}
+            await documents.update_one(
+                {layout.ID: doc_id}, {"$set": numbered.numbers(seq), "$unset": {numbered.waiting_field: ""}}
             )
         return len(waiting)
 
@@ -137,9 +130,9 @@ class ReadStore:
         collection = self._collection(change.collection)
         update = {"$set": {**change.fields, change.gate: change.version}}
         if change.numbered is not None and self.defer_numbers:
-            update["$set"][layout.PREFERRED_AT] = change.fields[layout.UPDATED_AT]
+            update["$set"][change.numbered.waiting_field] = change.fields[layout.UPDATED_AT]
         elif change.numbered is not None:
-            update["$set"].update(await self._number(change.numbered))
+            update["$set"].update(change.numbered.numbers(await self.reserve(change.numbered.counter, 1)))
         if change.version == 1:
             return await self._create(change, update)
         result = await collection.update_one(
@@ -165,18 +158,14 @@ class ReadStore:
         result = await collection.update_one(where, update)
         return Applied.APPLIED if result.matched_count else Applied.DUPLICATE
 
-    async def _number(self, numbered: Numbered) -> Document:
-        # One number at a time: the server may not serialise two updates of one document (FerretDB).
+    async def reserve(self, counter: str, count: int) -> int:
+        """Take ``count`` numbers of ``counter`` (0, 1, 2, ...); the first of them.
+        One reservation at a time: the server may not serialise two updates of one document (FerretDB)."""
         async with self._counting:
-            counter = await self._collection(layout.COUNTERS).find_one_and_update(
-                {layout.ID: numbered.counter},
-                {"$inc": {layout.COUNTER_VALUE: 1}},
-                upsert=True,
-                return_document=ReturnDocument.AFTER,
+            before = await self._collection(layout.COUNTERS).find_one_and_update(
+                {layout.ID: counter}, {"$inc": {layout.COUNTER_VALUE: count}}, upsert=True
             )
-        assert counter is not None  # upsert with ReturnDocument.AFTER always returns the document
-        seq: int = counter[layout.COUNTER_VALUE] - 1
-        return {numbered.seq_field: seq, numbered.bucket_field: seq // layout.BUCKET_SIZE}
+        return int(field_of(before, layout.COUNTER_VALUE) or 0)
 
     async def _last_number(self, counter: str) -> int:
         """The last number ``counter`` handed out; -1 before the first."""

@@ -15,6 +15,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from query_service import layout
 from query_service.layout import Document
+from query_service.projections import PREFERRED_LIST
+from query_service.store import ReadStore
 
 log = logging.getLogger(__name__)
 
@@ -82,15 +84,9 @@ async def _preferred_numbers(db: AsyncDatabase[Document], generation: int) -> in
     )
     if not ids:
         return 0
-    counter = await db[layout.named(layout.COUNTERS, generation)].find_one_and_update(
-        {layout.ID: layout.PREFERRED_COUNTER}, {"$inc": {layout.COUNTER_VALUE: len(ids)}}, upsert=True
-    )
-    first = 0 if counter is None else int(counter.get(layout.COUNTER_VALUE, 0))
+    first = await ReadStore(db, generation).reserve(PREFERRED_LIST.counter, len(ids))
     updates = [
-        UpdateOne(
-            {layout.ID: doc_id},
-            {"$set": {layout.PREFERRED_SEQ: seq, layout.PREFERRED_BUCKET: seq // layout.BUCKET_SIZE}},
-        )
+        UpdateOne({layout.ID: doc_id}, {"$set": PREFERRED_LIST.numbers(seq)})
         for seq, doc_id in enumerate(ids, start=first)
     ]
     await _write(db, layout.named(layout.CUSTOMERS, generation), updates)
