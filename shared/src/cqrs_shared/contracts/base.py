@@ -1,6 +1,7 @@
 """The base of every contract model, and the error shape all replies share."""
 
 from enum import StrEnum
+from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -9,6 +10,9 @@ class Contract(BaseModel):
     """A message on the wire: immutable, and strict about fields it does not know."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+    SCHEMA_VERSION: ClassVar[int] = 1
+    """The version of this message's schema, sent in its ``schema_version`` header. Raise it on a
+    change that would break a deployed sender or reader (docs/evolution in the README)."""
 
 
 def message_type(model: BaseModel) -> str:
