@@ -17,7 +17,7 @@ class Stuck:
 
     body = b"{}"
     headers = None
-    message_id = correlation_id = reply_to = type = routing_key = timestamp = None
+    message_id = correlation_id = reply_to = type = routing_key = timestamp = user_id = None
     redelivered = False
 
     async def ack(self) -> None:

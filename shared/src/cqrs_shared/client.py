@@ -8,11 +8,13 @@ async with CqrsClient.connect("amqp://guest:guest@127.0.0.1:5672/") as client:
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
 from uuid import UUID, uuid4
 
 import aio_pika
-from aio_pika.abc import AbstractExchange
+from aio_pika.abc import AbstractConnection, AbstractExchange
 from aio_pika.exceptions import AMQPError
+from aiormq.exceptions import ChannelAccessRefused
 from pydantic import TypeAdapter
 
 from cqrs_shared.contracts import CommandReply, Contract, Metadata, message_type
@@ -29,23 +31,37 @@ DEFAULT_TIMEOUT = 10.0
 
 
 class CqrsClient:
-    def __init__(self, rpc: RpcClient, commands: AbstractExchange, timeout: float) -> None:
+    def __init__(
+        self,
+        rpc: RpcClient,
+        exchanges: tuple[AbstractExchange, AbstractExchange],
+        timeout: float,
+        user: str | None,
+    ) -> None:
         self._rpc = rpc
-        self._commands = commands
+        self._commands, self._queries = exchanges
         self._timeout = timeout
+        self._user = user
 
     @classmethod
     @asynccontextmanager
     async def connect(cls, url: str, *, timeout: float = DEFAULT_TIMEOUT) -> AsyncIterator["CqrsClient"]:
-        """Connect, declare the command topology (commands wait for a late service), yield."""
+        """Connect, declare the topology where allowed (commands wait for a late service), yield.
+
+        Every message says who sent it (user_id, the URL's user), which RabbitMQ checks.
+        """
         try:
             connection = await aio_pika.connect(url, timeout=timeout)
         except (OSError, AMQPError, TimeoutError) as error:
             raise BrokerUnavailable(f"cannot reach RabbitMQ at {_safe(url)}: {error}") from None
         async with connection, RpcClient(connection) as rpc:
-            commands, _ = await topology.declare_commands(rpc.channel)
-            await topology.declare_queue(rpc.channel, topology.QUERY_QUEUE)
-            yield cls(rpc, commands, timeout)
+            await _declare(connection)
+            channel = rpc.channel
+            exchanges = (
+                await channel.get_exchange(topology.COMMANDS_EXCHANGE, ensure=False),
+                await channel.get_exchange(topology.QUERIES_EXCHANGE, ensure=False),
+            )
+            yield cls(rpc, exchanges, timeout, unquote(urlsplit(url).username or "") or "guest")
 
     async def send(
         self, command: Contract, *, command_id: UUID | None = None, traceparent: str | None = None
@@ -56,7 +72,12 @@ class CqrsClient:
             message_id=command_id or uuid4(), type=type_name, traceparent=traceparent or new_traceparent()
         )
         body = await self._rpc.call(
-            self._commands, type_name, command.model_dump_json().encode(), metadata, timeout=self._timeout
+            self._commands,
+            type_name,
+            command.model_dump_json().encode(),
+            metadata,
+            timeout=self._timeout,
+            user_id=self._user,
         )
         return _COMMAND_REPLY.validate_json(body)
 
@@ -68,20 +89,41 @@ class CqrsClient:
         traceparent: str | None = None,
         queue: str = topology.QUERY_QUEUE,
     ) -> R:
-        """Ask a query (of the query service, or ``queue``'s); a structured error reply raises RemoteError."""
+        """Ask a query (of the query service, or ``queue``'s); a structured error reply raises RemoteError.
+
+        The query service is asked through ``cqrs.queries``; another queue (the command service's
+        streams, an operator's) through the default exchange.
+        """
         type_name = message_type(query)
         metadata = Metadata(type=type_name, traceparent=traceparent or new_traceparent())
+        exchange = self._queries if queue == topology.QUERY_QUEUE else self._rpc.channel.default_exchange
         body = await self._rpc.call(
-            self._rpc.channel.default_exchange,
+            exchange,
             queue,
             query.model_dump_json().encode(),
             metadata,
             timeout=self._timeout,
+            user_id=self._user,
         )
         reply = _QUERY_REPLY.validate_json(body)
         if isinstance(reply, QueryFailed):
             raise RemoteError(reply.error)
         return result.model_validate(reply.result)
+
+
+async def _declare(connection: AbstractConnection) -> None:
+    """Declare the exchanges and queues clients use, so that commands wait for a late service.
+
+    A client without configure permission (README: Security) relies on the services or the
+    broker's definitions to have declared them; its refusal closes only this channel.
+    """
+    channel = await connection.channel()
+    try:
+        await topology.declare_commands(channel)
+        await topology.declare_query_queue(channel)
+    except ChannelAccessRefused:
+        return
+    await channel.close()
 
 
 def _safe(url: str) -> str:

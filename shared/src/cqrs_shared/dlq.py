@@ -56,6 +56,7 @@ class DeadLetter:
     reply_to: str | None
     content_type: str | None
     timestamp: datetime | None
+    user_id: str | None = None
 
     def header(self, name: str) -> str | None:
         value = self.headers.get(name)
@@ -211,6 +212,7 @@ def _letter(queue: str, message: AbstractIncomingMessage) -> DeadLetter:
         reply_to=message.reply_to,
         content_type=message.content_type,
         timestamp=message.timestamp,
+        user_id=message.user_id,
     )
 
 

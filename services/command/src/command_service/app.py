@@ -77,7 +77,7 @@ async def serve(settings: CommandSettings, stopped: asyncio.Event) -> None:
             ),
             Consumer(
                 queue,
-                partial(on_command, store=store, streams=KeyedLock()),
+                partial(on_command, store=store, streams=KeyedLock(), grants=settings.grants()),
                 responder,
                 transient=is_transient,
                 error_reply=command_error,

@@ -1,6 +1,7 @@
 """The command service's message entry points: parse, call the use case, map errors to outcomes."""
 
 from command_service import handler
+from command_service.grants import Grants
 from command_service.ports import EventStore
 from command_service.routes import route_of
 from cqrs_shared.contracts import (
@@ -10,6 +11,7 @@ from cqrs_shared.contracts import (
     ErrorCode,
     ErrorInfo,
     StreamEvents,
+    message_type,
 )
 from cqrs_shared.contracts.queries import ListStreams, ReadStream, StreamList
 from cqrs_shared.contracts.replies import QueryFailed, QueryOk
@@ -27,7 +29,7 @@ def command_error(info: ErrorInfo) -> Contract:
     return CommandRejected(command_id=None, error=info)
 
 
-async def on_command(delivery: Delivery, store: EventStore, streams: KeyedLock) -> Outcome:
+async def on_command(delivery: Delivery, store: EventStore, streams: KeyedLock, grants: Grants) -> Outcome:
     """A command message: reply accepted/rejected; what cannot be handled is also dead-lettered."""
     try:
         metadata = delivery.metadata()
@@ -39,6 +41,13 @@ async def on_command(delivery: Delivery, store: EventStore, streams: KeyedLock) 
         return Outcome(reply=rejected, dead_letter=None if delivery.reply_to else error.info)
     except MessageError as error:
         return Outcome(reply=CommandRejected(command_id=None, error=error.info), dead_letter=error.info)
+    refusal = grants.refusal(delivery.user_id, message_type(command))
+    if refusal is not None:
+        # Judged on the command the body holds, whatever the routing key or type property said.
+        refused = ErrorInfo(code=ErrorCode.FORBIDDEN, message=refusal)
+        return Outcome(
+            reply=CommandRejected(command_id=metadata.message_id, error=refused), dead_letter=refused
+        )
     # One command per stream at a time in this process: concurrent commands on one aggregate
     # queue up here instead of colliding in the database and retrying.
     async with streams.hold(str(route_of(command).target(command, metadata.message_id))):

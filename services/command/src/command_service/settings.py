@@ -1,8 +1,13 @@
 """The command service's settings (environment prefix CQRS_)."""
 
-from pydantic import Field, PostgresDsn
+from pydantic import Field, PostgresDsn, field_validator
 
+from command_service.grants import Grants
+from cqrs_shared.contracts import Command, ErrorCode
+from cqrs_shared.messaging.parsing import Catalogue
 from cqrs_shared.settings import BrokerSettings
+
+COMMAND_TYPES = Catalogue[Command](Command, ErrorCode.UNKNOWN_COMMAND).types
 
 
 class CommandSettings(BrokerSettings):
@@ -18,6 +23,20 @@ class CommandSettings(BrokerSettings):
         default=True,
         description="apply missing migrations at start (false where `command-service migrate` runs first)",
     )
+    allowed_commands: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description='JSON {"user": ["Deposit", ...] or ["*"]}: which RabbitMQ users may send which '
+        "commands; empty: any user may send any command",
+    )
     command_http_port: int = Field(
         default=8081, ge=0, le=65535, description="port of /healthz, /readyz, /metrics (0: any free port)"
     )
+
+    @field_validator("allowed_commands")
+    @classmethod
+    def _known_commands(cls, table: dict[str, list[str]]) -> dict[str, list[str]]:
+        Grants.parse(table, COMMAND_TYPES)
+        return table
+
+    def grants(self) -> Grants:
+        return Grants.parse(self.allowed_commands, COMMAND_TYPES)

@@ -66,7 +66,7 @@ async def serve(settings: QuerySettings, stopped: asyncio.Event) -> None:
             await open_channel(stack, connection, prefetch=settings.prefetch), retry.delays()
         )
         queries_channel = await open_channel(stack, connection, prefetch=settings.prefetch)
-        requests = await topology.declare_queue(queries_channel, topology.QUERY_QUEUE)
+        requests = await topology.declare_query_queue(queries_channel)
         checks = QueryHealth(db, events, broker_up, settings.ready_max_lag)
         projector = Projector(model, read_stream)
         rebuilder = Rebuilder(model, projector, read_stream, read_stream.list_streams)

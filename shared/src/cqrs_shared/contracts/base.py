@@ -40,6 +40,7 @@ class ErrorCode(StrEnum):
     MALFORMED_MESSAGE = "malformed_message"
     MESSAGE_TOO_LARGE = "message_too_large"
     UNSUPPORTED_SCHEMA_VERSION = "unsupported_schema_version"
+    FORBIDDEN = "forbidden"
     VIEW_BEHIND = "view_behind"
     REBUILD_RUNNING = "rebuild_running"
     INTERNAL_ERROR = "internal_error"

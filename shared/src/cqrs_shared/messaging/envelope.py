@@ -15,9 +15,18 @@ CONTENT_TYPE = "application/json"
 
 
 def outgoing(
-    body: bytes, metadata: Metadata, *, reply_to: str | None = None, persistent: bool = True
+    body: bytes,
+    metadata: Metadata,
+    *,
+    reply_to: str | None = None,
+    persistent: bool = True,
+    user_id: str | None = None,
 ) -> aio_pika.Message:
-    """An AMQP message carrying ``metadata`` in its properties and headers."""
+    """An AMQP message carrying ``metadata`` in its properties and headers.
+
+    ``user_id`` names the sender; RabbitMQ refuses a message whose user_id is not the user its
+    connection logged in as, so a receiver can trust it (the command service's grants do).
+    """
     headers: HeadersType = {"schema_version": metadata.schema_version}
     if metadata.causation_id is not None:
         headers["causation_id"] = metadata.causation_id
@@ -32,6 +41,7 @@ def outgoing(
         timestamp=metadata.timestamp,
         headers=headers,
         reply_to=reply_to,
+        user_id=user_id,
         delivery_mode=DeliveryMode.PERSISTENT if persistent else DeliveryMode.NOT_PERSISTENT,
     )
 
@@ -50,6 +60,8 @@ class Delivery:
     routing_key: str | None
     timestamp: datetime | None = None
     schema_version: int | str = SCHEMA_VERSION
+    user_id: str | None = None
+    """The sender's RabbitMQ user, where it said (the broker checked it)."""
 
     def check_schema(self) -> None:
         """Raise UnsupportedSchema unless the body is in the schema this version reads.
@@ -123,4 +135,5 @@ def delivery(message: AbstractIncomingMessage) -> Delivery:
         routing_key=message.routing_key,
         timestamp=message.timestamp,
         schema_version=_schema_version(message),
+        user_id=message.user_id,
     )

@@ -44,11 +44,16 @@ class Sent(Protocol):
     def reply_to(self) -> str | None: ...
     @property
     def timestamp(self) -> datetime | None: ...
+    @property
+    def user_id(self) -> str | None: ...
 
 
 def copy(message: Sent, headers: HeadersType, expiration: float | None = None) -> aio_pika.Message:
     """``message`` again with its ids and properties, carrying ``headers`` (not its own), persistent;
     gone after ``expiration`` seconds. Dead letters, retries and replays are all made here.
+
+    The sender's user_id is kept, so a retried or replayed command is judged as its sender's; the
+    broker lets only a user tagged ``impersonator`` publish another user's id (README: Security).
     """
     return aio_pika.Message(
         message.body,
@@ -59,6 +64,7 @@ def copy(message: Sent, headers: HeadersType, expiration: float | None = None) -
         correlation_id=message.correlation_id,
         reply_to=message.reply_to,
         timestamp=message.timestamp,
+        user_id=message.user_id,
         expiration=expiration,
         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
     )

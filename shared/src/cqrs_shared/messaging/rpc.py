@@ -67,12 +67,13 @@ class RpcClient:
         metadata: Metadata,
         *,
         timeout: float,
+        user_id: str | None = None,
     ) -> bytes:
-        """Publish ``body`` and wait for the reply with the same correlation id."""
+        """Publish ``body`` (as ``user_id``) and wait for the reply with the same correlation id."""
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._pending[metadata.correlation_id] = future
         try:
-            message = outgoing(body, metadata, reply_to=DIRECT_REPLY_TO, persistent=False)
+            message = outgoing(body, metadata, reply_to=DIRECT_REPLY_TO, persistent=False, user_id=user_id)
             try:
                 await publish(exchange, message, routing_key, mandatory=True, timeout=timeout)
             except DeliveryError:

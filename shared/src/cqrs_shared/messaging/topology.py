@@ -7,6 +7,7 @@ from cqrs_shared.errors import TopologyMismatch
 
 COMMANDS_EXCHANGE = "cqrs.commands"
 EVENTS_EXCHANGE = "cqrs.events"
+QUERIES_EXCHANGE = "cqrs.queries"
 DEAD_LETTER_EXCHANGE = "cqrs.dead-letter"
 
 COMMAND_QUEUE = "command-service.commands"
@@ -72,6 +73,20 @@ async def declare_commands(
     queue = await declare_queue(channel, COMMAND_QUEUE, retry_delays=retry_delays)
     await queue.bind(exchange, routing_key="#")
     return exchange, queue
+
+
+async def declare_queries(channel: AbstractChannel) -> AbstractExchange:
+    """Where clients send queries: a direct exchange, so that a client needs write permission on it
+    and not on the default exchange (which reaches every queue by name)."""
+    return await channel.declare_exchange(QUERIES_EXCHANGE, ExchangeType.DIRECT, durable=True)
+
+
+async def declare_query_queue(channel: AbstractChannel) -> AbstractQueue:
+    """The query service's RPC queue, bound to ``cqrs.queries`` by its own name."""
+    exchange = await declare_queries(channel)
+    queue = await declare_queue(channel, QUERY_QUEUE)
+    await queue.bind(exchange, routing_key=QUERY_QUEUE)
+    return queue
 
 
 async def declare_events(channel: AbstractChannel) -> AbstractExchange:
