@@ -4,8 +4,8 @@
     command-service healthcheck   exit 0 when the service in this container is ready, else 1
     command-service migrate       (command service only) apply the migrations, then exit
 
-Only argparse, urllib and the settings class are imported here; the service itself is imported by the
-action that needs it.
+Only argparse, urllib, the settings class and the redaction of secrets are imported here; the service
+itself is imported by the action that needs it.
 """
 
 import argparse
@@ -16,6 +16,9 @@ from collections.abc import Mapping
 
 from pydantic_settings import BaseSettings
 
+from cqrs_shared.logs import redact
+from cqrs_shared.secret_files import SUFFIX, is_secret
+
 SERVE = "serve"
 HEALTHCHECK = "healthcheck"
 # The endpoint bounds its own checks to 2 s (probes.CHECK_TIMEOUT_SECONDS); a bit more for the reply.
@@ -24,11 +27,16 @@ WILDCARD_HOSTS = {"0.0.0.0", "::", ""}  # a service listening everywhere is aske
 
 
 def usage(name: str, settings: type[BaseSettings], about: str) -> argparse.ArgumentParser:
-    """``--help``: what the service does, its actions, and every setting it reads, with its default."""
+    """``--help``: what the service does, its actions, and every setting it reads, with its default.
+
+    A secret's default is shown without its password, and its ``_FILE`` variant is listed after it.
+    """
     lines = ["settings (environment variables):"]
     for field, info in settings.model_fields.items():
-        default = "" if info.default is None else f" (default: {info.default})"
+        default = "" if info.default is None else f" (default: {redact(str(info.default))})"
         lines.append(f"  CQRS_{field.upper():<26}{info.description or ''}{default}")
+        if is_secret(info):
+            lines.append(f"  CQRS_{(field + SUFFIX).upper():<26}a file holding CQRS_{field.upper()} instead")
     return argparse.ArgumentParser(
         prog=f"{name}-service",
         description=about,

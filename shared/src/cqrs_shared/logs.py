@@ -19,13 +19,16 @@ LogFormat = Literal["auto", "json", "text"]
 _context: contextvars.ContextVar[tuple[tuple[str, str], ...]] = contextvars.ContextVar(
     "cqrs_log_context", default=()
 )
-# user:password@ in any URL (amqp, postgresql, mongodb, http): the password goes, the rest stays.
-_PASSWORD_IN_URL = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]+@", re.IGNORECASE)
+# user:password@ in any URL (amqp, postgresql, mongodb, http): the password goes, the rest stays. Up to
+# the last @ of the word: a password with an unencoded @ in it must not leave its tail behind.
+_PASSWORD_IN_URL = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)\S*@", re.IGNORECASE)
+# password=... as a DSN parameter (postgresql://host/db?password=..., libpq's "password=... host=...").
+_PASSWORD_PARAMETER = re.compile(r"(\bpassword=)(?:'[^']*'|[^&\s'\"]+)", re.IGNORECASE)
 
 
 def redact(text: str) -> str:
     """``amqp://user:secret@host`` -> ``amqp://user:***@host``, wherever it stands in ``text``."""
-    return _PASSWORD_IN_URL.sub(r"\1***@", text)
+    return _PASSWORD_PARAMETER.sub(r"\1***", _PASSWORD_IN_URL.sub(r"\1***@", text))
 
 
 @contextlib.contextmanager

@@ -1,12 +1,14 @@
 """Settings from the environment (prefix CQRS_), read once at start-up; bad values fail loudly."""
 
+import os
 import sys
-from typing import Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import AmqpDsn, Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from cqrs_shared.messaging.retry import RetryPolicy
+from cqrs_shared.secret_files import Secret, SecretFileError, SecretFiles, file_variable_in_use
 
 
 class BrokerSettings(BaseSettings):
@@ -15,9 +17,9 @@ class BrokerSettings(BaseSettings):
     # An empty variable means "the default": docker-compose.yml passes every setting as ${CQRS_X:-}.
     model_config = SettingsConfigDict(env_prefix="CQRS_", extra="ignore", frozen=True, env_ignore_empty=True)
 
-    rabbitmq_url: AmqpDsn = Field(
+    rabbitmq_url: Annotated[AmqpDsn, Secret()] = Field(
         default=AmqpDsn("amqp://guest:guest@127.0.0.1:5672/"),
-        description="AMQP URL of the broker",
+        description="AMQP URL of the broker (amqps://...?cafile=PATH for TLS)",
     )
     log_level: str = Field(
         default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$", description="DEBUG, INFO, WARNING or ERROR"
@@ -52,6 +54,18 @@ class BrokerSettings(BaseSettings):
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(self.retry_attempts, self.retry_delay, self.retry_max_delay)
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # A secret comes from CQRS_<NAME> or from the file CQRS_<NAME>_FILE names, never from both.
+        return init_settings, env_settings, SecretFiles(settings_cls), dotenv_settings, file_secret_settings
+
 
 S = TypeVar("S", bound=BaseSettings)
 
@@ -60,8 +74,13 @@ def load(kind: type[S]) -> S:
     """Read settings once; a malformed variable stops the process with its name and the reason."""
     try:
         return kind()
+    except SecretFileError as error:
+        print(f"configuration error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
     except ValidationError as error:
         for item in error.errors(include_url=False):
-            name = "CQRS_" + "_".join(str(part) for part in item["loc"]).upper()
+            field = "_".join(str(part) for part in item["loc"])
+            # A value read from a file is named by its _FILE variable (its content is never shown).
+            name = file_variable_in_use(kind, field, os.environ) or f"CQRS_{field.upper()}"
             print(f"configuration error: {name}: {item['msg']}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -1,19 +1,22 @@
 """The command service's settings (environment prefix CQRS_)."""
 
+from typing import Annotated
+
 from pydantic import Field, PostgresDsn, field_validator
 
 from command_service.grants import Grants
 from cqrs_shared.contracts import Command, ErrorCode
 from cqrs_shared.messaging.parsing import Catalogue
+from cqrs_shared.secret_files import Secret
 from cqrs_shared.settings import BrokerSettings
 
 COMMAND_TYPES = Catalogue[Command](Command, ErrorCode.UNKNOWN_COMMAND).types
 
 
 class CommandSettings(BrokerSettings):
-    postgres_dsn: PostgresDsn = Field(
+    postgres_dsn: Annotated[PostgresDsn, Secret()] = Field(
         default=PostgresDsn("postgresql://cqrs_command:cqrs_command@127.0.0.1:5432/cqrs"),
-        description="PostgreSQL DSN of the command side's database",
+        description="PostgreSQL DSN of the command side's database (?sslmode=verify-full&sslrootcert=PATH)",
     )
     relay_poll_interval: float = Field(default=1.0, gt=0, le=60, description="seconds between outbox polls")
     relay_batch_size: int = Field(

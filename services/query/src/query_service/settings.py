@@ -1,12 +1,15 @@
 """The query service's settings (environment prefix CQRS_)."""
 
+from typing import Annotated
+
 from pydantic import Field, MongoDsn
 
+from cqrs_shared.secret_files import Secret
 from cqrs_shared.settings import BrokerSettings
 
 
 class QuerySettings(BrokerSettings):
-    mongodb_url: MongoDsn = Field(
+    mongodb_url: Annotated[MongoDsn, Secret()] = Field(
         default=MongoDsn("mongodb://127.0.0.1:27017/"), description="MongoDB URL of the read side"
     )
     mongodb_database: str = Field(
