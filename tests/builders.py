@@ -4,7 +4,7 @@ stream(CustomerCreated(customer_id=ID, name="Ada", locale="en"), CustomerMadePre
 accepted(await client.send(CreateCustomer(name="Ada", locale="en")))
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import repeat
@@ -65,6 +65,7 @@ def savings(
     events = [envelope(opened, 1, at=next(clock))]
     for n in range(1, deposits + 1):
         deposit = MoneyDeposited(
+            reference="",
             account_id=account_id,
             customer_id=customer_id,
             currency="EUR",
@@ -87,14 +88,21 @@ def rejected(reply: CommandReply, code: ErrorCode) -> CommandRejected:
 
 
 async def insert_events(
-    conn: asyncpg.Connection, envelopes: Sequence[EventEnvelope], *, published: bool = False
+    conn: asyncpg.Connection,
+    envelopes: Sequence[EventEnvelope],
+    *,
+    published: bool = False,
+    stored_as: Callable[[EventEnvelope], tuple[int, str]] | None = None,
 ) -> None:
-    """Rows in the command side's event store, written around the handler (as a test's set-up)."""
+    """Rows in the command side's event store, written around the handler (as a test's set-up).
+
+    ``stored_as`` gives an event's (schema_version, JSON data) as an older writer stored it.
+    """
     await conn.executemany(
         "INSERT INTO events (event_id, stream_type, stream_id, version, type, schema_version, data,"
         " correlation_id, occurred_at, published_at)"
-        " VALUES ($1, $2, $3, $4, $5, 1, $6::text::jsonb, 'test', $7::timestamptz,"
-        " CASE WHEN $8::boolean THEN $7::timestamptz END)",
+        " VALUES ($1, $2, $3, $4, $5, $6, $7::text::jsonb, 'test', $8::timestamptz,"
+        " CASE WHEN $9::boolean THEN $8::timestamptz END)",
         [
             (
                 e.event_id,
@@ -102,10 +110,14 @@ async def insert_events(
                 e.stream_id,
                 e.version,
                 e.event.type,
-                e.event.model_dump_json(),
+                *(stored_as or _as_written)(e),
                 e.occurred_at,
                 published,
             )
             for e in envelopes
         ],
     )
+
+
+def _as_written(envelope: EventEnvelope) -> tuple[int, str]:
+    return envelope.schema_version, envelope.event.model_dump_json()

@@ -41,6 +41,7 @@ def account_stream(customer: UUID, currency: str, moves: list[str]) -> tuple[UUI
                 currency=currency,
                 amount=abs(amount),
                 balance=balance,
+                reference=f"move {len(events)}",
             )
         )
     return account, stream(*events)

@@ -142,6 +142,7 @@ async def test_history_pages_cross_buckets_newest_first_and_complete(read_store:
         AccountOpened(account_id=account_id, customer_id=customer_id, currency="EUR"),
         *[
             MoneyDeposited(
+                reference="",
                 account_id=account_id,
                 customer_id=customer_id,
                 currency="EUR",

@@ -31,7 +31,12 @@ def history(*events: AccountEvent) -> Account | None:
 
 def deposited(amount: str, balance: str) -> MoneyDeposited:
     return MoneyDeposited(
-        account_id=ID, customer_id=OWNER, currency="EUR", amount=Decimal(amount), balance=Decimal(balance)
+        reference="",
+        account_id=ID,
+        customer_id=OWNER,
+        currency="EUR",
+        amount=Decimal(amount),
+        balance=Decimal(balance),
     )
 
 
@@ -62,6 +67,7 @@ def test_withdraw_within_the_balance_emits_withdrawn() -> None:
     events = decide(history(OPENED, deposited("300.00", "300.00")), Withdraw(account_id=ID, amount="10"), ID)
     assert events == [
         MoneyWithdrawn(
+            reference="",
             account_id=ID,
             customer_id=OWNER,
             currency="EUR",

@@ -42,10 +42,20 @@ def test_the_views_read_what_the_projections_wrote() -> None:
         + stream(
             AccountOpened(account_id=eur, customer_id=customer, currency="EUR"),
             MoneyDeposited(
-                account_id=eur, customer_id=customer, currency="EUR", amount=Decimal(9), balance=Decimal(9)
+                reference="",
+                account_id=eur,
+                customer_id=customer,
+                currency="EUR",
+                amount=Decimal(9),
+                balance=Decimal(9),
             ),
             MoneyWithdrawn(
-                account_id=eur, customer_id=customer, currency="EUR", amount=Decimal(2), balance=Decimal(7)
+                reference="",
+                account_id=eur,
+                customer_id=customer,
+                currency="EUR",
+                amount=Decimal(2),
+                balance=Decimal(7),
             ),
         )
         + stream(AccountOpened(account_id=usd, customer_id=customer, currency="USD"))

@@ -53,6 +53,7 @@ def test_fold_name_ignores_case_and_surrounding_space() -> None:
 def test_an_account_event_updates_history_then_customer_then_account_last() -> None:
     account_id = uuid4()
     event = MoneyDeposited(
+        reference="",
         account_id=account_id,
         customer_id=ID,
         currency="EUR",
@@ -87,7 +88,12 @@ def test_a_customers_events_and_its_accounts_events_have_one_document_owner() ->
     account = uuid4()
     opened = AccountOpened(account_id=account, customer_id=ID, currency="EUR")
     deposited = MoneyDeposited(
-        account_id=account, customer_id=ID, currency="EUR", amount=Decimal("5.00"), balance=Decimal("5.00")
+        reference="",
+        account_id=account,
+        customer_id=ID,
+        currency="EUR",
+        amount=Decimal("5.00"),
+        balance=Decimal("5.00"),
     )
     owners = {
         document_owner(envelope(CustomerMadePreferred(customer_id=ID), 2)),

@@ -69,7 +69,10 @@ class CqrsClient:
         """Send a command and return its reply, accepted or rejected. command_id is the idempotency key."""
         type_name = message_type(command)
         metadata = Metadata(
-            message_id=command_id or uuid4(), type=type_name, traceparent=traceparent or new_traceparent()
+            message_id=command_id or uuid4(),
+            type=type_name,
+            schema_version=command.SCHEMA_VERSION,
+            traceparent=traceparent or new_traceparent(),
         )
         body = await self._rpc.call(
             self._commands,
@@ -95,7 +98,9 @@ class CqrsClient:
         streams, an operator's) through the default exchange.
         """
         type_name = message_type(query)
-        metadata = Metadata(type=type_name, traceparent=traceparent or new_traceparent())
+        metadata = Metadata(
+            type=type_name, schema_version=query.SCHEMA_VERSION, traceparent=traceparent or new_traceparent()
+        )
         exchange = self._queries if queue == topology.QUERY_QUEUE else self._rpc.channel.default_exchange
         body = await self._rpc.call(
             exchange,

@@ -33,7 +33,7 @@ async def on_command(delivery: Delivery, store: EventStore, streams: KeyedLock, 
     """A command message: reply accepted/rejected; what cannot be handled is also dead-lettered."""
     try:
         metadata = delivery.metadata()
-        command = COMMANDS.parse(delivery.body)
+        command = COMMANDS.parse(delivery.body, delivery.schema_version)
     except InvalidMessage as error:
         # A well-formed command that breaks the rules: the sender is told; without a sender to
         # tell, nothing can be done and it is kept in the dead-letter queue.
@@ -59,7 +59,7 @@ async def on_read_stream(delivery: Delivery, store: EventStore) -> Outcome:
     (for a rebuild or a verify of the read model), from the event store."""
     try:
         delivery.check_schema()
-        request = STREAM_READS.parse(delivery.body)
+        request = STREAM_READS.parse(delivery.body, delivery.schema_version)
     except MessageError as error:
         return Outcome(reply=QueryFailed(error=error.info), dead_letter=error.info)
     if isinstance(request, ListStreams):

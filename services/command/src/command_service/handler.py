@@ -76,7 +76,10 @@ def decide(route: Route[Any], command: Command, metadata: Metadata, target: UUID
     )
     change = None
     if events and new_state is not None:
-        new = [NewEvent(uuid4(), event.type, event.model_dump(mode="json")) for event in events]
+        new = [
+            NewEvent(uuid4(), event.type, event.SCHEMA_VERSION, event.model_dump(mode="json"))
+            for event in events
+        ]
         change = StreamChange(aggregate.stream_type, target, version, aggregate.dump(new_state), new)
     return Change(metadata.message_id, command.type, accepted, metadata, change)
 

@@ -12,7 +12,6 @@ from uuid import UUID
 from command_service.errors import ConcurrencyConflict
 from command_service.ports import Change, Loaded, PendingEvent, StreamChange, StreamState, pending_event
 from cqrs_shared.contracts import CommandReply, Metadata
-from cqrs_shared.contracts.metadata import SCHEMA_VERSION
 from cqrs_shared.contracts.queries import StreamRef
 
 
@@ -72,7 +71,7 @@ class InMemoryEventStore:
                 "stream_id": stream.stream_id,
                 "version": version,
                 "type": event.type,
-                "schema_version": SCHEMA_VERSION,
+                "schema_version": event.schema_version,
                 "data": event.data,
                 "correlation_id": metadata.correlation_id,
                 "causation_id": str(metadata.message_id),

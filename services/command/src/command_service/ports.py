@@ -35,6 +35,7 @@ class Loaded:
 class NewEvent:
     event_id: UUID
     type: str
+    schema_version: int
     data: JsonObject
 
 
@@ -111,12 +112,14 @@ def pending_event(row: Row) -> PendingEvent:
             "version": row["version"],
             "occurred_at": row["occurred_at"],
             "event": row["data"],
+            # Stored in the schema it was written in; read through the upcasters (contracts/evolution).
+            "schema_version": row["schema_version"],
         }
     )
     metadata = Metadata(
         message_id=row["event_id"],
         type=row["type"],
-        schema_version=row["schema_version"],
+        schema_version=envelope.schema_version,
         correlation_id=row["correlation_id"],
         causation_id=row["causation_id"],
         timestamp=row["occurred_at"],

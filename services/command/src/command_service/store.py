@@ -17,7 +17,6 @@ from pydantic import TypeAdapter
 from command_service.errors import ConcurrencyConflict
 from command_service.ports import Change, Loaded, PendingEvent, StreamChange, StreamState, pending_event
 from cqrs_shared.contracts import CommandReply
-from cqrs_shared.contracts.metadata import SCHEMA_VERSION
 from cqrs_shared.contracts.queries import StreamRef
 from cqrs_shared.errors import StartupError
 from cqrs_shared.logs import redact
@@ -103,7 +102,7 @@ class PostgresEventStore:
                     stream.stream_id,
                     version,
                     event.type,
-                    SCHEMA_VERSION,
+                    event.schema_version,
                     event.data,
                     change.metadata.correlation_id,
                     str(change.command_id),

@@ -30,6 +30,7 @@ from query_service.rebuild import Rebuilder
 from query_service.repair import StreamReader
 from query_service.settings import QuerySettings
 from query_service.store import open_database
+from query_service.takeback import take_back
 from query_service.transient import is_transient
 from query_service.upgrade import upgrade_layout
 
@@ -65,6 +66,7 @@ async def serve(settings: QuerySettings, stopped: asyncio.Event) -> None:
         events = await topology.declare_event_queue(
             await open_channel(stack, connection, prefetch=settings.prefetch), retry.delays()
         )
+        await take_back(connection)
         queries_channel = await open_channel(stack, connection, prefetch=settings.prefetch)
         requests = await topology.declare_query_queue(queries_channel)
         checks = QueryHealth(db, events, broker_up, settings.ready_max_lag)

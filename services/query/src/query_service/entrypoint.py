@@ -14,8 +14,9 @@ from cqrs_shared.contracts import (
     Query,
     RebuildReadModel,
 )
+from cqrs_shared.contracts.events import unreadable
 from cqrs_shared.contracts.replies import QueryFailed, QueryOk
-from cqrs_shared.errors import MalformedMessage, MessageError
+from cqrs_shared.errors import MalformedMessage, MessageError, UnsupportedSchema
 from cqrs_shared.messaging.consumer import Outcome
 from cqrs_shared.messaging.envelope import Delivery
 from cqrs_shared.messaging.parsing import Catalogue, field_errors, members
@@ -39,7 +40,7 @@ async def on_query(
     """A query: reply with the result or a structured error; unparseable ones are dead-lettered."""
     try:
         delivery.check_schema()
-        query = QUERIES.parse(delivery.body)
+        query = QUERIES.parse(delivery.body, delivery.schema_version)
     except MessageError as error:
         dead = error.info if error.code != ErrorCode.VALIDATION_ERROR or not delivery.reply_to else None
         return Outcome(reply=QueryFailed(error=error.info), dead_letter=dead)
@@ -55,10 +56,17 @@ async def on_query(
 
 
 def parse_event(body: bytes) -> EventEnvelope:
+    """The envelope, its event in the version this code knows; one this code does not know yet (a
+    newer schema version or event type) is UnsupportedSchema: it waits for a newer reader."""
     try:
-        return EventEnvelope.model_validate(json.loads(body))
+        data = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise MalformedMessage(f"event body is not JSON: {error}") from None
+    newer = unreadable(data)
+    if newer is not None:
+        raise UnsupportedSchema(newer)
+    try:
+        return EventEnvelope.model_validate(data)
     except ValidationError as error:
         raise MalformedMessage("not an event this service knows", field_errors(error)) from None
 
@@ -72,7 +80,7 @@ async def on_event(
         rebuilder.start()
         return Outcome()
     try:
-        delivery.check_schema()
+        # The body's schema_version decides (the header repeats it; before versions it said 1).
         envelope = parse_event(delivery.body)
     except MessageError as error:
         return Outcome(dead_letter=error.info)

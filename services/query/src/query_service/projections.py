@@ -132,7 +132,7 @@ def _account(
         balance = str(event.balance)
         account = {layout.BALANCE: balance}
         kind = "deposit" if isinstance(event, MoneyDeposited) else "withdrawal"
-        line = layout.encode_transaction(kind, str(event.amount), balance, at)
+        line = layout.encode_transaction(kind, str(event.amount), balance, at, event.reference)
         fields = {layout.ACCOUNT_ID: account_id, layout.history_item(version): line}
         bucket = layout.history_bucket(account_id, layout.bucket_of(version))
         gate = layout.history_gate(version)

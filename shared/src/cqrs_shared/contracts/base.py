@@ -15,6 +15,14 @@ class Contract(BaseModel):
     change that would break a deployed sender or reader (docs/evolution in the README)."""
 
 
+class Tolerant(Contract):
+    """A message others read (an event, a reply, a view): its readers ignore fields they do not know,
+    so a writer may add an optional field without breaking a deployed reader. What a service is
+    asked to do (a command, a query) stays strict: an unknown field there is a sender's mistake."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
 def message_type(model: BaseModel) -> str:
     """The ``type`` discriminator of a command, event or query model."""
     return str(type(model).model_fields["type"].default)
@@ -46,7 +54,7 @@ class ErrorCode(StrEnum):
     INTERNAL_ERROR = "internal_error"
 
 
-class ErrorInfo(Contract):
+class ErrorInfo(Tolerant):
     """What went wrong: a stable code, a sentence for people, and per-field messages."""
 
     code: ErrorCode

@@ -7,7 +7,7 @@ from pydantic import Field, model_validator
 
 from cqrs_shared.contracts.base import MAX_VERSION, Contract
 from cqrs_shared.contracts.money import Amount
-from cqrs_shared.contracts.values import Currency, CustomerName, Locale
+from cqrs_shared.contracts.values import Currency, CustomerName, Locale, Reference
 
 ExpectedVersion = Annotated[int | None, Field(default=None, ge=0, le=MAX_VERSION)]
 
@@ -70,6 +70,8 @@ class Deposit(Versioned):
     type: Literal["Deposit"] = "Deposit"
     account_id: UUID
     amount: Amount
+    reference: Reference = ""
+    """The sender's words for it (at most 140 characters), shown in the account's history."""
 
 
 class Withdraw(Versioned):
@@ -78,6 +80,8 @@ class Withdraw(Versioned):
     type: Literal["Withdraw"] = "Withdraw"
     account_id: UUID
     amount: Amount
+    reference: Reference = ""
+    """The sender's words for it (at most 140 characters), shown in the account's history."""
 
 
 Command = Annotated[

@@ -1,35 +1,37 @@
 """Domain events, past tense, and the envelope that places one in its stream."""
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
-from cqrs_shared.contracts.base import Contract
+from cqrs_shared.contracts.base import Tolerant
+from cqrs_shared.contracts.evolution import NewerSchema, upcast
 from cqrs_shared.contracts.money import Balance
 from cqrs_shared.contracts.streams import StreamType
+from cqrs_shared.contracts.values import Reference
 
 
-class CustomerCreated(Contract):
+class CustomerCreated(Tolerant):
     type: Literal["CustomerCreated"] = "CustomerCreated"
     customer_id: UUID
     name: str
     locale: str
 
 
-class CustomerMadePreferred(Contract):
+class CustomerMadePreferred(Tolerant):
     type: Literal["CustomerMadePreferred"] = "CustomerMadePreferred"
     customer_id: UUID
 
 
-class CustomerLocaleChanged(Contract):
+class CustomerLocaleChanged(Tolerant):
     type: Literal["CustomerLocaleChanged"] = "CustomerLocaleChanged"
     customer_id: UUID
     locale: str
 
 
-class CustomerDetailsEdited(Contract):
+class CustomerDetailsEdited(Tolerant):
     """Carries the full new name and locale, so a reader needs no earlier event."""
 
     type: Literal["CustomerDetailsEdited"] = "CustomerDetailsEdited"
@@ -38,31 +40,36 @@ class CustomerDetailsEdited(Contract):
     locale: str
 
 
-class AccountOpened(Contract):
+class AccountOpened(Tolerant):
     type: Literal["AccountOpened"] = "AccountOpened"
     account_id: UUID
     customer_id: UUID
     currency: str
 
 
-class MoneyDeposited(Contract):
-    """Carries the owner, the currency and the balance after it: a reader needs nothing else."""
+class MoneyDeposited(Tolerant):
+    """Carries the owner, the currency, the balance after it and the sender's reference: a reader
+    needs nothing else. Version 2 added ``reference`` (version 1 events read with an empty one)."""
 
+    SCHEMA_VERSION: ClassVar[int] = 2
     type: Literal["MoneyDeposited"] = "MoneyDeposited"
     account_id: UUID
     customer_id: UUID
     currency: str
     amount: Balance
     balance: Balance
+    reference: Reference
 
 
-class MoneyWithdrawn(Contract):
+class MoneyWithdrawn(Tolerant):
+    SCHEMA_VERSION: ClassVar[int] = 2
     type: Literal["MoneyWithdrawn"] = "MoneyWithdrawn"
     account_id: UUID
     customer_id: UUID
     currency: str
     amount: Balance
     balance: Balance
+    reference: Reference
 
 
 Event = Annotated[
@@ -93,8 +100,45 @@ def routing_key(event_type: str) -> str:
     return _ROUTING_KEYS[event_type]
 
 
-class EventEnvelope(Contract):
-    """One committed event at its place in its stream: the body of every event message."""
+_EVENTS = (
+    CustomerCreated,
+    CustomerMadePreferred,
+    CustomerLocaleChanged,
+    CustomerDetailsEdited,
+    AccountOpened,
+    MoneyDeposited,
+    MoneyWithdrawn,
+)
+EVENT_VERSIONS = {str(model.model_fields["type"].default): model.SCHEMA_VERSION for model in _EVENTS}
+
+
+def unreadable(body: Any) -> str | None:
+    """Why this reader cannot read the event envelope ``body`` yet (a newer schema version, or an
+    event type it does not know), or None. Such an event waits for a newer reader."""
+    if not isinstance(body, dict) or not isinstance(body.get("event"), dict):
+        return None
+    event_type = body["event"].get("type")
+    if isinstance(event_type, str) and event_type not in EVENT_VERSIONS:
+        return f"event type {event_type!r} is unknown to this reader"
+    try:
+        upcast(body["event"], body.get(SCHEMA_KEY, 1), EVENT_VERSIONS)
+    except NewerSchema as error:
+        return str(error)
+    except ValueError:
+        return None
+    return None
+
+
+SCHEMA_KEY = "schema_version"
+
+
+class EventEnvelope(Tolerant):
+    """One committed event at its place in its stream: the body of every event message.
+
+    On the wire it also carries ``schema_version``, the event's schema version, where that is not 1
+    (so a reader from before versions existed still reads version-1 events). Read, the event is
+    brought up to the version this code knows (contracts/evolution.py).
+    """
 
     event_id: UUID
     stream_type: StreamType
@@ -102,3 +146,22 @@ class EventEnvelope(Contract):
     version: int = Field(ge=1)
     occurred_at: datetime
     event: Event
+
+    @property
+    def schema_version(self) -> int:
+        return self.event.SCHEMA_VERSION
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upcast(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("event"), dict):
+            data = dict(data)
+            data["event"] = upcast(data["event"], data.pop(SCHEMA_KEY, 1), EVENT_VERSIONS)
+        return data
+
+    @model_serializer(mode="wrap")
+    def _with_version(self, write: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        written: dict[str, Any] = write(self)
+        if self.schema_version != 1:
+            written[SCHEMA_KEY] = self.schema_version
+        return written

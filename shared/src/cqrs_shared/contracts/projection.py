@@ -9,7 +9,7 @@ from uuid import UUID
 
 from pydantic import Field
 
-from cqrs_shared.contracts.base import Contract
+from cqrs_shared.contracts.base import Contract, Tolerant
 
 RebuildState = Literal["requested", "building", "switching", "done", "failed"]
 
@@ -26,7 +26,7 @@ class GetProjectionStatus(Contract):
     type: Literal["GetProjectionStatus"] = "GetProjectionStatus"
 
 
-class RebuildProgress(Contract):
+class RebuildProgress(Tolerant):
     state: RebuildState
     target: int = Field(description="the generation being built")
     runner: str = Field(description="the query service process that builds it (host:pid)")
@@ -39,7 +39,7 @@ class RebuildProgress(Contract):
     error: str | None = None
 
 
-class ProjectionStatus(Contract):
+class ProjectionStatus(Tolerant):
     generation: int = Field(description="the collections queries read: 0 the first, then one per rebuild")
     rebuild: RebuildProgress | None = None
     running: bool = Field(default=False, description="a rebuild runs: its runner's heartbeat is fresh")
@@ -52,14 +52,14 @@ class VerifyStream(Contract):
     stream_id: UUID
 
 
-class Difference(Contract):
+class Difference(Tolerant):
     document: str = Field(description="collection/id")
     field: str = Field(description="dotted path")
     expected: str | None = Field(description="from the fold of the event store (JSON); none: absent")
     found: str | None = Field(description="in the read model (JSON); none: absent")
 
 
-class StreamCheck(Contract):
+class StreamCheck(Tolerant):
     stream_id: UUID
     version: int = Field(description="the stream's version that was folded")
     documents: int = Field(description="documents compared")

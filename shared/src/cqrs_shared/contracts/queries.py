@@ -6,7 +6,7 @@ from uuid import UUID
 
 from pydantic import Field
 
-from cqrs_shared.contracts.base import MAX_CURSOR_LENGTH, MAX_VERSION, Contract
+from cqrs_shared.contracts.base import MAX_CURSOR_LENGTH, MAX_VERSION, Contract, Tolerant
 from cqrs_shared.contracts.consistency import Token
 from cqrs_shared.contracts.events import EventEnvelope
 from cqrs_shared.contracts.money import Balance
@@ -62,7 +62,7 @@ class GetAccountTransactions(Contract):
     token: Token = ()
 
 
-class AccountSummary(Contract):
+class AccountSummary(Tolerant):
     """One of a customer's accounts, as embedded in the customer view."""
 
     id: UUID
@@ -71,7 +71,7 @@ class AccountSummary(Contract):
     version: int
 
 
-class CustomerView(Contract):
+class CustomerView(Tolerant):
     """The read model of one customer, as the query service serves it: with accounts and totals."""
 
     id: UUID
@@ -85,7 +85,7 @@ class CustomerView(Contract):
     totals: dict[str, Balance] = Field(default_factory=dict, description="balance per currency")
 
 
-class AccountView(Contract):
+class AccountView(Tolerant):
     id: UUID
     customer_id: UUID
     currency: str
@@ -95,20 +95,21 @@ class AccountView(Contract):
     updated_at: datetime
 
 
-class TransactionView(Contract):
+class TransactionView(Tolerant):
     version: int
     kind: Literal["deposit", "withdrawal"]
     amount: Balance
     balance_after: Balance
     at: datetime
+    reference: str = ""
 
 
-class TransactionPage(Contract):
+class TransactionPage(Tolerant):
     items: list[TransactionView]
     next: str | None
 
 
-class CustomerPage(Contract):
+class CustomerPage(Tolerant):
     """One page of a list; pass ``next`` back as ``after`` for the following page."""
 
     items: list[CustomerView]
@@ -124,7 +125,7 @@ class ReadStream(Contract):
     limit: Annotated[int, Field(ge=1, le=1000)] = 1000
 
 
-class StreamEvents(Contract):
+class StreamEvents(Tolerant):
     events: list[EventEnvelope]
 
 
@@ -137,13 +138,13 @@ class ListStreams(Contract):
     limit: Annotated[int, Field(ge=1, le=1000)] = 1000
 
 
-class StreamRef(Contract):
+class StreamRef(Tolerant):
     stream_type: StreamType
     stream_id: UUID
     version: int
 
 
-class StreamList(Contract):
+class StreamList(Tolerant):
     streams: list[StreamRef]
     next: UUID | None = Field(description="pass back as `after` for the next page; none after the last")
     total: int | None = Field(default=None, description="how many streams there are (on the first page)")

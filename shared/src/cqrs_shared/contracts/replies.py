@@ -5,13 +5,13 @@ from uuid import UUID
 
 from pydantic import Field
 
-from cqrs_shared.contracts.base import Contract, ErrorInfo
+from cqrs_shared.contracts.base import ErrorInfo, Tolerant
 from cqrs_shared.contracts.streams import StreamType
 
 T = TypeVar("T")
 
 
-class CommandAccepted(Contract):
+class CommandAccepted(Tolerant):
     """The command committed; ``version`` is the stream's new version (a consistency token)."""
 
     status: Literal["accepted"] = "accepted"
@@ -22,7 +22,7 @@ class CommandAccepted(Contract):
     token: str = Field(description="consistency token: pass it to a query to read this write")
 
 
-class CommandRejected(Contract):
+class CommandRejected(Tolerant):
     status: Literal["rejected"] = "rejected"
     command_id: UUID | None
     error: ErrorInfo
@@ -31,11 +31,11 @@ class CommandRejected(Contract):
 CommandReply = Annotated[CommandAccepted | CommandRejected, Field(discriminator="status")]
 
 
-class QueryOk(Contract, Generic[T]):
+class QueryOk(Tolerant, Generic[T]):
     status: Literal["ok"] = "ok"
     result: T
 
 
-class QueryFailed(Contract):
+class QueryFailed(Tolerant):
     status: Literal["error"] = "error"
     error: ErrorInfo

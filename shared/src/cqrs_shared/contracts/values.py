@@ -9,6 +9,7 @@ from pydantic import AfterValidator
 from cqrs_shared.contracts.currencies import canonical_currency
 
 MAX_NAME_LENGTH = 200
+MAX_REFERENCE_LENGTH = 140
 
 # RFC 5646 language tag (no grandfathered tags), matched on the lower-cased input.
 _LANGTAG = re.compile(
@@ -23,15 +24,21 @@ _LANGTAG = re.compile(
 )
 
 
+def _text(value: str, longest: int) -> str:
+    """Trimmed and NFC-normalised; at most ``longest`` characters and no control characters."""
+    text = unicodedata.normalize("NFC", value).strip()
+    if len(text) > longest:
+        raise ValueError(f"must be at most {longest} characters, got {len(text)}")
+    if any(unicodedata.category(char) == "Cc" for char in text):
+        raise ValueError("must not contain control characters")
+    return text
+
+
 def canonical_name(value: str) -> str:
     """Trim, NFC-normalise and check a customer name: 1-200 characters, no control characters."""
-    name = unicodedata.normalize("NFC", value).strip()
+    name = _text(value, MAX_NAME_LENGTH)
     if not name:
         raise ValueError("must not be empty")
-    if len(name) > MAX_NAME_LENGTH:
-        raise ValueError(f"must be at most {MAX_NAME_LENGTH} characters, got {len(name)}")
-    if any(unicodedata.category(char) == "Cc" for char in name):
-        raise ValueError("must not contain control characters")
     return name
 
 
@@ -61,3 +68,11 @@ def canonical_locale(value: str) -> str:
 CustomerName = Annotated[str, AfterValidator(canonical_name)]
 Locale = Annotated[str, AfterValidator(canonical_locale)]
 Currency = Annotated[str, AfterValidator(canonical_currency)]
+
+
+def canonical_reference(value: str) -> str:
+    """Trim, NFC-normalise and check a payment reference: at most 140 characters, no control ones."""
+    return _text(value, MAX_REFERENCE_LENGTH)
+
+
+Reference = Annotated[str, AfterValidator(canonical_reference)]

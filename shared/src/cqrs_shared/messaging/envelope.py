@@ -64,14 +64,14 @@ class Delivery:
     """The sender's RabbitMQ user, where it said (the broker checked it)."""
 
     def check_schema(self) -> None:
-        """Raise UnsupportedSchema unless the body is in the schema this version reads.
+        """Raise UnsupportedSchema unless the schema_version header is a positive integer.
 
-        A message without the header is taken to be in the current schema.
+        A message without the header is taken to be in version 1. Whether this code reads that
+        version of the message's type is for its catalogue to say (messaging/parsing.py).
         """
-        if self.schema_version != SCHEMA_VERSION:
+        if isinstance(self.schema_version, str) or self.schema_version < 1:
             raise UnsupportedSchema(
-                f"schema_version {self.schema_version!r} is not supported; this service reads "
-                f"schema_version {SCHEMA_VERSION}"
+                f"schema_version {self.schema_version!r} is not supported: it must be a positive integer"
             )
 
     def metadata(self) -> Metadata:
@@ -86,17 +86,18 @@ class Delivery:
         return Metadata(
             message_id=message_id,
             type=self.type or "",
-            schema_version=SCHEMA_VERSION,
+            schema_version=int(self.schema_version),
             correlation_id=self.correlation_id or str(message_id),
             causation_id=self.causation_id,
             timestamp=self.timestamp or datetime.now(UTC),
             traceparent=self.traceparent,
         )
 
-    def reply_metadata(self, type_: str) -> Metadata:
+    def reply_metadata(self, type_: str, schema_version: int = SCHEMA_VERSION) -> Metadata:
         """Metadata of the reply to this message: correlation id echoed, trace continued."""
         return Metadata(
             type=type_,
+            schema_version=schema_version,
             correlation_id=self.correlation_id or "",
             causation_id=self.message_id,
             traceparent=child_traceparent(self.traceparent),

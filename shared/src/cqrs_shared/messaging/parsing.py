@@ -10,7 +10,8 @@ from typing import Annotated, Any, Generic, TypeVar, get_args, get_origin
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from cqrs_shared.contracts.base import ErrorCode
-from cqrs_shared.errors import InvalidMessage, MalformedMessage, UnknownMessageType
+from cqrs_shared.contracts.evolution import upcast
+from cqrs_shared.errors import InvalidMessage, MalformedMessage, UnknownMessageType, UnsupportedSchema
 
 M = TypeVar("M")
 
@@ -29,11 +30,13 @@ class Catalogue(Generic[M]):
     def __init__(self, union: Any, unknown: ErrorCode) -> None:
         self._adapter = TypeAdapter[M](union)
         self._unknown = unknown
-        self.types = frozenset(str(model.model_fields["type"].default) for model in members(union))
+        self.versions = {str(model.model_fields["type"].default): _version(model) for model in members(union)}
+        self.types = frozenset(self.versions)
         self._tagged = len(self.types) > 1
 
-    def parse(self, body: bytes) -> M:
-        """Decode JSON, check the ``type`` is one of ours, validate; else a typed MessageError."""
+    def parse(self, body: bytes, schema_version: int | str = 1) -> M:
+        """Decode JSON, check the ``type`` is one of ours and its ``schema_version`` one this code
+        reads (an older one through its upcasters), validate; else a typed MessageError."""
         try:
             data: Any = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -47,11 +50,20 @@ class Catalogue(Generic[M]):
             known = ", ".join(sorted(self.types))
             raise UnknownMessageType(f"unknown type {type_name!r}; known: {known}", self._unknown)
         try:
+            data = upcast(data, schema_version, self.versions)
+        except ValueError as error:
+            raise UnsupportedSchema(str(error)) from None
+        try:
             return self._adapter.validate_python(data)
         except ValidationError as error:
             # A union's errors are located under the tag first; the sender's fields are what follows.
             fields = field_errors(error, skip=1 if self._tagged else 0)
             raise InvalidMessage(f"invalid {type_name}", fields) from None
+
+
+def _version(model: type[BaseModel]) -> int:
+    version: int = getattr(model, "SCHEMA_VERSION", 1)
+    return version
 
 
 def field_errors(error: ValidationError, skip: int = 0) -> dict[str, str]:

@@ -82,7 +82,9 @@ class Responder:
             return
         status = getattr(body, "status", "reply")
         message = outgoing(
-            body.model_dump_json().encode(), to.reply_metadata(f"reply.{status}"), persistent=False
+            body.model_dump_json().encode(),
+            to.reply_metadata(f"reply.{status}", body.SCHEMA_VERSION),
+            persistent=False,
         )
         # mandatory=False: a reply to amq.rabbitmq.reply-to with mandatory comes back as returned.
         await publish(self._replies.default_exchange, message, to.reply_to, mandatory=False)

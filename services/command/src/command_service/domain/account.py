@@ -39,13 +39,13 @@ def decide(state: Account | None, command: AccountCommand, stream_id: UUID) -> l
         raise NotFound(f"account {stream_id} does not exist")
     amount = _amount(command.amount, state.currency)
     if isinstance(command, Deposit):
-        return [_moved(MoneyDeposited, state, amount, state.balance + amount)]
+        return [_moved(MoneyDeposited, state, command, amount, state.balance + amount)]
     if amount > state.balance:
         raise InsufficientFunds(
             f"cannot withdraw {amount} {state.currency} from account {state.id}: "
             f"the balance is {state.balance}"
         )
-    return [_moved(MoneyWithdrawn, state, amount, state.balance - amount)]
+    return [_moved(MoneyWithdrawn, state, command, amount, state.balance - amount)]
 
 
 def evolve(state: Account | None, event: AccountEvent) -> Account:
@@ -67,7 +67,11 @@ def _amount(amount: Decimal, currency: str) -> Decimal:
 
 
 def _moved(
-    kind: type[MoneyDeposited] | type[MoneyWithdrawn], state: Account, amount: Decimal, balance: Decimal
+    kind: type[MoneyDeposited] | type[MoneyWithdrawn],
+    state: Account,
+    command: Deposit | Withdraw,
+    amount: Decimal,
+    balance: Decimal,
 ) -> MoneyDeposited | MoneyWithdrawn:
     return kind(
         account_id=state.id,
@@ -75,4 +79,5 @@ def _moved(
         currency=state.currency,
         amount=amount,
         balance=balance,
+        reference=command.reference,
     )

@@ -1,0 +1,43 @@
+"""Events an older reader could not read, taken back at start by a reader that can.
+
+During a rolling upgrade a newer command service may publish an event (a new schema version, a new
+event type) before every query service knows it. The older one dead-letters it with
+``unsupported_schema_version`` and goes on; this one, at its start, sends each such event that it
+can read back to the event queue. Projections are version-gated: taking one back twice is harmless.
+"""
+
+import json
+import logging
+
+from aio_pika.abc import AbstractConnection
+from aio_pika.exceptions import AMQPError
+
+from cqrs_shared import dlq
+from cqrs_shared.contracts import ErrorCode
+from cqrs_shared.contracts.events import unreadable
+from cqrs_shared.messaging.topology import EVENT_QUEUE, dead_letter_queue
+
+log = logging.getLogger(__name__)
+
+
+def readable_now(letter: dlq.DeadLetter) -> bool:
+    """A dead letter an older reader refused as unknown, which this reader knows."""
+    if letter.error_code != ErrorCode.UNSUPPORTED_SCHEMA_VERSION.value:
+        return False
+    try:
+        return unreadable(json.loads(letter.body)) is None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return False
+
+
+async def take_back(connection: AbstractConnection) -> int:
+    """Replay the event dead letters this reader can now read; how many went back."""
+    try:
+        settled = await dlq.replay(connection, [dead_letter_queue(EVENT_QUEUE)], readable_now)
+    except (AMQPError, TimeoutError) as error:
+        log.warning("could not look for events an older reader left: %r", error)
+        return 0
+    taken = sum(len(each.done) for each in settled)
+    if taken:
+        log.info("took back %d event(s) an older reader could not read", taken)
+    return taken
