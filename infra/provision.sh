@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Starts the three servers the project needs on a machine without Docker, all on 127.0.0.1 only:
-#   PostgreSQL 15 (Debian)  127.0.0.1:5432   role/password cqrs_command, database cqrs
+#   PostgreSQL 15 (Debian)  127.0.0.1:5432   role/password cqrs_command, database cqrs (TLS offered);
+#                                            role cqrs_test (CREATEDB) for the tests' own databases
 #   RabbitMQ 3.10 (Debian)  127.0.0.1:5672   guest/guest (loopback only, RabbitMQ's default)
+#                           127.0.0.1:5671   the same over TLS (amqps)
+#   TLS: a local CA and a server certificate for 127.0.0.1/localhost, made once in $STATE/tls; clients
+#     trust $STATE/tls/ca.pem (CQRS_TEST_CA in infra/local.env)
 #   FerretDB v1 (infra/ferretdb, MongoDB wire protocol)  127.0.0.1:27017, stored in PostgreSQL database
 #     ferretdb (role ferretdb); CQRS_FERRETDB_BACKEND=sqlite keeps it in SQLite files instead (slower:
 #     FerretDB v1 pushes no filter down to SQLite, so every lookup scans its collection)
@@ -19,6 +23,10 @@ PG_USER=cqrs_command
 PG_PASSWORD=cqrs_command
 PG_DB=cqrs
 AMQP_PORT=5672
+AMQPS_PORT=5671
+TLS_DIR=$STATE/tls
+TEST_PG_USER=cqrs_test # the tests' role: makes a database per test session (CREATEDB), nothing more
+TEST_PG_PASSWORD=cqrs_test
 MONGO_PORT=27017
 WAIT_SECONDS=${CQRS_PROVISION_WAIT:-60}
 FERRET_BACKEND=${CQRS_FERRETDB_BACKEND:-postgresql}
@@ -95,6 +103,11 @@ if [ -n "${CQRS_RABBITMQ_URL:-}" ]; then
   say "rabbitmq: CQRS_RABBITMQ_URL is set, using the given server"
 elif port_open "$AMQP_PORT"; then
   say "rabbitmq: running on $HOST:$AMQP_PORT"
+  # Ours (the Debian package this script configured): its configuration is kept current while it runs.
+  if [ "$(id -u)" = 0 ] && is_installed rabbitmq-server &&
+    grep -q 'cqrs-pair infra/provision.sh' /etc/rabbitmq/rabbitmq.conf 2>/dev/null; then
+    want_rabbit=running
+  fi
 else
   want_rabbit=start
 fi
@@ -102,6 +115,7 @@ if [ -n "${CQRS_MONGODB_URL:-}" ]; then
   say "ferretdb: CQRS_MONGODB_URL is set, using the given server"
 elif port_open "$MONGO_PORT"; then
   say "ferretdb: running on $HOST:$MONGO_PORT"
+  want_mongo=running # ours is started again below if its flags are not the ones wanted now
 else
   want_mongo=start
 fi
@@ -116,22 +130,36 @@ if [ "$want_pg" = start ] || [ "$want_rabbit" = start ]; then
 fi
 
 # --- RabbitMQ configuration: written before the package is installed, so any start sees it ----------
-# Only changed when the content differs; takes effect at the next start.
+# Only changed when the content differs (then CHANGED=1); takes effect at the next start, and a running
+# RabbitMQ of ours is restarted once for it (below).
+CHANGED=0
 write_if_changed() { # PATH CONTENT
   if [ ! -f "$1" ] || [ "$(cat "$1")" != "$2" ]; then
     mkdir -p "$(dirname "$1")"
     printf '%s\n' "$2" >"$1.tmp.$$"
     chmod 0644 "$1.tmp.$$"
     mv "$1.tmp.$$" "$1"
+    CHANGED=1
   fi
 }
-if [ "$want_rabbit" = start ]; then
+RABBIT_TLS=/etc/rabbitmq/tls
+rabbit_changed=0
+if [ "$want_rabbit" != 0 ]; then
+  CHANGED=0
   write_if_changed /etc/rabbitmq/rabbitmq.conf "# Written by cqrs-pair infra/provision.sh: loopback only.
 listeners.tcp.default = $HOST:$AMQP_PORT
 distribution.listener.interface = $HOST
 distribution.listener.port_range.min = 25672
 distribution.listener.port_range.max = 25672
-loopback_users.guest = true"
+loopback_users.guest = true
+# TLS (amqps) on $HOST:$AMQPS_PORT with the local CA's server certificate (infra/provision.sh makes it).
+# A client certificate is checked when one is sent, not required: clients log in with a password.
+listeners.ssl.default = $HOST:$AMQPS_PORT
+ssl_options.cacertfile = $RABBIT_TLS/ca.pem
+ssl_options.certfile = $RABBIT_TLS/server.pem
+ssl_options.keyfile = $RABBIT_TLS/server.key
+ssl_options.verify = verify_peer
+ssl_options.fail_if_no_peer_cert = false"
   # Sourced by the rabbitmq-server/rabbitmqctl scripts (sh): epmd, the node and the CLI's own
   # distribution listener on loopback; a fixed node name that needs no host name resolution.
   write_if_changed /etc/rabbitmq/rabbitmq-env.conf "# Written by cqrs-pair infra/provision.sh: loopback only.
@@ -140,6 +168,7 @@ NODE_IP_ADDRESS=$HOST
 NODE_PORT=$AMQP_PORT
 export ERL_EPMD_ADDRESS=$HOST
 CTL_ERL_ARGS=\"-kernel inet_dist_use_interface {127,0,0,1}\""
+  rabbit_changed=$CHANGED
 fi
 
 # --- Debian packages: apt-get update once, one install for whatever is missing -----------------------
@@ -151,6 +180,9 @@ fi
 if [ "$want_rabbit" = start ] && ! is_installed rabbitmq-server; then
   say "rabbitmq: installing (apt)"
   pkgs+=(rabbitmq-server)
+fi
+if { [ "$want_pg" != 0 ] || [ "$want_rabbit" != 0 ]; } && ! command -v openssl >/dev/null; then
+  pkgs+=(openssl) # makes the local CA and server certificate (below)
 fi
 if [ "${#pkgs[@]}" -gt 0 ]; then
   # Keep the packages' maintainer scripts from starting the servers (no systemd here; we start them
@@ -175,6 +207,58 @@ if [ "${#pkgs[@]}" -gt 0 ]; then
   pg_detect_version
 fi
 
+# --- TLS: a local CA and a server certificate for 127.0.0.1 and localhost ----------------------------
+# Made once into $TLS_DIR and reused while valid; each server gets a copy it owns (its key readable by
+# it alone), so this directory may stay private. Clients trust $TLS_DIR/ca.pem. For local use only: a
+# real deployment brings its own certificates (README "Security").
+tls_valid() {
+  [ -s "$TLS_DIR/ca.pem" ] && [ -s "$TLS_DIR/server.pem" ] && [ -s "$TLS_DIR/server.key" ] &&
+    openssl verify -CAfile "$TLS_DIR/ca.pem" "$TLS_DIR/server.pem" >/dev/null 2>&1 &&
+    openssl x509 -checkend 2592000 -noout -in "$TLS_DIR/server.pem" >/dev/null 2>&1 # 30 days left
+}
+tls_make() {
+  local new
+  mkdir -p "$TLS_DIR"
+  new=$(mktemp -d "$TLS_DIR/.new.XXXXXX")
+  (
+    cd "$new"
+    openssl req -x509 -new -nodes -newkey rsa:2048 -sha256 -days 3650 -subj "/CN=cqrs-pair local CA" \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+      -keyout ca.key -out ca.pem
+    openssl req -new -nodes -newkey rsa:2048 -sha256 -subj "/CN=localhost" -keyout server.key -out server.csr
+    printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
+      "extendedKeyUsage=serverAuth" "subjectAltName=IP:$HOST,DNS:localhost" "subjectKeyIdentifier=hash" \
+      "authorityKeyIdentifier=keyid,issuer" >server.ext
+    openssl x509 -req -sha256 -days 825 -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+      -extfile server.ext -out server.pem
+    chmod 0600 ca.key server.key
+    chmod 0644 ca.pem server.pem
+  ) >"$STATE/log/tls.log" 2>&1 || { show_logs "$STATE/log/tls.log"; die "tls: openssl failed"; }
+  mv -f "$new/ca.key" "$new/ca.pem" "$new/server.key" "$new/server.pem" "$TLS_DIR/"
+  rm -rf "$new"
+}
+# tls_install DIR OWNER: the CA and server certificate into DIR, the key readable by OWNER only;
+# CHANGED=1 when a file was new or different.
+tls_install() {
+  local dir=$1 owner=$2 name mode
+  install -d -m 0755 "$dir"
+  for name in ca.pem server.pem server.key; do
+    mode=0644
+    [ "$name" != server.key ] || mode=0600
+    if ! cmp -s "$TLS_DIR/$name" "$dir/$name"; then
+      install -o "$owner" -g "$owner" -m "$mode" "$TLS_DIR/$name" "$dir/$name"
+      CHANGED=1
+    fi
+  done
+}
+if [ "$want_pg" != 0 ] || [ "$want_rabbit" != 0 ]; then
+  mkdir -p "$STATE/log"
+  if ! tls_valid; then
+    say "tls: making a local CA and a server certificate for $HOST/localhost in $TLS_DIR"
+    tls_make
+  fi
+fi
+
 # --- PostgreSQL --------------------------------------------------------------------------------------
 PG_CONF_DIR=/etc/postgresql/$PG_VERSION/main
 PG_LOG=/var/log/postgresql/postgresql-$PG_VERSION-main.log
@@ -195,9 +279,9 @@ pg_ensure_role_db() {
   as_postgres psql -X -q -v ON_ERROR_STOP=1 -p "$PG_PORT" -d postgres >/dev/null <<SQL
 DO \$\$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$PG_USER') THEN
-    CREATE ROLE $PG_USER LOGIN CREATEDB PASSWORD '$PG_PASSWORD';
+    CREATE ROLE $PG_USER LOGIN NOCREATEDB PASSWORD '$PG_PASSWORD';
   ELSE
-    ALTER ROLE $PG_USER LOGIN CREATEDB PASSWORD '$PG_PASSWORD';
+    ALTER ROLE $PG_USER LOGIN NOCREATEDB PASSWORD '$PG_PASSWORD';
   END IF;
 END \$\$;
 SELECT 'CREATE DATABASE $PG_DB OWNER $PG_USER' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$PG_DB')
@@ -229,19 +313,60 @@ SELECT 'CREATE DATABASE $FERRET_PG_USER OWNER $FERRET_PG_USER'
 SQL
 }
 
+# Least privilege, checked on every run (idempotent): the service role owns its database and nothing
+# else (no CREATEDB, no superuser); no other role may connect to it, nor the service role to any other
+# database; the tests get a role of their own that may create (and drop) their databases.
+pg_ensure_rights() {
+  as_postgres psql -X -q -v ON_ERROR_STOP=1 -p "$PG_PORT" -d postgres >/dev/null <<SQL
+DO \$\$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$TEST_PG_USER') THEN
+    CREATE ROLE $TEST_PG_USER LOGIN CREATEDB PASSWORD '$TEST_PG_PASSWORD';
+  END IF;
+END \$\$;
+ALTER ROLE $PG_USER NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
+DO \$\$ DECLARE db text; BEGIN
+  FOR db IN SELECT datname FROM pg_database WHERE datname IN ('$PG_DB', '$FERRET_PG_USER', 'postgres', 'template1') LOOP
+    EXECUTE format('REVOKE CONNECT, TEMPORARY ON DATABASE %I FROM PUBLIC', db);
+  END LOOP;
+END \$\$;
+GRANT CONNECT ON DATABASE postgres TO $TEST_PG_USER;
+SQL
+}
+
+# The loopback listener and TLS with the local CA's certificate (Debian's default is its snakeoil
+# certificate, which no client can verify); CHANGED=1 when anything changed.
+pg_configure() {
+  CHANGED=0
+  tls_install "$PG_CONF_DIR/tls" postgres
+  write_if_changed "$PG_CONF_DIR/conf.d/cqrs-pair.conf" "# Written by cqrs-pair infra/provision.sh: loopback only, TLS offered.
+listen_addresses = '$HOST'
+port = $PG_PORT
+ssl = on
+ssl_cert_file = '$PG_CONF_DIR/tls/server.pem'
+ssl_key_file = '$PG_CONF_DIR/tls/server.key'
+ssl_min_protocol_version = 'TLSv1.2'"
+}
+
 pg_cluster_status() { pg_lsclusters -h 2>/dev/null | awk -v v="$PG_VERSION" '$1 == v && $2 == "main" {print $4}'; }
 
 if [ "$want_pg" = running ]; then
-  # Our Debian cluster: make sure the role and database exist (one quick login when they do).
-  if [ "$(pg_cluster_status)" = online ]; then pg_ensure_role_db; fi
+  # Our Debian cluster: make sure the role and database exist (one quick login when they do), its TLS
+  # configuration is current (a reload applies it) and the rights are as they should be.
+  if [ "$(pg_cluster_status)" = online ]; then
+    pg_configure
+    if [ "$CHANGED" = 1 ]; then
+      say "postgresql: configuration changed (TLS), reloading"
+      as_postgres psql -X -q -p "$PG_PORT" -d postgres -c 'select pg_reload_conf()' >/dev/null
+    fi
+    pg_ensure_role_db
+    pg_ensure_rights
+  fi
 elif [ "$want_pg" = start ]; then
   if [ -z "$(pg_cluster_status)" ]; then
     say "postgresql: creating cluster $PG_VERSION/main"
     pg_createcluster --port "$PG_PORT" "$PG_VERSION" main >/dev/null
   fi
-  write_if_changed "$PG_CONF_DIR/conf.d/cqrs-pair.conf" "# Written by cqrs-pair infra/provision.sh: loopback only.
-listen_addresses = '$HOST'
-port = $PG_PORT"
+  pg_configure
   say "postgresql: starting"
   t0=$SECONDS
   # Retried: right after a hard kill, the old postmaster can linger as a zombie for a moment and
@@ -257,6 +382,7 @@ port = $PG_PORT"
   done
   wait_for postgresql "$PG_PORT" pg_ready "$PG_LOG"
   pg_ensure_role_db
+  pg_ensure_rights
   say "postgresql: running on $HOST:$PG_PORT (PostgreSQL $PG_VERSION, up in $((SECONDS - t0))s)"
 fi
 
@@ -269,6 +395,18 @@ amqp_ok() {
     od -An -tx1 | tr -d ' \n') || true
   [ "$first" = 01 ]
 }
+if [ "$want_rabbit" != 0 ]; then
+  # The TLS listener's certificate and key, readable by the rabbitmq user (installed by now).
+  CHANGED=0
+  tls_install "$RABBIT_TLS" rabbitmq
+  [ "$CHANGED" = 0 ] || rabbit_changed=1
+fi
+if [ "$want_rabbit" = running ] && [ "$rabbit_changed" = 1 ]; then
+  # Its configuration is read at start only: restart it once (vhosts, users and durable queues stay).
+  say "rabbitmq: configuration changed (TLS listener), restarting"
+  timeout 120 /etc/init.d/rabbitmq-server stop >/dev/null 2>&1 || die "rabbitmq: /etc/init.d/rabbitmq-server stop failed"
+  want_rabbit=start
+fi
 if [ "$want_rabbit" = start ]; then
   say "rabbitmq: starting"
   t0=$SECONDS
@@ -280,14 +418,39 @@ if [ "$want_rabbit" = start ]; then
     die "rabbitmq: /etc/init.d/rabbitmq-server start failed"
   fi
   wait_for rabbitmq "$AMQP_PORT" amqp_ok "${RABBIT_LOGS[@]}"
-  say "rabbitmq: running on $HOST:$AMQP_PORT (up in $((SECONDS - t0))s)"
+  wait_for rabbitmq "$AMQPS_PORT" port_open "${RABBIT_LOGS[@]}"
+  say "rabbitmq: running on $HOST:$AMQP_PORT, TLS on $HOST:$AMQPS_PORT (up in $((SECONDS - t0))s)"
 fi
 
 # --- FerretDB (MongoDB wire protocol) ----------------------------------------------------------------
+bin=$STATE/bin/cqrs-ferretdb
+log=$STATE/log/ferretdb.log
+pidfile=$STATE/run/ferretdb.pid
+if [ "$FERRET_BACKEND" = postgresql ]; then
+  # -auth: a client must log in (authMechanism=PLAIN) as a PostgreSQL role, ferretdb for the query
+  # service; FerretDB v1 opens PostgreSQL with those credentials (see README "Security").
+  storage=(-handler postgresql -auth -postgresql-url "postgres://$FERRET_PG_USER:$FERRET_PG_PASSWORD@$HOST:$PG_PORT/$FERRET_PG_USER")
+  where="PostgreSQL database $FERRET_PG_USER"
+else
+  storage=(-handler sqlite -data "$STATE/ferretdb-data")
+  where="$STATE/ferretdb-data"
+fi
+ferret_args=("$bin" -listen "$HOST:$MONGO_PORT" "${storage[@]}")
+ferret_ours() { # the pid of our running FerretDB, if any
+  local pid
+  pid=$(cat "$pidfile" 2>/dev/null || true)
+  [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = cqrs-ferretdb ] &&
+    [ "$(cut -d' ' -f3 "/proc/$pid/stat" 2>/dev/null)" != Z ] && echo "$pid"
+}
+if [ "$want_mongo" = running ] && pid=$(ferret_ours); then
+  if [ "$(tr '\0' ' ' <"/proc/$pid/cmdline")" != "${ferret_args[*]} " ]; then
+    say "ferretdb: running with other flags than wanted now; restarting it"
+    kill "$pid"
+    for _ in $(seq 1 40); do [ "$(ferret_ours)" = "$pid" ] || break; sleep 0.25; done
+    want_mongo=start
+  fi
+fi
 if [ "$want_mongo" = start ]; then
-  bin=$STATE/bin/cqrs-ferretdb
-  log=$STATE/log/ferretdb.log
-  pidfile=$STATE/run/ferretdb.pid
   src=$INFRA_DIR/ferretdb
   mkdir -p "$STATE/bin" "$STATE/log" "$STATE/run" "$STATE/ferretdb-data"
   # Built again when any of its files is newer than the binary.
@@ -305,19 +468,10 @@ if [ "$want_mongo" = start ]; then
     say "ferretdb: built in $((SECONDS - t0))s"
   fi
   # A previous instance still starting up (pid alive, port not yet open): wait for it instead.
-  pid=$(cat "$pidfile" 2>/dev/null || true)
-  if [ -z "$pid" ] || [ "$(cat "/proc/$pid/comm" 2>/dev/null)" != cqrs-ferretdb ] ||
-    [ "$(cut -d' ' -f3 "/proc/$pid/stat" 2>/dev/null)" = Z ]; then
-    if [ "$FERRET_BACKEND" = postgresql ]; then
-      storage=(-handler postgresql -postgresql-url "postgres://$FERRET_PG_USER:$FERRET_PG_PASSWORD@$HOST:$PG_PORT/$FERRET_PG_USER")
-      where="PostgreSQL database $FERRET_PG_USER"
-    else
-      storage=(-handler sqlite -data "$STATE/ferretdb-data")
-      where="$STATE/ferretdb-data"
-    fi
+  if ! pid=$(ferret_ours); then
     say "ferretdb: starting (data in $where, log in $log)"
     printf '\n--- %s start\n' "$(date -Is)" >>"$log"
-    setsid nohup "$bin" -listen "$HOST:$MONGO_PORT" "${storage[@]}" </dev/null >>"$log" 2>&1 &
+    setsid nohup "${ferret_args[@]}" </dev/null >>"$log" 2>&1 &
     pid=$!
     echo "$pid" >"$pidfile"
   fi

@@ -1,6 +1,7 @@
 """Session-scoped servers (one URL each) and per-test resources with unique names."""
 
 import asyncio
+import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -67,6 +68,12 @@ def rabbitmq_url(rabbitmq_server: str) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
+    """Where the tests make their databases, as whom: CQRS_TEST_POSTGRES_DSN (infra/local.env: a role
+    with CREATEDB, which the service role does not have), else CQRS_POSTGRES_DSN or a testcontainer."""
+    admin = os.environ.get("CQRS_TEST_POSTGRES_DSN")
+    if admin:
+        yield admin
+        return
     with server_url("CQRS_POSTGRES_DSN", "postgres") as url:
         yield url
 
@@ -79,11 +86,13 @@ def mongodb_url() -> Iterator[str]:
 
 @asynccontextmanager
 async def fresh_postgres(server: str, prefix: str) -> AsyncIterator[str]:
-    """A new, empty database on ``server`` (its role needs CREATEDB), dropped afterwards."""
+    """A new, empty database on ``server`` (its role needs CREATEDB), dropped afterwards; only its owner
+    (and superusers) may connect, as with the service's own database."""
     name = unique(prefix)
     admin = await asyncpg.connect(server)
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
+        await admin.execute(f'REVOKE CONNECT, TEMPORARY ON DATABASE "{name}" FROM PUBLIC')
         yield with_path(server, f"/{name}")
         await _drop(admin, name)
     finally:

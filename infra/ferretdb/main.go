@@ -8,6 +8,7 @@ import (
 	"flag"
 	"log"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -24,8 +25,23 @@ func main() {
 	data := flag.String("data", "ferretdb-data", "directory for the SQLite databases (sqlite backend; created if missing)")
 	level := flag.String("log-level", "warn", "FerretDB log level: debug, info, warn or error")
 	ginEvery := flag.Duration("gin-interval", time.Second, "postgresql backend: how often to give new indexes a GIN companion (0: never)")
+	auth := flag.Bool("auth", false, "postgresql backend: clients must log in (authMechanism=PLAIN) as a PostgreSQL role; FerretDB gets -postgresql-url without its password, which only the GIN keeper uses")
 	flag.Parse()
 	msg := log.New(os.Stderr, "cqrs-ferretdb: ", log.LstdFlags)
+
+	// FerretDB v1 opens PostgreSQL as the client's PLAIN user and password, and as the URL's own
+	// credentials for a client that sent none: without a password there, such a client is refused.
+	ferretURL := *pgURL
+	if *auth && *handler == "postgresql" {
+		u, err := url.Parse(*pgURL)
+		if err != nil {
+			msg.Fatalf("bad -postgresql-url: %v", err)
+		}
+		if u.User != nil {
+			u.User = url.User(u.User.Username())
+		}
+		ferretURL = u.String()
+	}
 
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
@@ -53,7 +69,7 @@ func main() {
 		Listener:      ferretdb.ListenerConfig{TCP: *listen},
 		Logger:        logger,
 		Handler:       *handler,
-		PostgreSQLURL: *pgURL,
+		PostgreSQLURL: ferretURL,
 		SQLiteURL:     sqliteURL,
 	})
 	if err != nil {
@@ -63,7 +79,7 @@ func main() {
 	if *handler == "postgresql" && *ginEvery > 0 {
 		go keepGINIndexes(ctx, *pgURL, *ginEvery, msg)
 	}
-	msg.Printf("listening on %s, %s backend", *listen, *handler)
+	msg.Printf("listening on %s, %s backend (clients must log in: %t)", *listen, *handler, *auth && *handler == "postgresql")
 	if err := f.Run(ctx); err != nil {
 		msg.Fatal(err)
 	}
