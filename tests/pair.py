@@ -80,17 +80,26 @@ def http_ports() -> dict[str, str]:
     return {"CQRS_COMMAND_HTTP_PORT": str(free_port()), "CQRS_QUERY_HTTP_PORT": str(free_port())}
 
 
-def start(name: str, module: str, env: dict[str, str], log_dir: Path) -> Service:
+def start(
+    name: str,
+    module: str,
+    env: dict[str, str],
+    log_dir: Path,
+    *,
+    python: str = sys.executable,
+    cwd: Path = ROOT,
+) -> Service:
+    """``module``'s service as a process of ``python`` (another release's, in a rolling upgrade)."""
     log = log_dir / f"{name}-{time.monotonic_ns()}.log"
     port = free_port()
     variable = "CQRS_COMMAND_HTTP_PORT" if module == "command_service" else "CQRS_QUERY_HTTP_PORT"
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", module],
+            [python, "-m", module],
             env={**env, variable: str(port)},
             stdout=sink,
             stderr=subprocess.STDOUT,
-            cwd=ROOT,
+            cwd=cwd,
             preexec_fn=masked,
         )
     return Service(name, process, log, port)

@@ -1,9 +1,12 @@
-"""Events an older reader could not read, taken back at start by a reader that can.
+"""Events an older query service could not handle, taken back at start by one that can.
 
 During a rolling upgrade a newer command service may publish an event (a new schema version, a new
 event type) before every query service knows it. The older one dead-letters it with
-``unsupported_schema_version`` and goes on; this one, at its start, sends each such event that it
-can read back to the event queue. Projections are version-gated: taking one back twice is harmless.
+``unsupported_schema_version`` and goes on; the stream's later events then fail their gap repair
+(the repair reads the same unknown event) and are dead-lettered as ``internal_error`` after their
+retries. A new version is when both may succeed: at its start, a query service sends every event
+dead letter of those two kinds that it can read back to the event queue. Projections are
+version-gated: taking one back twice is harmless; one that fails again is dead-lettered again.
 """
 
 import json
@@ -20,9 +23,12 @@ from cqrs_shared.messaging.topology import EVENT_QUEUE, dead_letter_queue
 log = logging.getLogger(__name__)
 
 
+TAKEN_BACK = frozenset({ErrorCode.UNSUPPORTED_SCHEMA_VERSION.value, ErrorCode.INTERNAL_ERROR.value})
+
+
 def readable_now(letter: dlq.DeadLetter) -> bool:
-    """A dead letter an older reader refused as unknown, which this reader knows."""
-    if letter.error_code != ErrorCode.UNSUPPORTED_SCHEMA_VERSION.value:
+    """An event dead letter an older version could not read or handle, which this one reads."""
+    if letter.error_code not in TAKEN_BACK:
         return False
     try:
         return unreadable(json.loads(letter.body)) is None
@@ -39,5 +45,5 @@ async def take_back(connection: AbstractConnection) -> int:
         return 0
     taken = sum(len(each.done) for each in settled)
     if taken:
-        log.info("took back %d event(s) an older reader could not read", taken)
+        log.info("took back %d event(s) an older version could not handle", taken)
     return taken
