@@ -13,7 +13,7 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
-from cqrs_shared import cli_ops, cli_projection, output
+from cqrs_shared import cli_broker, cli_ops, cli_projection, output
 from cqrs_shared.cli_ops import EXIT_ERROR, EXIT_NOT_FOUND, EXIT_OK, EXIT_REJECTED, EXIT_UNAVAILABLE
 from cqrs_shared.client import DEFAULT_TIMEOUT, CqrsClient
 from cqrs_shared.contracts import (
@@ -94,6 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     cli_ops.add_parsers(areas, common)
     cli_projection.add_parsers(areas, common)
+    cli_broker.add_parsers(areas, common)
     return parser
 
 
@@ -109,6 +110,7 @@ def _account_verbs(account: argparse.ArgumentParser, common: argparse.ArgumentPa
         move.add_argument("id", type=UUID, help="account id")
         move.add_argument("amount", help="a decimal such as 10.00")
         move.add_argument("--expected-version", type=int, help="reject if the account is not at this version")
+        move.add_argument("--reference", default="", help="your words for it (at most 140 characters)")
         move.add_argument("--command-id", type=UUID, help="idempotency key (default: random)")
     get = verbs.add_parser("get", parents=[common], help="balance and owner of an account")
     get.add_argument("id", type=UUID)
@@ -178,9 +180,19 @@ def _account_message(args: argparse.Namespace) -> Contract:
     if verb == "open":
         return OpenAccount(account_id=args.id, customer_id=args.customer_id, currency=args.currency)
     if verb == "deposit":
-        return Deposit(account_id=args.id, amount=args.amount, expected_version=args.expected_version)
+        return Deposit(
+            account_id=args.id,
+            amount=args.amount,
+            expected_version=args.expected_version,
+            reference=args.reference,
+        )
     if verb == "withdraw":
-        return Withdraw(account_id=args.id, amount=args.amount, expected_version=args.expected_version)
+        return Withdraw(
+            account_id=args.id,
+            amount=args.amount,
+            expected_version=args.expected_version,
+            reference=args.reference,
+        )
     token = ",".join(args.after_token)
     if verb == "get":
         return GetAccount(account_id=args.id, min_version=args.min_version, token=token)
@@ -219,6 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.disable(logging.ERROR)
     as_json: bool = getattr(args, "json", False)
     timeout: float = getattr(args, "timeout", DEFAULT_TIMEOUT)
+    if args.area == cli_broker.AREA:  # provisioning: needs no broker
+        return cli_broker.run(args)
     url = str(load(BrokerSettings).rabbitmq_url)
     try:
         if args.area in cli_ops.AREAS:

@@ -92,11 +92,11 @@ def _account(view: AccountView) -> str:
 def _history(page: TransactionPage) -> str:
     if not page.items:
         return "no transactions"
-    lines = [f"{'VERSION':>7}  {'KIND':<10}  {'AMOUNT':>14}  {'BALANCE':>14}  AT"]
+    lines = [f"{'VERSION':>7}  {'KIND':<10}  {'AMOUNT':>14}  {'BALANCE':>14}  {'AT':<23}  REFERENCE"]
     for item in page.items:
         lines.append(
             f"{item.version:>7}  {item.kind:<10}  {item.amount:>14}  {item.balance_after:>14}  "
-            f"{item.at:%Y-%m-%d %H:%M:%S} UTC"
+            f"{item.at:%Y-%m-%d %H:%M:%S} UTC  {item.reference}".rstrip()
         )
     if page.next:
         lines.append(f"next page: --after {page.next}")
