@@ -1,5 +1,7 @@
 # The verbs of the project. Each is one line; the scripts in infra/ say what they do.
-.PHONY: run test test-containers lint up down servers stop bench bench-scale fuzz bench-keepup
+.PHONY: run test test-containers lint up down servers stop bench bench-scale fuzz bench-keepup asyncapi contract-check
+# The official AsyncAPI parser (tools/asyncapi, pinned in its package-lock.json), installed on first use.
+VALIDATE_ASYNCAPI = { test -d tools/asyncapi/node_modules || npm ci --prefix tools/asyncapi --ignore-scripts --no-audit --no-fund --silent; } && node tools/asyncapi/validate.mjs docs/asyncapi.json
 
 run:      ## start what is missing, then both services in the foreground (Ctrl-C stops them)
 	bash infra/run.sh
@@ -9,6 +11,12 @@ test:     ## start what is missing, then lint, types and every test against real
 
 lint:     ## ruff and mypy only
 	uv run ruff check . && uv run ruff format --check . && uv run mypy
+
+asyncapi: ## write docs/asyncapi.json (the message API) from the contracts, then validate it with @asyncapi/parser
+	uv run python -m cqrs_shared.contracts.asyncapi write docs/asyncapi.json && $(VALIDATE_ASYNCAPI)
+
+contract-check: ## docs/asyncapi.json up to date, valid, and no message broken since it was committed
+	uv run python -m cqrs_shared.contracts.asyncapi check docs/asyncapi.json && $(VALIDATE_ASYNCAPI)
 
 test-containers: ## the container path: images, compose stack, testcontainers (stand-ins where no registry)
 	bash infra/containers/check.sh

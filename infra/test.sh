@@ -11,6 +11,8 @@ uv run --frozen ruff check .
 uv run --frozen ruff format --check --quiet .
 echo "==> types: mypy --strict"
 uv run --frozen mypy
+echo "==> contract: AsyncAPI up to date, no breaking change, valid"
+make -s contract-check
 echo "==> tests: pytest"
 # pytest exits 5 when it ran no test; that is a failure here like any other non-zero status.
 uv run --frozen pytest "$@"
