@@ -30,7 +30,9 @@ class Raw:
         message_id: str | None = None,
         type_: str | None = None,
         headers: dict[str, str | int] | None = None,
+        user_id: str | None = None,
     ) -> str:
+        """Publish; ``user_id`` must be the channel's own user unless that user is an impersonator."""
         correlation_id = str(uuid4())
         message = aio_pika.Message(
             body,
@@ -39,6 +41,7 @@ class Raw:
             correlation_id=correlation_id,
             reply_to=self.replies.name if reply else None,
             headers=dict(headers or {}),
+            user_id=user_id,
         )
         target = self.channel.default_exchange if not exchange else await self.channel.get_exchange(exchange)
         await target.publish(message, routing_key=routing_key)

@@ -1,0 +1,234 @@
+"""Who may do what on the broker: the pair's RabbitMQ roles and queue bounds, built from topology's
+names, given as a definitions document or as rabbitmqctl commands (pure: no I/O).
+
+    document = definitions([Account(ROLES["client"], "cqrs-client", password_hash("pw", salt))])
+    grant_commands(ROLES["client"], "teller", VHOST)  # [["set_user_tags", "teller"], ...]
+
+Permissions are regexes over resource names ("^$" matches none; the default exchange is named
+``amq.default``). What RabbitMQ 3.10 checks, measured (tests/e2e/test_access.py): direct reply-to
+needs no configure or read permission at all; declaring a queue with a dead-letter exchange needs
+read on the queue and write on that exchange; a binding needs write on the queue and read on the
+exchange; replies, retries and requests to a queue by name are writes on ``amq.default``.
+"""
+
+import base64
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, get_args
+
+from cqrs_shared.contracts import Command, StreamType
+from cqrs_shared.messaging import topology
+from cqrs_shared.messaging.parsing import members
+
+VHOST = "cqrs"
+DEFAULT_EXCHANGE = "amq.default"
+NOTHING = "^$"
+EVERYTHING = ".*"
+HASHING = "rabbit_password_hashing_sha256"
+COMMAND_TYPES = tuple(sorted(str(model.model_fields["type"].default) for model in members(Command)))
+WORK_QUEUES = (topology.COMMAND_QUEUE, topology.STREAM_QUEUE, topology.EVENT_QUEUE, topology.QUERY_QUEUE)
+# topology.dead_letter_queue(q) and topology.retry_queue(q, delay); tests/unit/test_access.py checks.
+PARKED = r"(\.dlq|\.retry\..+)"
+RETRY = r"(\.retry\..+)"
+
+
+def _pattern(exchanges: Sequence[str] = (), queues: Sequence[str] = (), suffix: str = "") -> str:
+    """Exactly these exchanges and queues; each queue also followed by ``suffix`` (a regex)."""
+    parts = [name.replace(".", r"\.") for name in exchanges]
+    if queues:
+        group = "|".join(name.replace(".", r"\.") for name in queues)
+        parts.append(f"({group}){suffix}" if suffix else group)
+    return "^(" + "|".join(parts) + ")$"
+
+
+@dataclass(frozen=True)
+class TopicPermission:
+    """The routing keys a role may publish with (write) and bind with (read) on a topic exchange."""
+
+    exchange: str
+    write: str
+    read: str = NOTHING
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str
+    configure: str
+    write: str
+    read: str
+    topics: tuple[TopicPermission, ...] = ()
+    tags: tuple[str, ...] = ()
+
+    @property
+    def user(self) -> str:
+        """The user of this role that provisioning makes."""
+        return f"cqrs-{self.name}"
+
+
+_COMMAND_SIDE = (topology.COMMAND_QUEUE, topology.STREAM_QUEUE)
+_QUERY_SIDE = (topology.EVENT_QUEUE, topology.QUERY_QUEUE)
+_EVENT_KEYS = "(" + "|".join(get_args(StreamType)) + r")\.[a-z_]+"
+
+# A service declares its exchanges and queues, binds and consumes its own, and publishes replies,
+# retries and dead letters. Those copy the message with its sender's user_id, which RabbitMQ allows
+# only to a user tagged impersonator (so it is for the services and the operators, never a client).
+ROLES = {
+    "command": Role(
+        "command",
+        configure=_pattern(
+            (topology.COMMANDS_EXCHANGE, topology.EVENTS_EXCHANGE, topology.DEAD_LETTER_EXCHANGE),
+            _COMMAND_SIDE,
+            PARKED + "?",
+        ),
+        write=_pattern(
+            (topology.EVENTS_EXCHANGE, topology.DEAD_LETTER_EXCHANGE, DEFAULT_EXCHANGE),
+            _COMMAND_SIDE,
+            PARKED + "?",
+        ),
+        read=_pattern(
+            (topology.COMMANDS_EXCHANGE, topology.DEAD_LETTER_EXCHANGE), _COMMAND_SIDE, RETRY + "?"
+        ),
+        topics=(TopicPermission(topology.EVENTS_EXCHANGE, f"^{_EVENT_KEYS}$"),),
+        tags=("impersonator",),
+    ),
+    "query": Role(
+        "query",
+        configure=_pattern(
+            (topology.EVENTS_EXCHANGE, topology.QUERIES_EXCHANGE, topology.DEAD_LETTER_EXCHANGE),
+            _QUERY_SIDE,
+            PARKED + "?",
+        ),
+        write=_pattern((topology.DEAD_LETTER_EXCHANGE, DEFAULT_EXCHANGE), _QUERY_SIDE, PARKED + "?"),
+        read=_pattern(
+            (topology.EVENTS_EXCHANGE, topology.QUERIES_EXCHANGE, topology.DEAD_LETTER_EXCHANGE),
+            _QUERY_SIDE,
+            RETRY + "?",
+        ),
+        tags=("impersonator",),
+    ),
+    # Sends commands and queries, takes replies by direct reply-to; declares nothing.
+    "client": Role(
+        "client",
+        configure=NOTHING,
+        write=_pattern((topology.COMMANDS_EXCHANGE, topology.QUERIES_EXCHANGE)),
+        read=NOTHING,
+        topics=(TopicPermission(topology.COMMANDS_EXCHANGE, _pattern(queues=COMMAND_TYPES)),),
+    ),
+    # Operators: cqrs dlq (reads dead letters, replays them as their senders), cqrs status,
+    # cqrs projection; the management UI.
+    "admin": Role("admin", EVERYTHING, EVERYTHING, EVERYTHING, tags=("administrator", "impersonator")),
+}
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Queue lengths the policies set: a work queue refuses beyond ``work`` (the refused message goes
+    to its dead-letter queue), a dead-letter or retry queue beyond ``dead_letter`` (the publisher
+    gets a nack: nothing is dropped)."""
+
+    work: int = 100_000
+    dead_letter: int = 1_000_000
+
+
+def policies(bounds: Bounds) -> list[dict[str, Any]]:
+    """The two queue policies (policies, not queue arguments: those cannot change on a queue that exists)."""
+    return [
+        {
+            "name": "cqrs-work-queues",
+            "pattern": _pattern(queues=WORK_QUEUES),
+            "apply-to": "queues",
+            "definition": {"max-length": bounds.work, "overflow": "reject-publish-dlx"},
+            "priority": 0,
+        },
+        {
+            "name": "cqrs-parked-queues",
+            "pattern": _pattern(queues=WORK_QUEUES, suffix=PARKED),
+            "apply-to": "queues",
+            "definition": {"max-length": bounds.dead_letter, "overflow": "reject-publish"},
+            "priority": 0,
+        },
+    ]
+
+
+def password_hash(password: str, salt: bytes) -> str:
+    """RabbitMQ's rabbit_password_hashing_sha256: base64(salt + sha256(salt + password)), 4-byte salt."""
+    if len(salt) != 4:
+        raise ValueError(f"the salt must be 4 bytes, got {len(salt)}")
+    return base64.b64encode(salt + hashlib.sha256(salt + password.encode()).digest()).decode()
+
+
+@dataclass(frozen=True)
+class Account:
+    role: Role
+    user: str
+    password_hash: str
+
+
+def definitions(accounts: Sequence[Account], vhost: str = VHOST, bounds: Bounds = Bounds()) -> dict[str, Any]:
+    """A RabbitMQ definitions document: the vhost, the users with their permissions, the policies.
+
+    Import it at boot (``load_definitions``) or into a running broker (``rabbitmqctl
+    import_definitions``); both add and update, and remove nothing (guest, say).
+    """
+    return {
+        "users": [
+            {
+                "name": account.user,
+                "password_hash": account.password_hash,
+                "hashing_algorithm": HASHING,
+                "tags": list(account.role.tags),
+                "limits": {},
+            }
+            for account in accounts
+        ],
+        "vhosts": [{"name": vhost}],
+        "permissions": [
+            {
+                "user": account.user,
+                "vhost": vhost,
+                "configure": account.role.configure,
+                "write": account.role.write,
+                "read": account.role.read,
+            }
+            for account in accounts
+        ],
+        "topic_permissions": [
+            {"user": account.user, "vhost": vhost, "exchange": t.exchange, "write": t.write, "read": t.read}
+            for account in accounts
+            for t in account.role.topics
+        ],
+        "policies": [{"vhost": vhost, **policy} for policy in policies(bounds)],
+    }
+
+
+def grant_commands(role: Role, user: str, vhost: str = VHOST) -> list[list[str]]:
+    """rabbitmqctl arguments giving an existing ``user`` ``role`` on ``vhost`` (tags replaced)."""
+    commands = [
+        ["set_user_tags", user, *role.tags],
+        ["set_permissions", "-p", vhost, user, role.configure, role.write, role.read],
+    ]
+    commands += [
+        ["set_topic_permissions", "-p", vhost, user, t.exchange, t.write, t.read] for t in role.topics
+    ]
+    return commands
+
+
+def policy_commands(bounds: Bounds, vhost: str = VHOST) -> list[list[str]]:
+    """rabbitmqctl arguments setting the queue policies on ``vhost``."""
+    return [
+        [
+            "set_policy",
+            "-p",
+            vhost,
+            "--apply-to",
+            policy["apply-to"],
+            "--priority",
+            str(policy["priority"]),
+            policy["name"],
+            policy["pattern"],
+            json.dumps(policy["definition"]),
+        ]
+        for policy in policies(bounds)
+    ]

@@ -1,0 +1,289 @@
+"""Least privilege on the broker: each service runs as its role's user, a client as the client role,
+with exactly the permissions provisioning gives (cqrs_shared.messaging.access), on a vhost of their
+own; what a role must not do is refused by RabbitMQ; grants (CQRS_ALLOWED_COMMANDS) refuse what a
+client user may not send, however it is dressed; the queue policy bounds a queue.
+"""
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from uuid import uuid4
+
+import aio_pika
+import pytest
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+from aio_pika.exceptions import DeliveryError
+from aiormq.exceptions import ChannelAccessRefused
+
+from cqrs_shared.client import CqrsClient
+from cqrs_shared.contracts import (
+    AccountView,
+    CreateCustomer,
+    CustomerView,
+    Deposit,
+    ErrorCode,
+    GetAccount,
+    GetCustomer,
+    OpenAccount,
+)
+from cqrs_shared.messaging import topology
+from cqrs_shared.messaging.access import Bounds
+from tests.access import RoleUser, bound_queues, role_users
+from tests.builders import accepted, rejected
+from tests.conftest import fresh_vhost
+from tests.e2e.raw import Raw, raw_channel
+from tests.faults.isolated import Isolated, Servers, isolated
+from tests.pair import Pair, Service, start, wait_ready
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
+COMMAND_DLQ = topology.dead_letter_queue(topology.COMMAND_QUEUE)
+TELLER_MAY = ["Deposit", "Withdraw"]
+Act = Callable[[AbstractChannel], Awaitable[object]]
+
+
+@dataclass
+class Roles:
+    own: Isolated
+    users: dict[str, RoleUser]
+    command: Service
+    query: Service
+
+    def url(self, label: str) -> str:
+        return self.users[label].url
+
+
+@pytest.fixture(scope="module")
+def servers(rabbitmq_server: str, postgres_server: str, mongodb_url: str) -> Servers:
+    return Servers(rabbitmq_server, postgres_server, mongodb_url)
+
+
+@pytest.fixture(scope="module")
+async def roles(pair: Pair, servers: Servers) -> AsyncIterator[Roles]:
+    """The pair on a vhost of its own (policies as provisioned), each service as its role's user;
+    users ``client`` (may send any command) and ``teller`` (Deposit and Withdraw only)."""
+    labels = {"command": "command", "query": "query", "client": "client", "teller": "client"}
+    async with isolated(pair, servers, {}, services=False) as own:
+        bound_queues(servers.rabbitmq, own.vhost, Bounds())
+        with role_users(servers.rabbitmq, own.vhost, labels) as users:
+            grants = {users["client"].name: ["*"], users["teller"].name: TELLER_MAY}
+            env = {**own.env, "CQRS_ALLOWED_COMMANDS": json.dumps(grants)}
+            command = start(
+                "command-role",
+                "command_service",
+                {**env, "CQRS_RABBITMQ_URL": users["command"].url},
+                pair.log_dir,
+            )
+            query = start(
+                "query-role", "query_service", {**env, "CQRS_RABBITMQ_URL": users["query"].url}, pair.log_dir
+            )
+            try:
+                await asyncio.gather(wait_ready(command), wait_ready(query))
+                yield Roles(own, users, command, query)
+            finally:
+                statuses = (command.stop(), query.stop())
+            assert statuses == (0, 0), f"{command.output()}\n{query.output()}"
+
+
+async def refusal(url: str, act: Act) -> str:
+    """What RabbitMQ said refusing ``act`` (on a channel with publisher confirms) to ``url``'s user."""
+    connection = await aio_pika.connect(url)
+    async with connection:
+        channel = await connection.channel()
+        with pytest.raises(ChannelAccessRefused) as refused:
+            await act(channel)
+    return str(refused.value)
+
+
+def publish(exchange: str, routing_key: str) -> Act:
+    async def act(channel: AbstractChannel) -> object:
+        target = (
+            channel.default_exchange if not exchange else await channel.get_exchange(exchange, ensure=False)
+        )
+        return await target.publish(aio_pika.Message(b"{}"), routing_key=routing_key)
+
+    return act
+
+
+async def ignore(message: AbstractIncomingMessage) -> None:
+    return None
+
+
+def consume(queue: str) -> Act:
+    async def act(channel: AbstractChannel) -> object:
+        declared = await channel.get_queue(queue, ensure=False)
+        return await declared.consume(ignore)
+
+    return act
+
+
+@asynccontextmanager
+async def raw_channel_of(url: str, replies_from: Raw) -> AsyncIterator[Raw]:
+    """Raw AMQP as ``url``'s user, replies going to ``replies_from``'s queue (a client declares none)."""
+    connection = await aio_pika.connect(url)
+    async with connection:
+        yield Raw(await connection.channel(), replies_from.replies)
+
+
+async def dead_letter(channel: AbstractChannel, message_id: str) -> AbstractIncomingMessage:
+    """Take the dead letter of ``message_id`` out of the command queue's .dlq (others are put back)."""
+    dlq = await channel.get_queue(COMMAND_DLQ)
+    async with asyncio.timeout(10):
+        while True:
+            message = await dlq.get(fail=False)
+            if message is None:
+                await asyncio.sleep(0.05)
+            elif message.message_id == message_id:
+                await message.ack()
+                return message
+            else:
+                await message.nack(requeue=True)
+
+
+async def an_account(client: CqrsClient) -> str:
+    customer = accepted(await client.send(CreateCustomer(name="Role Play", locale="en")))
+    account = accepted(await client.send(OpenAccount(customer_id=customer.id, currency="EUR")))
+    return str(account.id)
+
+
+async def test_each_service_as_its_role_and_a_client_user_send_and_ask(roles: Roles) -> None:
+    async with CqrsClient.connect(roles.url("client"), timeout=10) as client:
+        customer = accepted(await client.send(CreateCustomer(name="Least Privilege", locale="en")))
+        account = accepted(await client.send(OpenAccount(customer_id=customer.id, currency="EUR")))
+        deposited = accepted(await client.send(Deposit(account_id=account.id, amount=Decimal("12.50"))))
+        view = await client.ask(GetCustomer(customer_id=customer.id, token=deposited.token), CustomerView)
+        balance = await client.ask(GetAccount(account_id=account.id, min_version=2), AccountView)
+    assert view.name == "Least Privilege"
+    assert [item.balance for item in view.accounts] == [Decimal("12.50")]
+    assert balance.balance == Decimal("12.50")
+
+
+@pytest.mark.parametrize(
+    ("label", "act", "what"),
+    [
+        (
+            "client",
+            publish(topology.EVENTS_EXCHANGE, "customer.created"),
+            "access to exchange 'cqrs.events'",
+        ),
+        ("client", publish("", topology.EVENT_QUEUE), "access to exchange 'amq.default'"),
+        ("client", publish("", topology.COMMAND_QUEUE), "access to exchange 'amq.default'"),
+        ("client", consume(topology.COMMAND_QUEUE), "access to queue 'command-service.commands'"),
+        ("client", publish(topology.COMMANDS_EXCHANGE, "DropTables"), "access to topic 'DropTables'"),
+        (
+            "client",
+            lambda channel: channel.declare_queue("mine", durable=True),
+            "access to queue 'mine'",
+        ),
+        (
+            "client",
+            lambda channel: channel.declare_queue(exclusive=True),
+            "access to queue 'amq.gen-",
+        ),
+        (
+            "query",
+            publish(topology.EVENTS_EXCHANGE, "customer.created"),
+            "access to exchange 'cqrs.events'",
+        ),
+        ("command", consume(topology.QUERY_QUEUE), "access to queue 'query-service.rpc'"),
+        ("command", publish(topology.EVENTS_EXCHANGE, "ledger.cooked"), "access to topic 'ledger.cooked'"),
+    ],
+)
+async def test_the_broker_refuses_what_a_role_may_not_do(
+    roles: Roles, label: str, act: Act, what: str
+) -> None:
+    said = await refusal(roles.url(label), act)
+    assert "ACCESS_REFUSED" in said, said
+    assert what in said, said
+
+
+async def test_a_granted_command_of_a_limited_user_is_accepted(roles: Roles) -> None:
+    async with CqrsClient.connect(roles.url("client"), timeout=10) as client:
+        account = await an_account(client)
+    async with CqrsClient.connect(roles.url("teller"), timeout=10) as teller:
+        reply = accepted(await teller.send(Deposit(account_id=account, amount=Decimal("5"))))
+    assert reply.version == 2
+
+
+async def test_a_command_not_granted_is_refused_forbidden_and_dead_lettered(roles: Roles) -> None:
+    customer = uuid4()
+    async with CqrsClient.connect(roles.url("teller"), timeout=10) as teller:
+        reply = rejected(
+            await teller.send(OpenAccount(customer_id=customer, currency="EUR")), ErrorCode.FORBIDDEN
+        )
+    assert reply.error.message.endswith("may not send OpenAccount (allowed: Deposit, Withdraw)")
+    async with raw_channel(roles.own.vhost) as admin:
+        dead = await dead_letter(admin.channel, str(reply.command_id))
+    assert dead.headers["x-error-code"] == "forbidden"
+    assert dead.user_id == roles.users["teller"].name  # the service kept the sender's id (impersonator)
+
+
+async def test_a_command_dressed_as_a_granted_one_is_judged_by_its_body(roles: Roles) -> None:
+    """Routing key and type property say Deposit; the body is an OpenAccount."""
+    body = json.dumps({"type": "OpenAccount", "customer_id": str(uuid4()), "currency": "EUR"}).encode()
+    teller = roles.users["teller"]
+    async with raw_channel(roles.own.vhost) as admin, raw_channel_of(teller.url, admin) as raw:
+        message_id = str(uuid4())
+        sent = await raw.publish(
+            body,
+            exchange=topology.COMMANDS_EXCHANGE,
+            routing_key="Deposit",
+            type_="Deposit",
+            message_id=message_id,
+            user_id=teller.name,
+        )
+        reply = await admin.reply(sent)
+        dead = await dead_letter(admin.channel, message_id)
+    assert reply["error"]["code"] == "forbidden", reply
+    assert "may not send OpenAccount" in reply["error"]["message"]
+    assert dead.headers["x-error-code"] == "forbidden"
+
+
+async def test_a_command_without_user_id_is_refused_when_grants_are_set(roles: Roles) -> None:
+    body = json.dumps({"type": "CreateCustomer", "name": "Nobody", "locale": "en"}).encode()
+    async with raw_channel(roles.own.vhost) as admin, raw_channel_of(roles.url("client"), admin) as raw:
+        message_id = str(uuid4())
+        sent = await raw.publish(
+            body, exchange=topology.COMMANDS_EXCHANGE, routing_key="CreateCustomer", message_id=message_id
+        )
+        reply = await admin.reply(sent)
+        dead = await dead_letter(admin.channel, message_id)
+    assert reply["error"]["code"] == "forbidden", reply
+    assert "no user_id" in reply["error"]["message"]
+    assert dead.headers["x-error-code"] == "forbidden"
+
+
+async def test_the_policy_sends_what_overflows_a_work_queue_to_its_dead_letter_queue(
+    servers: Servers,
+) -> None:
+    with fresh_vhost(servers.rabbitmq) as vhost:
+        assert vhost is not None
+        bound_queues(servers.rabbitmq, vhost, Bounds(work=2, dead_letter=3))
+        connection = await aio_pika.connect(vhost)
+        async with connection:
+            channel = await connection.channel()  # publisher confirms
+            exchange, _ = await topology.declare_commands(channel)
+            for n in range(2):
+                await exchange.publish(aio_pika.Message(b"%d" % n), routing_key="CreateCustomer")
+            with pytest.raises(DeliveryError):  # a nack: the queue is full
+                await exchange.publish(
+                    aio_pika.Message(b"2", message_id="over"), routing_key="CreateCustomer"
+                )
+            dlq = await channel.declare_queue(COMMAND_DLQ, passive=True)
+            overflowed = await dlq.get(timeout=5)
+            assert overflowed.message_id == "over"
+            assert "maxlen" in str(overflowed.headers["x-death"])  # its reason
+            await overflowed.nack(requeue=True)
+            dead_letters = await channel.get_exchange(topology.DEAD_LETTER_EXCHANGE)
+            for _ in range(2):  # the .dlq holds 3 and then refuses (nack): never drops
+                await dead_letters.publish(aio_pika.Message(b"dead"), routing_key=topology.COMMAND_QUEUE)
+            with pytest.raises(DeliveryError):
+                await dead_letters.publish(aio_pika.Message(b"dead"), routing_key=topology.COMMAND_QUEUE)
+            assert (
+                await channel.declare_queue(topology.COMMAND_QUEUE, passive=True)
+            ).declaration_result.message_count == 2
+            assert (
+                await channel.declare_queue(COMMAND_DLQ, passive=True)
+            ).declaration_result.message_count == 3
