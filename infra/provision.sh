@@ -404,7 +404,8 @@ fi
 if [ "$want_rabbit" = running ] && [ "$rabbit_changed" = 1 ]; then
   # Its configuration is read at start only: restart it once (vhosts, users and durable queues stay).
   say "rabbitmq: configuration changed (TLS listener), restarting"
-  timeout 120 /etc/init.d/rabbitmq-server stop >/dev/null 2>&1 || die "rabbitmq: /etc/init.d/rabbitmq-server stop failed"
+  ERL_EPMD_ADDRESS=$HOST timeout 120 /etc/init.d/rabbitmq-server stop >/dev/null 2>&1 ||
+    die "rabbitmq: /etc/init.d/rabbitmq-server stop failed"
   want_rabbit=start
 fi
 if [ "$want_rabbit" = start ]; then
