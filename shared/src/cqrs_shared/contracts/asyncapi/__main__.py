@@ -17,8 +17,8 @@ from cqrs_shared.contracts.asyncapi import document, render
 from cqrs_shared.contracts.compat import Breaking, breaking_changes
 
 HOW_TO_PASS = (
-    'Raise SCHEMA_VERSION on the model of each message named (README: "The message contract (AsyncAPI)"),\n'
-    "or undo the change."
+    'Raise SCHEMA_VERSION on the model of each message named and add its upcaster (README: "Evolution:\n'
+    'changing the contract without breaking anyone"), or undo the change.'
 )
 
 
@@ -57,34 +57,32 @@ def _stale(path: str, generated: str) -> list[str]:
     return list(lines)[:30]
 
 
-def check(path: str) -> int:
-    generated = render(document())
-    failed = False
-    stale = _stale(path, generated)
-    if stale:
-        print(
-            f"contract: {path} is not what the code generates; run `make asyncapi` and commit it:",
-            *stale,
-            sep="\n",
-        )
-        failed = True
+def _breaking(generated: str, bases: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """Each breaking change of the generated document, with the baselines it breaks."""
     found: dict[Breaking, list[str]] = {}
-    bases = baselines(path)
     for label, old in bases:
         for change in breaking_changes(old, json.loads(generated)):
             found.setdefault(change, []).append(label)
-    if found:
-        print(f"contract: {len(found)} breaking change(s), the message's schema version not raised:")
-        print(
-            *(f"  {change}   (against {', '.join(labels)})" for change, labels in sorted(found.items())),
-            sep="\n",
-        )
-        print(HOW_TO_PASS)
-        failed = True
-    if not failed:
-        against = " and ".join(label for label, _ in bases) or "nothing (no committed document yet)"
-        print(f"contract: {path} is up to date; no breaking change against {against}")
-    return 1 if failed else 0
+    return [f"  {change}   (against {', '.join(labels)})" for change, labels in sorted(found.items())]
+
+
+def check(path: str) -> int:
+    """0 when DOCUMENT is up to date and nothing broke; else 1, having said what and how to pass."""
+    generated = render(document())
+    stale = _stale(path, generated)
+    if stale:
+        print(f"contract: {path} is not what the code generates; run `make asyncapi` and commit it:")
+        print(*stale, sep="\n")
+    bases = baselines(path)
+    breaking = _breaking(generated, bases)
+    if breaking:
+        print(f"contract: {len(breaking)} breaking change(s), the message's schema version not raised:")
+        print(*breaking, HOW_TO_PASS, sep="\n")
+    if stale or breaking:
+        return 1
+    against = " and ".join(label for label, _ in bases) or "nothing (no committed document yet)"
+    print(f"contract: {path} is up to date; no breaking change against {against}")
+    return 0
 
 
 def main(argv: list[str]) -> int:
