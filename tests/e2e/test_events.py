@@ -90,9 +90,10 @@ async def test_an_event_nobody_can_read_is_dead_lettered_and_projection_goes_on(
 
 async def test_an_event_of_a_newer_schema_is_dead_lettered_not_misread(pair: Pair) -> None:
     created = envelopes(uuid4())[0]
+    newer = {**json.loads(created.model_dump_json()), "schema_version": 2}  # CustomerCreated is at 1
     async with raw_channel(pair.env["CQRS_RABBITMQ_URL"]) as raw:
         sent = await raw.publish(
-            created.model_dump_json().encode(),
+            json.dumps(newer).encode(),
             exchange=topology.EVENTS_EXCHANGE,
             routing_key=routing_key(created.event.type),
             headers={"schema_version": 2},
@@ -100,6 +101,7 @@ async def test_an_event_of_a_newer_schema_is_dead_lettered_not_misread(pair: Pai
         )
         dead = await find_dead_letter(raw.channel, topology.dead_letter_queue(topology.EVENT_QUEUE), sent)
     assert dead.headers["x-error-code"] == "unsupported_schema_version"
+    assert dead.headers["x-error-message"] == "CustomerCreated schema_version 2 is newer than this reader's 1"
 
 
 async def test_read_your_writes_with_the_version_from_the_reply(client: CqrsClient) -> None:
