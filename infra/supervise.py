@@ -7,6 +7,8 @@
   crash, or the broker watchdog giving up) is started again a second later.
 - One that exits sooner failed to start (bad settings, a queue to delete): starting it again would fail
   the same way, so all stop and the run exits with its status (1 if that was 0).
+- Each service connects to RabbitMQ as its own role's user where one is given: CQRS_COMMAND_RABBITMQ_URL
+  and CQRS_QUERY_RABBITMQ_URL (infra/local.env) become its CQRS_RABBITMQ_URL.
 
 Plain Python, so that `make run` needs no bash 4 (macOS ships 3.2). SIGINT and SIGTERM are unblocked
 and handled here whatever mask or ignored state this process inherited (a CI harness, `nohup`, a
@@ -21,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 
 STOPPING = (signal.SIGINT, signal.SIGTERM)
+ROLE_URLS = {"command-service": "CQRS_COMMAND_RABBITMQ_URL", "query-service": "CQRS_QUERY_RABBITMQ_URL"}
 POLL_SECONDS = 0.2
 DRAIN_SECONDS = 45.0  # a service drains within 30 s (consumer.DRAIN_TIMEOUT_SECONDS)
 
@@ -28,6 +31,7 @@ DRAIN_SECONDS = 45.0  # a service drains within 30 s (consumer.DRAIN_TIMEOUT_SEC
 @dataclass
 class Service:
     program: str
+    env: dict[str, str]
     process: subprocess.Popen[bytes] = field(init=False)
     started: float = field(init=False)
 
@@ -39,8 +43,18 @@ class Service:
         return os.path.basename(self.program)
 
     def start(self) -> None:
-        self.process = subprocess.Popen([self.program])
+        self.process = subprocess.Popen([self.program], env=self.env)
         self.started = time.monotonic()
+
+
+def service_env(program: str) -> dict[str, str]:
+    """This environment, with the broker URL of the program's role where one is given."""
+    env = dict(os.environ)
+    url = env.get(ROLE_URLS.get(os.path.basename(program), ""), "")
+    if url:
+        env["CQRS_RABBITMQ_URL"] = url
+        env.pop("CQRS_RABBITMQ_URL_FILE", None)  # the role's URL replaces it
+    return env
 
 
 def shell_status(code: int) -> int:
@@ -96,7 +110,7 @@ def main(programs: list[str]) -> int:
     for sig in STOPPING:
         signal.signal(sig, lambda number, _frame: stopping.append(number))
     min_uptime = float(os.environ.get("CQRS_RUN_MIN_UPTIME", "10"))
-    services = [Service(program) for program in programs]
+    services = [Service(program, service_env(program)) for program in programs]
     try:
         return supervise(services, min_uptime, stopping)
     finally:

@@ -58,3 +58,11 @@ def bound_queues(server: str, vhost_url: str, bounds: Bounds) -> None:
     ctl = broker_ctl(server)
     for command in policy_commands(bounds, urlsplit(vhost_url).path.lstrip("/")):
         ctl(*command)
+
+
+def connected_users(server: str, vhost_url: str) -> set[str]:
+    """The users with a connection to ``vhost_url``'s vhost now."""
+    vhost = urlsplit(vhost_url).path.lstrip("/")
+    listed = broker_ctl(server)("list_connections", "--no-table-headers", "user", "vhost")
+    rows = [line.split("\t") for line in listed.splitlines()]
+    return {row[0] for row in rows if len(row) == 2 and row[1] == vhost}

@@ -134,6 +134,9 @@ def pair_env(
     return {
         **os.environ,
         "CQRS_RABBITMQ_URL": rabbitmq_url,
+        # make run's per-service URLs (infra/local.env) name the local vhost: not this session's.
+        "CQRS_COMMAND_RABBITMQ_URL": "",
+        "CQRS_QUERY_RABBITMQ_URL": "",
         "CQRS_POSTGRES_DSN": e2e_postgres,
         "CQRS_MONGODB_URL": mongodb_url,
         "CQRS_MONGODB_DATABASE": e2e_mongo_database,

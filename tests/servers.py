@@ -128,7 +128,8 @@ class Rabbitmqctl:
 
     container: DockerContainer | None
 
-    def __call__(self, *args: str, check: bool = True) -> None:
+    def __call__(self, *args: str, check: bool = True) -> str:
+        """Its output (stdout and stderr)."""
         command = ["rabbitmqctl", "-q", *args]
         if self.container is None:
             done = subprocess.run(command, capture_output=True, timeout=60, check=False)
@@ -137,6 +138,7 @@ class Rabbitmqctl:
             status, output = self.container.exec(command)
         if check and status != 0:
             raise RabbitmqctlFailed(f"{' '.join(command)} exited {status}: {output.decode(errors='replace')}")
+        return output.decode(errors="replace")
 
 
 def rabbitmqctl(url: str) -> Rabbitmqctl | None:

@@ -31,11 +31,12 @@ from cqrs_shared.contracts import (
 )
 from cqrs_shared.messaging import topology
 from cqrs_shared.messaging.access import Bounds
-from tests.access import RoleUser, bound_queues, role_users
+from tests.access import RoleUser, bound_queues, connected_users, role_users
 from tests.builders import accepted, rejected
 from tests.conftest import fresh_vhost
 from tests.e2e.raw import Raw, raw_channel
 from tests.faults.isolated import Isolated, Servers, isolated
+from tests.faults.supervised import make_run
 from tests.pair import Pair, Service, start, wait_ready
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
@@ -253,6 +254,25 @@ async def test_a_command_without_user_id_is_refused_when_grants_are_set(roles: R
     assert reply["error"]["code"] == "forbidden", reply
     assert "no user_id" in reply["error"]["message"]
     assert dead.headers["x-error-code"] == "forbidden"
+
+
+async def test_make_run_connects_each_service_as_its_role(pair: Pair, servers: Servers) -> None:
+    """CQRS_COMMAND_RABBITMQ_URL and CQRS_QUERY_RABBITMQ_URL (infra/local.env) reach the services."""
+    labels = {"command": "command", "query": "query", "client": "client"}
+    async with isolated(pair, servers, {}, services=False) as own:
+        with role_users(servers.rabbitmq, own.vhost, labels) as users:
+            roles = {
+                "CQRS_COMMAND_RABBITMQ_URL": users["command"].url,
+                "CQRS_QUERY_RABBITMQ_URL": users["query"].url,
+            }
+            with make_run({**own.env, **roles}, pair.log_dir / "run-roles.log") as run:
+                await run.ready()
+                async with CqrsClient.connect(users["client"].url, timeout=10) as client:
+                    made = accepted(await client.send(CreateCustomer(name="Run As Roles", locale="en")))
+                    view = await client.ask(GetCustomer(customer_id=made.id, min_version=1), CustomerView)
+                    connected = connected_users(servers.rabbitmq, own.vhost)
+    assert view.name == "Run As Roles"
+    assert connected == {users["command"].name, users["query"].name, users["client"].name}
 
 
 async def test_the_policy_sends_what_overflows_a_work_queue_to_its_dead_letter_queue(
