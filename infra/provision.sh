@@ -6,10 +6,13 @@
 #                           127.0.0.1:5671   the same over TLS (amqps)
 #   TLS: a local CA and a server certificate for 127.0.0.1/localhost, made once in $STATE/tls; clients
 #     trust $STATE/tls/ca.pem (CQRS_TEST_CA in infra/local.env)
-#   FerretDB v1 (infra/ferretdb, MongoDB wire protocol)  127.0.0.1:27017, stored in PostgreSQL database
+#   FerretDB v1 (infra/ferretdb, MongoDB wire protocol)  127.0.0.1:27017 (TLS: 27018); clients log in
+#     (authMechanism=PLAIN) as PostgreSQL role ferretdb/ferretdb (see README "Security"); stored in database
 #     ferretdb (role ferretdb); CQRS_FERRETDB_BACKEND=sqlite keeps it in SQLite files instead (slower:
 #     FerretDB v1 pushes no filter down to SQLite, so every lookup scans its collection)
-# Idempotent: a server that already answers on its port is left alone, so a second run is a fast no-op.
+# Idempotent: a server that already answers on its port is left alone, so a second run is a fast no-op;
+# but one of ours whose configuration this script now writes differently (TLS, FerretDB's flags) is
+# reloaded or restarted once, so that a machine provisioned before gets what a fresh one gets.
 # A server whose CQRS_* URL is set in the environment is not provisioned at all.
 # Needs root (apt-get, the Debian clusters and init scripts). Stop everything with infra/stop.sh.
 set -euo pipefail
@@ -28,6 +31,7 @@ TLS_DIR=$STATE/tls
 TEST_PG_USER=cqrs_test # the tests' role: makes a database per test session (CREATEDB), nothing more
 TEST_PG_PASSWORD=cqrs_test
 MONGO_PORT=27017
+MONGO_TLS_PORT=27018
 WAIT_SECONDS=${CQRS_PROVISION_WAIT:-60}
 FERRET_BACKEND=${CQRS_FERRETDB_BACKEND:-postgresql}
 FERRET_PG_USER=ferretdb
@@ -181,7 +185,7 @@ if [ "$want_rabbit" = start ] && ! is_installed rabbitmq-server; then
   say "rabbitmq: installing (apt)"
   pkgs+=(rabbitmq-server)
 fi
-if { [ "$want_pg" != 0 ] || [ "$want_rabbit" != 0 ]; } && ! command -v openssl >/dev/null; then
+if { [ "$want_pg" != 0 ] || [ "$want_rabbit" != 0 ] || [ "$want_mongo" != 0 ]; } && ! command -v openssl >/dev/null; then
   pkgs+=(openssl) # makes the local CA and server certificate (below)
 fi
 if [ "${#pkgs[@]}" -gt 0 ]; then
@@ -251,7 +255,7 @@ tls_install() {
     fi
   done
 }
-if [ "$want_pg" != 0 ] || [ "$want_rabbit" != 0 ]; then
+if [ "$want_pg" != 0 ] || [ "$want_rabbit" != 0 ] || [ "$want_mongo" != 0 ]; then
   mkdir -p "$STATE/log"
   if ! tls_valid; then
     say "tls: making a local CA and a server certificate for $HOST/localhost in $TLS_DIR"
@@ -436,7 +440,9 @@ else
   storage=(-handler sqlite -data "$STATE/ferretdb-data")
   where="$STATE/ferretdb-data"
 fi
-ferret_args=("$bin" -listen "$HOST:$MONGO_PORT" "${storage[@]}")
+# FerretDB runs as this script's user, so it reads the key in $TLS_DIR itself.
+ferret_args=("$bin" -listen "$HOST:$MONGO_PORT" -listen-tls "$HOST:$MONGO_TLS_PORT" -tls-cert "$TLS_DIR/server.pem"
+  -tls-key "$TLS_DIR/server.key" "${storage[@]}")
 ferret_ours() { # the pid of our running FerretDB, if any
   local pid
   pid=$(cat "$pidfile" 2>/dev/null || true)
@@ -478,5 +484,5 @@ if [ "$want_mongo" = start ]; then
   fi
   t0=$SECONDS
   WAIT_PID=$pid wait_for ferretdb "$MONGO_PORT" port_open "$log"
-  say "ferretdb: running on $HOST:$MONGO_PORT (up in $((SECONDS - t0))s)"
+  say "ferretdb: running on $HOST:$MONGO_PORT, TLS on $HOST:$MONGO_TLS_PORT (up in $((SECONDS - t0))s)"
 fi

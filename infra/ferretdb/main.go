@@ -20,6 +20,9 @@ import (
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on")
+	listenTLS := flag.String("listen-tls", "", "TCP address to listen on with TLS (empty: none); needs -tls-cert and -tls-key")
+	tlsCert := flag.String("tls-cert", "", "server certificate (PEM) of the TLS listener")
+	tlsKey := flag.String("tls-key", "", "server key (PEM) of the TLS listener")
 	handler := flag.String("handler", "postgresql", "storage backend: postgresql or sqlite")
 	pgURL := flag.String("postgresql-url", "", "PostgreSQL URL (postgresql backend), e.g. postgres://u:p@127.0.0.1:5432/ferretdb")
 	data := flag.String("data", "ferretdb-data", "directory for the SQLite databases (sqlite backend; created if missing)")
@@ -66,7 +69,7 @@ func main() {
 	defer stop()
 
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:      ferretdb.ListenerConfig{TCP: *listen},
+		Listener:      ferretdb.ListenerConfig{TCP: *listen, TLS: *listenTLS, TLSCertFile: *tlsCert, TLSKeyFile: *tlsKey},
 		Logger:        logger,
 		Handler:       *handler,
 		PostgreSQLURL: ferretURL,
@@ -79,7 +82,7 @@ func main() {
 	if *handler == "postgresql" && *ginEvery > 0 {
 		go keepGINIndexes(ctx, *pgURL, *ginEvery, msg)
 	}
-	msg.Printf("listening on %s, %s backend (clients must log in: %t)", *listen, *handler, *auth && *handler == "postgresql")
+	msg.Printf("listening on %s (TLS: %q), %s backend (clients must log in: %t)", *listen, *listenTLS, *handler, *auth && *handler == "postgresql")
 	if err := f.Run(ctx); err != nil {
 		msg.Fatal(err)
 	}

@@ -1,12 +1,15 @@
-"""TLS on the wire: a pair of its own reaches RabbitMQ over amqps and PostgreSQL with sslmode=verify-full,
-both checked against the local CA (infra/provision.sh); a client that does not trust it is refused.
+"""TLS on the wire: a pair of its own reaches RabbitMQ over amqps, PostgreSQL with sslmode=verify-full and
+MongoDB with tls=true, each checked against the local CA (infra/provision.sh); a client that does not
+trust it is refused.
 
-Local servers only (a RabbitMQ TLS listener on 127.0.0.1:5671, PostgreSQL with the CA's certificate):
-`make test-containers` leaves this module out.
+Local servers only (TLS listeners on 127.0.0.1:5671 for RabbitMQ and 127.0.0.1:27018 for FerretDB,
+PostgreSQL with the CA's certificate): `make test-containers` leaves this module out.
 """
 
 import asyncio
 import os
+import socket
+import ssl
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -25,6 +28,7 @@ from tests.own import Own, own_resources, running
 pytestmark = pytest.mark.e2e
 
 AMQPS_PORT = 5671
+MONGODB_TLS_PORT = 27018
 STATE = Path(
     os.environ.get("CQRS_STATE_DIR")
     or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cqrs-pair"
@@ -43,6 +47,19 @@ def amqps(url: str, **query: str) -> str:
 def with_query(dsn: str, **query: str) -> str:
     parts = urlsplit(dsn)
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query, safe="/"), ""))
+
+
+def mongodb_tls(url: str, **query: str) -> str:
+    """``url`` on the server's TLS port, its own query (the login mechanism) kept, with ``query``."""
+    parts = urlsplit(url)
+    credentials = parts.netloc.rpartition("@")[0]
+    netloc = (
+        f"{credentials}@{parts.hostname}:{MONGODB_TLS_PORT}"
+        if credentials
+        else f"{parts.hostname}:{MONGODB_TLS_PORT}"
+    )
+    both = "&".join(part for part in (parts.query, urlencode(query, safe="/")) if part)
+    return urlunsplit((parts.scheme, netloc, parts.path or "/", both, ""))
 
 
 def broker_connections(vhost: str) -> list[tuple[str, bool]]:
@@ -74,7 +91,9 @@ async def tls_pair(
 ) -> AsyncIterator[Own]:
     # The tests' own role makes the database over verified TLS too; the yielded DSN keeps the query.
     servers = Servers(
-        rabbitmq_server, with_query(postgres_server, sslmode="verify-full", sslrootcert=ca), mongodb_url
+        rabbitmq_server,
+        with_query(postgres_server, sslmode="verify-full", sslrootcert=ca),
+        mongodb_tls(mongodb_url, tls="true", tlsCAFile=ca),
     )
     async with own_resources(servers) as own:
         url = amqps(own.amqp_url, cafile=ca)
@@ -129,6 +148,26 @@ async def test_a_client_that_does_not_trust_the_ca_is_refused(tls_pair: Own) -> 
     password = urlsplit(untrusting).password
     assert password
     assert f":{password}@" not in message
+
+
+def tls_handshake(port: int, cafile: str | None) -> str:
+    """The TLS version a client trusting ``cafile`` (None: the system's CAs) agrees on with the port."""
+    context = ssl.create_default_context(cafile=cafile)
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+        context.wrap_socket(raw, server_hostname="127.0.0.1") as wrapped,
+    ):
+        return wrapped.version() or ""
+
+
+async def test_the_query_service_reaches_mongodb_on_its_tls_port_which_only_the_ca_opens(
+    tls_pair: Own, ca: str
+) -> None:
+    # The pair answered a query above through this URL.
+    assert f":{MONGODB_TLS_PORT}/" in tls_pair.env["CQRS_MONGODB_URL"]
+    assert (await asyncio.to_thread(tls_handshake, MONGODB_TLS_PORT, ca)).startswith("TLSv1.")
+    with pytest.raises(ssl.SSLCertVerificationError):
+        await asyncio.to_thread(tls_handshake, MONGODB_TLS_PORT, None)
 
 
 async def test_postgresql_with_the_wrong_ca_is_refused(tls_pair: Own) -> None:
