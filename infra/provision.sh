@@ -2,7 +2,8 @@
 # Starts the three servers the project needs on a machine without Docker, all on 127.0.0.1 only:
 #   PostgreSQL 15 (Debian)  127.0.0.1:5432   role/password cqrs_command, database cqrs (TLS offered);
 #                                            role cqrs_test (CREATEDB) for the tests' own databases
-#   RabbitMQ 3.10 (Debian)  127.0.0.1:5672   guest/guest (loopback only, RabbitMQ's default)
+#   RabbitMQ 3.10 (Debian)  127.0.0.1:5672   vhost cqrs; users cqrs-admin, cqrs-command, cqrs-query and
+#                                            cqrs-client, passwords their names (guest deleted)
 #                           127.0.0.1:5671   the same over TLS (amqps)
 #   TLS: a local CA and a server certificate for 127.0.0.1/localhost, made once in $STATE/tls; clients
 #     trust $STATE/tls/ca.pem (CQRS_TEST_CA in infra/local.env)
@@ -155,7 +156,6 @@ listeners.tcp.default = $HOST:$AMQP_PORT
 distribution.listener.interface = $HOST
 distribution.listener.port_range.min = 25672
 distribution.listener.port_range.max = 25672
-loopback_users.guest = true
 # TLS (amqps) on $HOST:$AMQPS_PORT with the local CA's server certificate (infra/provision.sh makes it).
 # A client certificate is checked when one is sent, not required: clients log in with a password.
 listeners.ssl.default = $HOST:$AMQPS_PORT
@@ -425,6 +425,27 @@ if [ "$want_rabbit" = start ]; then
   wait_for rabbitmq "$AMQP_PORT" amqp_ok "${RABBIT_LOGS[@]}"
   wait_for rabbitmq "$AMQPS_PORT" port_open "${RABBIT_LOGS[@]}"
   say "rabbitmq: running on $HOST:$AMQP_PORT, TLS on $HOST:$AMQPS_PORT (up in $((SECONDS - t0))s)"
+fi
+
+# --- RabbitMQ users, permissions and queue bounds ----------------------------------------------------
+# From their one table (shared/src/cqrs_shared/messaging/access.py) through `cqrs broker definitions`,
+# hence uv: the vhost cqrs, a user per role with its permissions (local passwords: the users' names;
+# infra/local.env has their URLs) and the queue policies, imported into the running broker. An import
+# adds and updates, never removes, so it runs every time (~2 s) and brings a broker provisioned before
+# up to date. Then RabbitMQ's default user guest goes (67: there is none).
+if [ "$want_rabbit" != 0 ]; then
+  command -v uv >/dev/null || die "rabbitmq: uv is needed to make the broker's users (pip install uv)"
+  t0=$SECONDS
+  mkdir -p "$STATE/log"
+  if ! (cd "$INFRA_DIR/.." && CQRS_RABBITMQ_ADMIN_PASSWORD=cqrs-admin CQRS_RABBITMQ_COMMAND_PASSWORD=cqrs-command \
+    CQRS_RABBITMQ_QUERY_PASSWORD=cqrs-query CQRS_RABBITMQ_CLIENT_PASSWORD=cqrs-client \
+    uv run --frozen --quiet cqrs broker definitions --out - | rabbitmqctl -q import_definitions) \
+    >"$STATE/log/rabbitmq-access.log" 2>&1 </dev/null; then
+    show_logs "$STATE/log/rabbitmq-access.log"
+    die "rabbitmq: importing the users, permissions and policies failed"
+  fi
+  rabbitmqctl -q delete_user guest >/dev/null 2>&1 || [ $? = 67 ] || die "rabbitmq: rabbitmqctl delete_user guest failed"
+  say "rabbitmq: vhost cqrs, its users, permissions and queue policies in place ($((SECONDS - t0))s)"
 fi
 
 # --- FerretDB (MongoDB wire protocol) ----------------------------------------------------------------
