@@ -17,9 +17,11 @@ URL = f"postgresql://cqrs_command:{SECRET}@127.0.0.1:5432/cqrs?sslmode=require"
 
 @pytest.fixture(autouse=True)
 def no_urls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """None of the URLs set, but a broker's (it may have no default); a test gives what it needs."""
     for name in ("RABBITMQ_URL", "POSTGRES_DSN", "MONGODB_URL"):
         monkeypatch.delenv(f"CQRS_{name}", raising=False)
         monkeypatch.delenv(f"CQRS_{name}_FILE", raising=False)
+    monkeypatch.setenv("CQRS_RABBITMQ_URL", "amqp://cqrs-command:cqrs-command@127.0.0.1:5672/cqrs")
 
 
 def stopped(kind: type[BrokerSettings], capsys: pytest.CaptureFixture[str]) -> str:
@@ -38,6 +40,7 @@ def test_each_url_may_come_from_a_file_without_its_trailing_newline(
         "CQRS_RABBITMQ_URL_FILE": f"amqps://cqrs:{SECRET}@127.0.0.1:5671/v?cafile=/ca.pem\r\n",
         "CQRS_MONGODB_URL_FILE": f"mongodb://ferretdb:{SECRET}@127.0.0.1:27017/?authMechanism=PLAIN",
     }
+    monkeypatch.delenv("CQRS_RABBITMQ_URL")
     for variable, content in files.items():
         (tmp_path / variable).write_text(content)
         monkeypatch.setenv(variable, str(tmp_path / variable))
@@ -75,6 +78,7 @@ def test_an_unusable_file_stops_start_up_naming_the_variable_not_the_content(
         path.write_text("\n")
     elif problem == "binary":
         path.write_bytes(SECRET.encode() + b"\xff\xfe")
+    monkeypatch.delenv("CQRS_RABBITMQ_URL")
     monkeypatch.setenv("CQRS_RABBITMQ_URL_FILE", str(path))
     error = stopped(BrokerSettings, capsys)
     assert error.startswith("configuration error: CQRS_RABBITMQ_URL_FILE: ")

@@ -1,6 +1,8 @@
 #!/bin/sh
-# First start: a cluster whose superuser is $POSTGRES_USER, and database $POSTGRES_DB. Then postgres as
-# the postgres user, in the foreground, listening on every address of the container.
+# First start: a cluster whose superuser is $POSTGRES_USER, and database $POSTGRES_DB, then the scripts in
+# /docker-entrypoint-initdb.d (*.sh, *.sql, in name order) on a server listening on its socket only, as
+# the official image does. Then postgres as the postgres user, in the foreground, listening on every
+# address of the container.
 set -eu
 user=${POSTGRES_USER:-postgres}
 db=${POSTGRES_DB:-$user}
@@ -18,6 +20,12 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   echo "host all all all scram-sha-256" >>"$PGDATA/pg_hba.conf"
   as_postgres pg_ctl -D "$PGDATA" -o "-c listen_addresses=''" -w start >/dev/null
   [ "$db" = postgres ] || as_postgres psql -q -U "$user" -d postgres -c "CREATE DATABASE \"$db\""
+  for script in /docker-entrypoint-initdb.d/*; do
+    case "$script" in
+      *.sh) as_postgres sh "$script" ;;
+      *.sql) as_postgres psql -v ON_ERROR_STOP=1 -q -U "$user" -d "$db" -f "$script" ;;
+    esac
+  done
   as_postgres pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
 fi
 exec setpriv --reuid=postgres --regid=postgres --init-groups postgres -D "$PGDATA" -c listen_addresses='*'
