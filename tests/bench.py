@@ -23,6 +23,7 @@ from cqrs_shared.contracts import (
     OpenAccount,
 )
 from cqrs_shared.settings import BrokerSettings, load
+from tests.local_env import use_local_servers
 
 TIME_LIMIT = 60.0
 
@@ -111,6 +112,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    use_local_servers()
     results = asyncio.run(run(args.count, args.concurrency, progress=not args.json))
     if args.json:
         print(json.dumps(results))

@@ -48,6 +48,7 @@ from cqrs_shared.errors import RequestTimeout
 from cqrs_shared.messaging.topology import EVENT_QUEUE
 from cqrs_shared.settings import load
 from query_service.settings import QuerySettings
+from tests.local_env import use_local_servers
 
 RESULTS = Path("bench-results/keepup.json")
 LAG = "cqrs_projection_lag_seconds"
@@ -456,6 +457,7 @@ def main() -> None:
     parser.add_argument("--drain", type=float, default=120.0, help="longest wait for the queue to drain")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    use_local_servers()
     try:
         result = asyncio.run(bounded(run(args), args.duration + args.drain + SLACK))
     except BenchFailed as error:

@@ -33,6 +33,7 @@ from query_service import projector
 from query_service.settings import QuerySettings
 from query_service.store import ReadStore, open_database
 from tests.builders import envelope, savings
+from tests.local_env import use_local_servers
 
 SIZES = tuple(int(s) for s in os.environ.get("CQRS_BENCH_SIZES", "1000,10000,100000").split(","))
 NEEDLE = "Needle Person"
@@ -178,6 +179,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=raw)
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     args = parser.parse_args()
+    use_local_servers()
     url = str(QuerySettings().mongodb_url)
     results = asyncio.run(run(url, progress=not args.json))
     RESULTS.parent.mkdir(exist_ok=True)

@@ -114,7 +114,7 @@ def test_a_view_that_does_not_catch_up_says_so_and_exits_4(cli: Cli) -> None:
 
 
 def test_an_unreachable_broker_exits_4(cli: Cli) -> None:
-    env = {**cli.env, "CQRS_RABBITMQ_URL": "amqp://guest:guest@127.0.0.1:1/"}
+    env = {**cli.env, "CQRS_RABBITMQ_URL": "amqp://cqrs-client:cqrs-client@127.0.0.1:1/cqrs"}
     result = Cli(env)("--json", "customer", "get", str(uuid4()))
     assert result.returncode == 4
     assert json.loads(result.stdout)["error"]["code"] == "broker_unavailable"

@@ -176,10 +176,10 @@ async def test_status_shows_every_queue_with_its_depth(pair: Pair, cli: Cli) -> 
 
 
 async def test_without_a_broker_status_and_dlq_say_so_and_exit_4(pair: Pair) -> None:
-    nowhere = Cli({**pair.env, "CQRS_RABBITMQ_URL": "amqp://guest:guest@127.0.0.1:1/"})
+    nowhere = Cli({**pair.env, "CQRS_RABBITMQ_URL": "amqp://cqrs-client:cqrs-client@127.0.0.1:1/cqrs"})
     status = await run(nowhere, "status", "--json")
     assert status.returncode == 4
     assert json.loads(status.stdout)["broker"]["ok"] is False
     listing = await run(nowhere, "dlq", "list")
     assert listing.returncode == 4
-    assert "cannot reach RabbitMQ at amqp://127.0.0.1:1/" in listing.stderr
+    assert "cannot reach RabbitMQ at amqp://127.0.0.1:1/cqrs" in listing.stderr

@@ -7,11 +7,21 @@ from cqrs_shared.settings import load
 
 
 def test_defaults_point_at_the_local_servers(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("CQRS_RABBITMQ_URL", "CQRS_POSTGRES_DSN"):
-        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("CQRS_POSTGRES_DSN", raising=False)
+    monkeypatch.setenv("CQRS_RABBITMQ_URL", "amqp://cqrs-command:pw@127.0.0.1:5672/cqrs")
     settings = load(CommandSettings)
-    assert str(settings.rabbitmq_url) == "amqp://guest:guest@127.0.0.1:5672/"
     assert str(settings.postgres_dsn).startswith("postgresql://cqrs_command:")
+
+
+def test_the_broker_url_has_no_default_a_service_must_be_told_its_user(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("CQRS_RABBITMQ_URL", "CQRS_RABBITMQ_URL_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(SystemExit) as stopped:
+        load(CommandSettings)
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err == "configuration error: CQRS_RABBITMQ_URL: not set (required)\n"
 
 
 def test_a_malformed_variable_stops_start_up_and_is_named(

@@ -1,6 +1,6 @@
 """The typed client of the pair: send commands, ask queries, over RabbitMQ only.
 
-async with CqrsClient.connect("amqp://guest:guest@127.0.0.1:5672/") as client:
+async with CqrsClient.connect("amqp://cqrs-client:PASSWORD@127.0.0.1:5672/cqrs") as client:
     reply = await client.send(CreateCustomer(name="Ada", locale="en-GB"))
     ada = await client.ask(GetCustomer(customer_id=reply.id), CustomerView)
 """
@@ -61,7 +61,7 @@ class CqrsClient:
                 await channel.get_exchange(topology.COMMANDS_EXCHANGE, ensure=False),
                 await channel.get_exchange(topology.QUERIES_EXCHANGE, ensure=False),
             )
-            yield cls(rpc, exchanges, timeout, unquote(urlsplit(url).username or "") or "guest")
+            yield cls(rpc, exchanges, timeout, unquote(urlsplit(url).username or "") or None)
 
     async def send(
         self, command: Contract, *, command_id: UUID | None = None, traceparent: str | None = None

@@ -14,6 +14,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings
 
 from cqrs_shared.logs import redact
@@ -33,8 +34,7 @@ def usage(name: str, settings: type[BaseSettings], about: str) -> argparse.Argum
     """
     lines = ["settings (environment variables):"]
     for field, info in settings.model_fields.items():
-        default = "" if info.default is None else f" (default: {redact(str(info.default))})"
-        lines.append(f"  CQRS_{field.upper():<26}{info.description or ''}{default}")
+        lines.append(f"  CQRS_{field.upper():<26}{info.description or ''}{_default(info)}")
         if is_secret(info):
             lines.append(f"  CQRS_{(field + SUFFIX).upper():<26}a file holding CQRS_{field.upper()} instead")
     return argparse.ArgumentParser(
@@ -43,6 +43,13 @@ def usage(name: str, settings: type[BaseSettings], about: str) -> argparse.Argum
         epilog="\n".join(lines),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+
+
+def _default(info: FieldInfo) -> str:
+    if info.is_required():
+        return " (required)"
+    value = info.get_default(call_default_factory=True)
+    return "" if value is None else f" (default: {redact(str(value))})"
 
 
 def action(name: str, settings: type[BaseSettings], about: str, extra: Mapping[str, str] = {}) -> str:

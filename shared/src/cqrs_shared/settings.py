@@ -17,9 +17,11 @@ class BrokerSettings(BaseSettings):
     # An empty variable means "the default": docker-compose.yml passes every setting as ${CQRS_X:-}.
     model_config = SettingsConfigDict(env_prefix="CQRS_", extra="ignore", frozen=True, env_ignore_empty=True)
 
+    # No default: a service must be told which user it is (README: Users and permissions); guest,
+    # RabbitMQ's own default, exists nowhere this project provisions.
     rabbitmq_url: Annotated[AmqpDsn, Secret()] = Field(
-        default=AmqpDsn("amqp://guest:guest@127.0.0.1:5672/"),
-        description="AMQP URL of the broker (amqps://...?cafile=PATH for TLS)",
+        description="AMQP URL of the broker, with this participant's user and the vhost "
+        "(amqp://cqrs-command:PASSWORD@HOST:5672/cqrs; amqps://...?cafile=PATH for TLS)",
     )
     log_level: str = Field(
         default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$", description="DEBUG, INFO, WARNING or ERROR"
@@ -82,5 +84,6 @@ def load(kind: type[S]) -> S:
             field = "_".join(str(part) for part in item["loc"])
             # A value read from a file is named by its _FILE variable (its content is never shown).
             name = file_variable_in_use(kind, field, os.environ) or f"CQRS_{field.upper()}"
-            print(f"configuration error: {name}: {item['msg']}", file=sys.stderr)
+            why = "not set (required)" if item["type"] == "missing" else item["msg"]
+            print(f"configuration error: {name}: {why}", file=sys.stderr)
         raise SystemExit(2) from None
