@@ -46,8 +46,10 @@ KINDS = {
         "CQRS_TEST_RABBITMQ_IMAGE",
         "rabbitmq:4.1.4-management-alpine",
         5672,
-        lambda host, port: f"amqp://guest:guest@{host}:{port}/",
+        lambda host, port: f"amqp://cqrs-admin:cqrs-admin@{host}:{port}/",
         amqp_answers,
+        # Its first user in place of guest (RabbitMQ reads these itself); the tests make the roles' own.
+        {"RABBITMQ_DEFAULT_USER": "cqrs-admin", "RABBITMQ_DEFAULT_PASS": "cqrs-admin"},
     ),
     "postgres": Kind(
         "CQRS_TEST_POSTGRES_IMAGE",

@@ -51,10 +51,10 @@ while :; do
 done
 echo "==> up: every container healthy after $((SECONDS - t0))s"
 
-user=${CQRS_RABBITMQ_USER:-guest} password=${CQRS_RABBITMQ_PASSWORD:-guest}
-export CQRS_RABBITMQ_URL="amqp://$user:$password@127.0.0.1:${CQRS_RABBITMQ_PORT:-5672}/"
+# As a client (docker-compose.yml's default password unless .env or the shell gives another).
+export CQRS_RABBITMQ_URL="amqp://cqrs-client:${CQRS_RABBITMQ_CLIENT_PASSWORD:-cqrs-client}@127.0.0.1:${CQRS_RABBITMQ_PORT:-5672}/cqrs"
 if ! uv run --frozen --quiet cqrs --timeout 30 customer preferred --limit 1 >/dev/null; then
-  echo "==> up: the containers are healthy but the pair did not answer a query through $CQRS_RABBITMQ_URL" >&2
+  echo "==> up: the containers are healthy but the pair did not answer a query as cqrs-client on port ${CQRS_RABBITMQ_PORT:-5672}" >&2
   exit 1
 fi
-echo "==> up: the pair answers (amqp://…@127.0.0.1:${CQRS_RABBITMQ_PORT:-5672}/) after $((SECONDS - t0))s"
+echo "==> up: the pair answers (amqp://cqrs-client:…@127.0.0.1:${CQRS_RABBITMQ_PORT:-5672}/cqrs) after $((SECONDS - t0))s"

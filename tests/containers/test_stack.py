@@ -72,6 +72,12 @@ class Stack:
         label = f"label=com.docker.compose.project={self.project}"
         return run(["docker", "ps", "-a", "-q", "--filter", label], self.env, 30).stdout.split()
 
+    def rabbitmqctl(self, *args: str) -> str:
+        (broker,) = self.containers("rabbitmq")
+        done = run(["docker", "exec", broker, "rabbitmqctl", "-q", *args], self.env, 60)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
     def inspect(self, container: str, template: str) -> str:
         return run(["docker", "inspect", "-f", template, container], self.env, 30).stdout.strip()
 
@@ -103,7 +109,8 @@ def stack() -> Iterator[Stack]:
         "CQRS_COMMAND_IMAGE": os.environ.get("CQRS_COMMAND_IMAGE", f"{project}/command-service"),
         "CQRS_QUERY_IMAGE": os.environ.get("CQRS_QUERY_IMAGE", f"{project}/query-service"),
         **{f"CQRS_{name}": port for name, port in ports.items()},
-        "CQRS_RABBITMQ_URL": f"amqp://guest:guest@127.0.0.1:{ports['RABBITMQ_PORT']}/",
+        # The operators' user, as docker-compose.yml's definitions make it (default password).
+        "CQRS_RABBITMQ_URL": f"amqp://cqrs-admin:cqrs-admin@127.0.0.1:{ports['RABBITMQ_PORT']}/cqrs",
     }
     started = time.monotonic()
     stack = Stack(env, 0.0)
@@ -128,6 +135,23 @@ def test_up_runs_every_service_healthy_and_the_migration_once(stack: Stack) -> N
     logs = stack.compose("logs", "--no-color", "migrate").stdout
     assert "database schema up to date" in logs
     assert stack.inspect(stack.containers("command-service")[0], "{{.Config.User}}") == "10001:10001"
+
+
+def test_the_broker_has_a_user_per_role_no_guest_and_each_service_connects_as_its_own(stack: Stack) -> None:
+    users = dict(
+        line.split("\t") for line in stack.rabbitmqctl("list_users", "--no-table-headers").splitlines()
+    )
+    assert users == {
+        "cqrs-admin": "[administrator, impersonator]",
+        "cqrs-command": "[impersonator]",
+        "cqrs-query": "[impersonator]",
+        "cqrs-client": "[]",
+    }
+    policies = stack.rabbitmqctl("list_policies", "-p", "cqrs", "--no-table-headers")
+    assert '"max-length":100000,"overflow":"reject-publish-dlx"' in policies
+    listed = stack.rabbitmqctl("list_connections", "--no-table-headers", "user", "vhost")
+    rows = [line.split("\t") for line in listed.splitlines()]
+    assert {row[0] for row in rows if row[1:] == ["cqrs"]} == {"cqrs-command", "cqrs-query"}, listed
 
 
 def test_the_cli_drives_the_pair_in_containers(stack: Stack) -> None:

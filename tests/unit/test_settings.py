@@ -32,3 +32,10 @@ def test_a_malformed_variable_stops_start_up_and_is_named(
         load(CommandSettings)
     assert stopped.value.code == 2
     assert "CQRS_PREFETCH" in capsys.readouterr().err
+
+
+def test_an_action_without_the_broker_needs_no_broker_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    """command-service migrate and healthcheck talk to PostgreSQL or HTTP, never to RabbitMQ."""
+    for name in ("CQRS_RABBITMQ_URL", "CQRS_RABBITMQ_URL_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    assert load(CommandSettings, broker=False).command_http_port == 8081

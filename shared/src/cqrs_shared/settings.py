@@ -72,10 +72,17 @@ class BrokerSettings(BaseSettings):
 S = TypeVar("S", bound=BaseSettings)
 
 
-def load(kind: type[S]) -> S:
-    """Read settings once; a malformed variable stops the process with its name and the reason."""
+# What an action that never talks to RabbitMQ (migrate, healthcheck) is given for its broker URL.
+NO_BROKER = "amqp://unused.invalid/"
+
+
+def load(kind: type[S], *, broker: bool = True) -> S:
+    """Read settings once; a malformed variable stops the process with its name and the reason.
+
+    ``broker=False``: for an action that does not use RabbitMQ, whose URL need not be set.
+    """
     try:
-        return kind()
+        return kind() if broker else kind(rabbitmq_url=NO_BROKER)
     except SecretFileError as error:
         print(f"configuration error: {error}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -19,7 +19,7 @@ def main() -> None:
         __doc__ or "",
         {MIGRATE: "apply the missing database migrations, then exit (an init container or a job)"},
     )
-    settings = load(CommandSettings)
+    settings = load(CommandSettings, broker=chosen == entry.SERVE)
     if chosen == entry.HEALTHCHECK:
         sys.exit(entry.healthcheck(settings.http_host, settings.command_http_port))
     # The service's modules load only for the actions that need them (the healthcheck stays light).

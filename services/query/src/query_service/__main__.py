@@ -12,7 +12,7 @@ from query_service.settings import QuerySettings
 
 def main() -> None:
     chosen = entry.action("query", QuerySettings, __doc__ or "")
-    settings = load(QuerySettings)
+    settings = load(QuerySettings, broker=chosen == entry.SERVE)
     if chosen == entry.HEALTHCHECK:
         sys.exit(entry.healthcheck(settings.http_host, settings.query_http_port))
     # The service's modules load only when it serves (the healthcheck stays light).
