@@ -29,6 +29,7 @@ from cqrs_shared.contracts import (
     GetCustomer,
     OpenAccount,
 )
+from cqrs_shared.errors import BrokerUnavailable
 from cqrs_shared.messaging import topology
 from cqrs_shared.messaging.access import Bounds
 from tests.access import RoleUser, bound_queues, connected_users, role_users
@@ -296,6 +297,10 @@ async def test_the_policy_sends_what_overflows_a_work_queue_to_its_dead_letter_q
             assert overflowed.message_id == "over"
             assert "maxlen" in str(overflowed.headers["x-death"])  # its reason
             await overflowed.nack(requeue=True)
+            async with CqrsClient.connect(vhost, timeout=5) as client:  # the client is told
+                with pytest.raises(BrokerUnavailable, match=r"refused 'CreateCustomer' .* its queue is full"):
+                    await client.send(CreateCustomer(name="One Too Many", locale="en"))
+            await (await dlq.get(timeout=5)).ack()  # the .dlq held 2 (its copy went there too): 1 again
             dead_letters = await channel.get_exchange(topology.DEAD_LETTER_EXCHANGE)
             for _ in range(2):  # the .dlq holds 3 and then refuses (nack): never drops
                 await dead_letters.publish(aio_pika.Message(b"dead"), routing_key=topology.COMMAND_QUEUE)

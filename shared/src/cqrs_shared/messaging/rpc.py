@@ -14,6 +14,7 @@ from aio_pika.abc import (
     AbstractIncomingMessage,
 )
 from aio_pika.exceptions import DeliveryError
+from aiormq import spec
 
 from cqrs_shared.contracts.metadata import Metadata
 from cqrs_shared.errors import BrokerUnavailable, RequestTimeout
@@ -76,7 +77,11 @@ class RpcClient:
             message = outgoing(body, metadata, reply_to=DIRECT_REPLY_TO, persistent=False, user_id=user_id)
             try:
                 await publish(exchange, message, routing_key, mandatory=True, timeout=timeout)
-            except DeliveryError:
+            except DeliveryError as error:
+                if isinstance(error.frame, spec.Basic.Nack):  # the queue's bound (README: Limits)
+                    raise BrokerUnavailable(
+                        f"the broker refused {metadata.type!r} for {routing_key!r}: its queue is full"
+                    ) from None
                 raise BrokerUnavailable(
                     f"nothing is bound to receive {metadata.type!r} at {routing_key!r}: "
                     "is the service running?"
