@@ -38,7 +38,7 @@ from tests.conftest import fresh_vhost
 from tests.e2e.raw import Raw, raw_channel
 from tests.faults.isolated import Isolated, Servers, isolated
 from tests.faults.supervised import make_run
-from tests.pair import Pair, Service, start, wait_ready
+from tests.pair import Cli, Pair, Service, start, wait_ready
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 COMMAND_DLQ = topology.dead_letter_queue(topology.COMMAND_QUEUE)
@@ -130,18 +130,24 @@ async def raw_channel_of(url: str, replies_from: Raw) -> AsyncIterator[Raw]:
 
 
 async def dead_letter(channel: AbstractChannel, message_id: str) -> AbstractIncomingMessage:
-    """Take the dead letter of ``message_id`` out of the command queue's .dlq (others are put back)."""
+    """Take the dead letter of ``message_id`` out of the command queue's .dlq; the others are held
+    until it is found (a message put back goes back to the head) and then put back."""
     dlq = await channel.get_queue(COMMAND_DLQ)
-    async with asyncio.timeout(10):
-        while True:
-            message = await dlq.get(fail=False)
-            if message is None:
-                await asyncio.sleep(0.05)
-            elif message.message_id == message_id:
-                await message.ack()
-                return message
-            else:
-                await message.nack(requeue=True)
+    held: list[AbstractIncomingMessage] = []
+    try:
+        async with asyncio.timeout(10):
+            while True:
+                message = await dlq.get(fail=False)
+                if message is None:
+                    await asyncio.sleep(0.05)
+                elif message.message_id == message_id:
+                    await message.ack()
+                    return message
+                else:
+                    held.append(message)
+    finally:
+        for message in held:
+            await message.nack(requeue=True)
 
 
 async def an_account(client: CqrsClient) -> str:
@@ -220,6 +226,17 @@ async def test_a_command_not_granted_is_refused_forbidden_and_dead_lettered(role
         dead = await dead_letter(admin.channel, str(reply.command_id))
     assert dead.headers["x-error-code"] == "forbidden"
     assert dead.user_id == roles.users["teller"].name  # the service kept the sender's id (impersonator)
+
+
+async def test_the_cli_as_a_limited_user_is_refused_cleanly(roles: Roles) -> None:
+    teller = Cli({**roles.own.env, "CQRS_RABBITMQ_URL": roles.url("teller")})
+    opened = await asyncio.to_thread(teller, "account", "open", str(uuid4()))
+    dead_letters = await asyncio.to_thread(teller, "dlq", "list")
+    assert opened.returncode == 2, opened.stderr
+    assert "rejected: forbidden: user 'cqrs-test-teller-" in opened.stderr
+    assert dead_letters.returncode == 2, dead_letters.stderr
+    assert "ACCESS_REFUSED - access to queue 'command-service.commands.dlq'" in dead_letters.stderr
+    assert "Traceback" not in dead_letters.stderr
 
 
 async def test_a_command_dressed_as_a_granted_one_is_judged_by_its_body(roles: Roles) -> None:

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from uuid import UUID
 
+from aiormq.exceptions import ChannelAccessRefused
 from pydantic import ValidationError
 
 from cqrs_shared import cli_broker, cli_ops, cli_projection, output
@@ -251,6 +252,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = "timeout" if isinstance(error, RequestTimeout) else "broker_unavailable"
         output.failure(code, str(error), as_json)
         return EXIT_UNAVAILABLE
+    except ChannelAccessRefused as error:  # this URL's user may not (README: Users and permissions)
+        why = f"{error} (cqrs {args.area} needs more than this user's permissions; operators: the admin role)"
+        output.failure("access_refused", why, as_json)
+        return EXIT_REJECTED
     except KeyboardInterrupt:
         return EXIT_ERROR
 
