@@ -198,3 +198,10 @@ def test_cqrs_broker_grant_prints_rabbitmqctl_commands(capsys: pytest.CaptureFix
 
 def _permissions(role: access.Role) -> dict[str, str]:
     return {"configure": role.configure, "write": role.write, "read": role.read}
+
+
+def test_the_readme_shows_the_permissions_the_table_gives() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for role in ROLES.values():
+        for pattern in (role.configure, role.write, role.read, *(topic.write for topic in role.topics)):
+            assert pattern in readme, f"README.md lacks the {role.name} role's {pattern}"
