@@ -62,5 +62,5 @@ async def test_one_trace_runs_from_the_command_to_the_query_that_waited_for_it(
     assert any(kind == ("SpanKind.CLIENT", "postgresql") for kind in command_kinds), command_kinds
     assert ("SpanKind.PRODUCER", "cqrs.events,customer.created send") in command_kinds, command_kinds
     assert ("SpanKind.CONSUMER", "cqrs.events receive") in query_kinds, query_kinds
-    assert ("SpanKind.CONSUMER", "query-service.rpc receive") in query_kinds, query_kinds
+    assert ("SpanKind.CONSUMER", "cqrs.queries receive") in query_kinds, query_kinds
     assert any(kind == ("SpanKind.CLIENT", "mongodb") for kind in query_kinds), query_kinds
