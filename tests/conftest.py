@@ -5,6 +5,7 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
@@ -137,3 +138,17 @@ async def amqp(rabbitmq_url: str) -> AsyncIterator[AbstractRobustConnection]:
     connection = await aio_pika.connect_robust(rabbitmq_url)
     async with connection:
         yield connection
+
+
+@dataclass(frozen=True)
+class Servers:
+    """The servers a pair of its own is made on (tests/faults/isolated.py, tests/own.py)."""
+
+    rabbitmq: str
+    postgres: str
+    mongodb: str
+
+
+@pytest.fixture(scope="session")
+def servers(rabbitmq_server: str, postgres_server: str, mongodb_url: str) -> Servers:
+    return Servers(rabbitmq_server, postgres_server, mongodb_url)

@@ -58,11 +58,6 @@ class Roles:
 
 
 @pytest.fixture(scope="module")
-def servers(rabbitmq_server: str, postgres_server: str, mongodb_url: str) -> Servers:
-    return Servers(rabbitmq_server, postgres_server, mongodb_url)
-
-
-@pytest.fixture(scope="module")
 async def roles(pair: Pair, servers: Servers) -> AsyncIterator[Roles]:
     """The pair on a vhost of its own (policies as provisioned), each service as its role's user;
     users ``client`` (may send any command) and ``teller`` (Deposit and Withdraw only)."""

@@ -31,11 +31,6 @@ COMMAND_REPLY = TypeAdapter[CommandReply](CommandReply)
 QUERY_REPLY = TypeAdapter[QueryOk[Any] | QueryFailed](QueryOk[Any] | QueryFailed)
 
 
-@pytest.fixture
-def servers(rabbitmq_server: str, postgres_server: str, mongodb_url: str) -> Servers:
-    return Servers(rabbitmq_server, postgres_server, mongodb_url)
-
-
 async def test_hostile_messages_get_structured_replies_and_the_pair_carries_on(
     pair: Pair, servers: Servers
 ) -> None:

@@ -62,11 +62,6 @@ class History:
 
 
 @pytest.fixture(scope="module")
-def servers(rabbitmq_server: str, postgres_server: str, mongodb_url: str) -> Servers:
-    return Servers(rabbitmq_server, postgres_server, mongodb_url)
-
-
-@pytest.fixture(scope="module")
 async def own(pair: Pair, servers: Servers) -> AsyncIterator[Isolated]:
     async with isolated(pair, servers, {}) as own:
         first = own.query

@@ -44,11 +44,6 @@ EVENT_DLQ = dead_letter_queue(EVENT_QUEUE)
 QUICK = {"CQRS_RETRY_ATTEMPTS": "2", "CQRS_RETRY_DELAY": "0.2", "CQRS_REPAIR_TIMEOUT": "2"}
 
 
-@pytest.fixture
-def servers(rabbitmq_server: str, postgres_server: str, mongodb_url: str) -> Servers:
-    return Servers(rabbitmq_server, postgres_server, mongodb_url)
-
-
 async def test_an_older_query_service_loses_nothing_the_upgraded_one_cannot_take_back(
     pair: Pair, servers: Servers
 ) -> None:

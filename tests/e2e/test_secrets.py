@@ -28,11 +28,6 @@ pytestmark = pytest.mark.e2e
 URLS = ("CQRS_RABBITMQ_URL", "CQRS_POSTGRES_DSN", "CQRS_MONGODB_URL")
 
 
-@pytest.fixture
-def servers(rabbitmq_server: str, postgres_server: str, mongodb_url: str) -> Servers:
-    return Servers(rabbitmq_server, postgres_server, mongodb_url)
-
-
 def with_password(url: str, password: str, user: str | None = None) -> str:
     parts = urlsplit(url)
     host = parts.netloc.rpartition("@")[2]

@@ -13,15 +13,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from tests.conftest import fresh_mongo, fresh_postgres, fresh_vhost, no_vhost
+from tests.conftest import Servers, fresh_mongo, fresh_postgres, fresh_vhost, no_vhost
 from tests.pair import ROOT, Pair, Service, start, wait_ready
-
-
-@dataclass(frozen=True)
-class Servers:
-    rabbitmq: str
-    postgres: str
-    mongodb: str
 
 
 @dataclass

@@ -26,11 +26,6 @@ from tests.waiting import until
 pytestmark = pytest.mark.faults
 
 
-@pytest.fixture
-def servers(rabbitmq_server: str, postgres_server: str, mongodb_url: str) -> Servers:
-    return Servers(rabbitmq_server, postgres_server, mongodb_url)
-
-
 async def probe(service: Service, path: str) -> tuple[int, dict[str, Any]]:
     async with aiohttp.ClientSession() as session, session.get(service.url + path) as response:
         return response.status, await response.json()

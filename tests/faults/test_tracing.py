@@ -17,11 +17,6 @@ from tests.pair import Pair, Service
 pytestmark = pytest.mark.faults
 
 
-@pytest.fixture
-def servers(rabbitmq_server: str, postgres_server: str, mongodb_url: str) -> Servers:
-    return Servers(rabbitmq_server, postgres_server, mongodb_url)
-
-
 def spans(service: Service, trace: str) -> list[dict[str, Any]]:
     """The spans of ``trace`` the service exported (its stdout, one JSON object a line)."""
     found = []
