@@ -152,3 +152,16 @@ class Servers:
 @pytest.fixture(scope="session")
 def servers(rabbitmq_server: str, postgres_server: str, mongodb_url: str) -> Servers:
     return Servers(rabbitmq_server, postgres_server, mongodb_url)
+
+
+@asynccontextmanager
+async def fresh_resources(servers: Servers) -> AsyncIterator[tuple[str, str, str]]:
+    """A vhost (its URL), a database (its DSN) and a read database (its name) of their own."""
+    with fresh_vhost(servers.rabbitmq) as vhost:
+        if vhost is None:
+            pytest.fail(no_vhost(servers.rabbitmq))
+        async with (
+            fresh_postgres(servers.postgres, "cqrs_own") as dsn,
+            fresh_mongo(servers.mongodb, "cqrs_own") as read_db,
+        ):
+            yield vhost, dsn, read_db

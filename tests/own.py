@@ -9,15 +9,12 @@ async with own_resources(servers) as own:               # vhost, database, read 
 import asyncio
 import os
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import pytest
-
-from tests.conftest import fresh_mongo, fresh_postgres, fresh_vhost, no_vhost
-from tests.faults.isolated import Servers
+from tests.conftest import Servers, fresh_resources
 from tests.pair import Service, start, wait_ready
 
 
@@ -35,22 +32,17 @@ class Own:
 
 @asynccontextmanager
 async def own_resources(servers: Servers) -> AsyncIterator[Own]:
-    with fresh_vhost(servers.rabbitmq) as vhost:
-        if vhost is None:
-            pytest.fail(no_vhost(servers.rabbitmq))
-        async with AsyncExitStack() as stack:
-            dsn = await stack.enter_async_context(fresh_postgres(servers.postgres, "cqrs_own"))
-            read_db = await stack.enter_async_context(fresh_mongo(servers.mongodb, "cqrs_own"))
-            env = {
-                **os.environ,
-                "CQRS_RABBITMQ_URL": vhost,
-                "CQRS_POSTGRES_DSN": dsn,
-                "CQRS_MONGODB_URL": servers.mongodb,
-                "CQRS_MONGODB_DATABASE": read_db,
-                "CQRS_RELAY_POLL_INTERVAL": "0.5",
-                "CQRS_LOG_FORMAT": "json",
-            }
-            yield Own(env, vhost, dsn, read_db)
+    async with fresh_resources(servers) as (vhost, dsn, read_db):
+        env = {
+            **os.environ,
+            "CQRS_RABBITMQ_URL": vhost,
+            "CQRS_POSTGRES_DSN": dsn,
+            "CQRS_MONGODB_URL": servers.mongodb,
+            "CQRS_MONGODB_DATABASE": read_db,
+            "CQRS_RELAY_POLL_INTERVAL": "0.5",
+            "CQRS_LOG_FORMAT": "json",
+        }
+        yield Own(env, vhost, dsn, read_db)
 
 
 @asynccontextmanager

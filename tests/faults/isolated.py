@@ -11,9 +11,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-import pytest
-
-from tests.conftest import Servers, fresh_mongo, fresh_postgres, fresh_vhost, no_vhost
+from tests.conftest import Servers, fresh_resources
 from tests.pair import ROOT, Pair, Service, start, wait_ready
 
 
@@ -61,28 +59,23 @@ async def isolated(
     pair: Pair, servers: Servers, overrides: dict[str, str], *, proxied: bool = False, services: bool = True
 ) -> AsyncIterator[Isolated]:
     """Fresh vhost and databases; with ``services``, both services started on them and stopped after."""
-    with fresh_vhost(servers.rabbitmq) as vhost:
-        if vhost is None:
-            pytest.fail(no_vhost(servers.rabbitmq))
-        async with AsyncExitStack() as stack:
-            dsn = await stack.enter_async_context(fresh_postgres(servers.postgres, "cqrs_own"))
-            read_db = await stack.enter_async_context(fresh_mongo(servers.mongodb, "cqrs_own"))
-            url, proxy = vhost, None
-            if proxied:
-                port, proxy = await stack.enter_async_context(proxy_to(vhost))
-                url = through(vhost, port)
-            env = {
-                **pair.env,
-                **overrides,
-                "CQRS_RABBITMQ_URL": url,
-                "CQRS_POSTGRES_DSN": dsn,
-                "CQRS_MONGODB_DATABASE": read_db,
-            }
-            own = Isolated(env, vhost, dsn, read_db, proxy=proxy)
-            if services:
-                own.command = start("command-own", "command_service", env, pair.log_dir)
-                own.query = start("query-own", "query_service", env, pair.log_dir)
-                stack.callback(own.command.stop)
-                stack.callback(own.query.stop)
-                await asyncio.gather(wait_ready(own.command), wait_ready(own.query))
-            yield own
+    async with fresh_resources(servers) as (vhost, dsn, read_db), AsyncExitStack() as stack:
+        url, proxy = vhost, None
+        if proxied:
+            port, proxy = await stack.enter_async_context(proxy_to(vhost))
+            url = through(vhost, port)
+        env = {
+            **pair.env,
+            **overrides,
+            "CQRS_RABBITMQ_URL": url,
+            "CQRS_POSTGRES_DSN": dsn,
+            "CQRS_MONGODB_DATABASE": read_db,
+        }
+        own = Isolated(env, vhost, dsn, read_db, proxy=proxy)
+        if services:
+            own.command = start("command-own", "command_service", env, pair.log_dir)
+            own.query = start("query-own", "query_service", env, pair.log_dir)
+            stack.callback(own.command.stop)
+            stack.callback(own.query.stop)
+            await asyncio.gather(wait_ready(own.command), wait_ready(own.query))
+        yield own
