@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -167,7 +167,7 @@ async def client(pair: Pair) -> AsyncIterator[CqrsClient]:
 
 
 @pytest.fixture
-def cli(pair: Pair) -> Iterator["Cli"]:
+def cli(pair: Pair) -> "Cli":
     return Cli(pair.env)
 
 

@@ -1,0 +1,208 @@
+"""`make bench`: the pair beside the transport ceiling and its Python peers, measured in one run.
+
+Starts both services as processes on a vhost and databases of their own (on the local servers:
+infra/provision.sh), seeds --customers customers through the command side, then measures, each
+at 1, 16 and 64 in flight after a warm-up, for --seconds each (and at least 1,000 samples):
+
+  1. the ceiling: an echo over aio-pika written by hand (tests/bench/echo.py);
+  2. the peers: the same echo with aio-pika's JsonRPC and with FastStream's request/reply;
+  3. queries: GetCustomer by id, GetCustomersWithName;
+  4. commands: CreateCustomer, and Deposit on 10 hot accounts (no lost update, checked);
+  5. projection lag: CreateCustomer accepted -> visible to GetCustomer(min_version), at half the
+     CreateCustomer rate measured at 64 in flight (an open loop);
+  6. CPU seconds per 1,000 operations of each process, and the services' memory at the end.
+
+Prints a table (progress on stderr); writes bench-results/bench.json and bench-results/bench.png.
+Bounded: every loop stops by itself (--seconds, a cap of 4x that), the whole run in a few minutes.
+"""
+
+import argparse
+import asyncio
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cqrs_shared.client import CqrsClient
+from cqrs_shared.contracts import GetCustomer
+from tests.bench import echo, pair_ops, procs
+from tests.bench.report import CEILING, Figure, Run, plot, table
+from tests.bench.timing import Counter, Operation, closed_loop, open_loop, warm_up
+from tests.conftest import Servers
+from tests.local_env import use_local_servers
+from tests.own import own_resources, running
+
+ECHOES = {
+    "raw": CEILING,
+    "jsonrpc": "echo, aio-pika patterns.JsonRPC",
+    "faststream": "echo, FastStream request/reply",
+}
+RESULTS = Path("bench-results")
+
+
+def say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, run: Run, groups: list[procs.Group]) -> None:
+        self.args = args
+        self.run = run
+        self.groups = groups
+        self.counter = Counter()
+
+    async def measure(
+        self, scenario: str, operation: Operation, in_flight: int, extra: list[procs.Group]
+    ) -> Figure:
+        seconds = self.args.seconds
+        say(f"... {scenario}, {in_flight} in flight")
+        await warm_up(operation, in_flight, self.args.warmup, self.counter)
+        groups = self.groups + extra
+        before = procs.cpu_seconds(groups)
+        timed = await closed_loop(operation, in_flight, seconds, 4 * seconds, self.counter)
+        after = procs.cpu_seconds(groups)
+        figure = self.run.add(Figure.of(scenario, in_flight, timed, _spent(before, after)))
+        say(f"    {figure.per_s:,.0f} ops/s, p50 {figure.p50_ms} ms, p99 {figure.p99_ms} ms")
+        return figure
+
+    async def echoes(self, url: str, request: bytes, reply_bytes: int) -> None:
+        for kind, scenario in ECHOES.items():
+            async with echo_server(kind, url, reply_bytes) as server, echo.echo_client(kind, url) as call:
+
+                async def operation(n: int) -> None:
+                    await call(request)
+
+                for level in self.args.in_flight:
+                    await self.measure(
+                        scenario, operation, level, [procs.Group("echo server", procs.pid_is(server))]
+                    )
+
+
+@asynccontextmanager
+async def echo_server(kind: str, url: str, reply_bytes: int) -> AsyncIterator[int]:
+    """The echo ``kind`` as a process, ready; its pid. Stopped on leaving."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.bench.echo", kind, url, str(reply_bytes), stdout=subprocess.PIPE
+    )
+    try:
+        assert process.stdout is not None
+        async with asyncio.timeout(30):
+            while (line := await process.stdout.readline()).strip() != b"ready":
+                if not line:
+                    raise pair_ops.BenchFailed(f"the {kind} echo server did not start")
+        yield process.pid
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), 30)
+
+
+def _spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {name: after[name] - before.get(name, 0.0) for name in after}
+
+
+async def main(args: argparse.Namespace) -> Run:
+    use_local_servers()
+    servers = Servers(
+        os.environ["CQRS_RABBITMQ_URL"], os.environ["CQRS_TEST_POSTGRES_DSN"], os.environ["CQRS_MONGODB_URL"]
+    )
+    run = Run(facts=_facts(args))
+    with tempfile.TemporaryDirectory(prefix="cqrs-bench-") as logs:
+        async with own_resources(servers) as own, running(own.env, Path(logs)) as (command, query):
+            groups = [
+                procs.Group("benchmark", procs.pid_is(os.getpid())),
+                procs.Group("command service", procs.pid_is(command.process.pid)),
+                procs.Group("query service", procs.pid_is(query.process.pid)),
+                *procs.servers(),
+            ]
+            bench = Bench(args, run, groups)
+            async with CqrsClient.connect(own.amqp_url, timeout=30) as client:
+                say(f"seeding {args.customers:,} customers through the command side")
+                seeded = await pair_ops.seed(client, own.amqp_url, args.customers)
+                assert seeded.view is not None
+                request = GetCustomer(customer_id=seeded.customers[0]).model_dump_json().encode()
+                reply_bytes = pair_ops.reply_bytes(seeded.view)
+                run.facts.update(request_bytes=len(request), reply_bytes=reply_bytes)
+                await bench.echoes(own.amqp_url, request, reply_bytes)
+                await _pair(bench, client, seeded)
+            run.memory_mb = {
+                "command service": round(procs.rss_mb(command.process.pid), 1),
+                "query service": round(procs.rss_mb(query.process.pid), 1),
+            }
+    return run
+
+
+async def _pair(bench: Bench, client: CqrsClient, seeded: pair_ops.Seeded) -> None:
+    levels = bench.args.in_flight
+    for level in levels:
+        await bench.measure("GetCustomer by id", pair_ops.get_customer(client, seeded), level, [])
+    for level in levels:
+        await bench.measure("GetCustomersWithName", pair_ops.find_by_name(client), level, [])
+    creates = {}
+    for level in levels:
+        creates[level] = await bench.measure("CreateCustomer", pair_ops.create_customer(client), level, [])
+    hot = pair_ops.HotDeposits(client, seeded.accounts)
+    for level in levels:
+        figure = await bench.measure(
+            f"Deposit on {len(seeded.accounts)} hot accounts", hot.operation, level, []
+        )
+        figure.note = ", ".join(f"{code} {count}" for code, count in hot.rejected.items())
+    lost = await hot.lost_updates()
+    bench.run.facts["lost_updates"] = lost
+    if lost:
+        raise pair_ops.BenchFailed(f"{lost} accepted deposits are missing from the balances")
+    await _lag(bench, client, creates[max(levels)].per_s / 2)
+
+
+async def _lag(bench: Bench, client: CqrsClient, rate: float) -> None:
+    say(f"... lag: accepted -> visible at {rate:.0f} CreateCustomer/s (half the rate measured)")
+    before = procs.cpu_seconds(bench.groups)
+    timed = await open_loop(pair_ops.accepted_to_visible(client), rate, bench.args.seconds, 60, bench.counter)
+    after = procs.cpu_seconds(bench.groups)
+    figure = bench.run.add(
+        Figure.of(f"lag, accepted -> visible, {rate:.0f}/s", 0, timed, _spent(before, after))
+    )
+    say(f"    p50 {figure.p50_ms} ms, p99 {figure.p99_ms} ms")
+
+
+def _facts(args: argparse.Namespace) -> dict[str, object]:
+    return {
+        "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{os.cpu_count()} cores, Python {platform.python_version()}, uvloop",
+        "customers": args.customers,
+        "seconds": args.seconds,
+        "warmup": args.warmup,
+        "in_flight": args.in_flight,
+    }
+
+
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=10_000, help="customers seeded (default 10,000)")
+    parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per figure (default 5)")
+    parser.add_argument(
+        "--warmup", type=float, default=1.5, help="seconds of warm-up before each (default 1.5)"
+    )
+    parser.add_argument("--in-flight", type=lambda s: [int(x) for x in s.split(",")], default=[1, 16, 64])
+    parser.add_argument("--out", type=Path, default=RESULTS / "bench.json")
+    parser.add_argument("--plot", type=Path, default=RESULTS / "bench.png")
+    parser.add_argument("--json", action="store_true", help="print the JSON document instead of the table")
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    import uvloop
+
+    options = arguments()
+    began = time.monotonic()
+    result = uvloop.run(main(options))
+    result.facts["took_s"] = round(time.monotonic() - began)
+    result.write(options.out)
+    plot(result, options.plot)
+    print(options.out.read_text() if options.json else table(result))
+    say(f"wrote {options.out} and {options.plot} ({result.facts['took_s']} s)")

@@ -1,0 +1,170 @@
+"""The pair's side of the benchmark: seeding a read model, and each measured operation as a client.
+
+Every operation checks its answer (an accepted command, a found customer, a non-empty page), so a
+figure never counts failures as work.
+"""
+
+import asyncio
+import random
+import sys
+import time
+from collections import Counter as Tally
+from dataclasses import dataclass, field
+from decimal import Decimal
+from uuid import UUID
+
+import aio_pika
+
+from cqrs_shared.client import CqrsClient
+from cqrs_shared.contracts import (
+    AccountView,
+    CommandAccepted,
+    CreateCustomer,
+    CustomerPage,
+    CustomerView,
+    Deposit,
+    GetAccount,
+    GetCustomer,
+    GetCustomersWithName,
+    OpenAccount,
+)
+from cqrs_shared.contracts.replies import QueryOk
+from cqrs_shared.messaging.topology import EVENT_QUEUE
+from tests.bench.timing import Operation
+
+NAMES = 2_000  # distinct names over the seeded customers: a find by name returns a handful
+HOT_ACCOUNTS = 10
+SEED_IN_FLIGHT = 64
+
+
+class BenchFailed(Exception):
+    """The pair answered wrongly (a lost update, a rejected command): no figure is worth printing."""
+
+
+def name_of(n: int) -> str:
+    return f"Bench Customer {n % NAMES:04d}"
+
+
+@dataclass
+class Seeded:
+    customers: list[UUID] = field(default_factory=list)
+    accounts: list[UUID] = field(default_factory=list)
+    view: CustomerView | None = None
+
+
+async def seed(client: CqrsClient, admin_url: str, count: int) -> Seeded:
+    """``count`` customers through the command side, HOT_ACCOUNTS accounts, then wait for the view."""
+    seeded = Seeded()
+    began = time.perf_counter()
+    numbers = iter(range(count))
+
+    async def creator() -> None:
+        for n in numbers:
+            reply = await client.send(CreateCustomer(name=name_of(n), locale="en"))
+            if not isinstance(reply, CommandAccepted):
+                raise BenchFailed(f"seeding: {reply}")
+            seeded.customers.append(reply.id)
+            if len(seeded.customers) % 2_000 == 0:
+                print(f"    seeded {len(seeded.customers):,} customers", file=sys.stderr, flush=True)
+
+    await asyncio.gather(*(creator() for _ in range(SEED_IN_FLIGHT)))
+    for owner in seeded.customers[:HOT_ACCOUNTS]:
+        opened = await client.send(OpenAccount(customer_id=owner))
+        if not isinstance(opened, CommandAccepted):
+            raise BenchFailed(f"seeding: {opened}")
+        seeded.accounts.append(opened.id)
+    await drained(admin_url)
+    last = seeded.customers[-1]
+    seeded.view = await client.ask(GetCustomer(customer_id=last, min_version=1), CustomerView)
+    took = time.perf_counter() - began
+    print(f"    {count:,} customers seeded and projected in {took:.0f} s", file=sys.stderr, flush=True)
+    return seeded
+
+
+async def drained(admin_url: str, timeout: float = 300) -> None:
+    """Until the query service's event queue is empty (every committed event projected or in hand)."""
+    async with await aio_pika.connect(admin_url) as connection:
+        channel = await connection.channel()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            queue = await channel.declare_queue(EVENT_QUEUE, passive=True)
+            if queue.declaration_result.message_count == 0:
+                return
+            await asyncio.sleep(0.5)
+    raise BenchFailed(f"the event queue did not drain within {timeout:g} s")
+
+
+def reply_bytes(view: CustomerView) -> int:
+    """The size of the query service's reply carrying ``view``: what the echo answers with."""
+    return len(QueryOk[CustomerView](result=view).model_dump_json())
+
+
+def get_customer(client: CqrsClient, seeded: Seeded) -> Operation:
+    async def operation(n: int) -> None:
+        wanted = random.choice(seeded.customers)
+        view = await client.ask(GetCustomer(customer_id=wanted), CustomerView)
+        if view.id != wanted:
+            raise BenchFailed(f"asked for {wanted}, got {view.id}")
+
+    return operation
+
+
+def find_by_name(client: CqrsClient) -> Operation:
+    async def operation(n: int) -> None:
+        page = await client.ask(GetCustomersWithName(name=name_of(n)), CustomerPage)
+        if not page.items:
+            raise BenchFailed(f"no customer named {name_of(n)!r}")
+
+    return operation
+
+
+def create_customer(client: CqrsClient) -> Operation:
+    async def operation(n: int) -> None:
+        reply = await client.send(CreateCustomer(name=name_of(n), locale="en"))
+        if not isinstance(reply, CommandAccepted):
+            raise BenchFailed(f"CreateCustomer: {reply}")
+
+    return operation
+
+
+@dataclass
+class HotDeposits:
+    """Deposits of 1.00 spread over a few accounts, many at once on each (conflicts included)."""
+
+    client: CqrsClient
+    accounts: list[UUID]
+    accepted: Tally[UUID] = field(default_factory=Tally)
+    rejected: Tally[str] = field(default_factory=Tally)
+    versions: dict[UUID, int] = field(default_factory=dict)
+
+    async def operation(self, n: int) -> None:
+        account = self.accounts[n % len(self.accounts)]
+        reply = await self.client.send(Deposit(account_id=account, amount=Decimal("1.00")))
+        if not isinstance(reply, CommandAccepted):
+            self.rejected[reply.error.code.value] += 1
+            return
+        self.accepted[account] += 1
+        self.versions[account] = max(self.versions.get(account, 0), reply.version)
+
+    async def lost_updates(self) -> int:
+        """Accepted deposits missing from the balances the query side shows (0, or BenchFailed)."""
+        lost = 0
+        for account in self.accounts:
+            version = self.versions.get(account, 1)
+            view = await self.client.ask(GetAccount(account_id=account, min_version=version), AccountView)
+            lost += self.accepted[account] - int(view.balance)
+        return lost
+
+
+def accepted_to_visible(client: CqrsClient) -> Operation:
+    """CreateCustomer, then GetCustomer with min_version: the time from the accepted reply to the answer."""
+
+    async def operation(n: int) -> float:
+        reply = await client.send(CreateCustomer(name=name_of(n), locale="en"))
+        if not isinstance(reply, CommandAccepted):
+            raise BenchFailed(f"CreateCustomer: {reply}")
+        accepted = time.perf_counter()
+        await client.ask(GetCustomer(customer_id=reply.id, min_version=reply.version), CustomerView)
+        return time.perf_counter() - accepted
+
+    return operation
