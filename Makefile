@@ -33,8 +33,8 @@ servers:  ## start the local servers only (PostgreSQL, RabbitMQ, FerretDB) on 12
 stop:     ## stop the local servers
 	bash infra/stop.sh
 
-bench:    ## measure command and query latency and throughput against the running servers
-	uv run python -m tests.bench
+bench:    ## the pair beside a raw echo, aio-pika JsonRPC and FastStream, one run (docs/performance.md)
+	bash infra/bench.sh $(BENCH_ARGS)
 
 bench-scale: ## does a read stay as fast at 100,000 customers as at 1,000? (seeds its own read database)
 	uv run python -m tests.bench_scale

@@ -20,18 +20,20 @@ import argparse
 import asyncio
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from cqrs_shared.client import CqrsClient
 from cqrs_shared.contracts import GetCustomer
-from tests.bench import echo, pair_ops, procs
+from tests.bench import echo, pair_ops, procs, profile
 from tests.bench.report import CEILING, Figure, Run, plot, table
 from tests.bench.timing import Counter, Operation, closed_loop, open_loop, warm_up
 from tests.conftest import Servers
@@ -51,10 +53,13 @@ def say(text: str) -> None:
 
 
 class Bench:
-    def __init__(self, args: argparse.Namespace, run: Run, groups: list[procs.Group]) -> None:
+    def __init__(
+        self, args: argparse.Namespace, run: Run, groups: list[procs.Group], services: dict[str, int]
+    ) -> None:
         self.args = args
         self.run = run
         self.groups = groups
+        self.services = services  # name -> pid, profiled with --profile
         self.counter = Counter()
 
     async def measure(
@@ -65,11 +70,35 @@ class Bench:
         await warm_up(operation, in_flight, self.args.warmup, self.counter)
         groups = self.groups + extra
         before = procs.cpu_seconds(groups)
+        spies = self._profile(scenario, in_flight, extra)
         timed = await closed_loop(operation, in_flight, seconds, 4 * seconds, self.counter)
         after = procs.cpu_seconds(groups)
+        await self._summarise(await spies)
         figure = self.run.add(Figure.of(scenario, in_flight, timed, _spent(before, after)))
         say(f"    {figure.per_s:,.0f} ops/s, p50 {figure.p50_ms} ms, p99 {figure.p99_ms} ms")
         return figure
+
+    def _profile(
+        self, scenario: str, in_flight: int, extra: list[procs.Group]
+    ) -> "asyncio.Future[list[Path]]":
+        """py-spy on each service while the pair's figure at the top in-flight count is measured."""
+        folder: Path | None = self.args.profile
+        if folder is None or extra or in_flight != max(self.args.in_flight):
+            return asyncio.ensure_future(asyncio.sleep(0, []))
+        folder.mkdir(parents=True, exist_ok=True)
+        name = re.sub(r"[^a-z0-9]+", "-", scenario.lower()).strip("-")
+        outs = [folder / f"{name}.{service.replace(' ', '-')}.txt" for service in self.services]
+        spies = [
+            profile.record(pid, self.args.seconds, out)
+            for pid, out in zip(self.services.values(), outs, strict=True)
+        ]
+        return asyncio.ensure_future(_all(spies, outs))
+
+    @staticmethod
+    async def _summarise(outs: list[Path]) -> None:
+        for out in outs:
+            if out.exists():
+                out.with_suffix(".summary.txt").write_text(profile.summary(out))
 
     async def echoes(self, url: str, request: bytes, reply_bytes: int) -> None:
         for kind, scenario in ECHOES.items():
@@ -102,6 +131,11 @@ async def echo_server(kind: str, url: str, reply_bytes: int) -> AsyncIterator[in
         await asyncio.wait_for(process.wait(), 30)
 
 
+async def _all(spies: list[Coroutine[Any, Any, None]], outs: list[Path]) -> list[Path]:
+    await asyncio.gather(*spies)
+    return outs
+
+
 def _spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
     return {name: after[name] - before.get(name, 0.0) for name in after}
 
@@ -120,7 +154,8 @@ async def main(args: argparse.Namespace) -> Run:
                 procs.Group("query service", procs.pid_is(query.process.pid)),
                 *procs.servers(),
             ]
-            bench = Bench(args, run, groups)
+            pids = {"command service": command.process.pid, "query service": query.process.pid}
+            bench = Bench(args, run, groups, pids)
             async with CqrsClient.connect(own.amqp_url, timeout=30) as client:
                 say(f"seeding {args.customers:,} customers through the command side")
                 seeded = await pair_ops.seed(client, own.amqp_url, args.customers)
@@ -191,6 +226,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--in-flight", type=lambda s: [int(x) for x in s.split(",")], default=[1, 16, 64])
     parser.add_argument("--out", type=Path, default=RESULTS / "bench.json")
     parser.add_argument("--plot", type=Path, default=RESULTS / "bench.png")
+    parser.add_argument("--profile", type=Path, help="py-spy the services into this folder (profile.py)")
     parser.add_argument("--json", action="store_true", help="print the JSON document instead of the table")
     return parser.parse_args()
 

@@ -67,6 +67,17 @@ def servers() -> list[Group]:
     """The three servers as this machine runs them (infra/provision.sh)."""
     return [
         Group("rabbitmq", line_has("beam.smp")),
-        Group("postgresql", lambda _, line: line.startswith("postgres")),
+        # The event store's sessions and PostgreSQL's own processes (WAL writer, checkpointer...).
+        Group("postgresql", lambda _, line: _postgres(line) and not _ferretdb_session(line)),
         Group("ferretdb", line_has("cqrs-ferretdb")),
+        # The sessions FerretDB opens to keep the read model in PostgreSQL (its role is ferretdb).
+        Group("ferretdb's pg", lambda _, line: _ferretdb_session(line)),
     ]
+
+
+def _postgres(line: str) -> bool:
+    return line.startswith("postgres:") or "/bin/postgres " in line
+
+
+def _ferretdb_session(line: str) -> bool:
+    return line.startswith("postgres:") and ": ferretdb " in line
