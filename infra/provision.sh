@@ -455,7 +455,8 @@ pidfile=$STATE/run/ferretdb.pid
 if [ "$FERRET_BACKEND" = postgresql ]; then
   # -auth: a client must log in (authMechanism=PLAIN) as a PostgreSQL role, ferretdb for the query
   # service; FerretDB v1 opens PostgreSQL with those credentials (see README "Security").
-  storage=(-handler postgresql -auth -postgresql-url "postgres://$FERRET_PG_USER:$FERRET_PG_PASSWORD@$HOST:$PG_PORT/$FERRET_PG_USER")
+  # sslmode=disable: loopback (TLS cost FerretDB and PostgreSQL CPU on every statement, docs/performance.md).
+  storage=(-handler postgresql -auth -postgresql-url "postgres://$FERRET_PG_USER:$FERRET_PG_PASSWORD@$HOST:$PG_PORT/$FERRET_PG_USER?sslmode=disable")
   where="PostgreSQL database $FERRET_PG_USER"
 else
   storage=(-handler sqlite -data "$STATE/ferretdb-data")

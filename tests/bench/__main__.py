@@ -46,6 +46,7 @@ ECHOES = {
     "faststream": "echo, FastStream request/reply",
 }
 RESULTS = Path("bench-results")
+SCENARIOS = ("echo", "queries", "commands", "lag")
 
 
 def say(text: str) -> None:
@@ -163,7 +164,8 @@ async def main(args: argparse.Namespace) -> Run:
                 request = GetCustomer(customer_id=seeded.customers[0]).model_dump_json().encode()
                 reply_bytes = pair_ops.reply_bytes(seeded.view)
                 run.facts.update(request_bytes=len(request), reply_bytes=reply_bytes)
-                await bench.echoes(own.amqp_url, request, reply_bytes)
+                if "echo" in args.only:
+                    await bench.echoes(own.amqp_url, request, reply_bytes)
                 await _pair(bench, client, seeded)
             run.memory_mb = {
                 "command service": round(procs.rss_mb(command.process.pid), 1),
@@ -173,16 +175,16 @@ async def main(args: argparse.Namespace) -> Run:
 
 
 async def _pair(bench: Bench, client: CqrsClient, seeded: pair_ops.Seeded) -> None:
-    levels = bench.args.in_flight
-    for level in levels:
+    levels, only = bench.args.in_flight, bench.args.only
+    for level in levels if "queries" in only else []:
         await bench.measure("GetCustomer by id", pair_ops.get_customer(client, seeded), level, [])
-    for level in levels:
+    for level in levels if "queries" in only else []:
         await bench.measure("GetCustomersWithName", pair_ops.find_by_name(client), level, [])
     creates = {}
-    for level in levels:
+    for level in levels if "commands" in only else []:
         creates[level] = await bench.measure("CreateCustomer", pair_ops.create_customer(client), level, [])
     hot = pair_ops.HotDeposits(client, seeded.accounts)
-    for level in levels:
+    for level in levels if "commands" in only else []:
         figure = await bench.measure(
             f"Deposit on {len(seeded.accounts)} hot accounts", hot.operation, level, []
         )
@@ -191,7 +193,9 @@ async def _pair(bench: Bench, client: CqrsClient, seeded: pair_ops.Seeded) -> No
     bench.run.facts["lost_updates"] = lost
     if lost:
         raise pair_ops.BenchFailed(f"{lost} accepted deposits are missing from the balances")
-    await _lag(bench, client, creates[max(levels)].per_s / 2)
+    if "lag" in only:
+        rate = creates[max(levels)].per_s / 2 if creates else bench.args.lag_rate
+        await _lag(bench, client, rate)
 
 
 async def _lag(bench: Bench, client: CqrsClient, rate: float) -> None:
@@ -226,6 +230,15 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--in-flight", type=lambda s: [int(x) for x in s.split(",")], default=[1, 16, 64])
     parser.add_argument("--out", type=Path, default=RESULTS / "bench.json")
     parser.add_argument("--plot", type=Path, default=RESULTS / "bench.png")
+    parser.add_argument(
+        "--only",
+        type=lambda s: set(s.split(",")),
+        default=set(SCENARIOS),
+        help=f"a part of the run, for working on one figure: some of {','.join(SCENARIOS)} (default all)",
+    )
+    parser.add_argument(
+        "--lag-rate", type=float, default=100, help="the lag's rate when commands are not run"
+    )
     parser.add_argument("--profile", type=Path, help="py-spy the services into this folder (profile.py)")
     parser.add_argument("--json", action="store_true", help="print the JSON document instead of the table")
     return parser.parse_args()

@@ -12,7 +12,7 @@ from command_service.health import CommandHealth
 from command_service.migrate import migrate
 from command_service.relay import Relay
 from command_service.settings import CommandSettings
-from command_service.store import PostgresEventStore, open_pool
+from command_service.store import PostgresEventStore, open_pool, session
 from command_service.transient import is_transient
 from cqrs_shared.keyed_lock import KeyedLock
 from cqrs_shared.messaging import topology
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 
 async def _migrate(pool: asyncpg.Pool) -> None:
-    async with pool.acquire() as conn:
+    async with session(pool) as conn:
         applied = await migrate(conn)
     for name in applied:
         log.info("migrated: %s", name)

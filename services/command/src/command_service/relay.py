@@ -18,7 +18,7 @@ from aio_pika.exceptions import AMQPError
 
 from command_service import metrics
 from command_service.ports import PendingEvent
-from command_service.store import NOTIFY_CHANNEL, Connection, PostgresEventStore
+from command_service.store import NOTIFY_CHANNEL, Connection, PostgresEventStore, session
 from cqrs_shared.contracts import routing_key
 from cqrs_shared.messaging.envelope import outgoing
 from cqrs_shared.messaging.publishing import publish
@@ -128,7 +128,7 @@ class Relay:
         """Run the relay until ``stopped``, starting again on a fresh connection after a failure."""
         while not stopped.is_set():
             try:
-                async with pool.acquire() as conn:
+                async with session(pool) as conn:
                     await self.run(conn, stopped)
             except asyncio.CancelledError:
                 if _being_cancelled():

@@ -5,6 +5,7 @@ import logging
 from contextlib import AsyncExitStack
 from functools import partial
 
+from aio_pika import RobustChannel
 from aio_pika.abc import AbstractChannel
 from pymongo.errors import PyMongoError
 
@@ -43,7 +44,7 @@ async def serve(settings: QuerySettings, stopped: asyncio.Event) -> None:
         db = await stack.enter_async_context(
             open_database(str(settings.mongodb_url), settings.mongodb_database)
         )
-        model = ReadModel(db)
+        model = ReadModel(db, cache_size=settings.read_cache_size)
         try:
             await model.load()
             await model.store.ensure_indexes()
@@ -63,9 +64,9 @@ async def serve(settings: QuerySettings, stopped: asyncio.Event) -> None:
         read_stream = StreamReader(rpc, rpc.channel.default_exchange, settings.repair_timeout)
 
         retry = settings.retry_policy()
-        events = await topology.declare_event_queue(
-            await open_channel(stack, connection, prefetch=settings.prefetch), retry.delays()
-        )
+        events_channel = await open_channel(stack, connection, prefetch=settings.prefetch)
+        events = await topology.declare_event_queue(events_channel, retry.delays())
+        _stop_caching_when_lost(events_channel, model)
         await take_back(connection)
         queries_channel = await open_channel(stack, connection, prefetch=settings.prefetch)
         requests = await topology.declare_query_queue(queries_channel)
@@ -110,6 +111,18 @@ async def serve(settings: QuerySettings, stopped: asyncio.Event) -> None:
                 await following
             log.info("stopping: finishing in-flight events and queries")
     log.info("query service stopped")
+
+
+def _stop_caching_when_lost(channel: AbstractChannel, model: ReadModel) -> None:
+    """Without its event channel this process may no longer be the one that projects: the views it
+    keeps go (cache.py), until an event arrives again on the restored channel."""
+
+    def lost(*_: object) -> None:
+        model.cache.disable()
+
+    channel.close_callbacks.add(lost)
+    if isinstance(channel, RobustChannel):
+        channel.reopen_callbacks.add(lost)
 
 
 async def hand_on_rebuild(channel: AbstractChannel) -> None:

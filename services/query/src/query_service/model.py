@@ -17,8 +17,9 @@ from uuid import UUID
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
-from cqrs_shared.contracts import StreamType
+from cqrs_shared.contracts import AccountView, CustomerView, StreamType
 from query_service import control
+from query_service.cache import ViewCache
 from query_service.layout import Document
 from query_service.store import ReadStore
 
@@ -53,11 +54,28 @@ class Building:
 
 
 class ReadModel:
-    def __init__(self, db: AsyncDatabase[Document], store: ReadStore | None = None) -> None:
+    def __init__(
+        self, db: AsyncDatabase[Document], store: ReadStore | None = None, *, cache_size: int = 0
+    ) -> None:
         self.db = db
-        self.store = store or ReadStore(db)
+        # The views this process may keep (cache.py): handed to whichever generation is current.
+        self.cache: ViewCache[CustomerView | AccountView] = ViewCache(cache_size)
+        self._store = store or ReadStore(db)
+        self._store.cache = self.cache
         self.retiring: ReadStore | None = None
         self.building: Building | None = None
+
+    @property
+    def store(self) -> ReadStore:
+        """The generation queries read."""
+        return self._store
+
+    @store.setter
+    def store(self, store: ReadStore) -> None:
+        self.cache.clear()
+        self._store.cache = ViewCache(0)
+        store.cache = self.cache
+        self._store = store
 
     async def load(self) -> None:
         """Read the generation from the control document; switch to it if it is another."""

@@ -9,9 +9,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from uuid import UUID
 
-from cqrs_shared.contracts import EventEnvelope
+from cqrs_shared.contracts import AccountView, CustomerView, EventEnvelope
 from cqrs_shared.keyed_lock import KeyedLock
 from query_service import metrics
+from query_service.cache import ViewCache
 from query_service.errors import RepairFailed
 from query_service.model import ReadModel
 from query_service.projections import document_owner, project
@@ -35,6 +36,10 @@ class Projector:
         self._model = model
         self._read_stream = read_stream
         self._owners = KeyedLock()
+
+    @property
+    def cache(self) -> ViewCache[CustomerView | AccountView]:
+        return self._model.cache
 
     @asynccontextmanager
     async def owning(self, owner: UUID) -> AsyncIterator[None]:
@@ -70,6 +75,7 @@ async def apply(envelope: EventEnvelope, store: ReadStore, read_stream: ReadStre
     outcomes = [await store.apply(change) for change in project(envelope)]
     gaps = [outcome.current for outcome in outcomes if isinstance(outcome, Gap)]
     if not gaps:
+        store.saw(envelope.stream_id, envelope.version)
         return Applied.APPLIED if Applied.APPLIED in outcomes else Applied.DUPLICATE
     after = min(gaps)
     log.info(
@@ -85,6 +91,7 @@ async def apply(envelope: EventEnvelope, store: ReadStore, read_stream: ReadStre
         metrics.GAP_REPAIRS.labels("failed").inc()
         raise
     metrics.GAP_REPAIRS.labels("repaired").inc()
+    store.saw(envelope.stream_id, envelope.version)
     return Applied.APPLIED
 
 

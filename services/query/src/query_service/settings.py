@@ -18,6 +18,12 @@ class QuerySettings(BrokerSettings):
     max_wait: float = Field(
         default=5.0, gt=0, le=60, description="longest a query waits for a projection to catch up"
     )
+    read_cache_size: int = Field(
+        default=20_000,
+        ge=0,
+        le=1_000_000,
+        description="views (customers, accounts) the projecting process keeps in memory (0: none)",
+    )
     repair_timeout: float = Field(default=5.0, gt=0, le=60, description="RPC timeout of a gap repair")
     query_http_port: int = Field(
         default=8082, ge=0, le=65535, description="port of /healthz, /readyz, /metrics (0: any free port)"

@@ -21,10 +21,13 @@ from pymongo.errors import DuplicateKeyError
 
 from cqrs_shared.contracts import AccountView, CustomerView, StreamType, TransactionView
 from query_service import layout
+from query_service.cache import ViewCache
 from query_service.layout import Document
 from query_service.projections import DocumentChange, Numbered
 
 T = TypeVar("T")
+# Stream positions this process saw applied, kept per generation (at most this many, then forgotten).
+KNOWN_POSITIONS = 100_000
 
 
 @asynccontextmanager
@@ -90,6 +93,24 @@ class ReadStore:
         # once (streams arrive in id order, not in time order): number_deferred numbers them all, in
         # the order they became preferred, once every stream is in.
         self.defer_numbers = False
+        # stream id -> a version this generation is known to hold: a position only grows, so what this
+        # process applied (or read) spares a read when a query waits for it (consistency.py).
+        self._known: dict[UUID, int] = {}
+        # Views by (collection, id), used while this generation is the one queries read and this
+        # process projects (ReadModel hands its cache to the current store; cache.py says why).
+        self.cache: ViewCache[CustomerView | AccountView] = ViewCache(0)
+
+    def saw(self, stream_id: UUID, version: int) -> None:
+        """This generation holds ``stream_id`` at ``version`` at least (applied, or read)."""
+        if version <= self._known.get(stream_id, 0):
+            return
+        if len(self._known) >= KNOWN_POSITIONS and stream_id not in self._known:
+            self._known.clear()
+        self._known[stream_id] = version
+
+    def known(self, stream_id: UUID) -> int:
+        """A version this generation holds ``stream_id`` at, without a read (0 when none is known)."""
+        return self._known.get(stream_id, 0)
 
     def _collection(self, name: str) -> AsyncCollection[Document]:
         return self.db[layout.named(name, self.generation)]
@@ -100,6 +121,7 @@ class ReadStore:
 
     async def drop(self) -> None:
         """Remove every collection of this generation."""
+        self.cache.clear()
         for name in layout.GENERATION_COLLECTIONS:
             await self._collection(name).drop()
 
@@ -120,13 +142,23 @@ class ReadStore:
         )
         first = await self.reserve(numbered.counter, len(waiting)) if waiting else 0
         for seq, (_, doc_id) in enumerate(waiting, start=first):
-            await documents.update_one(
-                {layout.ID: doc_id}, {"$set": numbered.numbers(seq), "$unset": {numbered.waiting_field: ""}}
-            )
+            try:
+                await documents.update_one(
+                    {layout.ID: doc_id},
+                    {"$set": numbered.numbers(seq), "$unset": {numbered.waiting_field: ""}},
+                )
+            finally:
+                self.cache.changed((collection, doc_id))
         return len(waiting)
 
     async def apply(self, change: DocumentChange) -> Applied | Gap:
         """Apply ``change`` if the document is at ``version - 1``; say what happened otherwise."""
+        try:
+            return await self._apply(change)
+        finally:
+            self.cache.changed((change.collection, change.doc_id))
+
+    async def _apply(self, change: DocumentChange) -> Applied | Gap:
         collection = self._collection(change.collection)
         update = {"$set": {**change.fields, change.gate: change.version}}
         if change.numbered is not None and self.defer_numbers:
@@ -180,15 +212,37 @@ class ReadStore:
     async def position(self, stream_type: StreamType, stream_id: UUID) -> int:
         """The version of a stream the view has fully applied."""
         collection, gate = layout.POSITIONS[stream_type]
-        return await self.version(collection, str(stream_id), gate)
+        version = await self.version(collection, str(stream_id), gate)
+        self.saw(stream_id, version)
+        return version
 
     async def customer(self, customer_id: UUID) -> CustomerView | None:
-        doc = await self._customers.find_one(layout.exists({layout.ID: str(customer_id)}))
-        return None if doc is None else layout.customer_view(doc)
+        view = await self._view(self._customers, layout.CUSTOMERS, str(customer_id), layout.customer_view)
+        return view if isinstance(view, CustomerView) else None
 
     async def account(self, account_id: UUID) -> AccountView | None:
-        doc = await self._accounts.find_one(layout.exists({layout.ID: str(account_id)}))
-        return None if doc is None else layout.account_view(doc)
+        view = await self._view(self._accounts, layout.ACCOUNTS, str(account_id), layout.account_view)
+        return view if isinstance(view, AccountView) else None
+
+    async def _view(
+        self,
+        documents: AsyncCollection[Document],
+        collection: str,
+        doc_id: str,
+        read: Callable[[Document], CustomerView | AccountView],
+    ) -> CustomerView | AccountView | None:
+        """The view of one document: from the cache, else read (and kept, unless it changed meanwhile)."""
+        key = (collection, doc_id)
+        cached = self.cache.get(key)
+        if cached is not None:
+            return cached
+        ticket = self.cache.ticket()
+        doc = await documents.find_one(layout.exists({layout.ID: doc_id}))
+        if doc is None:
+            return None
+        view = read(doc)
+        self.cache.fill(key, view, ticket)
+        return view
 
     async def customers_with_name(self, folded: str, limit: int, after: str | None) -> Page[CustomerView]:
         return await self._customer_page({layout.NAME_FOLDED: folded}, limit, after)

@@ -1,0 +1,105 @@
+"""Views kept in memory by the process that projects, so that a read by id costs no database trip.
+
+cache = ViewCache(20_000)
+cache.enable()                                  # this process projects (it was handed an event)
+view = cache.get(key)                           # None: read the database, then
+ticket = cache.ticket()                         #   (taken before that read)
+cache.fill(key, view, ticket)                   #   refused when the document changed meanwhile
+cache.changed(key)                              # the projector wrote the document: drop it
+
+Why this is safe: the event queue has one active consumer, so the process that projects is the only
+writer of the read model, and every change it makes drops the document's view once written, so a
+later read sees the change. A read that began before a change may return the old document; its fill is
+refused by the change's sequence number (kept for the last REMEMBERED changes, and anything older
+than those is refused too). A process that does not project (another replica does) never caches: it
+could not know when a document changes. Losing the event channel ends projecting (``disable``), as
+another replica may then take over. Pure: no I/O.
+"""
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
+
+V = TypeVar("V")
+REMEMBERED = 10_000
+# A view older than this is read again: what no projector announces (an operator's hand edit, another
+# release's layout upgrade at its start) shows within it.
+MAX_AGE_SECONDS = 60.0
+
+
+class ViewCache(Generic[V]):
+    def __init__(
+        self,
+        size: int,
+        remembered: int = REMEMBERED,
+        max_age: float = MAX_AGE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._size = size
+        self._remembered = remembered
+        self._max_age = max_age
+        self._clock = clock
+        self._views: OrderedDict[Hashable, tuple[V, float]] = OrderedDict()
+        self._changed: OrderedDict[Hashable, int] = OrderedDict()  # key -> sequence of its last change
+        self._sequence = 0
+        self._forgotten = 0  # changes up to this sequence number are no longer remembered by key
+        self._enabled = False
+        self.hits = 0
+        self.misses = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self._enabled and self._size > 0
+
+    def enable(self) -> None:
+        """This process projects now. Reads begun before (another process may have been writing
+        meanwhile) fill nothing."""
+        if not self._enabled:
+            self._sequence += 1
+            self._forgotten = self._sequence
+            self._enabled = True
+
+    def disable(self) -> None:
+        """Stop caching and forget every view (another process may project from now on)."""
+        self._enabled = False
+        self.clear()
+
+    def clear(self) -> None:
+        self._views.clear()
+        self._forgotten = self._sequence  # a fill from a read begun before now is refused
+
+    def get(self, key: Hashable) -> V | None:
+        if not self.enabled:
+            return None
+        kept = self._views.get(key)
+        if kept is None or self._clock() - kept[1] > self._max_age:
+            self.misses += 1
+            return None
+        self._views.move_to_end(key)
+        self.hits += 1
+        return kept[0]
+
+    def ticket(self) -> int:
+        """Take before reading the database; give to ``fill``."""
+        return self._sequence
+
+    def fill(self, key: Hashable, view: V, ticket: int) -> bool:
+        """Keep ``view``, read after ``ticket`` was taken, unless its document changed since."""
+        if not self.enabled or ticket < self._forgotten or self._changed.get(key, -1) > ticket:
+            return False
+        self._views[key] = (view, self._clock())
+        self._views.move_to_end(key)
+        if len(self._views) > self._size:
+            self._views.popitem(last=False)
+        return True
+
+    def changed(self, key: Hashable) -> None:
+        """The document behind ``key`` was written (call after the write, whatever its outcome)."""
+        self._sequence += 1
+        self._views.pop(key, None)
+        self._changed[key] = self._sequence
+        self._changed.move_to_end(key)
+        if len(self._changed) > self._remembered:
+            _, sequence = self._changed.popitem(last=False)
+            self._forgotten = max(self._forgotten, sequence)
