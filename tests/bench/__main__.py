@@ -35,7 +35,7 @@ from cqrs_shared.client import CqrsClient
 from cqrs_shared.contracts import GetCustomer
 from tests.bench import echo, pair_ops, procs, profile
 from tests.bench.report import CEILING, Figure, Run, plot, table
-from tests.bench.timing import Counter, Operation, closed_loop, open_loop, warm_up
+from tests.bench.timing import MIN_SAMPLES, Counter, Operation, Timed, closed_loop, open_loop, warm_up
 from tests.conftest import Servers
 from tests.local_env import use_local_servers
 from tests.own import own_resources, running
@@ -47,6 +47,7 @@ ECHOES = {
 }
 RESULTS = Path("bench-results")
 SCENARIOS = ("echo", "queries", "commands", "lag")
+LAG_PROBE_EVERY = 4
 
 
 def say(text: str) -> None:
@@ -61,6 +62,7 @@ class Bench:
         self.run = run
         self.groups = groups
         self.services = services  # name -> pid, profiled with --profile
+        self.query_url = ""  # where the query service's /metrics answers
         self.counter = Counter()
 
     async def measure(
@@ -157,6 +159,7 @@ async def main(args: argparse.Namespace) -> Run:
             ]
             pids = {"command service": command.process.pid, "query service": query.process.pid}
             bench = Bench(args, run, groups, pids)
+            bench.query_url = query.url
             async with CqrsClient.connect(own.amqp_url, timeout=30) as client:
                 say(f"seeding {args.customers:,} customers through the command side")
                 seeded = await pair_ops.seed(client, own.amqp_url, args.customers)
@@ -177,7 +180,9 @@ async def main(args: argparse.Namespace) -> Run:
 async def _pair(bench: Bench, client: CqrsClient, seeded: pair_ops.Seeded) -> None:
     levels, only = bench.args.in_flight, bench.args.only
     for level in levels if "queries" in only else []:
-        await bench.measure("GetCustomer by id", pair_ops.get_customer(client, seeded), level, [])
+        before = await pair_ops.view_reads(bench.query_url)
+        figure = await bench.measure("GetCustomer by id", pair_ops.get_customer(client, seeded), level, [])
+        figure.note = pair_ops.hit_note(before, await pair_ops.view_reads(bench.query_url))
     for level in levels if "queries" in only else []:
         await bench.measure("GetCustomersWithName", pair_ops.find_by_name(client), level, [])
     creates = {}
@@ -199,14 +204,25 @@ async def _pair(bench: Bench, client: CqrsClient, seeded: pair_ops.Seeded) -> No
 
 
 async def _lag(bench: Bench, client: CqrsClient, rate: float) -> None:
-    say(f"... lag: accepted -> visible at {rate:.0f} CreateCustomer/s (half the rate measured)")
+    every = LAG_PROBE_EVERY
+    say(f"... lag: CreateCustomer at {rate:.0f}/s (half the rate measured), one in {every} then read")
+    visible = Timed()
+    operation = pair_ops.accepted_to_visible(client, visible, every)
+    await warm_up(operation, 1, bench.args.warmup, bench.counter)
+    visible.samples.clear()
     before = procs.cpu_seconds(bench.groups)
-    timed = await open_loop(pair_ops.accepted_to_visible(client), rate, bench.args.seconds, 60, bench.counter)
+    sent = await open_loop(operation, rate, bench.args.seconds, 120, bench.counter, least=every * MIN_SAMPLES)
     after = procs.cpu_seconds(bench.groups)
-    figure = bench.run.add(
-        Figure.of(f"lag, accepted -> visible, {rate:.0f}/s", 0, timed, _spent(before, after))
-    )
-    say(f"    p50 {figure.p50_ms} ms, p99 {figure.p99_ms} ms")
+    visible.elapsed = sent.elapsed
+    figure = Figure.of(f"lag, accepted -> visible, {rate:.0f}/s", 0, visible, _spent(before, after))
+    # Per command: the load is the commands; 1 in ``every`` of them was also read.
+    figure.per_s = round(sent.per_s, 1)
+    figure.cpu_s_per_1000 = {
+        k: round(v * len(visible.samples) / len(sent.samples), 3) for k, v in figure.cpu_s_per_1000.items()
+    }
+    figure.note = f"commands/s; 1 in {every} read back"
+    bench.run.add(figure)
+    say(f"    p50 {figure.p50_ms} ms, p99 {figure.p99_ms} ms over {figure.n} reads")
 
 
 def _facts(args: argparse.Namespace) -> dict[str, object]:

@@ -14,6 +14,8 @@ from decimal import Decimal
 from uuid import UUID
 
 import aio_pika
+import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
 
 from cqrs_shared.client import CqrsClient
 from cqrs_shared.contracts import (
@@ -30,7 +32,7 @@ from cqrs_shared.contracts import (
 )
 from cqrs_shared.contracts.replies import QueryOk
 from cqrs_shared.messaging.topology import EVENT_QUEUE
-from tests.bench.timing import Operation
+from tests.bench.timing import Operation, Timed
 
 NAMES = 2_000  # distinct names over the seeded customers: a find by name returns a handful
 HOT_ACCOUNTS = 10
@@ -92,6 +94,24 @@ async def drained(admin_url: str, timeout: float = 300) -> None:
                 return
             await asyncio.sleep(0.5)
     raise BenchFailed(f"the event queue did not drain within {timeout:g} s")
+
+
+async def view_reads(metrics_url: str) -> Tally[str]:
+    """The query service's reads of views by id so far, by source (hit, miss, uncached)."""
+    async with aiohttp.ClientSession() as session, session.get(f"{metrics_url}/metrics") as response:
+        text = await response.text()
+    reads: Tally[str] = Tally()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "cqrs_view_reads_total":
+                reads[sample.labels["source"]] += int(sample.value)
+    return reads
+
+
+def hit_note(before: Tally[str], after: Tally[str]) -> str:
+    reads = after - before
+    total = sum(reads.values())
+    return f"cache hits {100 * reads['hit'] / total:.0f}%" if total else ""
 
 
 def reply_bytes(view: CustomerView) -> int:
@@ -156,15 +176,19 @@ class HotDeposits:
         return lost
 
 
-def accepted_to_visible(client: CqrsClient) -> Operation:
-    """CreateCustomer, then GetCustomer with min_version: the time from the accepted reply to the answer."""
+def accepted_to_visible(client: CqrsClient, visible: Timed, every: int) -> Operation:
+    """CreateCustomer; for one in ``every``, then GetCustomer with min_version: the time from the
+    accepted reply to the answer goes into ``visible``. (One in ``every`` only, so that the probe is
+    not the load: a query costs the read side about as much as projecting the event.)"""
 
-    async def operation(n: int) -> float:
+    async def operation(n: int) -> None:
         reply = await client.send(CreateCustomer(name=name_of(n), locale="en"))
         if not isinstance(reply, CommandAccepted):
             raise BenchFailed(f"CreateCustomer: {reply}")
+        if n % every:
+            return
         accepted = time.perf_counter()
         await client.ask(GetCustomer(customer_id=reply.id, min_version=reply.version), CustomerView)
-        return time.perf_counter() - accepted
+        visible.samples.append(time.perf_counter() - accepted)
 
     return operation

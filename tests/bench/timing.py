@@ -87,8 +87,10 @@ async def _loop(
         timed.elapsed = time.perf_counter() - began
 
 
-async def open_loop(operation: Operation, rate: float, seconds: float, cap: float, counter: Counter) -> Timed:
-    """One operation every 1/``rate`` s whatever the answers, until ``seconds`` and MIN_SAMPLES."""
+async def open_loop(
+    operation: Operation, rate: float, seconds: float, cap: float, counter: Counter, least: int = MIN_SAMPLES
+) -> Timed:
+    """One operation every 1/``rate`` s whatever the answers, until ``seconds`` and ``least`` sent."""
     timed = Timed()
     began = time.perf_counter()
     running: set[asyncio.Task[None]] = set()
@@ -101,7 +103,7 @@ async def open_loop(operation: Operation, rate: float, seconds: float, cap: floa
     sent = 0
     while True:
         now = time.perf_counter() - began
-        if now >= cap or (now >= seconds and sent >= MIN_SAMPLES):
+        if now >= cap or (now >= seconds and sent >= least):
             break
         task = asyncio.create_task(one(counter.take()))
         running.add(task)

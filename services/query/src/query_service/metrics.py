@@ -30,6 +30,14 @@ CONSISTENCY_WAIT = Histogram(
     buckets=LATENCY_BUCKETS,
 )
 
+VIEW_READS = Counter(
+    "cqrs_view_reads_total",
+    "Reads of a view by id (GetCustomer, GetAccount): from the projecting process's cache (hit), "
+    "from the database (miss), or from the database by a process that does not project (uncached)",
+    ["source"],
+)
+VIEW_HIT, VIEW_MISS, VIEW_UNCACHED = (VIEW_READS.labels(s) for s in ("hit", "miss", "uncached"))
+
 _last_lag = [0.0]
 
 

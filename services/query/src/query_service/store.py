@@ -20,7 +20,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from cqrs_shared.contracts import AccountView, CustomerView, StreamType, TransactionView
-from query_service import layout
+from query_service import layout, metrics
 from query_service.cache import ViewCache
 from query_service.layout import Document
 from query_service.projections import DocumentChange, Numbered
@@ -235,7 +235,9 @@ class ReadStore:
         key = (collection, doc_id)
         cached = self.cache.get(key)
         if cached is not None:
+            metrics.VIEW_HIT.inc()
             return cached
+        (metrics.VIEW_MISS if self.cache.enabled else metrics.VIEW_UNCACHED).inc()
         ticket = self.cache.ticket()
         doc = await documents.find_one(layout.exists({layout.ID: doc_id}))
         if doc is None:

@@ -4,7 +4,8 @@ await publish(exchange, message, routing_key, timeout=5)   # TimeoutError after 
 
 aio-pika's own ``timeout`` covers the confirm, but not aiormq's wait for the frame to be written,
 which never ends when the connection breaks at that moment (seen with a TCP cut under load: the
-outbox relay waited forever and published nothing more).
+outbox relay waited forever and published nothing more). So the deadline is ours alone: aio-pika's
+would add a second timer (an ``asyncio.wait_for``) to every publish for nothing.
 """
 
 import asyncio
@@ -23,4 +24,4 @@ async def publish(
     timeout: float = PUBLISH_TIMEOUT_SECONDS,
 ) -> None:
     async with asyncio.timeout(timeout):
-        await exchange.publish(message, routing_key, mandatory=mandatory, timeout=timeout)
+        await exchange.publish(message, routing_key, mandatory=mandatory)

@@ -86,7 +86,8 @@ class RpcClient:
                     f"nothing is bound to receive {metadata.type!r} at {routing_key!r}: "
                     "is the service running?"
                 ) from None
-            return await asyncio.wait_for(future, timeout)
+            async with asyncio.timeout(timeout):
+                return await future
         except TimeoutError:
             raise RequestTimeout(f"no reply to {metadata.type} within {timeout:g} s") from None
         finally:
