@@ -5,14 +5,15 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 CQRS_TESTCONTAINERS_OK=1
 # shellcheck source=servers.sh
 . infra/servers.sh
-uv sync --frozen --quiet
+# The bench group too: tests/e2e/test_bench.py runs `make bench`'s code (FastStream, matplotlib).
+uv sync --frozen --quiet --group bench
 echo "==> lint: ruff"
-uv run --frozen ruff check .
-uv run --frozen ruff format --check --quiet .
+uv run --frozen --group bench ruff check .
+uv run --frozen --group bench ruff format --check --quiet .
 echo "==> types: mypy --strict"
-uv run --frozen mypy
+uv run --frozen --group bench mypy
 echo "==> contract: AsyncAPI up to date, no breaking change, valid"
 make -s contract-check
 echo "==> tests: pytest"
 # pytest exits 5 when it ran no test; that is a failure here like any other non-zero status.
-uv run --frozen pytest "$@"
+uv run --frozen --group bench pytest "$@"

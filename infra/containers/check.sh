@@ -57,7 +57,7 @@ t1=$SECONDS
 env -u CQRS_RABBITMQ_URL -u CQRS_POSTGRES_DSN -u CQRS_MONGODB_URL -u CQRS_TEST_POSTGRES_DSN \
   uv run --frozen pytest -p no:cacheprovider tests/integration tests/e2e \
   --ignore tests/e2e/test_projection.py --ignore tests/e2e/test_fuzz.py --ignore tests/e2e/test_rolling_upgrade.py \
-  --ignore tests/e2e/test_tls.py --ignore tests/integration/test_privileges.py
+  --ignore tests/e2e/test_tls.py --ignore tests/integration/test_privileges.py --ignore tests/e2e/test_bench.py
 echo "testcontainers run: $((SECONDS - t1)) s" >>"$CQRS_CHECK_REPORT"
 echo "make test-containers: $((SECONDS - t0)) s in all" >>"$CQRS_CHECK_REPORT"
 echo "==> containers: measured"

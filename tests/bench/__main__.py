@@ -74,7 +74,9 @@ class Bench:
         groups = self.groups + extra
         before = procs.cpu_seconds(groups)
         spies = self._profile(scenario, in_flight, extra)
-        timed = await closed_loop(operation, in_flight, seconds, 4 * seconds, self.counter)
+        timed = await closed_loop(
+            operation, in_flight, seconds, 4 * seconds, self.counter, self.args.min_samples
+        )
         after = procs.cpu_seconds(groups)
         await self._summarise(await spies)
         figure = self.run.add(Figure.of(scenario, in_flight, timed, _spent(before, after)))
@@ -184,7 +186,7 @@ async def _pair(bench: Bench, client: CqrsClient, seeded: pair_ops.Seeded) -> No
         figure = await bench.measure("GetCustomer by id", pair_ops.get_customer(client, seeded), level, [])
         figure.note = pair_ops.hit_note(before, await pair_ops.view_reads(bench.query_url))
     for level in levels if "queries" in only else []:
-        await bench.measure("GetCustomersWithName", pair_ops.find_by_name(client), level, [])
+        await bench.measure("GetCustomersWithName", pair_ops.find_by_name(client, seeded), level, [])
     creates = {}
     for level in levels if "commands" in only else []:
         creates[level] = await bench.measure("CreateCustomer", pair_ops.create_customer(client), level, [])
@@ -211,7 +213,9 @@ async def _lag(bench: Bench, client: CqrsClient, rate: float) -> None:
     await warm_up(operation, 1, bench.args.warmup, bench.counter)
     visible.samples.clear()
     before = procs.cpu_seconds(bench.groups)
-    sent = await open_loop(operation, rate, bench.args.seconds, 120, bench.counter, least=every * MIN_SAMPLES)
+    sent = await open_loop(
+        operation, rate, bench.args.seconds, 120, bench.counter, least=every * bench.args.min_samples
+    )
     after = procs.cpu_seconds(bench.groups)
     visible.elapsed = sent.elapsed
     figure = Figure.of(f"lag, accepted -> visible, {rate:.0f}/s", 0, visible, _spent(before, after))
@@ -251,6 +255,12 @@ def arguments() -> argparse.Namespace:
         type=lambda s: set(s.split(",")),
         default=set(SCENARIOS),
         help=f"a part of the run, for working on one figure: some of {','.join(SCENARIOS)} (default all)",
+    )
+    parser.add_argument(
+        "--min-samples",
+        type=int,
+        default=MIN_SAMPLES,
+        help=f"at least this many per figure ({MIN_SAMPLES:,})",
     )
     parser.add_argument(
         "--lag-rate", type=float, default=100, help="the lag's rate when commands are not run"

@@ -129,11 +129,14 @@ def get_customer(client: CqrsClient, seeded: Seeded) -> Operation:
     return operation
 
 
-def find_by_name(client: CqrsClient) -> Operation:
+def find_by_name(client: CqrsClient, seeded: Seeded) -> Operation:
+    names = min(NAMES, len(seeded.customers))  # the names seeding gave
+
     async def operation(n: int) -> None:
-        page = await client.ask(GetCustomersWithName(name=name_of(n)), CustomerPage)
+        name = name_of(n % names)
+        page = await client.ask(GetCustomersWithName(name=name), CustomerPage)
         if not page.items:
-            raise BenchFailed(f"no customer named {name_of(n)!r}")
+            raise BenchFailed(f"no customer named {name!r}")
 
     return operation
 

@@ -10,7 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-MIN_SAMPLES = 1_000
+MIN_SAMPLES = 1_000  # per figure; --min-samples lowers it for a quick check of the bench itself
 # An operation may return its own latency (seconds) when the time to count is not its whole run.
 Operation = Callable[[int], Awaitable[float | None]]
 
@@ -54,16 +54,27 @@ async def warm_up(operation: Operation, concurrency: int, seconds: float, counte
 
 
 async def closed_loop(
-    operation: Operation, concurrency: int, seconds: float, cap: float, counter: Counter
+    operation: Operation,
+    concurrency: int,
+    seconds: float,
+    cap: float,
+    counter: Counter,
+    least: int = MIN_SAMPLES,
 ) -> Timed:
     """``concurrency`` clients, each starting its next operation when its last one is answered."""
     timed = Timed()
-    await _loop(operation, concurrency, seconds, cap, counter, timed)
+    await _loop(operation, concurrency, seconds, cap, counter, timed, least)
     return timed
 
 
 async def _loop(
-    operation: Operation, concurrency: int, seconds: float, cap: float, counter: Counter, timed: Timed | None
+    operation: Operation,
+    concurrency: int,
+    seconds: float,
+    cap: float,
+    counter: Counter,
+    timed: Timed | None,
+    least: int = MIN_SAMPLES,
 ) -> None:
     began = time.perf_counter()
     enough_at = began + seconds
@@ -73,7 +84,7 @@ async def _loop(
         now = time.perf_counter()
         if now >= stop_at:
             return False
-        return now < enough_at or (timed is not None and len(timed.samples) < MIN_SAMPLES)
+        return now < enough_at or (timed is not None and len(timed.samples) < least)
 
     async def client() -> None:
         while more():

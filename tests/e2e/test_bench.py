@@ -1,0 +1,64 @@
+"""`make bench` itself, small: every figure of the full run comes out, beside its ratio, as a table's
+JSON and a plot; no deposit is lost. (The full run's figures: docs/performance.md.)"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Servers
+
+pytestmark = pytest.mark.e2e
+
+IN_FLIGHT = (1, 4)
+SCENARIOS = {
+    "echo, raw aio-pika (the ceiling)",
+    "echo, aio-pika patterns.JsonRPC",
+    "echo, FastStream request/reply",
+    "GetCustomer by id",
+    "GetCustomersWithName",
+    "CreateCustomer",
+    "Deposit on 10 hot accounts",
+}
+
+
+@pytest.mark.timeout(300)
+def test_a_short_bench_gives_every_figure_with_its_ratio_to_the_ceiling(
+    servers: Servers, tmp_path: Path
+) -> None:
+    out, picture = tmp_path / "bench.json", tmp_path / "bench.png"
+    env = {
+        **os.environ,
+        "CQRS_RABBITMQ_URL": servers.rabbitmq,
+        "CQRS_TEST_POSTGRES_DSN": servers.postgres,
+        "CQRS_MONGODB_URL": servers.mongodb,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.bench", "--customers", "60", "--seconds", "0.3", "--warmup", "0.1",
+         "--in-flight", ",".join(map(str, IN_FLIGHT)), "--min-samples", "40", "--lag-rate", "40",
+         "--out", str(out), "--plot", str(picture)],
+        env=env, capture_output=True, text=True, timeout=280, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    document = json.loads(out.read_text())
+    figures = document["figures"]
+    measured = {(f["scenario"], f["in_flight"]) for f in figures}
+    assert measured >= {(s, n) for s in SCENARIOS for n in IN_FLIGHT}
+    for figure in figures:
+        assert figure["n"] >= 40, figure
+        assert figure["per_s"] > 0, figure
+        assert figure["p50_ms"] <= figure["p99_ms"], figure
+        if not figure["scenario"].startswith("lag"):
+            assert figure["ratio"] is not None, figure
+            assert figure["ratio"] > 0, figure
+    [lag] = [f for f in figures if f["scenario"].startswith("lag")]
+    assert lag["n"] >= 40
+    assert document["facts"]["lost_updates"] == 0
+    assert set(document["memory_mb"]) == {"command service", "query service"}
+    assert all(mb > 10 for mb in document["memory_mb"].values())
+    assert picture.stat().st_size > 10_000
+    assert "ratio" in done.stdout
+    assert "CPU seconds per 1,000 operations" in done.stdout
