@@ -26,7 +26,15 @@ from cqrs_shared.tracing import new_traceparent
 
 R = TypeVar("R", bound=Contract)
 _COMMAND_REPLY = TypeAdapter[CommandReply](CommandReply)
-_QUERY_REPLY = TypeAdapter[QueryOk[Any] | QueryFailed](QueryOk[Any] | QueryFailed)
+_REPLIES: dict[type[Contract], TypeAdapter[Any]] = {}
+
+
+def _reply_of(result: type[R]) -> "TypeAdapter[QueryOk[R] | QueryFailed]":
+    """The reply to a query answering ``result``, validated in one pass (made once per type)."""
+    adapter = _REPLIES.get(result)
+    if adapter is None:
+        adapter = _REPLIES[result] = TypeAdapter(QueryOk[result] | QueryFailed)  # type: ignore[valid-type,arg-type]
+    return adapter
 DEFAULT_TIMEOUT = 10.0
 
 
@@ -110,10 +118,10 @@ class CqrsClient:
             timeout=self._timeout,
             user_id=self._user,
         )
-        reply = _QUERY_REPLY.validate_json(body)
+        reply = _reply_of(result).validate_json(body)
         if isinstance(reply, QueryFailed):
             raise RemoteError(reply.error)
-        return result.model_validate(reply.result)
+        return reply.result
 
 
 async def _declare(connection: AbstractConnection) -> None:
