@@ -63,6 +63,7 @@ class Bench:
         self.groups = groups
         self.services = services  # name -> pid, profiled with --profile
         self.query_url = ""  # where the query service's /metrics answers
+        self.admin_url = ""  # the broker, as a user that may look at queues
         self.counter = Counter()
 
     async def measure(
@@ -162,6 +163,7 @@ async def main(args: argparse.Namespace) -> Run:
             pids = {"command service": command.process.pid, "query service": query.process.pid}
             bench = Bench(args, run, groups, pids)
             bench.query_url = query.url
+            bench.admin_url = own.amqp_url
             async with CqrsClient.connect(own.amqp_url, timeout=30) as client:
                 say(f"seeding {args.customers:,} customers through the command side")
                 seeded = await pair_ops.seed(client, own.amqp_url, args.customers)
@@ -196,7 +198,7 @@ async def _pair(bench: Bench, client: CqrsClient, seeded: pair_ops.Seeded) -> No
             f"Deposit on {len(seeded.accounts)} hot accounts", hot.operation, level, []
         )
         figure.note = ", ".join(f"{code} {count}" for code, count in hot.rejected.items())
-    lost = await hot.lost_updates()
+    lost = await hot.lost_updates(bench.admin_url)
     bench.run.facts["lost_updates"] = lost
     if lost:
         raise pair_ops.BenchFailed(f"{lost} accepted deposits are missing from the balances")

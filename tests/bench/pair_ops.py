@@ -169,8 +169,9 @@ class HotDeposits:
         self.accepted[account] += 1
         self.versions[account] = max(self.versions.get(account, 0), reply.version)
 
-    async def lost_updates(self) -> int:
-        """Accepted deposits missing from the balances the query side shows (0, or BenchFailed)."""
+    async def lost_updates(self, admin_url: str) -> int:
+        """Accepted deposits missing from the balances the query side shows, once it projected all."""
+        await drained(admin_url)
         lost = 0
         for account in self.accounts:
             version = self.versions.get(account, 1)

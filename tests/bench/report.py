@@ -103,7 +103,7 @@ def plot(run: Run, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     scenarios = [s for s in dict.fromkeys(f.scenario for f in run.figures) if not s.startswith("lag")]
-    levels = sorted({f.in_flight for f in run.figures})
+    levels = sorted({f.in_flight for f in run.figures if f.in_flight > 0})
     figure, (ratios, latency) = plt.subplots(2, 1, figsize=(11, 9), constrained_layout=True)
     width = 0.8 / max(1, len(levels))
     for i, level in enumerate(levels):
@@ -122,6 +122,11 @@ def plot(run: Run, path: Path) -> None:
     ratios.axhline(1.0, color="grey", linewidth=0.8)
     latency.set_ylabel("latency, ms (log)")
     latency.set_yscale("log")
+    for lag in (f for f in run.figures if f.scenario.startswith("lag")):
+        latency.text(
+            0.99, 0.97, f"{lag.scenario}: p50 {lag.p50_ms:g} ms, p99 {lag.p99_ms:g} ms",
+            transform=latency.transAxes, ha="right", va="top", fontsize=8,
+        )  # fmt: skip
     facts = run.facts
     ratios.set_title(f"make bench, {facts.get('when', '')}: {facts.get('machine', '')}", fontsize=10)
     path.parent.mkdir(parents=True, exist_ok=True)
