@@ -35,6 +35,8 @@ def _reply_of(result: type[R]) -> "TypeAdapter[QueryOk[R] | QueryFailed]":
     if adapter is None:
         adapter = _REPLIES[result] = TypeAdapter(QueryOk[result] | QueryFailed)  # type: ignore[valid-type,arg-type]
     return adapter
+
+
 DEFAULT_TIMEOUT = 10.0
 
 
