@@ -37,7 +37,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 143' TERM INT # run the EXIT trap on a timeout or a Ctrl-C too
 
-uv sync --frozen --quiet
+uv sync --frozen --quiet --inexact
 echo "==> containers: the compose stack (tests/containers)"
 uv run --frozen pytest -p no:cacheprovider -m containers tests/containers
 for image in "$CQRS_COMMAND_IMAGE" "$CQRS_QUERY_IMAGE"; do
