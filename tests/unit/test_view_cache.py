@@ -93,3 +93,16 @@ def test_size_zero_turns_it_off() -> None:
     cache = projecting(size=0)
     assert not cache.enabled
     assert not cache.fill("ada", "v1", cache.ticket())
+
+
+def test_while_a_document_is_written_its_view_is_neither_served_nor_kept() -> None:
+    cache = projecting()
+    cache.fill("ada", "v4", cache.ticket())
+    with cache.writing("ada"):
+        # The write may already be visible to other connections: only the database may answer.
+        assert cache.get("ada") is None
+        assert not cache.fill("ada", "v4 or v5", cache.ticket())
+        ticket = cache.ticket()
+    assert not cache.fill("ada", "read during the write", ticket)
+    assert cache.fill("ada", "v5", cache.ticket())
+    assert cache.get("ada") == "v5"

@@ -5,20 +5,24 @@ cache.enable()                                  # this process projects (it was 
 view = cache.get(key)                           # None: read the database, then
 ticket = cache.ticket()                         #   (taken before that read)
 cache.fill(key, view, ticket)                   #   refused when the document changed meanwhile
-cache.changed(key)                              # the projector wrote the document: drop it
+with cache.writing(key):                        # the projector writes the document: no view of it
+    await write()                               #   is served or kept until the write is done
 
 Why this is safe: the event queue has one active consumer, so the process that projects is the only
-writer of the read model, and every change it makes drops the document's view once written, so a
-later read sees the change. A read that began before a change may return the old document; its fill is
-refused by the change's sequence number (kept for the last REMEMBERED changes, and anything older
-than those is refused too). A process that does not project (another replica does) never caches: it
+writer of the read model. While it writes a document, its view is neither served nor kept: the write
+is visible to other connections before this process hears that it is done (a query may already have
+seen the new position), so reads of it go to the database, like those of a process without a cache.
+A read that began before the write ended may return the old document; its fill is refused by the
+write's sequence number (kept for the last REMEMBERED writes, and anything older than those is
+refused too). A process that does not project (another replica does) never caches: it
 could not know when a document changes. Losing the event channel ends projecting (``disable``), as
 another replica may then take over. Pure: no I/O.
 """
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from typing import Generic, TypeVar
 
 V = TypeVar("V")
@@ -42,6 +46,7 @@ class ViewCache(Generic[V]):
         self._clock = clock
         self._views: OrderedDict[Hashable, tuple[V, float]] = OrderedDict()
         self._changed: OrderedDict[Hashable, int] = OrderedDict()  # key -> sequence of its last change
+        self._writing: dict[Hashable, int] = {}  # key -> writes of it in flight
         self._sequence = 0
         self._forgotten = 0  # changes up to this sequence number are no longer remembered by key
         self._enabled = False
@@ -73,7 +78,7 @@ class ViewCache(Generic[V]):
         if not self.enabled:
             return None
         kept = self._views.get(key)
-        if kept is None or self._clock() - kept[1] > self._max_age:
+        if kept is None or key in self._writing or self._clock() - kept[1] > self._max_age:
             self.misses += 1
             return None
         self._views.move_to_end(key)
@@ -86,7 +91,12 @@ class ViewCache(Generic[V]):
 
     def fill(self, key: Hashable, view: V, ticket: int) -> bool:
         """Keep ``view``, read after ``ticket`` was taken, unless its document changed since."""
-        if not self.enabled or ticket < self._forgotten or self._changed.get(key, -1) > ticket:
+        if (
+            not self.enabled
+            or key in self._writing
+            or ticket < self._forgotten
+            or self._changed.get(key, -1) > ticket
+        ):
             return False
         self._views[key] = (view, self._clock())
         self._views.move_to_end(key)
@@ -94,8 +104,21 @@ class ViewCache(Generic[V]):
             self._views.popitem(last=False)
         return True
 
+    @contextmanager
+    def writing(self, key: Hashable) -> Iterator[None]:
+        """Around a write of the document behind ``key``: no view of it until the write is done."""
+        self._views.pop(key, None)
+        self._writing[key] = self._writing.get(key, 0) + 1
+        try:
+            yield
+        finally:
+            left = self._writing.pop(key) - 1
+            if left:
+                self._writing[key] = left
+            self.changed(key)
+
     def changed(self, key: Hashable) -> None:
-        """The document behind ``key`` was written (call after the write, whatever its outcome)."""
+        """The document behind ``key`` was written (after the write, whatever its outcome)."""
         self._sequence += 1
         self._views.pop(key, None)
         self._changed[key] = self._sequence

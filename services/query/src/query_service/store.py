@@ -142,21 +142,17 @@ class ReadStore:
         )
         first = await self.reserve(numbered.counter, len(waiting)) if waiting else 0
         for seq, (_, doc_id) in enumerate(waiting, start=first):
-            try:
+            with self.cache.writing((collection, doc_id)):
                 await documents.update_one(
                     {layout.ID: doc_id},
                     {"$set": numbered.numbers(seq), "$unset": {numbered.waiting_field: ""}},
                 )
-            finally:
-                self.cache.changed((collection, doc_id))
         return len(waiting)
 
     async def apply(self, change: DocumentChange) -> Applied | Gap:
         """Apply ``change`` if the document is at ``version - 1``; say what happened otherwise."""
-        try:
+        with self.cache.writing((change.collection, change.doc_id)):
             return await self._apply(change)
-        finally:
-            self.cache.changed((change.collection, change.doc_id))
 
     async def _apply(self, change: DocumentChange) -> Applied | Gap:
         collection = self._collection(change.collection)
