@@ -4,13 +4,10 @@ owner's customer view) shows at once to a query that waits for it."""
 
 import asyncio
 import random
-from collections import Counter
 from decimal import Decimal
 from uuid import UUID
 
-import aiohttp
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from cqrs_shared.client import CqrsClient
 from cqrs_shared.contracts import (
@@ -23,28 +20,16 @@ from cqrs_shared.contracts import (
     GetCustomer,
     OpenAccount,
 )
+from tests.bench.pair_ops import view_reads
 from tests.builders import accepted
 from tests.pair import Pair
 
 pytestmark = pytest.mark.e2e
 
 
-async def view_reads(pair: Pair) -> Counter[str]:
-    async with aiohttp.ClientSession() as http, http.get(f"{pair.query.url}/metrics") as response:
-        text = await response.text()
-    return Counter(
-        {
-            sample.labels["source"]: int(sample.value)
-            for family in text_string_to_metric_families(text)
-            for sample in family.samples
-            if sample.name == "cqrs_view_reads_total"
-        }
-    )
-
-
 async def test_reads_never_go_back_while_edits_and_reads_race(pair: Pair, client: CqrsClient) -> None:
     customers = [accepted(await client.send(CreateCustomer(name="Race 0", locale="en"))).id for _ in range(4)]
-    before = await view_reads(pair)
+    before = await view_reads(pair.query.url)
     last: dict[UUID, int] = {}
 
     async def editor(customer: UUID) -> None:
@@ -73,7 +58,7 @@ async def test_reads_never_go_back_while_edits_and_reads_race(pair: Pair, client
         for _ in range(3):
             view = await client.ask(GetCustomer(customer_id=customer), CustomerView)
             assert (view.version, view.name) == (16, "Race 15")
-    reads = await view_reads(pair) - before
+    reads = await view_reads(pair.query.url) - before
     assert reads["hit"] > 0, reads  # the cache was used: this test is about it
 
 
