@@ -1,5 +1,5 @@
 # The verbs of the project. Each is one line; the scripts in infra/ say what they do.
-.PHONY: run test test-containers lint up down servers stop bench bench-scale fuzz bench-keepup asyncapi contract-check
+.PHONY: run test test-containers lint up down servers stop bench bench-scale fuzz bench-keepup asyncapi contract-check cluster cluster-stop
 # The official AsyncAPI parser (tools/asyncapi, pinned in its package-lock.json), installed on first use.
 VALIDATE_ASYNCAPI = { test -d tools/asyncapi/node_modules || npm ci --prefix tools/asyncapi --ignore-scripts --no-audit --no-fund --silent; } && node tools/asyncapi/validate.mjs docs/asyncapi.json
 
@@ -35,6 +35,12 @@ stop:     ## stop the local servers
 
 bench:    ## the pair beside a raw echo, aio-pika JsonRPC and FastStream, one run (docs/performance.md)
 	bash infra/bench.sh $(BENCH_ARGS)
+
+cluster:  ## a three-node RabbitMQ cluster on 127.0.0.1:5701-5703 beside the local servers (infra/cluster.sh)
+	bash infra/provision.sh && bash infra/cluster.sh start
+
+cluster-stop: ## stop the three nodes of `make cluster` and remove their data
+	bash infra/cluster.sh stop --purge
 
 bench-scale: ## does a read stay as fast at 100,000 customers as at 1,000? (seeds its own read database)
 	uv run python -m tests.bench_scale
