@@ -88,7 +88,7 @@ class PostgresEventStore:
     async def commit(self, change: Change) -> CommandReply:
         try:
             if change.stream is None:
-                await self._record(self._pool, change)
+                await self._record(change)
             elif not await self._append(change.stream, change):
                 raise ConcurrencyConflict(str(change.stream.stream_id))
         except asyncpg.UniqueViolationError as error:
@@ -101,9 +101,9 @@ class PostgresEventStore:
             return recorded
         return change.reply
 
-    @staticmethod
-    async def _record(conn: Connection | asyncpg.Pool, change: Change) -> None:
-        await conn.execute(
+    async def _record(self, change: Change) -> None:
+        """A rejected command's result: nothing else to write."""
+        await self._pool.execute(
             "INSERT INTO command_results (command_id, command_type, reply) VALUES ($1, $2, $3)",
             change.command_id,
             change.command_type,
@@ -187,7 +187,9 @@ class PostgresEventStore:
 # $6 loaded version, $7 the events as a JSON array, $8-$10 correlation, causation, traceparent,
 # $11-$13 the command's result). The state row is taken first: when it is not where the command
 # found it, nothing else is written, and the statement answers 0. A duplicate command id, or an
-# event version taken meanwhile, fails the whole statement (a unique violation).
+# event version taken meanwhile, fails the whole statement (a unique violation). Both forms name all
+# thirteen parameters (hence `$6::int = 0` and `$2::text IS NOT NULL`, always true where used):
+# PostgreSQL cannot type a parameter a statement does not use, and one argument list serves both.
 _STATE_NEW = (
     "INSERT INTO streams (stream_id, stream_type, version, state, updated_at)"
     " SELECT $1, $2, $3, $4, $5 WHERE $6::int = 0"
