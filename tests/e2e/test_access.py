@@ -288,7 +288,7 @@ async def test_make_run_connects_each_service_as_its_role(pair: Pair, servers: S
     assert connected == {users["command"].name, users["query"].name, users["client"].name}
 
 
-async def test_the_policy_sends_what_overflows_a_work_queue_to_its_dead_letter_queue(
+async def test_the_policy_refuses_what_overflows_a_work_queue(
     servers: Servers,
 ) -> None:
     with fresh_vhost(servers.rabbitmq) as vhost:
@@ -304,17 +304,16 @@ async def test_the_policy_sends_what_overflows_a_work_queue_to_its_dead_letter_q
                 await exchange.publish(
                     aio_pika.Message(b"2", message_id="over"), routing_key="CreateCustomer"
                 )
-            dlq = await channel.declare_queue(COMMAND_DLQ, passive=True)
-            overflowed = await dlq.get(timeout=5)
-            assert overflowed.message_id == "over"
-            assert "maxlen" in str(overflowed.headers["x-death"])  # its reason
-            await overflowed.nack(requeue=True)
             async with CqrsClient.connect(vhost, timeout=5) as client:  # the client is told
                 with pytest.raises(BrokerUnavailable, match=r"refused 'CreateCustomer' .* its queue is full"):
                     await client.send(CreateCustomer(name="One Too Many", locale="en"))
-            await (await dlq.get(timeout=5)).ack()  # the .dlq held 2 (its copy went there too): 1 again
+            first = await (await channel.declare_queue(topology.COMMAND_QUEUE, passive=True)).get(timeout=5)
+            assert first.body == b"0"  # nothing already queued was dropped for the refused ones
+            await first.nack(requeue=True)
+            dlq = await channel.declare_queue(COMMAND_DLQ, passive=True)
+            assert dlq.declaration_result.message_count == 0  # refused, not parked
             dead_letters = await channel.get_exchange(topology.DEAD_LETTER_EXCHANGE)
-            for _ in range(2):  # the .dlq holds 3 and then refuses (nack): never drops
+            for _ in range(3):  # the .dlq holds 3 and then refuses (nack): never drops
                 await dead_letters.publish(aio_pika.Message(b"dead"), routing_key=topology.COMMAND_QUEUE)
             with pytest.raises(DeliveryError):
                 await dead_letters.publish(aio_pika.Message(b"dead"), routing_key=topology.COMMAND_QUEUE)

@@ -19,8 +19,9 @@ from pydantic import TypeAdapter
 
 from cqrs_shared.contracts import CommandReply, Contract, Metadata, message_type
 from cqrs_shared.contracts.replies import QueryFailed, QueryOk
-from cqrs_shared.errors import BrokerUnavailable, RemoteError
+from cqrs_shared.errors import BrokerUnavailable, RemoteError, TopologyMismatch
 from cqrs_shared.messaging import topology
+from cqrs_shared.messaging.channels import broker_urls, connect_failover
 from cqrs_shared.messaging.rpc import RpcClient
 from cqrs_shared.tracing import new_traceparent
 
@@ -58,12 +59,21 @@ class CqrsClient:
     async def connect(cls, url: str, *, timeout: float = DEFAULT_TIMEOUT) -> AsyncIterator["CqrsClient"]:
         """Connect, declare the topology where allowed (commands wait for a late service), yield.
 
-        Every message says who sent it (user_id, the URL's user), which RabbitMQ checks.
+        Every message says who sent it (user_id, the URL's user), which RabbitMQ checks. ``url``
+        may name several nodes of a cluster, separated by commas: the connection goes to the first
+        that answers and, when it is lost, comes back on the next (a call in flight then fails or
+        times out: send it again with the same command_id). With one URL a lost connection is
+        BrokerUnavailable.
         """
+        urls = broker_urls(url)
         try:
-            connection = await aio_pika.connect(url, timeout=timeout)
-        except (OSError, AMQPError, TimeoutError) as error:
-            raise BrokerUnavailable(f"cannot reach RabbitMQ at {_safe(url)}: {error}") from None
+            if len(urls) > 1:
+                connection: AbstractConnection = await connect_failover(urls, timeout)
+            else:
+                connection = await aio_pika.connect(urls[0], timeout=timeout)
+        except (OSError, AMQPError, TimeoutError, ValueError) as error:
+            where = ", ".join(_safe(each) for each in urls)
+            raise BrokerUnavailable(f"cannot reach RabbitMQ at {where}: {error}") from None
         async with connection, RpcClient(connection) as rpc:
             await _declare(connection)
             channel = rpc.channel
@@ -71,7 +81,7 @@ class CqrsClient:
                 await channel.get_exchange(topology.COMMANDS_EXCHANGE, ensure=False),
                 await channel.get_exchange(topology.QUERIES_EXCHANGE, ensure=False),
             )
-            yield cls(rpc, exchanges, timeout, unquote(urlsplit(url).username or "") or None)
+            yield cls(rpc, exchanges, timeout, unquote(urlsplit(urls[0]).username or "") or None)
 
     async def send(
         self, command: Contract, *, command_id: UUID | None = None, traceparent: str | None = None
@@ -130,13 +140,14 @@ async def _declare(connection: AbstractConnection) -> None:
     """Declare the exchanges and queues clients use, so that commands wait for a late service.
 
     A client without configure permission (README: Security) relies on the services or the
-    broker's definitions to have declared them; its refusal closes only this channel.
+    broker's definitions to have declared them; its refusal closes only this channel. A queue the
+    services declared otherwise (quorum, say) is theirs: the client leaves it as it is.
     """
     channel = await connection.channel()
     try:
         await topology.declare_commands(channel)
         await topology.declare_query_queue(channel)
-    except ChannelAccessRefused:
+    except (ChannelAccessRefused, TopologyMismatch):
         return
     await channel.close()
 

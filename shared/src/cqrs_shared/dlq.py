@@ -21,6 +21,7 @@ from aio_pika.exceptions import (
 )
 
 from cqrs_shared.errors import BrokerUnavailable
+from cqrs_shared.messaging.channels import broker_urls, connect_first
 from cqrs_shared.messaging.publishing import publish
 from cqrs_shared.messaging.responder import copy
 from cqrs_shared.messaging.topology import (
@@ -122,7 +123,7 @@ def every(letter: DeadLetter) -> bool:
 async def broker(url: str) -> AsyncIterator[AbstractConnection]:
     """A connection; failing to reach the broker, or losing it, is BrokerUnavailable."""
     try:
-        connection = await aio_pika.connect(url, timeout=CONNECT_TIMEOUT_SECONDS)
+        connection = await connect_first(broker_urls(url), CONNECT_TIMEOUT_SECONDS)
     except (OSError, AMQPConnectionError, TimeoutError) as error:
         raise BrokerUnavailable(f"cannot reach RabbitMQ at {_safe(url)}: {error}") from None
     try:

@@ -4,11 +4,28 @@ import os
 import sys
 from typing import Annotated, Literal, TypeVar
 
-from pydantic import AmqpDsn, Field, ValidationError
+from pydantic import AfterValidator, AmqpDsn, Field, TypeAdapter, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from cqrs_shared.messaging.channels import broker_urls
 from cqrs_shared.messaging.retry import RetryPolicy
+from cqrs_shared.messaging.topology import QueueKind, QueueType
 from cqrs_shared.secret_files import Secret, SecretFileError, SecretFiles, file_variable_in_use
+
+_AMQP_URL = TypeAdapter(AmqpDsn)
+
+
+def _valid_urls(text: str) -> str:
+    urls = broker_urls(text)
+    if not urls:
+        raise ValueError("no AMQP URL given")
+    for url in urls:
+        _AMQP_URL.validate_python(url)
+    return ",".join(urls)
+
+
+# An AMQP URL, or several separated by commas: the nodes of one cluster, tried in turn.
+BrokerUrls = Annotated[str, AfterValidator(_valid_urls)]
 
 
 class BrokerSettings(BaseSettings):
@@ -19,9 +36,20 @@ class BrokerSettings(BaseSettings):
 
     # No default: a service must be told which user it is (README: Users and permissions); guest,
     # RabbitMQ's own default, exists nowhere this project provisions.
-    rabbitmq_url: Annotated[AmqpDsn, Secret()] = Field(
+    rabbitmq_url: Annotated[BrokerUrls, Secret()] = Field(
         description="AMQP URL of the broker, with this participant's user and the vhost "
-        "(amqp://cqrs-command:PASSWORD@HOST:5672/cqrs; amqps://...?cafile=PATH for TLS)",
+        "(amqp://cqrs-command:PASSWORD@HOST:5672/cqrs; amqps://...?cafile=PATH for TLS); "
+        "for a cluster, one URL per node separated by commas: a lost connection goes to the next",
+    )
+    queue_type: QueueType = Field(
+        default="classic",
+        description="classic (one broker node) or quorum (a cluster: queues replicated on its nodes)",
+    )
+    delivery_limit: int = Field(
+        default=200,
+        ge=1,
+        le=100_000,
+        description="quorum queues: deliveries of a message (requeues included) before it is dead-lettered",
     )
     log_level: str = Field(
         default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$", description="DEBUG, INFO, WARNING or ERROR"
@@ -52,6 +80,12 @@ class BrokerSettings(BaseSettings):
         le=16 * 1024 * 1024,
         description="largest message body taken; a larger one is refused before it is parsed",
     )
+
+    def queue_kind(self) -> QueueKind:
+        return QueueKind(self.queue_type, self.delivery_limit)
+
+    def broker_urls(self) -> list[str]:
+        return broker_urls(self.rabbitmq_url)
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(self.retry_attempts, self.retry_delay, self.retry_max_delay)

@@ -47,7 +47,7 @@ async def serve(settings: CommandSettings, stopped: asyncio.Event) -> None:
             await _migrate(pool)
         store = PostgresEventStore(pool)
 
-        connection = await open_connection(stack, str(settings.rabbitmq_url))
+        connection = await open_connection(stack, settings.broker_urls())
         broker_up = health(connection)
         # Everything is declared on the channel that uses it: a robust channel re-declares what it
         # declared, and restores its consumers, after the broker connection comes back.
@@ -64,8 +64,9 @@ async def serve(settings: CommandSettings, stopped: asyncio.Event) -> None:
 
         retry = settings.retry_policy()
         consume = await open_channel(stack, connection, prefetch=settings.prefetch)
-        _, queue = await topology.declare_commands(consume, retry.delays())
-        streams = await topology.declare_queue(consume, topology.STREAM_QUEUE)
+        kind = settings.queue_kind()
+        _, queue = await topology.declare_commands(consume, kind, retry.delays())
+        streams = await topology.declare_queue(consume, topology.STREAM_QUEUE, kind)
         checks = CommandHealth(pool, store, broker_up)
         async with (
             serve_probes(

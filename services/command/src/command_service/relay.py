@@ -20,6 +20,7 @@ from command_service import metrics
 from command_service.ports import PendingEvent
 from command_service.store import NOTIFY_CHANNEL, Connection, PostgresEventStore, session
 from cqrs_shared.contracts import routing_key
+from cqrs_shared.messaging import topology
 from cqrs_shared.messaging.envelope import outgoing
 from cqrs_shared.messaging.publishing import publish
 from cqrs_shared.tracing import continued
@@ -93,6 +94,8 @@ class Relay:
 
     async def _publish(self, item: PendingEvent) -> None:
         message = outgoing(item.envelope.model_dump_json().encode(), item.metadata)
+        # What the query service's partitions are hashed by (messaging.topology).
+        message.headers[topology.PARTITION_HEADER] = str(item.envelope.partition_key)
         # Bounded (publishing.py): a publish lost with a broken connection must not hold the relay
         # forever. If the broker did take the event, publishing it again is harmless (readers are
         # idempotent).

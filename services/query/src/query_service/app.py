@@ -6,7 +6,7 @@ from contextlib import AsyncExitStack
 from functools import partial
 
 from aio_pika import RobustChannel
-from aio_pika.abc import AbstractChannel
+from aio_pika.abc import AbstractChannel, AbstractQueue
 from pymongo.errors import PyMongoError
 
 from cqrs_shared.contracts import Metadata
@@ -14,7 +14,7 @@ from cqrs_shared.errors import StartupError
 from cqrs_shared.logs import redact
 from cqrs_shared.messaging import topology
 from cqrs_shared.messaging.channels import open_channel, open_connection
-from cqrs_shared.messaging.consumer import Consumer
+from cqrs_shared.messaging.consumer import Consumer, Handler
 from cqrs_shared.messaging.envelope import outgoing
 from cqrs_shared.messaging.publishing import publish
 from cqrs_shared.messaging.responder import Responder
@@ -23,6 +23,7 @@ from cqrs_shared.messaging.watchdog import health, watch
 from cqrs_shared.probes import serve_probes
 from query_service.consistency import Consistency
 from query_service.entrypoint import EVENT_TYPES, QUERIES, REBUILD, on_event, on_query
+from query_service.event_queues import EventQueues
 from query_service.health import QueryHealth
 from query_service.model import ReadModel
 from query_service.operations import Operations
@@ -30,6 +31,7 @@ from query_service.projector import Projector
 from query_service.rebuild import Rebuilder
 from query_service.repair import StreamReader
 from query_service.settings import QuerySettings
+from query_service.sharing import SharedPartitions
 from query_service.store import open_database
 from query_service.takeback import take_back
 from query_service.transient import is_transient
@@ -44,7 +46,9 @@ async def serve(settings: QuerySettings, stopped: asyncio.Event) -> None:
         db = await stack.enter_async_context(
             open_database(str(settings.mongodb_url), settings.mongodb_database)
         )
-        model = ReadModel(db, cache_size=settings.read_cache_size)
+        partitioned = settings.event_partitions > 1
+        # The view cache is safe only where one process applies every event (cache.py).
+        model = ReadModel(db, cache_size=0 if partitioned else settings.read_cache_size)
         try:
             await model.load()
             await model.store.ensure_indexes()
@@ -54,8 +58,9 @@ async def serve(settings: QuerySettings, stopped: asyncio.Event) -> None:
             raise StartupError(f"cannot prepare the read model at {url}: {error!r}") from None
         consistency = Consistency(model, settings.max_wait)
 
-        connection = await open_connection(stack, str(settings.rabbitmq_url))
+        connection = await open_connection(stack, settings.broker_urls())
         broker_up = health(connection)
+        kind = settings.queue_kind()
         # Queues are declared on the channels that consume them, so that a robust channel restores
         # them and their consumers after the broker connection comes back.
         dead_letters = await open_channel(stack, connection)
@@ -64,17 +69,47 @@ async def serve(settings: QuerySettings, stopped: asyncio.Event) -> None:
         read_stream = StreamReader(rpc, rpc.channel.default_exchange, settings.repair_timeout)
 
         retry = settings.retry_policy()
+        layout = EventQueues(settings.event_partitions, kind, retry.delays())
         events_channel = await open_channel(stack, connection, prefetch=settings.prefetch)
-        events = await topology.declare_event_queue(events_channel, retry.delays())
-        _stop_caching_when_lost(events_channel, model)
-        await take_back(connection)
+        events = await layout.declare_all(connection, events_channel)
+        if not partitioned:
+            _stop_caching_when_lost(events_channel, model)
+        await take_back(connection, layout.names())
         queries_channel = await open_channel(stack, connection, prefetch=settings.prefetch)
-        requests = await topology.declare_query_queue(queries_channel)
+        requests = await topology.declare_query_queue(queries_channel, kind)
         checks = QueryHealth(db, events, broker_up, settings.ready_max_lag)
         projector = Projector(model, read_stream)
         rebuilder = Rebuilder(model, projector, read_stream, read_stream.list_streams)
-        operations = Operations(model, read_stream, consistency, partial(hand_on_rebuild, dead_letters))
+        rebuild_to = layout.names()[0]
+        operations = Operations(
+            model, read_stream, consistency, partial(hand_on_rebuild, dead_letters, rebuild_to)
+        )
         stack.push_async_callback(rebuilder.stop)
+        project_event = partial(on_event, projector=projector, consistency=consistency, rebuilder=rebuilder)
+
+        def consume_events(queue: AbstractQueue, handle: Handler) -> Consumer:
+            return Consumer(
+                queue,
+                handle,
+                responder,
+                transient=is_transient,
+                retry=retry,
+                types=EVENT_TYPES,
+                max_bytes=settings.max_message_bytes,
+            )
+
+        projecting = (
+            SharedPartitions(
+                connection,
+                settings.event_partitions,
+                layout.declare,
+                consume_events,
+                project_event,
+                settings.prefetch,
+            )
+            if partitioned
+            else consume_events(events[0], project_event)
+        )
         async with (
             serve_probes(
                 "query",
@@ -83,15 +118,7 @@ async def serve(settings: QuerySettings, stopped: asyncio.Event) -> None:
                 checks.readiness,
                 checks.refresh_metrics,
             ),
-            Consumer(
-                events,
-                partial(on_event, projector=projector, consistency=consistency, rebuilder=rebuilder),
-                responder,
-                transient=is_transient,
-                retry=retry,
-                types=EVENT_TYPES,
-                max_bytes=settings.max_message_bytes,
-            ),
+            projecting,
             Consumer(
                 requests,
                 partial(on_query, model=model, consistency=consistency, operations=operations),
@@ -125,8 +152,8 @@ def _stop_caching_when_lost(channel: AbstractChannel, model: ReadModel) -> None:
         channel.reopen_callbacks.add(lost)
 
 
-async def hand_on_rebuild(channel: AbstractChannel) -> None:
-    """Put a rebuild request on the event queue: its single active consumer, the process that
+async def hand_on_rebuild(channel: AbstractChannel, queue: str) -> None:
+    """Put a rebuild request on the (first) event queue: its single active consumer, a process that
     projects, runs the rebuild (confirmed, so that the request is not lost on the way)."""
     message = outgoing(b"{}", Metadata(type=REBUILD))
-    await publish(channel.default_exchange, message, topology.EVENT_QUEUE, mandatory=True)
+    await publish(channel.default_exchange, message, queue, mandatory=True)

@@ -16,14 +16,15 @@ from query_service.layout import Document
 @dataclass(frozen=True)
 class QueryHealth:
     db: AsyncDatabase[Document]
-    events: AbstractQueue
+    events: list[AbstractQueue]
     broker_up: asyncio.Event
     max_lag: float
 
     async def refresh(self) -> int:
-        """Events waiting in the event queue, into the gauge."""
-        declared = await self.events.declare()
-        waiting = declared.message_count or 0
+        """Events waiting in the event queues (every partition), into the gauge."""
+        waiting = 0
+        for queue in self.events:
+            waiting += (await queue.declare()).message_count or 0
         metrics.LAG_EVENTS.set(waiting)
         return waiting
 

@@ -77,12 +77,10 @@ def document_owner(envelope: EventEnvelope) -> UUID:
 
     The projector applies one owner's events one at a time. Version gates stop stale writes on
     MongoDB, but a server that updates a document by reading and rewriting all of it (FerretDB v1)
-    would let two concurrent writers of one document lose one of the writes.
+    would let two concurrent writers of one document lose one of the writes. It is the key the
+    events are partitioned by, so that across processes too one reader at a time applies them.
     """
-    event = envelope.event
-    if isinstance(event, AccountOpened | MoneyDeposited | MoneyWithdrawn):
-        return event.customer_id
-    return envelope.stream_id
+    return envelope.partition_key
 
 
 def project(envelope: EventEnvelope) -> list[DocumentChange]:

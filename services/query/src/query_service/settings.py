@@ -22,7 +22,15 @@ class QuerySettings(BrokerSettings):
         default=20_000,
         ge=0,
         le=1_000_000,
-        description="views (customers, accounts) the projecting process keeps in memory (0: none)",
+        description="views (customers, accounts) the projecting process keeps in memory (0: none; "
+        "none either with more than one event partition)",
+    )
+    event_partitions: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="partition queues of the events (1: one queue); replicas share them, each "
+        "customer's events in one; the same on every replica (README: Scaling out, to change it)",
     )
     repair_timeout: float = Field(default=5.0, gt=0, le=60, description="RPC timeout of a gap repair")
     query_http_port: int = Field(

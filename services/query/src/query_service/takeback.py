@@ -18,7 +18,7 @@ from aio_pika.exceptions import AMQPError
 from cqrs_shared import dlq
 from cqrs_shared.contracts import ErrorCode
 from cqrs_shared.contracts.events import unreadable
-from cqrs_shared.messaging.topology import EVENT_QUEUE, dead_letter_queue
+from cqrs_shared.messaging.topology import dead_letter_queue
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +36,10 @@ def readable_now(letter: dlq.DeadLetter) -> bool:
         return False
 
 
-async def take_back(connection: AbstractConnection) -> int:
-    """Replay the event dead letters this reader can now read; how many went back."""
+async def take_back(connection: AbstractConnection, queues: list[str]) -> int:
+    """Replay the dead letters of the event ``queues`` this reader can now read; how many went back."""
     try:
-        settled = await dlq.replay(connection, [dead_letter_queue(EVENT_QUEUE)], readable_now)
+        settled = await dlq.replay(connection, [dead_letter_queue(queue) for queue in queues], readable_now)
     except (AMQPError, TimeoutError) as error:
         log.warning("could not look for events an older reader left: %r", error)
         return 0

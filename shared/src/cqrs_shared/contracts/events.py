@@ -151,6 +151,16 @@ class EventEnvelope(Tolerant):
     def schema_version(self) -> int:
         return self.event.SCHEMA_VERSION
 
+    @property
+    def partition_key(self) -> UUID:
+        """The customer whose documents this event changes: an account's events change its
+        customer's document too. Events with one key are read in order by one reader at a time
+        (the query service's partitions, messaging.topology)."""
+        event = self.event
+        if isinstance(event, AccountOpened | MoneyDeposited | MoneyWithdrawn):
+            return event.customer_id
+        return self.stream_id
+
     @model_validator(mode="before")
     @classmethod
     def _upcast(cls, data: Any) -> Any:

@@ -31,16 +31,30 @@ COMMAND_TYPES = tuple(sorted(str(model.model_fields["type"].default) for model i
 WORK_QUEUES = (topology.COMMAND_QUEUE, topology.STREAM_QUEUE, topology.EVENT_QUEUE, topology.QUERY_QUEUE)
 # topology.dead_letter_queue(q) and topology.retry_queue(q, delay); tests/unit/test_access.py checks.
 PARKED = r"(\.dlq|\.retry\..+)"
+# The event queue, or its partitions (topology.event_partition): query-service.events.0, .1, ...
+PARTITIONED = (topology.EVENT_QUEUE,)
+PARTITION = r"(\.[0-9]+)?"
+# Each query replica's own queue, for the others' announcements (topology.replica_queue).
+REPLICA_QUEUES = topology.replica_queue("").replace(".", r"\.") + ".+"
 RETRY = r"(\.retry\..+)"
 
 
-def _pattern(exchanges: Sequence[str] = (), queues: Sequence[str] = (), suffix: str = "") -> str:
-    """Exactly these exchanges and queues; each queue also followed by ``suffix`` (a regex)."""
+def _escaped(name: str) -> str:
+    """A queue or exchange name as a regex; a name of PARTITIONS stands for all its partitions."""
+    escaped = name.replace(".", r"\.")
+    return escaped + PARTITION if name in PARTITIONED else escaped
+
+
+def _pattern(
+    exchanges: Sequence[str] = (), queues: Sequence[str] = (), suffix: str = "", regexes: Sequence[str] = ()
+) -> str:
+    """Exactly these exchanges and queues; each queue also followed by ``suffix`` (a regex); and
+    what ``regexes`` match."""
     parts = [name.replace(".", r"\.") for name in exchanges]
     if queues:
-        group = "|".join(name.replace(".", r"\.") for name in queues)
+        group = "|".join(_escaped(name) for name in queues)
         parts.append(f"({group}){suffix}" if suffix else group)
-    return "^(" + "|".join(parts) + ")$"
+    return "^(" + "|".join([*parts, *regexes]) + ")$"
 
 
 @dataclass(frozen=True)
@@ -69,6 +83,8 @@ class Role:
 
 _COMMAND_SIDE = (topology.COMMAND_QUEUE, topology.STREAM_QUEUE)
 _QUERY_SIDE = (topology.EVENT_QUEUE, topology.QUERY_QUEUE)
+# The events, their partitions' hash exchange, and the query replicas' announcements.
+_QUERY_EXCHANGES = (topology.EVENTS_EXCHANGE, topology.PARTITIONS_EXCHANGE, topology.REPLICAS_EXCHANGE)
 _EVENT_KEYS = "(" + "|".join(get_args(StreamType)) + r")\.[a-z_]+"
 
 # A service declares its exchanges and queues, binds and consumes its own, and publishes replies,
@@ -96,15 +112,27 @@ ROLES = {
     "query": Role(
         "query",
         configure=_pattern(
-            (topology.EVENTS_EXCHANGE, topology.QUERIES_EXCHANGE, topology.DEAD_LETTER_EXCHANGE),
+            (*_QUERY_EXCHANGES, topology.QUERIES_EXCHANGE, topology.DEAD_LETTER_EXCHANGE),
             _QUERY_SIDE,
             PARKED + "?",
+            (REPLICA_QUEUES,),
         ),
-        write=_pattern((topology.DEAD_LETTER_EXCHANGE, DEFAULT_EXCHANGE), _QUERY_SIDE, PARKED + "?"),
+        write=_pattern(
+            (
+                topology.PARTITIONS_EXCHANGE,
+                topology.REPLICAS_EXCHANGE,
+                topology.DEAD_LETTER_EXCHANGE,
+                DEFAULT_EXCHANGE,
+            ),
+            _QUERY_SIDE,
+            PARKED + "?",
+            (REPLICA_QUEUES,),
+        ),
         read=_pattern(
-            (topology.EVENTS_EXCHANGE, topology.QUERIES_EXCHANGE, topology.DEAD_LETTER_EXCHANGE),
+            (*_QUERY_EXCHANGES, topology.QUERIES_EXCHANGE, topology.DEAD_LETTER_EXCHANGE),
             _QUERY_SIDE,
             RETRY + "?",
+            (REPLICA_QUEUES,),
         ),
         tags=("impersonator",),
     ),
@@ -139,7 +167,7 @@ def policies(bounds: Bounds) -> list[dict[str, Any]]:
             "name": "cqrs-work-queues",
             "pattern": _pattern(queues=WORK_QUEUES),
             "apply-to": "queues",
-            "definition": {"max-length": bounds.work, "overflow": "reject-publish-dlx"},
+            "definition": {"max-length": bounds.work, "overflow": "reject-publish"},
             "priority": 0,
         },
         {

@@ -1,7 +1,7 @@
 """Run a handler over a queue: reply, retry, dead-letter, ack. The one place that owns acknowledgement.
 
 async with Consumer(queue, handle, responder, transient=is_transient, retry=policy):
-    await stopped.wait()   # leaving the block cancels, then lets in-flight messages finish
+    await stopped.wait()   # leaving the block lets in-flight messages finish, then cancels
 
 A failure is one of three kinds. An outage (``transient``) is requeued after a pause, for as long as
 it lasts. Any other exception is retried with a budget (``retry``), each wait held by the broker,
@@ -82,6 +82,8 @@ class Consumer:
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        # Once leaving: what arrives is left unacknowledged, for its channel's close to hand back.
+        self._leaving = False
 
     async def __aenter__(self) -> "Consumer":
         self._tag = await self._queue.consume(self._on_message)
@@ -91,16 +93,21 @@ class Consumer:
     async def __aexit__(
         self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._tag is not None:
-            await close_bounded(
-                f"consumer of {self._queue.name}", lambda: self._queue.cancel(self._tag or "")
-            )
+        """Finish the messages in flight, then cancel: in that order, so that on a single-active-
+        consumer queue the next consumer begins only once this one has settled all it handled."""
+        self._leaving = True
         try:
             await asyncio.wait_for(self._idle.wait(), DRAIN_TIMEOUT_SECONDS)
         except TimeoutError:
             log.warning("%s: %d messages still in flight at shutdown", self._queue.name, self._in_flight)
+        if self._tag is not None:
+            await close_bounded(
+                f"consumer of {self._queue.name}", lambda: self._queue.cancel(self._tag or "")
+            )
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        if self._leaving:
+            return
         self._in_flight += 1
         self._idle.clear()
         received = delivery(message)

@@ -1,5 +1,8 @@
 """Every exchange, queue and routing key of the pair, spelled here and nowhere else."""
 
+from dataclasses import dataclass
+from typing import Literal
+
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue, ExchangeType, FieldValue
 from aio_pika.exceptions import ChannelPreconditionFailed
 
@@ -17,6 +20,51 @@ QUERY_QUEUE = "query-service.rpc"
 
 DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
 
+# With more than one partition, events reach the query service through a consistent-hash exchange
+# (the rabbitmq_consistent_hash_exchange plugin, shipped with RabbitMQ) that hashes this header:
+# the id of the customer whose documents the event changes (contracts.partition_key).
+PARTITIONS_EXCHANGE = "cqrs.events.partitioned"
+PARTITION_HEADER = "partition-key"
+# Points each partition queue takes on the hash ring: more points, a more even share.
+PARTITION_WEIGHT = "100"
+
+# Query replicas announce themselves here, each to all (query_service.sharing), each listening on
+# a queue of its own that goes with its connection.
+REPLICAS_EXCHANGE = "cqrs.query-replicas"
+
+
+def replica_queue(replica: str) -> str:
+    return f"query-service.replica.{replica}"
+
+
+QueueType = Literal["classic", "quorum"]
+
+
+@dataclass(frozen=True)
+class QueueKind:
+    """Of what type the pair's durable queues are: classic (one node) or quorum (replicated on a
+    cluster's nodes, a delivery limit, dead-lettering at least once)."""
+
+    type: QueueType = "classic"
+    delivery_limit: int = 200
+
+    def arguments(self) -> dict[str, FieldValue]:
+        if self.type == "classic":
+            return {}  # what queues were declared with before quorum queues existed here
+        return {
+            "x-queue-type": "quorum",
+            "x-delivery-limit": self.delivery_limit,
+            "x-dead-letter-strategy": "at-least-once",
+        }
+
+
+CLASSIC = QueueKind()
+
+
+def event_partition(index: int) -> str:
+    """The queue of partition ``index`` (0, 1, ...) of the query service's events."""
+    return f"{EVENT_QUEUE}.{index}"
+
 
 def retry_queue(queue: str, delay: float) -> str:
     """Where a message of ``queue`` waits ``delay`` seconds (at most) before it goes back to ``queue``."""
@@ -31,6 +79,7 @@ def dead_letter_queue(queue: str) -> str:
 async def declare_queue(
     channel: AbstractChannel,
     name: str,
+    kind: QueueKind = CLASSIC,
     *,
     single_active_consumer: bool = False,
     retry_delays: tuple[float, ...] = (),
@@ -40,14 +89,19 @@ async def declare_queue(
     With ``single_active_consumer`` the broker delivers to one consumer at a time; the others wait
     and take over, with whatever is unacknowledged, when it goes. A retry queue holds each message
     until its expiration, then dead-letters it back to ``name`` (through the default exchange).
+    A quorum queue also dead-letters a message delivered ``kind.delivery_limit`` times (x-death
+    reason ``delivery_limit``): one that keeps a consumer from ever settling it.
     """
+    typed = kind.arguments()
     for delay in retry_delays:
         back: dict[str, FieldValue] = {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": name}
-        await _declare(channel, retry_queue(name, delay), back)
+        await _declare(channel, retry_queue(name, delay), {**typed, **back})
     dlx = await channel.declare_exchange(DEAD_LETTER_EXCHANGE, ExchangeType.DIRECT, durable=True)
-    dlq = await channel.declare_queue(dead_letter_queue(name), durable=True)
+    # No delivery limit on a dead-letter queue: it has nowhere further to send a message.
+    dlq = await _declare(channel, dead_letter_queue(name), {"x-queue-type": "quorum"} if typed else {})
     await dlq.bind(dlx, routing_key=name)
     arguments: dict[str, FieldValue] = {
+        **typed,
         "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
         "x-dead-letter-routing-key": name,
     }
@@ -67,10 +121,10 @@ async def _declare(channel: AbstractChannel, name: str, arguments: dict[str, Fie
 
 
 async def declare_commands(
-    channel: AbstractChannel, retry_delays: tuple[float, ...] = ()
+    channel: AbstractChannel, kind: QueueKind = CLASSIC, retry_delays: tuple[float, ...] = ()
 ) -> tuple[AbstractExchange, AbstractQueue]:
     exchange = await channel.declare_exchange(COMMANDS_EXCHANGE, ExchangeType.TOPIC, durable=True)
-    queue = await declare_queue(channel, COMMAND_QUEUE, retry_delays=retry_delays)
+    queue = await declare_queue(channel, COMMAND_QUEUE, kind, retry_delays=retry_delays)
     await queue.bind(exchange, routing_key="#")
     return exchange, queue
 
@@ -81,10 +135,10 @@ async def declare_queries(channel: AbstractChannel) -> AbstractExchange:
     return await channel.declare_exchange(QUERIES_EXCHANGE, ExchangeType.DIRECT, durable=True)
 
 
-async def declare_query_queue(channel: AbstractChannel) -> AbstractQueue:
+async def declare_query_queue(channel: AbstractChannel, kind: QueueKind = CLASSIC) -> AbstractQueue:
     """The query service's RPC queue, bound to ``cqrs.queries`` by its own name."""
     exchange = await declare_queries(channel)
-    queue = await declare_queue(channel, QUERY_QUEUE)
+    queue = await declare_queue(channel, QUERY_QUEUE, kind)
     await queue.bind(exchange, routing_key=QUERY_QUEUE)
     return queue
 
@@ -94,15 +148,38 @@ async def declare_events(channel: AbstractChannel) -> AbstractExchange:
 
 
 async def declare_event_queue(
-    channel: AbstractChannel, retry_delays: tuple[float, ...] = ()
+    channel: AbstractChannel, kind: QueueKind = CLASSIC, retry_delays: tuple[float, ...] = ()
 ) -> AbstractQueue:
-    """The query service's subscription: every event of every stream type.
+    """The query service's subscription when its events are not partitioned: every event.
 
     One replica projects at a time; the others stand by. FerretDB v1 updates a document by reading
     and rewriting all of it, so two projectors writing one customer document could lose a write
     that version gates cannot see; one active consumer that serialises per customer cannot.
     """
     exchange = await declare_events(channel)
-    queue = await declare_queue(channel, EVENT_QUEUE, single_active_consumer=True, retry_delays=retry_delays)
+    queue = await declare_queue(
+        channel, EVENT_QUEUE, kind, single_active_consumer=True, retry_delays=retry_delays
+    )
     await queue.bind(exchange, routing_key="#")
+    return queue
+
+
+async def declare_event_partition(
+    channel: AbstractChannel, index: int, kind: QueueKind = CLASSIC, retry_delays: tuple[float, ...] = ()
+) -> AbstractQueue:
+    """Partition ``index`` of the query service's events: the events of the customers the hash ring
+    gives it, each customer's in order. A single active consumer each, as the unpartitioned queue
+    (declare_event_queue says why); replicas share the partitions (query_service.partitions)."""
+    events = await declare_events(channel)
+    hashing = await channel.declare_exchange(
+        PARTITIONS_EXCHANGE,
+        ExchangeType.X_CONSISTENT_HASH,
+        durable=True,
+        arguments={"hash-header": PARTITION_HEADER},
+    )
+    await hashing.bind(events, routing_key="#")
+    queue = await declare_queue(
+        channel, event_partition(index), kind, single_active_consumer=True, retry_delays=retry_delays
+    )
+    await queue.bind(hashing, routing_key=PARTITION_WEIGHT)
     return queue

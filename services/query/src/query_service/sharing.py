@@ -1,0 +1,178 @@
+"""Query replicas share the partitions of the events (CQRS_EVENT_PARTITIONS > 1).
+
+async with SharedPartitions(connection, count, declare, consume, handle, prefetch):
+    await stopped.wait()
+
+Every replica subscribes to every partition queue. Each queue has a single active consumer, so
+whatever happens, one replica at a time projects a partition, and a dead replica's partitions go
+to the ones waiting behind it. Which one should, partitions.owned says, from the replicas that
+announce themselves on a fanout exchange every second. A replica handed events of a partition it
+does not own finishes those it holds, cancels, and subscribes again at the back of the line: the
+owner, waiting, takes over. Nothing is applied by two replicas at once: the one that steps back
+settles everything it began before it cancels (Consumer.__aexit__), and what it had not begun goes
+back to the queue with its channel.
+"""
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from types import TracebackType
+from uuid import uuid4
+
+import aio_pika
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractConnection,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    ExchangeType,
+)
+from aio_pika.exceptions import AMQPError
+
+from cqrs_shared.messaging import topology
+from cqrs_shared.messaging.channels import open_channel
+from cqrs_shared.messaging.consumer import Consumer, Handler, Outcome
+from cqrs_shared.messaging.envelope import Delivery
+from query_service.partitions import Membership, owned, to_release
+
+log = logging.getLogger(__name__)
+
+ANNOUNCE_SECONDS = 1.0
+# A replica unheard for this long has gone: its share is handed out again.
+MEMBER_TTL_SECONDS = 3.5
+REJOIN_SECONDS = 0.5
+
+Declare = Callable[[AbstractChannel, int], Awaitable[AbstractQueue]]
+Consume = Callable[[AbstractQueue, Handler], Consumer]
+
+
+class SharedPartitions:
+    """Holds a subscription to each partition queue and steps back from those another replica owns."""
+
+    def __init__(
+        self,
+        connection: AbstractConnection,
+        count: int,
+        declare: Declare,
+        consume: Consume,
+        handle: Handler,
+        prefetch: int,
+    ) -> None:
+        self._connection = connection
+        self._count = count
+        self._declare = declare
+        self._consume = consume
+        self._handle = handle
+        self._prefetch = prefetch
+        self.me = f"{socket.gethostname()}-{os.getpid()}-{uuid4().hex[:6]}"
+        self._members = Membership(self.me, MEMBER_TTL_SECONDS)
+        self._releases = [asyncio.Event() for _ in range(count)]
+        self._stopped = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stack = AsyncExitStack()
+        self._exchange: AbstractExchange | None = None
+        # Partitions whose events this replica was handed since it last subscribed.
+        self.active: set[int] = set()
+
+    async def __aenter__(self) -> "SharedPartitions":
+        await self._stack.__aenter__()
+        subscribed = [asyncio.Event() for _ in range(self._count)]
+        self._tasks = [
+            asyncio.create_task(self._hold(index, subscribed[index]), name=f"partition {index}")
+            for index in range(self._count)
+        ]
+        await asyncio.gather(*(event.wait() for event in subscribed))
+        # Announced only once subscribed everywhere: a replica that steps back for this one then
+        # finds it waiting in line.
+        await self._listen()
+        self._tasks.append(asyncio.create_task(self._announce(), name="replica announcements"))
+        self._tasks.append(asyncio.create_task(self._rebalance(), name="partition balance"))
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._stopped.set()
+        for release in self._releases:
+            release.set()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._stack.__aexit__(kind, error, tb)
+
+    def owned(self) -> frozenset[int]:
+        return owned(self.me, self._members.alive(time.monotonic()), self._count)
+
+    def _noting(self, index: int) -> Handler:
+        """The handler, noting that partition ``index`` hands this replica events (it is active there)."""
+
+        async def handle(delivery: Delivery) -> Outcome:
+            self.active.add(index)
+            return await self._handle(delivery)
+
+        return handle
+
+    async def _hold(self, index: int, subscribed: asyncio.Event) -> None:
+        """Subscribe to partition ``index`` until told to step back; then again, at the back."""
+        while not self._stopped.is_set():
+            release = self._releases[index]
+            release.clear()
+            self.active.discard(index)
+            try:
+                async with AsyncExitStack() as stack:
+                    channel = await open_channel(stack, self._connection, prefetch=self._prefetch)
+                    queue = await self._declare(channel, index)
+                    async with self._consume(queue, self._noting(index)):
+                        subscribed.set()
+                        await release.wait()
+                    # The consumer settled what it began; closing the channel returns the rest.
+            except (AMQPError, OSError, RuntimeError) as error:
+                log.warning("partition %d: cannot subscribe (%r); trying again", index, error)
+                await _sleep(self._stopped, REJOIN_SECONDS * 2)
+                continue
+            if not self._stopped.is_set():
+                log.info("partition %d: stepped back for its owner", index)
+                await _sleep(self._stopped, REJOIN_SECONDS)
+
+    async def _listen(self) -> None:
+        channel = await open_channel(self._stack, self._connection, confirms=False)
+        exchange = await channel.declare_exchange(topology.REPLICAS_EXCHANGE, ExchangeType.FANOUT)
+        queue = await channel.declare_queue(topology.replica_queue(self.me), exclusive=True, auto_delete=True)
+        await queue.bind(exchange)
+        await queue.consume(self._heard, no_ack=True)
+        self._exchange = exchange
+
+    async def _heard(self, message: AbstractIncomingMessage) -> None:
+        if message.body:
+            self._members.heard(message.body.decode(errors="replace"), time.monotonic())
+
+    async def _announce(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                if self._exchange is not None:
+                    await self._exchange.publish(aio_pika.Message(self.me.encode()), routing_key="")
+            except (AMQPError, OSError, RuntimeError) as error:  # the connection comes back by itself
+                log.debug("could not announce this replica: %r", error)
+            await _sleep(self._stopped, ANNOUNCE_SECONDS)
+
+    async def _rebalance(self) -> None:
+        before: frozenset[int] | None = None
+        while not self._stopped.is_set():
+            mine = self.owned()
+            if mine != before:
+                log.info("partitions of this replica: %s", sorted(mine))
+                before = mine
+            for index in to_release(mine, set(self.active)):
+                self.active.discard(index)
+                self._releases[index].set()
+            await _sleep(self._stopped, ANNOUNCE_SECONDS)
+
+
+async def _sleep(stopped: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stopped.wait(), seconds)
+    except TimeoutError:
+        return
