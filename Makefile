@@ -1,5 +1,5 @@
 # The verbs of the project. Each is one line; the scripts in infra/ say what they do.
-.PHONY: run test test-containers lint up down servers stop bench bench-scale fuzz bench-keepup asyncapi contract-check cluster cluster-stop
+.PHONY: run test test-containers lint up down servers stop bench bench-scale fuzz bench-keepup asyncapi contract-check cluster cluster-stop k8s-check
 # The official AsyncAPI parser (tools/asyncapi, pinned in its package-lock.json), installed on first use.
 VALIDATE_ASYNCAPI = { test -d tools/asyncapi/node_modules || npm ci --prefix tools/asyncapi --ignore-scripts --no-audit --no-fund --silent; } && node tools/asyncapi/validate.mjs docs/asyncapi.json
 
@@ -17,6 +17,9 @@ asyncapi: ## write docs/asyncapi.json (the message API) from the contracts, then
 
 contract-check: ## docs/asyncapi.json up to date, valid, and no message broken since it was committed
 	uv run python -m cqrs_shared.contracts.asyncapi check docs/asyncapi.json && $(VALIDATE_ASYNCAPI)
+
+k8s-check: ## build the kustomize base and overlay and strictly validate every object (no cluster needed)
+	cd deploy/kubernetes/validate && go run . ..
 
 test-containers: ## the container path: images, compose stack, testcontainers (stand-ins where no registry)
 	bash infra/containers/check.sh

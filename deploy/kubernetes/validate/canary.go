@@ -1,0 +1,3 @@
+package main
+
+func runCanaries(targets []target) ([]string, bool) { return nil, true }
