@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # A three-node RabbitMQ cluster on this machine, from the Debian package infra/provision.sh installs
-# (issue 12's groundwork: the cluster test will run the pair on it).
+# (`make test-cluster` runs the pair on it: infra/test-cluster.sh).
 #
 #   bash infra/cluster.sh start     # nodes cqrs-a, cqrs-b, cqrs-c on 127.0.0.1:5701-5703, clustered,
 #                                   # vhost cqrs with the roles' users (as provision.sh), prints URLs
 #   bash infra/cluster.sh stop-node b | start-node b   # one node down, then back (it rejoins)
 #   bash infra/cluster.sh status | stop               # stop: every node, data kept; --purge: removed
+#   bash infra/cluster.sh vhost NAME | drop-vhost NAME  # another vhost with the roles (a test's own)
 #
 # Each node has its own configuration, data and logs under $BASE (the rabbitmq user's, as the Debian
 # service's are), its own AMQP port (57NN) and distribution port (257NN), all on loopback. They share
@@ -86,11 +87,11 @@ join() { # join NODE: into cqrs-a's cluster, unless it is in one already
   say "node $node: joined $(name_of a)"
 }
 
-access() { # the vhost, users, permissions and policies of infra/provision.sh, once for the cluster
-  local out
+access() { # the vhost (cqrs, or $1), users, permissions and policies of infra/provision.sh
+  local out vhost=${1:-cqrs}
   if ! out=$(CQRS_RABBITMQ_ADMIN_PASSWORD=cqrs-admin CQRS_RABBITMQ_COMMAND_PASSWORD=cqrs-command \
     CQRS_RABBITMQ_QUERY_PASSWORD=cqrs-query CQRS_RABBITMQ_CLIENT_PASSWORD=cqrs-client \
-    uv run --frozen --quiet cqrs broker definitions --out - 2>&1 | ctl a import_definitions 2>&1); then
+    uv run --frozen --quiet cqrs broker definitions --vhost "$vhost" --out - 2>&1 | ctl a import_definitions 2>&1); then
     printf '%s\n' "$out" >&2
     die "importing the users, permissions and policies failed"
   fi
@@ -120,6 +121,13 @@ case "${1:-}" in
       say "node $node: not running"
     fi
     ;;
+  vhost)
+    access "${2:?which vhost}"
+    say "vhost ${2}: the roles' users, permissions and policies"
+    ;;
+  drop-vhost)
+    ctl a delete_vhost "${2:?which vhost}"
+    ;;
   status)
     for node in "${NODES[@]}"; do
       if running "$node"; then say "node $node: running on $HOST:$(port_of "$node")"; else say "node $node: stopped"; fi
@@ -135,7 +143,7 @@ case "${1:-}" in
     fi
     ;;
   *)
-    echo "usage: $0 start | stop [--purge] | status | start-node NODE | stop-node NODE" >&2
+    echo "usage: $0 start | stop [--purge] | status | start-node NODE | stop-node NODE | vhost NAME | drop-vhost NAME" >&2
     exit 2
     ;;
 esac

@@ -26,14 +26,17 @@ from cqrs_shared.messaging.publishing import publish
 from cqrs_shared.messaging.responder import copy
 from cqrs_shared.messaging.topology import (
     COMMAND_QUEUE,
+    EVENT_PARTITIONS,
     EVENT_QUEUE,
     QUERY_QUEUE,
     STREAM_QUEUE,
     dead_letter_queue,
 )
 
-QUEUES = (COMMAND_QUEUE, STREAM_QUEUE, EVENT_QUEUE, QUERY_QUEUE)
+# The event queue's partitions (CQRS_EVENT_PARTITIONS) count when they exist: a listing skips the others.
+QUEUES = (COMMAND_QUEUE, STREAM_QUEUE, EVENT_QUEUE, QUERY_QUEUE, *EVENT_PARTITIONS)
 _ORIGIN = {dead_letter_queue(queue): queue for queue in QUEUES}
+_IF_PRESENT = frozenset(dead_letter_queue(queue) for queue in EVENT_PARTITIONS)
 CONNECT_TIMEOUT_SECONDS = 5.0
 GET_TIMEOUT_SECONDS = 5.0
 READ_TIMEOUT_SECONDS = 60.0
@@ -71,7 +74,9 @@ class DeadLetter:
 
     @property
     def reason(self) -> str | None:
-        return self.header("x-error-message")
+        """Ours, or the broker's (x-first-death-reason: a quorum queue's delivery_limit, say)."""
+        broker = self.header("x-first-death-reason")
+        return self.header("x-error-message") or (broker and f"dead-lettered by the broker: {broker}")
 
     @property
     def original_queue(self) -> str:
@@ -107,7 +112,10 @@ def dead_letter_queues(queue: str | None) -> list[str]:
         return list(_ORIGIN)
     name = _ORIGIN.get(queue, queue)
     if name not in QUEUES:
-        raise ValueError(f"unknown queue {queue!r}; one of {', '.join(QUEUES)} (or their dead-letter queues)")
+        known = ", ".join(QUEUES[:4])
+        raise ValueError(
+            f"unknown queue {queue!r}; one of {known}, {EVENT_QUEUE}.N (or their dead-letter queues)"
+        )
     return [dead_letter_queue(name)]
 
 
@@ -138,7 +146,8 @@ async def inspect(connection: AbstractConnection, queues: Sequence[str]) -> list
     found = []
     for queue in queues:
         async with _held(connection, queue) as (_, depth, held):
-            found.append(Found(queue, depth is not None, depth or 0, [letter for _, letter in held]))
+            if depth is not None or queue not in _IF_PRESENT:
+                found.append(Found(queue, depth is not None, depth or 0, [letter for _, letter in held]))
     return found
 
 

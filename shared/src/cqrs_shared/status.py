@@ -13,7 +13,7 @@ from pydantic import AnyHttpUrl, Field, ValidationError
 
 from cqrs_shared.dlq import QUEUES, broker
 from cqrs_shared.errors import BrokerUnavailable
-from cqrs_shared.messaging.topology import dead_letter_queue
+from cqrs_shared.messaging.topology import EVENT_PARTITIONS, dead_letter_queue
 from cqrs_shared.readiness import Readiness
 from cqrs_shared.settings import BrokerSettings
 
@@ -73,7 +73,7 @@ async def collect(settings: StatusSettings) -> Status:
         command, query, (queues, problem) = await asyncio.gather(
             readiness(http, "command", str(settings.command_http_url)),
             readiness(http, "query", str(settings.query_http_url)),
-            _depths(str(settings.rabbitmq_url)),
+            _depths(settings.rabbitmq_url),
         )
     return Status([command, query], queues, problem)
 
@@ -98,7 +98,10 @@ async def queue_depths(connection: AbstractConnection) -> list[QueueDepth]:
     """Each queue and its dead-letter queue, by passive declares (which create nothing)."""
     depths = []
     for queue in QUEUES:
-        depths.append(await _depth(connection, queue, dead_letters=False))
+        depth = await _depth(connection, queue, dead_letters=False)
+        if not depth.present and queue in EVENT_PARTITIONS:
+            continue  # partitions beyond CQRS_EVENT_PARTITIONS (or none at all): not listed
+        depths.append(depth)
         depths.append(await _depth(connection, dead_letter_queue(queue), dead_letters=True))
     return depths
 

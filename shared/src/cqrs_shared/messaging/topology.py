@@ -61,9 +61,15 @@ class QueueKind:
 CLASSIC = QueueKind()
 
 
+MAX_PARTITIONS = 64
+
+
 def event_partition(index: int) -> str:
     """The queue of partition ``index`` (0, 1, ...) of the query service's events."""
     return f"{EVENT_QUEUE}.{index}"
+
+
+EVENT_PARTITIONS = tuple(event_partition(index) for index in range(MAX_PARTITIONS))
 
 
 def retry_queue(queue: str, delay: float) -> str:

@@ -1,0 +1,59 @@
+"""A broker node dies under load: the pair carries on through the other two, and loses nothing."""
+
+import asyncio
+import json
+import time
+
+import pytest
+
+from cqrs_shared.client import CqrsClient
+from tests.cluster.conftest import ClusterPair, cluster
+from tests.cluster.load import Load, stored_once, worker
+
+pytestmark = pytest.mark.cluster
+
+WORKERS = 8
+BEFORE_SECONDS = 5.0
+DOWN_SECONDS = 10.0
+AFTER_SECONDS = 5.0
+
+
+async def test_a_node_stopped_and_started_under_load_loses_no_command(on_cluster: ClusterPair) -> None:
+    pair = on_cluster
+    await pair.add("command", "command_service")
+    await pair.add("query", "query_service", CQRS_EVENT_PARTITIONS="2")
+    load, stopped = Load(), asyncio.Event()
+    async with CqrsClient.connect(pair.client_urls(), timeout=5) as client:
+        workers = [asyncio.create_task(worker(client, load, stopped, seed)) for seed in range(WORKERS)]
+        await asyncio.sleep(BEFORE_SECONDS)
+        before = len(load.accepted)
+        # Node a: the first URL of every participant, so every connection is on it when it goes.
+        down_at = time.monotonic()
+        await asyncio.to_thread(cluster, "stop-node", "a")
+        await asyncio.sleep(DOWN_SECONDS)
+        during = len(load.accepted) - before
+        await asyncio.to_thread(cluster, "start-node", "a")
+        await asyncio.sleep(AFTER_SECONDS)
+        stopped.set()
+        await asyncio.gather(*workers)
+
+    await stored_once(pair.postgres_dsn, load)
+    verified = pair.cli("projection", "verify", "--json")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    report = json.loads(verified.stdout)
+    dead = pair.cli("dlq", "list", "--json")
+    assert dead.returncode == 0, dead.stdout + dead.stderr
+    letters = json.loads(dead.stdout)
+    print(
+        f"\nnode a down {DOWN_SECONDS:g} s under {WORKERS} workers: {len(load.accepted)} commands accepted "
+        f"({during} while it was down), {load.retries} sends repeated, "
+        f"{load.queries_answered} queries answered, {load.queries_failed} failed; "
+        f"recovery: commands stalled at most {load.longest_gap(down_at - 1, down_at + DOWN_SECONDS):.2f} s "
+        f"around the stop ({load.longest_gap(0, down_at - 1):.2f} s before it); read model verified: {report}; "
+        f"dead letters: {[(q['queue'], q['depth']) for q in letters['queues'] if q['depth']]}"
+    )
+    assert during > 0, "no command was accepted while node a was down"
+    unexplained = [
+        letter for queue in letters["queues"] for letter in queue["letters"] if not letter["reason"]
+    ]
+    assert not unexplained, unexplained
