@@ -44,12 +44,13 @@ async def test_a_node_stopped_and_started_under_load_loses_no_command(on_cluster
     dead = pair.cli("dlq", "list", "--json")
     assert dead.returncode == 0, dead.stdout + dead.stderr
     letters = json.loads(dead.stdout)
+    recovery = load.longest_gap(down_at - 1, down_at + DOWN_SECONDS)
     print(
         f"\nnode a down {DOWN_SECONDS:g} s under {WORKERS} workers: {len(load.accepted)} commands accepted "
         f"({during} while it was down), {load.retries} sends repeated, "
         f"{load.queries_answered} queries answered, {load.queries_failed} failed; "
-        f"recovery: commands stalled at most {load.longest_gap(down_at - 1, down_at + DOWN_SECONDS):.2f} s "
-        f"around the stop ({load.longest_gap(0, down_at - 1):.2f} s before it); read model verified: {report}; "
+        f"recovery: commands stalled at most {recovery:.2f} s around the stop "
+        f"({load.longest_gap(0, down_at - 1):.2f} s before it); read model verified: {report}; "
         f"dead letters: {[(q['queue'], q['depth']) for q in letters['queues'] if q['depth']]}"
     )
     assert during > 0, "no command was accepted while node a was down"
