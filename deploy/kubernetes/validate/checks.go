@@ -23,6 +23,11 @@ const (
 	serviceUser  = 10001
 )
 
+// With the migration Job (components/migration-job), docs/kubernetes.md applies the build in two
+// steps: first what this selector picks (kubectl apply -k DIR -l ...), which must hold the Job and
+// what it needs and not the command service; then, once the Job is complete, everything.
+const migrationFirstSelector = "app.kubernetes.io/name!=command-service"
+
 // The images these manifests may run (any registry before them).
 var images = []string{"cqrs-pair/command-service", "cqrs-pair/query-service"}
 
@@ -65,6 +70,7 @@ func check(set *objectSet, released bool) []string {
 		}
 		c.pod(where, job.Namespace, &job.Spec.Template, false)
 	}
+	c.migrationFirst()
 	c.budgets()
 	c.services()
 	c.networkPolicies()
@@ -121,6 +127,7 @@ func (c *checker) pod(where, namespace string, template *corev1.PodTemplateSpec,
 	if spec.ServiceAccountName != "" && !c.hasServiceAccount(namespace, spec.ServiceAccountName) {
 		c.fail(where, "serviceAccountName %q is not in the build", spec.ServiceAccountName)
 	}
+	c.podSecurity(where, template)
 	if serving {
 		c.prometheus(where, template)
 	}
@@ -513,3 +520,42 @@ func podHasPort(spec *corev1.PodSpec, port intstr.IntOrString) bool {
 
 func isTrue(value *bool) bool  { return value != nil && *value }
 func isFalse(value *bool) bool { return value != nil && !*value }
+
+func (c *checker) migrationFirst() {
+	if len(c.set.jobs) == 0 {
+		return
+	}
+	first, err := labels.Parse(migrationFirstSelector)
+	if err != nil {
+		panic(err)
+	}
+	for _, job := range c.set.jobs {
+		where := "Job/" + job.Name
+		if !first.Matches(labels.Set(job.Labels)) {
+			c.fail(where, "not picked by the first apply step (-l %s)", migrationFirstSelector)
+		}
+		spec := &job.Spec.Template.Spec
+		for _, ctr := range append(slices.Clone(spec.InitContainers), spec.Containers...) {
+			for _, from := range ctr.EnvFrom {
+				if from.ConfigMapRef == nil {
+					continue
+				}
+				if cm := c.configMap(job.Namespace, from.ConfigMapRef.Name); cm != nil && !first.Matches(labels.Set(cm.Labels)) {
+					c.fail(where, "its ConfigMap %s is not picked by the first apply step (-l %s)", cm.Name, migrationFirstSelector)
+				}
+			}
+		}
+		for _, sa := range c.set.serviceAccounts {
+			if sa.Namespace == job.Namespace && sa.Name == spec.ServiceAccountName && !first.Matches(labels.Set(sa.Labels)) {
+				c.fail(where, "its ServiceAccount is not picked by the first apply step (-l %s)", migrationFirstSelector)
+			}
+		}
+	}
+	for _, d := range c.set.deployments {
+		for _, ctr := range d.Spec.Template.Spec.Containers {
+			if strings.Contains(ctr.Image, "cqrs-pair/command-service") && first.Matches(labels.Set(d.Labels)) {
+				c.fail("Deployment/"+d.Name, "picked by the first apply step (-l %s): it would start before the migrations", migrationFirstSelector)
+			}
+		}
+	}
+}

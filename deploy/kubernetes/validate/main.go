@@ -74,7 +74,7 @@ func validateAll(targets []target) int {
 		fmt.Println(line)
 	}
 	if failed > 0 || !canaries {
-		fmt.Printf("k8s-check: %d of %d build(s) failed\n", failed, len(targets))
+		fmt.Printf("k8s-check: FAILED: %d of %d build(s) with findings; canaries all caught: %t\n", failed, len(targets), canaries)
 		return 1
 	}
 	fmt.Printf("k8s-check: %d builds, %d objects, every one strictly decoded and checked\n", len(targets), objects)
