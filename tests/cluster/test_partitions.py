@@ -1,0 +1,88 @@
+"""Two query replicas share four event partitions; one is killed under load; the read model is right."""
+
+import asyncio
+import json
+import re
+import signal
+from datetime import datetime, timedelta
+
+import pytest
+
+from cqrs_shared.client import CqrsClient
+from tests.cluster.conftest import ClusterPair
+from tests.cluster.load import Load, stored_once, worker
+from tests.pair import Service
+from tests.waiting import until
+
+pytestmark = pytest.mark.cluster
+
+PARTITIONS = 4
+WORKERS = 8
+HANDLED = re.compile(r"^query-service\.events\.(\d+) \S+: \S+(?: \S+)? in ([0-9.]+) ms$")
+# Log times have millisecond precision: two spans closer than this are not told apart.
+TOLERANCE = timedelta(milliseconds=2)
+
+Span = tuple[datetime, datetime]
+
+
+def spans(service: Service) -> dict[int, list[Span]]:
+    """When ``service`` handled each event, by partition: from the consumer's line a message."""
+    found: dict[int, list[Span]] = {}
+    for line in service.output().splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        matched = HANDLED.match(str(record.get("message", "")))
+        if matched is None:
+            continue
+        end = datetime.fromisoformat(record["time"])
+        start = end - timedelta(milliseconds=float(matched[2]))
+        found.setdefault(int(matched[1]), []).append((start, end))
+    return found
+
+
+def overlaps(mine: list[Span], theirs: list[Span]) -> list[tuple[Span, Span]]:
+    """Spans of one replica that ran while the other's did, on the same partition."""
+    return [(a, b) for a in mine for b in theirs if a[0] + TOLERANCE < b[1] and b[0] + TOLERANCE < a[1]]
+
+
+async def test_two_replicas_share_four_partitions_and_one_dies_under_load(on_cluster: ClusterPair) -> None:
+    pair = on_cluster
+    await pair.add("command", "command_service")
+    partitioned = {"CQRS_EVENT_PARTITIONS": str(PARTITIONS)}
+    first = await pair.add("query-1", "query_service", **partitioned)
+    second = await pair.add("query-2", "query_service", **partitioned)
+    load, stopped = Load(), asyncio.Event()
+    async with CqrsClient.connect(pair.client_urls(), timeout=5) as client:
+        workers = [asyncio.create_task(worker(client, load, stopped, seed)) for seed in range(WORKERS)]
+        await asyncio.sleep(10)
+        shared = (spans(first), spans(second))
+        second.process.send_signal(signal.SIGKILL)  # mid-load, mid-event perhaps
+        killed_at = len(load.accepted)
+        await asyncio.sleep(8)
+        stopped.set()
+        await asyncio.gather(*workers)
+
+    await stored_once(pair.postgres_dsn, load)
+
+    async def verified() -> dict[str, object] | None:
+        done = pair.cli("projection", "verify", "--json")
+        report: dict[str, object] = json.loads(done.stdout) if done.stdout else {}
+        return report if done.returncode == 0 else None
+
+    report = await until(verified, timeout=60, what="the read model to equal a fold of the event store")
+    after, theirs = spans(first), spans(second)
+    print(
+        f"\n{PARTITIONS} partitions, 2 query replicas: before the kill query-1 projected partitions "
+        f"{sorted(shared[0])}, query-2 {sorted(shared[1])} "
+        f"({sum(map(len, shared[0].values()))} and {sum(map(len, shared[1].values()))} events); "
+        f"query-2 killed after {killed_at} commands; query-1 then projected {sorted(after)}; "
+        f"{len(load.accepted)} commands accepted; read model verified: {report}"
+    )
+    assert shared[0], "query-1 should project"
+    assert shared[1], "query-2 should project"
+    for partition in range(PARTITIONS):
+        clash = overlaps(after.get(partition, []), theirs.get(partition, []))
+        assert not clash, f"partition {partition}: both replicas applied events at once: {clash[:3]}"
+    assert set(after) == set(range(PARTITIONS)), "the survivor should take over every partition"
