@@ -75,6 +75,13 @@ PREFERRED_AT: Final = "preferred_at"
 COUNTERS: Final = "counters"  # {_id: counter name, value: the last number handed out}
 PREFERRED_COUNTER: Final = "preferred"
 COUNTER_VALUE: Final = "value"
+
+
+def claim(counter: str, number: int) -> str:
+    """The id of the document that claims ``number`` of ``counter`` (store.reserve): "preferred:17"."""
+    return f"{counter}:{number}"
+
+
 # The layout the documents follow, kept in COUNTERS as {_id: "layout", value: N} (upgrade.py).
 # 1: before the buckets; 2: history and preferred customers page by bucket; 3: a history bucket is
 # one document.

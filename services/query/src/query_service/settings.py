@@ -4,6 +4,7 @@ from typing import Annotated
 
 from pydantic import Field, MongoDsn
 
+from cqrs_shared.messaging.topology import MAX_PARTITIONS
 from cqrs_shared.secret_files import Secret
 from cqrs_shared.settings import BrokerSettings
 
@@ -28,7 +29,7 @@ class QuerySettings(BrokerSettings):
     event_partitions: int = Field(
         default=1,
         ge=1,
-        le=64,
+        le=MAX_PARTITIONS,
         description="partition queues of the events (1: one queue); replicas share them, each "
         "customer's events in one; the same on every replica (README: Scaling out, to change it)",
     )

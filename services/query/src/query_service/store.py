@@ -17,7 +17,7 @@ from uuid import UUID
 from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from cqrs_shared.contracts import AccountView, CustomerView, StreamType, TransactionView
 from query_service import layout, metrics
@@ -26,6 +26,7 @@ from query_service.layout import Document
 from query_service.projections import DocumentChange, Numbered
 
 T = TypeVar("T")
+DUPLICATE_KEY = 11000
 # Stream positions this process saw applied, kept per generation (at most this many, then forgotten).
 KNOWN_POSITIONS = 100_000
 
@@ -188,18 +189,39 @@ class ReadStore:
 
     async def reserve(self, counter: str, count: int) -> int:
         """Take ``count`` numbers of ``counter`` (0, 1, 2, ...); the first of them.
-        One reservation at a time: the server may not serialise two updates of one document (FerretDB)."""
+
+        Each number is claimed by inserting a document of its own: the server's unique _id lets one
+        insert of it succeed, whichever process tries, where an $inc that the server reads and
+        rewrites (FerretDB v1) could hand one number to two partitions' replicas. A claim that
+        collides gives up the numbers it took (a hole, harmless to the pages) and claims higher.
+        """
         async with self._counting:
-            before = await self._collection(layout.COUNTERS).find_one_and_update(
-                {layout.ID: counter}, {"$inc": {layout.COUNTER_VALUE: count}}, upsert=True
+            counters = self._collection(layout.COUNTERS)
+            first = await self._last_number(counter) + 1
+            while True:
+                claims = [{layout.ID: layout.claim(counter, first + n)} for n in range(count)]
+                try:
+                    await counters.insert_many(claims, ordered=True)
+                    break
+                except BulkWriteError as error:
+                    if any(item.get("code") != DUPLICATE_KEY for item in error.details["writeErrors"]):
+                        raise
+                    first += int(error.details["nInserted"]) + 1
+            # The counter itself says how far numbering went, at least (two writers may each set it).
+            await counters.update_one(
+                {layout.ID: counter}, {"$max": {layout.COUNTER_VALUE: first + count}}, upsert=True
             )
-        return int(field_of(before, layout.COUNTER_VALUE) or 0)
+        return first
 
     async def _last_number(self, counter: str) -> int:
-        """The last number ``counter`` handed out; -1 before the first."""
+        """The last number ``counter`` handed out; -1 before the first. The counter's value, and
+        beyond it the claims of numbers another process took and has not counted yet."""
         counters = self._collection(layout.COUNTERS)
         value = field_of(await counters.find_one({layout.ID: counter}), layout.COUNTER_VALUE)
-        return value - 1 if isinstance(value, int) else -1
+        last = value - 1 if isinstance(value, int) else -1
+        while await counters.find_one({layout.ID: layout.claim(counter, last + 1)}) is not None:
+            last += 1
+        return last
 
     async def version(self, collection: str, doc_id: str, gate: str) -> int:
         value = field_of(await self._collection(collection).find_one({layout.ID: doc_id}, {gate: 1}), gate)
