@@ -58,6 +58,7 @@ async def test_two_replicas_share_four_partitions_and_one_dies_under_load(on_clu
         workers = [asyncio.create_task(worker(client, load, stopped, seed)) for seed in range(WORKERS)]
         await asyncio.sleep(10)
         shared = (spans(first), spans(second))
+        refused = await asyncio.to_thread(pair.cli, "projection", "rebuild", "--json")
         second.process.send_signal(signal.SIGKILL)  # mid-load, mid-event perhaps
         killed_at = len(load.accepted)
         await asyncio.sleep(8)
@@ -80,6 +81,8 @@ async def test_two_replicas_share_four_partitions_and_one_dies_under_load(on_clu
         f"query-2 killed after {killed_at} commands; query-1 then projected {sorted(after)}; "
         f"{len(load.accepted)} commands accepted; read model verified: {report}"
     )
+    assert refused.returncode != 0, refused.stdout
+    assert "concurrency_conflict" in refused.stdout, refused.stdout  # a rebuild needs one replica
     assert shared[0], "query-1 should project"
     assert shared[1], "query-2 should project"
     for partition in range(PARTITIONS):

@@ -81,9 +81,6 @@ async def serve(settings: QuerySettings, stopped: asyncio.Event) -> None:
         projector = Projector(model, read_stream)
         rebuilder = Rebuilder(model, projector, read_stream, read_stream.list_streams)
         rebuild_to = layout.names()[0]
-        operations = Operations(
-            model, read_stream, consistency, partial(hand_on_rebuild, dead_letters, rebuild_to)
-        )
         stack.push_async_callback(rebuilder.stop)
         project_event = partial(on_event, projector=projector, consistency=consistency, rebuilder=rebuilder)
 
@@ -98,7 +95,7 @@ async def serve(settings: QuerySettings, stopped: asyncio.Event) -> None:
                 max_bytes=settings.max_message_bytes,
             )
 
-        projecting = (
+        sharing = (
             SharedPartitions(
                 connection,
                 settings.event_partitions,
@@ -108,7 +105,15 @@ async def serve(settings: QuerySettings, stopped: asyncio.Event) -> None:
                 settings.prefetch,
             )
             if partitioned
-            else consume_events(events[0], project_event)
+            else None
+        )
+        projecting = sharing or consume_events(events[0], project_event)
+        operations = Operations(
+            model,
+            read_stream,
+            consistency,
+            partial(hand_on_rebuild, dead_letters, rebuild_to),
+            sharing.replicas if sharing is not None else lambda: 1,
         )
         async with (
             serve_probes(

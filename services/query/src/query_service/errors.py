@@ -4,7 +4,8 @@ QueryError
 ├── NotFound      no such document
 ├── ViewBehind    the projection did not reach the asked version in time
 ├── BadCursor     a pagination cursor this service did not issue
-└── RebuildRunning  a rebuild of the read model is running already
+├── RebuildRunning  a rebuild of the read model is running already
+└── RebuildNeedsOneReplica  partitions are projected by several replicas: a rebuild would miss events
 """
 
 from cqrs_shared.contracts import ErrorCode
@@ -28,6 +29,10 @@ class BadCursor(QueryError):
 
 class RebuildRunning(QueryError):
     code = ErrorCode.REBUILD_RUNNING
+
+
+class RebuildNeedsOneReplica(QueryError):
+    code = ErrorCode.CONCURRENCY_CONFLICT
 
 
 class RepairFailed(Exception):

@@ -22,7 +22,7 @@ from cqrs_shared.contracts import (
 )
 from query_service import control, verify
 from query_service.consistency import Consistency
-from query_service.errors import NotFound, RebuildRunning, ViewBehind
+from query_service.errors import NotFound, RebuildNeedsOneReplica, RebuildRunning, ViewBehind
 from query_service.model import ReadModel
 from query_service.projector import ReadStream
 
@@ -35,6 +35,9 @@ class Operations:
     read_stream: ReadStream
     consistency: Consistency
     hand_on_rebuild: Callable[[], Awaitable[None]]
+    # Query replicas that project partitions (1 when the events are not partitioned): a rebuild
+    # builds from the events one process projects, so it needs that process to project them all.
+    projecting_replicas: Callable[[], int] = lambda: 1
 
     async def answer(self, operation: Operation) -> ProjectionStatus | StreamCheck:
         if isinstance(operation, RebuildReadModel):
@@ -53,6 +56,12 @@ class Operations:
     async def rebuild(self) -> ProjectionStatus:
         """Record the request and hand it to the projecting process; refused while a rebuild runs."""
         db = self.model.db
+        replicas = self.projecting_replicas()
+        if replicas > 1:
+            raise RebuildNeedsOneReplica(
+                f"{replicas} query replicas share the event partitions; a rebuild sees only the events "
+                "of the replica that runs it: scale the query service to one replica, then rebuild"
+            )
         previous = await control.rebuild(db)
         if previous is not None and control.running(previous):
             raise RebuildRunning(

@@ -106,6 +106,10 @@ class SharedPartitions:
     def owned(self) -> frozenset[int]:
         return owned(self.me, self._members.alive(time.monotonic()), self._count)
 
+    def replicas(self) -> int:
+        """The query replicas heard from (this one included)."""
+        return len(self._members.alive(time.monotonic()))
+
     def _noting(self, index: int) -> Handler:
         """The handler, noting that partition ``index`` hands this replica events (it is active there)."""
 
