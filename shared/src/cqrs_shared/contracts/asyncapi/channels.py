@@ -53,7 +53,10 @@ def channels(groups: Groups) -> JsonSchema:
         "events": _channel(
             "{eventKey}",
             f"Domain events: the topic exchange `{topology.EVENTS_EXCHANGE}`, routing key `<stream type>."
-            f"<what happened>`; the query service subscribes with `{topology.EVENT_QUEUE}` (bound with `#`).",
+            f"<what happened>`; the query service subscribes with `{topology.EVENT_QUEUE}` (bound with `#`), "
+            f"or, with CQRS_EVENT_PARTITIONS above 1, through the consistent-hash exchange "
+            f"`{topology.PARTITIONS_EXCHANGE}` (hashing the `{topology.PARTITION_HEADER}` header) into "
+            f"`{topology.EVENT_QUEUE}.0` .. `.N-1`.",
             _names(groups["event"]),
             _exchange(topology.EVENTS_EXCHANGE, "topic"),
         ),

@@ -39,6 +39,13 @@ _REPLY_TO: JsonSchema = {
     "description": "AMQP property: the queue the reply goes to (amq.rabbitmq.reply-to: direct reply-to); "
     "without it nothing is answered",
 }
+_PARTITION_KEY: JsonSchema = {
+    "type": "string",
+    "format": "uuid",
+    "description": "AMQP header partition-key: the customer whose documents the event changes (an "
+    "account's events: its customer); the consistent-hash exchange cqrs.events.partitioned routes by "
+    "it, so that one customer's events reach one partition queue, in order",
+}
 _WRITTEN = ["content_type", "correlation_id", "message_id", "schema_version", "timestamp", "type"]
 
 
@@ -77,6 +84,8 @@ def headers(kind: str, type_: str, version: int) -> JsonSchema:
     }
     if kind in ("command", "query"):
         properties["reply_to"] = _REPLY_TO
+    if kind == "event":
+        properties["partition-key"] = _PARTITION_KEY
     required = {"command": ["message_id"], "query": []}.get(kind, _WRITTEN)
     return {"type": "object", "properties": properties, "required": required}
 
