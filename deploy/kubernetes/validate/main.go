@@ -31,11 +31,15 @@ func main() {
 		fmt.Fprintln(os.Stderr, "validate:", err)
 		os.Exit(2)
 	}
-	defer cleanup()
+	var status int
 	if *printTarget != "" {
-		os.Exit(printOne(targets, *printTarget))
+		status = printOne(targets, *printTarget)
+	} else {
+		status = validateAll(targets)
 	}
-	os.Exit(validateAll(targets))
+	// Not deferred: os.Exit would skip it, leaving the made kustomizations in the temp folder.
+	cleanup()
+	os.Exit(status)
 }
 
 func printOne(targets []target, name string) int {
