@@ -1,4 +1,4 @@
-module github.com/cqrs-pair/deploy/kubernetes/validate
+module cqrs-pair/k8s-validate
 
 go 1.26.0
 
