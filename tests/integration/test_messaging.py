@@ -4,12 +4,14 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from urllib.parse import urlsplit
 from uuid import uuid4
 
 import aio_pika
 import pytest
 from aio_pika.abc import AbstractQueue, AbstractRobustConnection
 
+from cqrs_shared.client import CqrsClient
 from cqrs_shared.contracts import ErrorCode, ErrorInfo, Metadata
 from cqrs_shared.contracts.replies import QueryFailed
 from cqrs_shared.errors import BrokerUnavailable, RequestTimeout, TopologyMismatch
@@ -201,3 +203,48 @@ async def test_a_queue_declared_with_other_arguments_is_a_startup_error_naming_i
         channel = await open_channel(stack, amqp)
         await channel.queue_delete(name)
         await channel.queue_delete(topology.dead_letter_queue(name))
+
+
+@pytest.mark.parametrize(("before", "after"), [("classic", "quorum"), ("quorum", "classic")])
+async def test_a_queue_of_the_other_type_is_a_startup_error_naming_it(
+    amqp: AbstractRobustConnection, before: topology.QueueType, after: topology.QueueType
+) -> None:
+    name = unique("test.type")
+    async with AsyncExitStack() as stack:
+        await topology.declare_queue(await open_channel(stack, amqp), name, topology.QueueKind(before))
+        with pytest.raises(
+            TopologyMismatch, match=rf"'{name}(\.dlq)?' exists with another type than CQRS_QUEUE_TYPE"
+        ):
+            await topology.declare_queue(await open_channel(stack, amqp), name, topology.QueueKind(after))
+        channel = await open_channel(stack, amqp)
+        await channel.queue_delete(name)
+        await channel.queue_delete(topology.dead_letter_queue(name))
+
+
+async def test_a_quorum_queue_dead_letters_what_exceeds_its_delivery_limit_with_the_reason(
+    amqp: AbstractRobustConnection,
+) -> None:
+    name = unique("test.limit")
+    async with AsyncExitStack() as stack:
+        channel = await open_channel(stack, amqp)
+        queue = await topology.declare_queue(channel, name, topology.QueueKind("quorum", delivery_limit=2))
+        await channel.default_exchange.publish(aio_pika.Message(b"poison", message_id="p"), routing_key=name)
+        for _ in range(3):  # delivered, returned, delivered, returned: over the limit of 2
+            message = await queue.get(timeout=5)
+            await message.nack(requeue=True)
+        dlq = await channel.declare_queue(topology.dead_letter_queue(name), passive=True)
+        parked = await until(lambda: dlq.get(fail=False), timeout=10, what="the dead letter")
+        assert parked.message_id == "p"
+        assert parked.headers["x-first-death-reason"] == "delivery_limit"
+        await parked.ack()
+        await channel.queue_delete(name)
+        await channel.queue_delete(topology.dead_letter_queue(name))
+
+
+async def test_a_client_given_several_nodes_connects_to_the_first_that_answers(rabbitmq_url: str) -> None:
+    dead = rabbitmq_url.replace(urlsplit(rabbitmq_url).netloc.rpartition("@")[2], "127.0.0.1:1")
+    with pytest.raises(BrokerUnavailable, match=r"127\.0\.0\.1:1"):
+        async with CqrsClient.connect(dead, timeout=5):
+            pass
+    async with CqrsClient.connect(f"{dead},{rabbitmq_url}", timeout=5) as client:
+        assert not client._rpc.channel.is_closed

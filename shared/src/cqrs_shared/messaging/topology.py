@@ -120,6 +120,13 @@ async def _declare(channel: AbstractChannel, name: str, arguments: dict[str, Fie
     try:
         return await channel.declare_queue(name, durable=True, arguments=arguments)
     except ChannelPreconditionFailed as error:
+        if "x-queue-type" in str(error):
+            raise TopologyMismatch(
+                f"queue {name!r} exists with another type than CQRS_QUEUE_TYPE says ({error}); set "
+                "CQRS_QUEUE_TYPE to the type the queues have, or, once they are drained, delete them "
+                f"(rabbitmqctl delete_queue {name}, and the pair's other queues of that type: their "
+                ".dlq and .retry.* queues too) and start again"
+            ) from None
         raise TopologyMismatch(
             f"queue {name!r} exists with other arguments than {arguments} ({error}); "
             f"once it is drained, delete it (rabbitmqctl delete_queue {name}) and start again"
