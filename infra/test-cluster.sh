@@ -6,11 +6,8 @@
 # when done, unless CQRS_KEEP_CLUSTER=1. Arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-bash infra/provision.sh
-set -a
-# shellcheck source=local.env
-. infra/local.env
-set +a
+# shellcheck source=servers.sh
+. infra/servers.sh
 uv sync --frozen --quiet --inexact
 started=$(date +%s)
 bash infra/cluster.sh start
