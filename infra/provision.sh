@@ -445,6 +445,10 @@ if [ "$want_rabbit" != 0 ]; then
     die "rabbitmq: importing the users, permissions and policies failed"
   fi
   rabbitmqctl -q delete_user guest >/dev/null 2>&1 || [ $? = 67 ] || die "rabbitmq: rabbitmqctl delete_user guest failed"
+  # The consistent-hash exchange of the query service's partitions (CQRS_EVENT_PARTITIONS above 1);
+  # it ships with RabbitMQ. Enabling an enabled plugin changes nothing.
+  rabbitmq-plugins -q enable rabbitmq_consistent_hash_exchange >>"$STATE/log/rabbitmq-access.log" 2>&1 </dev/null ||
+    { show_logs "$STATE/log/rabbitmq-access.log"; die "rabbitmq: enabling rabbitmq_consistent_hash_exchange failed"; }
   say "rabbitmq: vhost cqrs, its users, permissions and queue policies in place ($((SECONDS - t0))s)"
 fi
 

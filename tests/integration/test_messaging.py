@@ -21,7 +21,8 @@ from cqrs_shared.messaging.consumer import Consumer, Outcome
 from cqrs_shared.messaging.envelope import Delivery
 from cqrs_shared.messaging.responder import Responder
 from cqrs_shared.messaging.rpc import RpcClient
-from tests.conftest import unique
+from query_service.event_queues import EventQueues
+from tests.conftest import Servers, fresh_vhost, no_vhost, unique
 from tests.waiting import until
 
 pytestmark = pytest.mark.integration
@@ -248,3 +249,18 @@ async def test_a_client_given_several_nodes_connects_to_the_first_that_answers(r
             pass
     async with CqrsClient.connect(f"{dead},{rabbitmq_url}", timeout=5) as client:
         assert not client._rpc.channel.is_closed
+
+
+async def test_a_partition_beyond_the_configured_number_stops_the_query_service(servers: Servers) -> None:
+    """Events hashed to a partition no replica reads would wait there for good: refuse to start."""
+    with fresh_vhost(servers.rabbitmq) as vhost:
+        assert vhost is not None, no_vhost(servers.rabbitmq)
+        async with AsyncExitStack() as stack:
+            connection = await aio_pika.connect(vhost)
+            await stack.enter_async_context(connection)
+            channel = await open_channel(stack, connection)
+            eight = EventQueues(8, topology.CLASSIC, ())
+            assert len(await eight.declare_all(connection, channel)) == 8
+            four = EventQueues(4, topology.CLASSIC, ())
+            with pytest.raises(TopologyMismatch, match=r"'query-service\.events\.4' exists"):
+                await four.declare_all(connection, channel)
