@@ -106,10 +106,21 @@ def _container(name: str) -> Iterator[str]:
         wait_ready(container, kind.image, url, kind.probe)
         if name == "rabbitmq":
             _BROKERS[url] = container
+            _enable_partitions(container, kind.image)
         try:
             yield url
         finally:
             _BROKERS.pop(url, None)
+
+
+def _enable_partitions(container: DockerContainer, image: str) -> None:
+    """The consistent-hash exchange of the query service's partitions: shipped with RabbitMQ, enabled
+    as infra/provision.sh enables it on the local broker (README: Scaling out)."""
+    status, output = container.exec(["rabbitmq-plugins", "-q", "enable", "rabbitmq_consistent_hash_exchange"])
+    if status != 0:
+        fail_with_logs(
+            container, image, f"rabbitmq-plugins enable exited {status}: {output.decode(errors='replace')}"
+        )
 
 
 def _url(container: DockerContainer, kind: Kind) -> str:
