@@ -207,11 +207,17 @@ class ReadStore:
                     if any(item.get("code") != DUPLICATE_KEY for item in error.details["writeErrors"]):
                         raise
                     first += int(error.details["nInserted"]) + 1
-            # The counter itself says how far numbering went, at least (two writers may each set it).
-            await counters.update_one(
-                {layout.ID: counter}, {"$max": {layout.COUNTER_VALUE: first + count}}, upsert=True
-            )
+            await self._count_up_to(counter, first + count)
         return first
+
+    async def _count_up_to(self, counter: str, value: int) -> None:
+        """The counter itself says how far numbering went, at least (two writers may each set it)."""
+        counters = self._collection(layout.COUNTERS)
+        update = {"$max": {layout.COUNTER_VALUE: value}}
+        try:
+            await counters.update_one({layout.ID: counter}, update, upsert=True)
+        except DuplicateKeyError:  # two processes made the counter at once: it exists now
+            await counters.update_one({layout.ID: counter}, update)
 
     async def _last_number(self, counter: str) -> int:
         """The last number ``counter`` handed out; -1 before the first. The counter's value, and
