@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from urllib.parse import urlsplit
@@ -191,6 +192,57 @@ async def test_a_single_active_consumer_queue_feeds_one_consumer_until_it_goes(
         assert (got["first"], got["second"]) == (list(range(20)), list(range(20, 25)))
         await channel.queue_delete(name)
         await channel.queue_delete(topology.dead_letter_queue(name))
+
+
+async def test_a_single_active_consumer_that_leaves_finishes_before_the_next_one_begins(
+    amqp: AbstractRobustConnection,
+) -> None:
+    """Two consumers of one queue must never handle messages at once (query_service.sharing): the
+    one that leaves settles what it began before it cancels, and hands back what came meanwhile."""
+    name = unique("test.handover")
+    spans: dict[str, list[tuple[float, float]]] = {"first": [], "second": []}
+    began = asyncio.Event()
+
+    def consumer(queue: AbstractQueue, who: str) -> Consumer:
+        async def handle(delivery: Delivery) -> Outcome:
+            start = time.monotonic()
+            began.set()
+            await asyncio.sleep(0.3 if who == "first" else 0)
+            spans[who].append((start, time.monotonic()))
+            return Outcome()
+
+        return Consumer(queue, handle, responder, transient=lambda _: False)
+
+    async def publish() -> None:
+        await channel.default_exchange.publish(aio_pika.Message(b"{}"), name)
+
+    async def declared(at: AsyncExitStack) -> AbstractQueue:
+        return await topology.declare_queue(await open_channel(at, amqp), name, single_active_consumer=True)
+
+    async with AsyncExitStack() as stack:
+        channel = await open_channel(stack, amqp)
+        responder = Responder(await open_channel(stack, amqp, confirms=False), channel)
+        first = await stack.enter_async_context(AsyncExitStack())
+        queue = await topology.declare_queue(
+            await open_channel(first, amqp), name, single_active_consumer=True
+        )
+        await first.enter_async_context(consumer(queue, "first"))
+        queue = await topology.declare_queue(
+            await open_channel(stack, amqp), name, single_active_consumer=True
+        )
+        await stack.enter_async_context(consumer(queue, "second"))
+        await publish()
+        await asyncio.wait_for(began.wait(), 5)
+        leaving = asyncio.create_task(first.aclose())  # with its message in flight
+        await asyncio.sleep(0.05)
+        for _ in range(3):
+            await publish()
+        await leaving
+        await until(lambda: asyncio.sleep(0, len(spans["second"]) == 3), timeout=5, what="3 messages")
+        await channel.queue_delete(name)
+        await channel.queue_delete(topology.dead_letter_queue(name))
+    first_done = max(end for _, end in spans["first"])
+    assert [start >= first_done for start, _ in spans["second"]] == [True, True, True], spans
 
 
 async def test_a_queue_declared_with_other_arguments_is_a_startup_error_naming_it(
