@@ -31,12 +31,13 @@ from cqrs_shared.messaging.topology import (
     QUERY_QUEUE,
     STREAM_QUEUE,
     dead_letter_queue,
+    exists,
 )
 
-# The event queue's partitions (CQRS_EVENT_PARTITIONS) count when they exist: a listing skips the others.
+# The event queue's partitions (CQRS_EVENT_PARTITIONS) count where they exist (present()).
 QUEUES = (COMMAND_QUEUE, STREAM_QUEUE, EVENT_QUEUE, QUERY_QUEUE, *EVENT_PARTITIONS)
 _ORIGIN = {dead_letter_queue(queue): queue for queue in QUEUES}
-_IF_PRESENT = frozenset(dead_letter_queue(queue) for queue in EVENT_PARTITIONS)
+_PARTITIONS = frozenset(EVENT_PARTITIONS) | {dead_letter_queue(queue) for queue in EVENT_PARTITIONS}
 CONNECT_TIMEOUT_SECONDS = 5.0
 GET_TIMEOUT_SECONDS = 5.0
 READ_TIMEOUT_SECONDS = 60.0
@@ -141,19 +142,34 @@ async def broker(url: str) -> AsyncIterator[AbstractConnection]:
         raise BrokerUnavailable(f"lost RabbitMQ at {_safe(url)}: {error}") from None
 
 
+async def present(connection: AbstractConnection, queues: Sequence[str]) -> list[str]:
+    """``queues`` less the event partitions' that do not exist. Partitions are numbered from 0
+    without a gap, so the first missing one ends them: no more are asked for."""
+    kept, ended = [], False
+    for queue in queues:
+        if queue in _PARTITIONS:
+            ended = ended or not await exists(connection, queue, GET_TIMEOUT_SECONDS)
+            if ended:
+                continue
+        kept.append(queue)
+    return kept
+
+
 async def inspect(connection: AbstractConnection, queues: Sequence[str]) -> list[Found]:
     """Every dead letter of ``queues``; all are put back."""
     found = []
-    for queue in queues:
+    for queue in await present(connection, queues):
         async with _held(connection, queue) as (_, depth, held):
-            if depth is not None or queue not in _IF_PRESENT:
-                found.append(Found(queue, depth is not None, depth or 0, [letter for _, letter in held]))
+            found.append(Found(queue, depth is not None, depth or 0, [letter for _, letter in held]))
     return found
 
 
 async def discard(connection: AbstractConnection, queues: Sequence[str], wanted: Wanted) -> list[Settled]:
     """Remove the wanted dead letters (ack them); the others are put back."""
-    return [await _settle(connection, queue, wanted, replaying=False) for queue in queues]
+    return [
+        await _settle(connection, queue, wanted, replaying=False)
+        for queue in await present(connection, queues)
+    ]
 
 
 async def replay(connection: AbstractConnection, queues: Sequence[str], wanted: Wanted) -> list[Settled]:
@@ -162,7 +178,10 @@ async def replay(connection: AbstractConnection, queues: Sequence[str], wanted: 
     Interrupted half way, a message may be both back in its queue and still here: replaying it
     again is harmless, as commands are idempotent by message id and projections version-gated.
     """
-    return [await _settle(connection, queue, wanted, replaying=True) for queue in queues]
+    return [
+        await _settle(connection, queue, wanted, replaying=True)
+        for queue in await present(connection, queues)
+    ]
 
 
 async def _settle(connection: AbstractConnection, queue: str, wanted: Wanted, *, replaying: bool) -> Settled:

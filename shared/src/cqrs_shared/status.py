@@ -11,9 +11,9 @@ from aio_pika.abc import AbstractConnection
 from aio_pika.exceptions import ChannelNotFoundEntity
 from pydantic import AnyHttpUrl, Field, ValidationError
 
-from cqrs_shared.dlq import QUEUES, broker
+from cqrs_shared.dlq import QUEUES, broker, present
 from cqrs_shared.errors import BrokerUnavailable
-from cqrs_shared.messaging.topology import EVENT_PARTITIONS, dead_letter_queue
+from cqrs_shared.messaging.topology import dead_letter_queue
 from cqrs_shared.readiness import Readiness
 from cqrs_shared.settings import BrokerSettings
 
@@ -97,11 +97,8 @@ async def readiness(http: aiohttp.ClientSession, name: str, url: str) -> Service
 async def queue_depths(connection: AbstractConnection) -> list[QueueDepth]:
     """Each queue and its dead-letter queue, by passive declares (which create nothing)."""
     depths = []
-    for queue in QUEUES:
-        depth = await _depth(connection, queue, dead_letters=False)
-        if not depth.present and queue in EVENT_PARTITIONS:
-            continue  # partitions beyond CQRS_EVENT_PARTITIONS (or none at all): not listed
-        depths.append(depth)
+    for queue in await present(connection, QUEUES):  # the partitions that exist
+        depths.append(await _depth(connection, queue, dead_letters=False))
         depths.append(await _depth(connection, dead_letter_queue(queue), dead_letters=True))
     return depths
 

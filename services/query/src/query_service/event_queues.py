@@ -3,7 +3,6 @@
 from dataclasses import dataclass
 
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractQueue
-from aiormq.exceptions import ChannelNotFoundEntity
 
 from cqrs_shared.errors import TopologyMismatch
 from cqrs_shared.messaging import topology
@@ -37,14 +36,9 @@ class EventQueues:
 async def _refuse_if_present(connection: AbstractConnection, name: str) -> None:
     """A partition beyond the configured ones would keep receiving the events hashed to it, which
     no replica reads: the events were partitioned by more before, and that must be undone first."""
-    # A passive declare of a missing queue closes its channel: a channel of its own.
-    async with connection.channel(publisher_confirms=False) as channel:
-        try:
-            await channel.declare_queue(name, passive=True)
-        except ChannelNotFoundEntity:
-            return
-    raise TopologyMismatch(
-        f"queue {name!r} exists: the events were split into more partitions than "
-        f"CQRS_EVENT_PARTITIONS says. Once every partition queue is empty, delete the ones from "
-        f"{name!r} on (rabbitmqctl delete_queue -p cqrs {name}, ...) or set the number they had"
-    )
+    if await topology.exists(connection, name):
+        raise TopologyMismatch(
+            f"queue {name!r} exists: the events were split into more partitions than "
+            f"CQRS_EVENT_PARTITIONS says. Once every partition queue is empty, delete the ones from "
+            f"{name!r} on (rabbitmqctl delete_queue -p cqrs {name}, ...) or set the number they had"
+        )

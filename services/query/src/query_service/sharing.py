@@ -38,6 +38,7 @@ from cqrs_shared.messaging import topology
 from cqrs_shared.messaging.channels import open_channel
 from cqrs_shared.messaging.consumer import Consumer, Handler, Outcome
 from cqrs_shared.messaging.envelope import Delivery
+from cqrs_shared.waiting import first_of
 from query_service.partitions import Membership, owned, to_release
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,6 @@ class SharedPartitions:
         self._stopped = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._stack = AsyncExitStack()
-        self._exchange: AbstractExchange | None = None
         # Partitions whose events this replica was handed since it last subscribed.
         self.active: set[int] = set()
 
@@ -89,8 +89,8 @@ class SharedPartitions:
         await asyncio.gather(*(event.wait() for event in subscribed))
         # Announced only once subscribed everywhere: a replica that steps back for this one then
         # finds it waiting in line.
-        await self._listen()
-        self._tasks.append(asyncio.create_task(self._announce(), name="replica announcements"))
+        announcements = await self._listen()
+        self._tasks.append(asyncio.create_task(self._announce(announcements), name="replica announcements"))
         self._tasks.append(asyncio.create_task(self._rebalance(), name="partition balance"))
         return self
 
@@ -135,32 +135,32 @@ class SharedPartitions:
                     # The consumer settled what it began; closing the channel returns the rest.
             except (AMQPError, OSError, RuntimeError) as error:
                 log.warning("partition %d: cannot subscribe (%r); trying again", index, error)
-                await _sleep(self._stopped, REJOIN_SECONDS * 2)
+                await first_of([self._stopped], REJOIN_SECONDS * 2)
                 continue
             if not self._stopped.is_set():
                 log.info("partition %d: stepped back for its owner", index)
-                await _sleep(self._stopped, REJOIN_SECONDS)
+                await first_of([self._stopped], REJOIN_SECONDS)
 
-    async def _listen(self) -> None:
+    async def _listen(self) -> AbstractExchange:
+        """Hear the replicas' announcements; the exchange to make this one's on."""
         channel = await open_channel(self._stack, self._connection, confirms=False)
         exchange = await channel.declare_exchange(topology.REPLICAS_EXCHANGE, ExchangeType.FANOUT)
         queue = await channel.declare_queue(topology.replica_queue(self.me), exclusive=True, auto_delete=True)
         await queue.bind(exchange)
         await queue.consume(self._heard, no_ack=True)
-        self._exchange = exchange
+        return exchange
 
     async def _heard(self, message: AbstractIncomingMessage) -> None:
         if message.body:
             self._members.heard(message.body.decode(errors="replace"), time.monotonic())
 
-    async def _announce(self) -> None:
+    async def _announce(self, exchange: AbstractExchange) -> None:
         while not self._stopped.is_set():
             try:
-                if self._exchange is not None:
-                    await self._exchange.publish(aio_pika.Message(self.me.encode()), routing_key="")
+                await exchange.publish(aio_pika.Message(self.me.encode()), routing_key="")
             except (AMQPError, OSError, RuntimeError) as error:  # the connection comes back by itself
                 log.debug("could not announce this replica: %r", error)
-            await _sleep(self._stopped, ANNOUNCE_SECONDS)
+            await first_of([self._stopped], ANNOUNCE_SECONDS)
 
     async def _rebalance(self) -> None:
         before: frozenset[int] | None = None
@@ -172,11 +172,4 @@ class SharedPartitions:
             for index in to_release(mine, set(self.active)):
                 self.active.discard(index)
                 self._releases[index].set()
-            await _sleep(self._stopped, ANNOUNCE_SECONDS)
-
-
-async def _sleep(stopped: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(stopped.wait(), seconds)
-    except TimeoutError:
-        return
+            await first_of([self._stopped], ANNOUNCE_SECONDS)

@@ -40,7 +40,7 @@ RETRY = r"(\.retry\..+)"
 
 
 def _escaped(name: str) -> str:
-    """A queue or exchange name as a regex; a name of PARTITIONS stands for all its partitions."""
+    """A queue or exchange name as a regex; a name in PARTITIONED stands for it and all its partitions."""
     escaped = name.replace(".", r"\.")
     return escaped + PARTITION if name in PARTITIONED else escaped
 

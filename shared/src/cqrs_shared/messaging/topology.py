@@ -3,8 +3,15 @@
 from dataclasses import dataclass
 from typing import Literal
 
-from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue, ExchangeType, FieldValue
-from aio_pika.exceptions import ChannelPreconditionFailed
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractConnection,
+    AbstractExchange,
+    AbstractQueue,
+    ExchangeType,
+    FieldValue,
+)
+from aio_pika.exceptions import ChannelNotFoundEntity, ChannelPreconditionFailed
 
 from cqrs_shared.errors import TopologyMismatch
 
@@ -57,6 +64,10 @@ class QueueKind:
             "x-dead-letter-strategy": "at-least-once",
         }
 
+    def parked_arguments(self) -> dict[str, FieldValue]:
+        """A dead-letter queue's: the type only, no delivery limit (it has nowhere to send further)."""
+        return {} if self.type == "classic" else {"x-queue-type": "quorum"}
+
 
 CLASSIC = QueueKind()
 
@@ -103,8 +114,7 @@ async def declare_queue(
         back: dict[str, FieldValue] = {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": name}
         await _declare(channel, retry_queue(name, delay), {**typed, **back})
     dlx = await channel.declare_exchange(DEAD_LETTER_EXCHANGE, ExchangeType.DIRECT, durable=True)
-    # No delivery limit on a dead-letter queue: it has nowhere further to send a message.
-    dlq = await _declare(channel, dead_letter_queue(name), {"x-queue-type": "quorum"} if typed else {})
+    dlq = await _declare(channel, dead_letter_queue(name), kind.parked_arguments())
     await dlq.bind(dlx, routing_key=name)
     arguments: dict[str, FieldValue] = {
         **typed,
@@ -114,6 +124,17 @@ async def declare_queue(
     if single_active_consumer:
         arguments["x-single-active-consumer"] = True
     return await _declare(channel, name, arguments)
+
+
+async def exists(connection: AbstractConnection, name: str, timeout: float | None = None) -> bool:
+    """Whether queue ``name`` exists, by a passive declare (which creates nothing) on a channel of its
+    own: the broker closes the channel a missing queue was asked on."""
+    async with connection.channel(publisher_confirms=False) as channel:
+        try:
+            await channel.declare_queue(name, passive=True, timeout=timeout)
+        except ChannelNotFoundEntity:
+            return False
+    return True
 
 
 async def _declare(channel: AbstractChannel, name: str, arguments: dict[str, FieldValue]) -> AbstractQueue:
