@@ -4,7 +4,8 @@ Runs as its own process, so that the test's event loop cannot slow it down:
 
     python -m tests.faults.proxy HOST PORT    # prints its port; SIGUSR1 cuts; SIGUSR2 takes the
                                               # broker away (cut, refuse) or brings it back;
-                                              # SIGTERM ends it
+                                              # SIGHUP freezes it (connections stay open, no byte
+                                              # passes: a node gone without a word); SIGTERM ends it
 """
 
 import asyncio
@@ -18,6 +19,8 @@ class Proxy:
         self._target = (host, port)
         self._writers: set[asyncio.StreamWriter] = set()
         self._down = False
+        self._thawed = asyncio.Event()
+        self._thawed.set()
 
     async def serve(self) -> None:
         server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
@@ -25,6 +28,7 @@ class Proxy:
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGUSR1, self.cut)
         loop.add_signal_handler(signal.SIGUSR2, self.toggle)
+        loop.add_signal_handler(signal.SIGHUP, self.freeze)
         stopped = asyncio.Event()
         loop.add_signal_handler(signal.SIGTERM, stopped.set)
         async with server:
@@ -47,6 +51,11 @@ class Proxy:
                 writer.transport.abort()
             self._writers.clear()
 
+    def freeze(self) -> None:
+        """No byte passes any more, and no connection is closed: what a peer sees of a lost node."""
+        self._thawed.clear()
+        print("frozen", flush=True)
+
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self._down:
             writer.transport.abort()
@@ -58,6 +67,7 @@ class Proxy:
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(ConnectionError, OSError):
             while data := await reader.read(65536):
+                await self._thawed.wait()
                 writer.write(data)
                 await writer.drain()
         writer.transport.abort()

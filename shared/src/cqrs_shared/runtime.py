@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
 from cqrs_shared import logs, telemetry
+from cqrs_shared.drain import within_budget
 from cqrs_shared.errors import StartupError
 from cqrs_shared.messaging.watchdog import BrokerLost
 from cqrs_shared.settings import BrokerSettings
@@ -50,13 +51,15 @@ def serve_forever(
     serve: Callable[[S, asyncio.Event], Awaitable[None]],
     instrumentors: Sequence[BaseInstrumentor] = (),
 ) -> None:
-    """A service's ``serve``: 0 after a requested stop; 1 when it cannot start or the broker stayed away."""
+    """A service's ``serve``: 0 after a requested stop; 1 when it cannot start or the broker stayed away;
+    drain.CUT_SHORT when its stop outlasted CQRS_DRAIN_SECONDS."""
 
     async def _main() -> int:
         logs.configure(name, settings.log_level, settings.log_format)
         try:
             with telemetry.tracing(f"{name}-service", instrumentors):
-                await serve(settings, stop_event())
+                stopped = stop_event()
+                await within_budget(serve(settings, stopped), stopped, settings.drain_seconds)
         except BrokerLost as error:
             # Non-zero, so that the supervisor (container runtime, systemd) starts a fresh process.
             log.error("%s; exiting so that the service is restarted", error)

@@ -73,6 +73,13 @@ class BrokerSettings(BaseSettings):
     broker_grace: float = Field(
         default=30.0, gt=0, le=3600, description="seconds without the broker before a service exits"
     )
+    drain_seconds: float = Field(
+        default=30.0,
+        ge=1,
+        le=600,
+        description="longest stop after SIGTERM: in-flight work finishes within it, or the process exits"
+        " and the broker redelivers what it held",
+    )
     prefetch: int = Field(default=64, ge=1, le=10_000, description="messages in flight per consumer")
     max_message_bytes: int = Field(
         default=65_536,

@@ -35,8 +35,8 @@ from aio_pika.abc import (
 from aio_pika.exceptions import AMQPError
 
 from cqrs_shared.messaging import topology
-from cqrs_shared.messaging.channels import open_channel
-from cqrs_shared.messaging.consumer import Consumer, Handler, Outcome
+from cqrs_shared.messaging.channels import CLOSE_TIMEOUT_SECONDS, open_channel
+from cqrs_shared.messaging.consumer import DRAIN_TIMEOUT_SECONDS, Consumer, Handler, Outcome
 from cqrs_shared.messaging.envelope import Delivery
 from cqrs_shared.waiting import first_of
 from query_service.partitions import Membership, owned, to_release
@@ -100,6 +100,11 @@ class SharedPartitions:
         self._stopped.set()
         for release in self._releases:
             release.set()
+        # Bounded: a task may wait on a robust channel that never comes back (aio-pika's ready()).
+        _, hanging = await asyncio.wait(self._tasks, timeout=DRAIN_TIMEOUT_SECONDS + CLOSE_TIMEOUT_SECONDS)
+        for task in hanging:
+            log.warning("%s: still busy at shutdown; cancelled", task.get_name())
+            task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._stack.__aexit__(kind, error, tb)
 

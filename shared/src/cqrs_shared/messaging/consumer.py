@@ -33,7 +33,8 @@ from cqrs_shared.tracing import trace_id
 log = logging.getLogger(__name__)
 
 REQUEUE_DELAY_SECONDS = 1.0
-DRAIN_TIMEOUT_SECONDS = 30.0
+# A third of the default stop budget (CQRS_DRAIN_SECONDS, drain.py), which bounds the whole stop.
+DRAIN_TIMEOUT_SECONDS = 10.0
 SETTLE_TIMEOUT_SECONDS = 5.0
 DEFAULT_MAX_BYTES = 65_536
 
