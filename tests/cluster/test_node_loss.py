@@ -10,7 +10,14 @@ from cqrs_shared.client import CqrsClient
 from tests.cluster.conftest import ClusterPair, cluster
 from tests.cluster.load import Load, stored_once, worker
 
-pytestmark = pytest.mark.cluster
+pytestmark = [
+    pytest.mark.cluster,
+    # aiormq 6.9.4's Connection.connect leaves its socket's writer open when a node accepts the TCP
+    # connection and closes it before Connection.Start (a node stopping, as here): the client's next
+    # attempt goes to another node and succeeds, and the leak is one socket per such attempt. Seen in
+    # one of five runs of this test; what the test asserts is untouched by it.
+    pytest.mark.filterwarnings("ignore:unclosed <StreamWriter:ResourceWarning"),
+]
 
 WORKERS = 8
 BEFORE_SECONDS = 5.0

@@ -11,7 +11,6 @@ from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 from uuid import UUID, uuid4
 
-import aio_pika
 from aio_pika.abc import AbstractConnection, AbstractExchange
 from aio_pika.exceptions import AMQPError
 from aiormq.exceptions import ChannelAccessRefused
@@ -21,7 +20,7 @@ from cqrs_shared.contracts import CommandReply, Contract, Metadata, message_type
 from cqrs_shared.contracts.replies import QueryFailed, QueryOk
 from cqrs_shared.errors import BrokerUnavailable, RemoteError, TopologyMismatch
 from cqrs_shared.messaging import topology
-from cqrs_shared.messaging.channels import broker_urls, connect_failover
+from cqrs_shared.messaging.channels import broker_urls, connect_failover, connect_first
 from cqrs_shared.messaging.rpc import RpcClient
 from cqrs_shared.tracing import new_traceparent
 
@@ -70,7 +69,7 @@ class CqrsClient:
             if len(urls) > 1:
                 connection: AbstractConnection = await connect_failover(urls, timeout)
             else:
-                connection = await aio_pika.connect(urls[0], timeout=timeout)
+                connection = await connect_first(urls, timeout)
         except (OSError, AMQPError, TimeoutError, ValueError) as error:
             where = ", ".join(_safe(each) for each in urls)
             raise BrokerUnavailable(f"cannot reach RabbitMQ at {where}: {error}") from None

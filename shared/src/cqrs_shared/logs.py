@@ -20,8 +20,12 @@ _context: contextvars.ContextVar[tuple[tuple[str, str], ...]] = contextvars.Cont
     "cqrs_log_context", default=()
 )
 # user:password@ in any URL (amqp, postgresql, mongodb, http): the password goes, the rest stays. Up to
-# the last @ of the word: a password with an unencoded @ in it must not leave its tail behind.
-_PASSWORD_IN_URL = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)\S*@", re.IGNORECASE)
+# the last @ of the word: a password with an unencoded @ in it must not leave its tail behind. Each
+# part is bounded, so that a try at each position costs a bounded number of steps: unbounded, the
+# scheme part made the pattern quadratic on dotted text (``a.a.a…``: 120 KB took ~38 s; issue 20).
+_PASSWORD_IN_URL = re.compile(r"(\b[a-z][a-z0-9+.-]{0,31}://[^:/@\s]{0,256}:)\S{0,512}@", re.IGNORECASE)
+# Lines carry senders' text (dead-letter reasons, ids): cut before any pattern runs over them.
+MAX_LINE_CHARS = 4000
 # password=... as a DSN parameter (postgresql://host/db?password=..., libpq's "password=... host=...").
 _PASSWORD_PARAMETER = re.compile(r"(\bpassword=)(?:'[^']*'|[^&\s'\"]+)", re.IGNORECASE)
 
@@ -29,6 +33,11 @@ _PASSWORD_PARAMETER = re.compile(r"(\bpassword=)(?:'[^']*'|[^&\s'\"]+)", re.IGNO
 def redact(text: str) -> str:
     """``amqp://user:secret@host`` -> ``amqp://user:***@host``, wherever it stands in ``text``."""
     return _PASSWORD_PARAMETER.sub(r"\1***", _PASSWORD_IN_URL.sub(r"\1***@", text))
+
+
+def cut(text: str, limit: int = MAX_LINE_CHARS) -> str:
+    """``text``, or its first ``limit`` characters and how many more there were."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text) - limit} more characters)"
 
 
 @contextlib.contextmanager
@@ -53,11 +62,11 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "service": self._service,
             "logger": record.name,
-            "message": redact(record.getMessage()),
-            **dict(_context.get()),
+            "message": redact(cut(record.getMessage())),
+            **{key: cut(value, 256) for key, value in _context.get()},
         }
         if record.exc_info:
-            line["exception"] = redact(self.formatException(record.exc_info))
+            line["exception"] = redact(cut(self.formatException(record.exc_info), 4 * MAX_LINE_CHARS))
         return json.dumps(line, default=str)
 
 
@@ -66,8 +75,8 @@ class TextFormatter(logging.Formatter):
         super().__init__(f"%(asctime)s {service:<7} %(levelname)-7s %(name)s: %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
-        context = " ".join(f"{key}={value}" for key, value in _context.get())
-        text = super().format(record)
+        context = " ".join(f"{key}={cut(value, 256)}" for key, value in _context.get())
+        text = cut(super().format(record), 4 * MAX_LINE_CHARS)
         return redact(f"{text} [{context}]" if context else text)
 
 

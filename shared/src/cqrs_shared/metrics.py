@@ -23,4 +23,9 @@ HANDLING = Histogram(
 DEAD_LETTERS = Counter(
     "cqrs_dead_letters_total", "Messages put in a dead-letter queue, by queue and reason", ["queue", "reason"]
 )
+REQUEUES_EXHAUSTED = Counter(
+    "cqrs_requeue_budget_exhausted_total",
+    "Messages whose transient failures used up their requeues and went on to the retry queues, by queue",
+    ["queue"],
+)
 BROKER_CONNECTED = Gauge("cqrs_broker_connected", "1 while the broker connection works, else 0")

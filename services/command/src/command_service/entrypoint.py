@@ -20,6 +20,7 @@ from cqrs_shared.keyed_lock import KeyedLock
 from cqrs_shared.messaging.consumer import Outcome
 from cqrs_shared.messaging.envelope import Delivery
 from cqrs_shared.messaging.parsing import Catalogue
+from cqrs_shared.messaging.topology import COMMANDS_EXCHANGE
 
 COMMANDS = Catalogue[Command](Command, ErrorCode.UNKNOWN_COMMAND)
 STREAM_READS = Catalogue[ReadStream | ListStreams](ReadStream | ListStreams, ErrorCode.UNKNOWN_QUERY)
@@ -33,7 +34,13 @@ async def on_command(delivery: Delivery, store: EventStore, streams: KeyedLock, 
     """A command message: reply accepted/rejected; what cannot be handled is also dead-lettered."""
     try:
         metadata = delivery.metadata()
-        command = COMMANDS.parse(delivery.body, delivery.schema_version)
+        # On cqrs.commands the routing key names the command, as the type property does.
+        claims = (
+            [delivery.type, delivery.routing_key]
+            if delivery.exchange == COMMANDS_EXCHANGE
+            else [delivery.type]
+        )
+        command = COMMANDS.parse(delivery.body, delivery.schema_version, claimed=claims)
     except InvalidMessage as error:
         # A well-formed command that breaks the rules: the sender is told; without a sender to
         # tell, nothing can be done and it is kept in the dead-letter queue.
@@ -59,7 +66,7 @@ async def on_read_stream(delivery: Delivery, store: EventStore) -> Outcome:
     (for a rebuild or a verify of the read model), from the event store."""
     try:
         delivery.check_schema()
-        request = STREAM_READS.parse(delivery.body, delivery.schema_version)
+        request = STREAM_READS.parse(delivery.body, delivery.schema_version, claimed=[delivery.type])
     except MessageError as error:
         return Outcome(reply=QueryFailed(error=error.info), dead_letter=error.info)
     if isinstance(request, ListStreams):

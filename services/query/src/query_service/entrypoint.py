@@ -1,6 +1,5 @@
 """The query service's message entry points: parse, call the use case, map errors to outcomes."""
 
-import json
 from typing import Any
 
 from pydantic import ValidationError
@@ -19,7 +18,7 @@ from cqrs_shared.contracts.replies import QueryFailed, QueryOk
 from cqrs_shared.errors import MalformedMessage, MessageError, UnsupportedSchema
 from cqrs_shared.messaging.consumer import Outcome
 from cqrs_shared.messaging.envelope import Delivery
-from cqrs_shared.messaging.parsing import Catalogue, field_errors, members
+from cqrs_shared.messaging.parsing import Catalogue, field_errors, load_json, members
 from query_service import metrics, queries
 from query_service.consistency import Consistency
 from query_service.errors import QueryError
@@ -40,7 +39,7 @@ async def on_query(
     """A query: reply with the result or a structured error; unparseable ones are dead-lettered."""
     try:
         delivery.check_schema()
-        query = QUERIES.parse(delivery.body, delivery.schema_version)
+        query = QUERIES.parse(delivery.body, delivery.schema_version, claimed=[delivery.type])
     except MessageError as error:
         dead = error.info if error.code != ErrorCode.VALIDATION_ERROR or not delivery.reply_to else None
         return Outcome(reply=QueryFailed(error=error.info), dead_letter=dead)
@@ -58,10 +57,7 @@ async def on_query(
 def parse_event(body: bytes) -> EventEnvelope:
     """The envelope, its event in the version this code knows; one this code does not know yet (a
     newer schema version or event type) is UnsupportedSchema: it waits for a newer reader."""
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise MalformedMessage(f"event body is not JSON: {error}") from None
+    data = load_json(body)
     newer = unreadable(data)
     if newer is not None:
         raise UnsupportedSchema(newer)

@@ -17,6 +17,7 @@ from yarl import URL
 
 from cqrs_shared.errors import StartupError
 from cqrs_shared.logs import redact
+from cqrs_shared.messaging import tolerant_frames
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ def broker_urls(text: str) -> list[str]:
 async def connect_first(urls: Sequence[str], timeout: float) -> AbstractConnection:
     """A plain connection (no reconnection: for a short-lived tool) to the first of ``urls`` that
     answers; the last failure when none does."""
+    tolerant_frames.install()
     last: BaseException = ValueError("no broker URL given")
     for url in urls:
         try:
@@ -76,6 +78,7 @@ class FailoverConnection(RobustConnection):
 async def connect_failover(urls: Sequence[str], timeout: float | None = None) -> AbstractRobustConnection:
     """Connect to the first of ``urls`` that answers; the connection then restores itself (its
     channels, queues and consumers) on whichever node answers next."""
+    tolerant_frames.install()
     last: BaseException = ValueError("no broker URL given")
     for start in range(len(urls)):
         connection = FailoverConnection([*urls[start:], *urls[:start]], reconnect_interval=RECONNECT_SECONDS)

@@ -3,10 +3,13 @@
 async with Consumer(queue, handle, responder, transient=is_transient, retry=policy):
     await stopped.wait()   # leaving the block lets in-flight messages finish, then cancels
 
-A failure is one of three kinds. An outage (``transient``) is requeued after a pause, for as long as
-it lasts. Any other exception is retried with a budget (``retry``), each wait held by the broker,
-then the message is parked in the dead-letter queue. A message that cannot be handled as sent is
-answered and dead-lettered by the handler itself (its Outcome).
+First the screen (screening.py) refuses what cannot be handled as sent (too large, a reply address
+the sender may not name, unreadable properties): answered where it may be, and dead-lettered. Then
+a failure is one of three kinds. An outage (``transient``) is requeued after a pause, within a budget
+per message (requeues.py). Any other exception, and an outage past that budget, is retried with a
+budget (``retry``), each wait held by the broker, then the message is parked in the dead-letter
+queue. A message that cannot be handled as sent is answered and dead-lettered by the handler itself
+(its Outcome).
 """
 
 import asyncio
@@ -25,8 +28,10 @@ from cqrs_shared.contracts.replies import QueryFailed
 from cqrs_shared.logs import message_context
 from cqrs_shared.messaging.channels import close_bounded
 from cqrs_shared.messaging.envelope import Delivery, delivery
+from cqrs_shared.messaging.requeues import RequeueBudget
 from cqrs_shared.messaging.responder import Responder, attempt_of
 from cqrs_shared.messaging.retry import RetryPolicy
+from cqrs_shared.messaging.screening import screen
 from cqrs_shared.messaging.topology import retry_queue
 from cqrs_shared.tracing import trace_id
 
@@ -79,6 +84,7 @@ class Consumer:
         self._retry = retry
         self._types = types  # the message types worth a metric label of their own
         self._max_bytes = max_bytes
+        self._requeues = RequeueBudget(queue.name)
         self._tag: str | None = None
         self._in_flight = 0
         self._idle = asyncio.Event()
@@ -111,10 +117,13 @@ class Consumer:
             return
         self._in_flight += 1
         self._idle.clear()
-        received = delivery(message)
-        kind = received.type if received.type in self._types else "other"
         started = time.perf_counter()
+        kind = "other"
         try:
+            # Everything that reads the message is inside this block: a message that makes any step
+            # raise is settled (answered, dead-lettered) like any other, never left holding its slot.
+            received = delivery(message)
+            kind = received.type if received.type in self._types else "other"
             with message_context(
                 message_id=received.message_id,
                 correlation_id=received.correlation_id,
@@ -127,6 +136,11 @@ class Consumer:
                 said = f"{outcome} {code}" if code else outcome
                 log.info("%s %s: %s in %.1f ms", self._queue.name, kind, said, took * 1000)
             metrics.MESSAGES.labels(self._queue.name, kind, outcome, code).inc()
+        except Exception:
+            # Only a defect of ours lands here (delivery() and _process settle everything they can);
+            # the message goes back to the broker rather than holding its prefetch slot for ever.
+            log.exception("%s: could not process message %s", self._queue.name, message.message_id)
+            await self._finish(message, ack=False)
         finally:
             metrics.HANDLING.labels(self._queue.name, kind).observe(time.perf_counter() - started)
             self._in_flight -= 1
@@ -136,9 +150,9 @@ class Consumer:
     async def _process(self, message: AbstractIncomingMessage, received: Delivery) -> tuple[str, str]:
         """Handle and settle ``message``; (outcome, error code) for the metrics."""
         try:
-            outcome = self._too_large(received) or await self._handle(received)
+            outcome = self._screened(received) or await self._handle(received)
         except Exception as error:
-            if self._transient(error):
+            if self._transient(error) and self._requeues.allow(message):
                 log.warning("%s: transient failure, requeueing: %r", self._queue.name, error)
                 await asyncio.sleep(REQUEUE_DELAY_SECONDS)
                 await self._finish(message, ack=False)
@@ -152,15 +166,11 @@ class Consumer:
             return "requeued", ""
         return _label(outcome)
 
-    def _too_large(self, received: Delivery) -> Outcome | None:
-        """A body over the limit is answered and dead-lettered before anything parses it."""
-        size = len(received.body)
-        if size <= self._max_bytes:
+    def _screened(self, received: Delivery) -> Outcome | None:
+        """A message the screen refuses is answered (where it may be) and dead-lettered unparsed."""
+        info = screen(received, max_bytes=self._max_bytes)
+        if info is None:
             return None
-        info = ErrorInfo(
-            code=ErrorCode.MESSAGE_TOO_LARGE,
-            message=f"the body has {size} bytes; at most {self._max_bytes} are taken",
-        )
         return Outcome(reply=self._error_reply(info), dead_letter=info)
 
     async def _retried(self, message: AbstractIncomingMessage, error: Exception) -> bool:

@@ -62,6 +62,10 @@ class Delivery:
     schema_version: int | str = SCHEMA_VERSION
     user_id: str | None = None
     """The sender's RabbitMQ user, where it said (the broker checked it)."""
+    header_problem: str | None = None
+    exchange: str = ""
+    """The exchange it was published to (a retried or replayed message: another one)."""
+    """Why a header could not be read (too long), for the screen to refuse the message."""
 
     def check_schema(self) -> None:
         """Raise UnsupportedSchema unless the schema_version header is a positive integer.
@@ -104,37 +108,64 @@ class Delivery:
         )
 
 
-def _header(message: AbstractIncomingMessage, name: str) -> str | None:
-    value = (message.headers or {}).get(name)
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return value if isinstance(value, str) else None
+# The headers read here are short by nature (a traceparent has 55 characters, an id 36); a longer one
+# is refused by the screen (screening.py) before any parsing, logging or arithmetic sees it. A
+# schema_version of 4,301 digits or more made int() raise before the consumer's protected block.
+MAX_HEADER_CHARS = 256
+MAX_VERSION_DIGITS = 9
 
 
-def _schema_version(message: AbstractIncomingMessage) -> int | str:
-    """The schema_version header as an int where it is one (also "1" from clients that send text)."""
-    value = (message.headers or {}).get("schema_version", SCHEMA_VERSION)
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int):
-        return value
-    text = str(value)
-    return int(text) if text.isdecimal() else text
+@dataclass
+class _Headers:
+    """The headers a Delivery reads, each bounded; the first problem found, if any."""
+
+    values: HeadersType
+    problem: str | None = None
+
+    def text(self, name: str) -> str | None:
+        value = self.values.get(name)
+        if isinstance(value, bytes | bytearray):
+            value = bytes(value[: MAX_HEADER_CHARS + 1]).decode("utf-8", "replace")
+        if not isinstance(value, str):
+            return None
+        return self._bounded(name, value, MAX_HEADER_CHARS)
+
+    def _bounded(self, name: str, value: str, limit: int) -> str | None:
+        if len(value) <= limit:
+            return value
+        self.problem = self.problem or f"header {name} has {len(value)} characters; at most {limit} are read"
+        return None
+
+    def schema_version(self) -> int | str:
+        """As an int where it is one (also "1" from clients that send text); else its text, bounded."""
+        value = self.values.get("schema_version", SCHEMA_VERSION)
+        if isinstance(value, bool):
+            return str(value)
+        if isinstance(value, int):
+            return value if value.bit_length() < 32 else "a number out of range"
+        text = self.text("schema_version") if not isinstance(value, str) else value
+        text = self._bounded("schema_version", text or "", MAX_VERSION_DIGITS)
+        if text is None:
+            return "(too long)"
+        return int(text) if text.isdecimal() and text.isascii() else text
 
 
 def delivery(message: AbstractIncomingMessage) -> Delivery:
+    """The plain values of ``message``; never raises, whatever its properties and headers hold."""
+    headers = _Headers(message.headers or {})
+    schema_version = headers.schema_version()
     return Delivery(
         body=message.body,
         message_id=message.message_id,
         type=message.type,
         correlation_id=message.correlation_id,
         reply_to=message.reply_to,
-        traceparent=_header(message, "traceparent"),
-        causation_id=_header(message, "causation_id"),
+        traceparent=headers.text("traceparent"),
+        causation_id=headers.text("causation_id"),
         routing_key=message.routing_key,
         timestamp=message.timestamp,
-        schema_version=_schema_version(message),
+        schema_version=schema_version,
         user_id=message.user_id,
+        header_problem=headers.problem,
+        exchange=message.exchange or "",
     )

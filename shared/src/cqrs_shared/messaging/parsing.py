@@ -5,6 +5,7 @@ command = COMMANDS.parse(b'{"type": "CreateCustomer", "name": "Ada", "locale": "
 """
 
 import json
+from collections.abc import Iterable
 from typing import Annotated, Any, Generic, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -34,13 +35,15 @@ class Catalogue(Generic[M]):
         self.types = frozenset(self.versions)
         self._tagged = len(self.types) > 1
 
-    def parse(self, body: bytes, schema_version: int | str = 1) -> M:
+    def parse(self, body: bytes, schema_version: int | str = 1, *, claimed: Iterable[str | None] = ()) -> M:
         """Decode JSON, check the ``type`` is one of ours and its ``schema_version`` one this code
-        reads (an older one through its upcasters), validate; else a typed MessageError."""
-        try:
-            data: Any = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise MalformedMessage(f"body is not JSON: {error}") from None
+        reads (an older one through its upcasters), validate; else a typed MessageError.
+
+        ``claimed``: what the envelope says the message is (its ``type`` property, a routing key that
+        names the type); each one given must be the body's type. The body is what runs, so a
+        message routed and typed as one command whose body is another is refused, not run.
+        """
+        data = load_json(body)
         if not isinstance(data, dict):
             raise MalformedMessage(f"body must be a JSON object, got {type(data).__name__}")
         type_name = data.get("type")
@@ -49,6 +52,11 @@ class Catalogue(Generic[M]):
         if type_name not in self.types:
             known = ", ".join(sorted(self.types))
             raise UnknownMessageType(f"unknown type {type_name!r}; known: {known}", self._unknown)
+        for claim in claimed:
+            if claim and claim != type_name:
+                raise MalformedMessage(
+                    f"the body is a {type_name}, but the message's properties say {claim[:64]!r}"
+                )
         try:
             data = upcast(data, schema_version, self.versions)
         except ValueError as error:
@@ -59,6 +67,17 @@ class Catalogue(Generic[M]):
             # A union's errors are located under the tag first; the sender's fields are what follows.
             fields = field_errors(error, skip=1 if self._tagged else 0)
             raise InvalidMessage(f"invalid {type_name}", fields) from None
+
+
+def load_json(body: bytes) -> Any:
+    """The JSON value of ``body``; MalformedMessage if it is not JSON, or nests too deep to read
+    (RecursionError, which had been retried as if transient and ended as internal_error)."""
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise MalformedMessage(f"body is not JSON: {str(error)[:200]}") from None
+    except RecursionError:
+        raise MalformedMessage("body nests too deep to read") from None
 
 
 def _version(model: type[BaseModel]) -> int:

@@ -14,9 +14,14 @@ from cqrs_shared import metrics
 from cqrs_shared.contracts.base import Contract, ErrorInfo
 from cqrs_shared.messaging.envelope import Delivery, outgoing
 from cqrs_shared.messaging.publishing import publish
+from cqrs_shared.messaging.screening import reply_address_allowed
+from cqrs_shared.messaging.tolerant_frames import UNREADABLE_TIMESTAMP
 from cqrs_shared.messaging.topology import DEAD_LETTER_EXCHANGE
 
 ATTEMPT_HEADER = "x-attempt"
+# Longer than any client's call timeout: a reply is useless after it, and a client's own queue may
+# outlive the client's interest.
+REPLY_EXPIRATION_SECONDS = 300
 
 
 def attempt_of(message: AbstractIncomingMessage) -> int:
@@ -63,7 +68,8 @@ def copy(message: Sent, headers: HeadersType, expiration: float | None = None) -
         type=message.type,
         correlation_id=message.correlation_id,
         reply_to=message.reply_to,
-        timestamp=message.timestamp,
+        # One pamqp could not read (tolerant_frames.py) is not sent on: it could not be encoded.
+        timestamp=None if message.timestamp == UNREADABLE_TIMESTAMP else message.timestamp,
         user_id=message.user_id,
         expiration=expiration,
         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
@@ -78,7 +84,8 @@ class Responder:
         self._dead_letters = dead_letter_channel
 
     async def reply(self, to: Delivery, body: Contract) -> None:
-        if not to.reply_to:
+        """Answer ``to`` at its reply address: only one the screen allows (screening.py), never another."""
+        if not to.reply_to or not reply_address_allowed(to.reply_to):
             return
         status = getattr(body, "status", "reply")
         message = outgoing(
@@ -86,6 +93,8 @@ class Responder:
             to.reply_metadata(f"reply.{status}", body.SCHEMA_VERSION),
             persistent=False,
         )
+        # A reply nobody takes (its client gone) does not wait in a queue for ever.
+        message.expiration = REPLY_EXPIRATION_SECONDS
         # mandatory=False: a reply to amq.rabbitmq.reply-to with mandatory comes back as returned.
         await publish(self._replies.default_exchange, message, to.reply_to, mandatory=False)
 
