@@ -16,7 +16,7 @@ from cqrs_shared.contracts import (
 from query_service import projector
 from query_service.errors import RepairFailed
 from query_service.projections import DocumentChange, project
-from query_service.store import Applied, Gap, ReadStore
+from query_service.store import Applied, Gap, ReadStore, encode_cursor
 from tests.builders import stream
 
 pytestmark = pytest.mark.integration
@@ -134,6 +134,27 @@ async def test_pages_are_stable_and_complete(read_store: ReadStore) -> None:
 async def test_a_cursor_not_issued_by_the_service_is_an_error(read_store: ReadStore) -> None:
     with pytest.raises(ValueError, match="cursor"):
         await read_store.preferred_customers(3, "%%%not base64")
+
+
+@pytest.mark.parametrize("position", ["-1000000", "999999999999", "0"])
+async def test_a_preferred_cursor_outside_the_numbers_issued_is_refused_before_any_bucket_is_read(
+    read_store: ReadStore, position: str
+) -> None:
+    # Forged far below zero, such a cursor made one query read bucket after bucket for 81 s.
+    with pytest.raises(ValueError, match="not a cursor this service issued"):
+        await read_store.preferred_customers(3, encode_cursor(position))
+
+
+@pytest.mark.parametrize("position", ["999999999999", "0", "-5", "3"])
+async def test_a_history_cursor_beyond_the_accounts_version_is_refused(
+    read_store: ReadStore, position: str
+) -> None:
+    customer_id, account_id = uuid4(), uuid4()
+    for event in stream(AccountOpened(account_id=account_id, customer_id=customer_id, currency="EUR")):
+        for change in project(event):
+            await read_store.apply(change)
+    with pytest.raises(ValueError, match="not a cursor this service issued"):
+        await read_store.transactions(account_id, 50, encode_cursor(position))
 
 
 async def test_history_pages_cross_buckets_newest_first_and_complete(read_store: ReadStore) -> None:

@@ -69,6 +69,20 @@ def decode_cursor(cursor: str, parse: Callable[[str], T]) -> T:
         raise ValueError(f"not a cursor this service issued: {cursor!r}") from None
 
 
+def in_range(value: int, low: int, high: int) -> int:
+    """``value`` from a cursor, if the service could have issued it (``low`` to ``high``); a forged
+    one far outside made a page read bucket after bucket (81 s for one query; issue 20)."""
+    if not low <= value <= high:
+        raise ValueError(f"not a cursor this service issued: position {value} is outside {low}..{high}")
+    return value
+
+
+def buckets_per_page(limit: int) -> int:
+    """The most buckets one page reads: enough for ``limit`` items and a few sparse buckets; a page
+    that stops there ends with a cursor where it stopped."""
+    return limit // layout.BUCKET_SIZE + 3
+
+
 def _uuid_text(value: str) -> str:
     return str(UUID(value))
 
@@ -275,16 +289,20 @@ class ReadStore:
 
     async def preferred_customers(self, limit: int, after: str | None) -> Page[CustomerView]:
         """Preferred customers in the order they became preferred, read bucket by bucket."""
-        last = -1 if after is None else decode_cursor(after, int)
         top = await self._last_number(layout.PREFERRED_COUNTER)
+        last = -1 if after is None else in_range(decode_cursor(after, int), 0, top)
         docs: list[Document] = []
         bucket = (last + 1) // layout.BUCKET_SIZE
+        end = min(top // layout.BUCKET_SIZE, bucket + buckets_per_page(limit) - 1)
         # Up to ``limit`` only: the counter tells whether more follow, so no extra bucket is read for it.
-        while bucket <= top // layout.BUCKET_SIZE and len(docs) < limit:
+        while bucket <= end and len(docs) < limit:
             where = layout.exists({layout.PREFERRED_BUCKET: bucket})
             found = sorted(await self._customers.find(where).to_list(None), key=_by(layout.PREFERRED_SEQ))
             docs += [doc for doc in found if doc[layout.PREFERRED_SEQ] > last]
             bucket += 1
+        if not docs and bucket <= top // layout.BUCKET_SIZE:
+            # Sparse buckets used up this page's reads: the next page goes on from here.
+            return Page([], encode_cursor(str(bucket * layout.BUCKET_SIZE - 1)))
         more = len(docs) > limit or (bool(docs) and docs[-1][layout.PREFERRED_SEQ] < top)
         return _page(docs, limit, layout.PREFERRED_SEQ, layout.customer_view, more)
 
@@ -301,20 +319,21 @@ class ReadStore:
         """An account's transactions, newest first, read bucket by bucket from the newest (the
         account's ``version``, when the caller has it, saves looking it up)."""
         account = str(account_id)
-        if after is not None:
-            below = decode_cursor(after, int)
-        elif version is not None:
-            below = version + 1
-        else:
-            below = await self.version(layout.ACCOUNTS, account, layout.VERSION) + 1
+        if version is None:
+            version = await self.version(layout.ACCOUNTS, account, layout.VERSION)
+        below = version + 1 if after is None else in_range(decode_cursor(after, int), 1, version)
         items: list[tuple[int, str]] = []
         bucket = layout.bucket_of(below - 1)
-        while bucket >= 0 and len(items) <= limit:
+        last_bucket = max(0, bucket - buckets_per_page(limit) + 1)
+        while bucket >= last_bucket and len(items) <= limit:
             found = await self._transactions.find_one({layout.ID: layout.history_bucket(account, bucket)})
             items += sorted((item for item in layout.history_items(found) if item[0] < below), reverse=True)
             bucket -= 1
         shown = items[:limit]
         after = encode_cursor(str(shown[-1][0])) if len(items) > limit else None
+        if after is None and bucket >= 0:
+            # Sparse buckets used up this page's reads: the next page goes on below them.
+            after = encode_cursor(str((bucket + 1) * layout.BUCKET_SIZE))
         return Page([layout.transaction_view(version, line) for version, line in shown], after)
 
 
