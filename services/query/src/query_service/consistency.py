@@ -13,10 +13,16 @@ from uuid import UUID
 from cqrs_shared.contracts import StreamPosition
 from cqrs_shared.waiting import first_of
 from query_service import metrics
-from query_service.errors import ViewBehind
+from query_service.errors import ForgedToken, ViewBehind
 from query_service.model import ReadModel
 
 POLL_SECONDS = 0.25
+# Queries waiting at once, per process: a quarter of the default prefetch (64), so a flood of tokens
+# no projection will reach (32 unknown positions each, polled for CQRS_MAX_WAIT) holds at most this
+# many slots, and the other queries are served (issue 20). One more is answered view_behind at once.
+MAX_WAITING = 16
+# A position further ahead of the view than this was not issued by a command reply to a live view.
+MAX_AHEAD = 10_000
 
 
 class Consistency:
@@ -25,6 +31,7 @@ class Consistency:
         self._max_wait = max_wait
         # stream id -> (event set when it next moves, how many queries watch it)
         self._watched: dict[UUID, tuple[asyncio.Event, int]] = {}
+        self._waiting = 0
 
     def moved(self, stream_id: UUID) -> None:
         """The projector applied an event of ``stream_id``: wake whoever waits for it."""
@@ -40,6 +47,20 @@ class Consistency:
             return
         started = time.monotonic()
         deadline = started + self._max_wait
+        behind = await self._behind(positions)
+        if not behind:
+            metrics.CONSISTENCY_WAITS.labels("immediate").inc()
+            return
+        if self._waiting >= MAX_WAITING:
+            metrics.CONSISTENCY_WAITS.labels("too_many_waiting").inc()
+            raise ViewBehind(f"{self._waiting} queries already wait for the view; ask again: {behind[0]}")
+        self._waiting += 1
+        try:
+            await self._wait(positions, started, deadline)
+        finally:
+            self._waiting -= 1
+
+    async def _wait(self, positions: tuple[StreamPosition, ...], started: float, deadline: float) -> None:
         with self._watching({p.stream_id for p in positions}):
             while True:
                 # Take the wake-up events before reading, so a move between the read and the wait
@@ -67,6 +88,11 @@ class Consistency:
             have = store.known(wanted.stream_id)
             if have < wanted.version:
                 have = await store.position(wanted.stream_type, wanted.stream_id)
+            if wanted.version > have + MAX_AHEAD:
+                raise ForgedToken(
+                    f"{wanted.stream_type} {wanted.stream_id} is at {have}; version {wanted.version} is "
+                    f"more than {MAX_AHEAD} ahead: not a token this pair issued"
+                )
             if have < wanted.version:
                 found.append(
                     f"{wanted.stream_type} {wanted.stream_id} is at {have}, not yet {wanted.version}"

@@ -27,6 +27,12 @@ class BadCursor(QueryError):
     code = ErrorCode.VALIDATION_ERROR
 
 
+class ForgedToken(QueryError):
+    """A consistency token no command reply could have issued (a version far beyond the view)."""
+
+    code = ErrorCode.VALIDATION_ERROR
+
+
 class RebuildRunning(QueryError):
     code = ErrorCode.REBUILD_RUNNING
 
