@@ -121,6 +121,13 @@ def _enable_partitions(container: DockerContainer, image: str) -> None:
         fail_with_logs(
             container, image, f"rabbitmq-plugins enable exited {status}: {output.decode(errors='replace')}"
         )
+    # The body limit the local broker and compose set (infra/provision.sh: max_message_size).
+    limit = "application:set_env(rabbit, max_message_size, 262144)."
+    status, output = container.exec(["rabbitmqctl", "eval", limit])
+    if status != 0:
+        fail_with_logs(
+            container, image, f"rabbitmqctl eval exited {status}: {output.decode(errors='replace')}"
+        )
 
 
 def _url(container: DockerContainer, kind: Kind) -> str:

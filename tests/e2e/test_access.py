@@ -27,9 +27,14 @@ from cqrs_shared.contracts import (
     ErrorCode,
     GetAccount,
     GetCustomer,
+    GetProjectionStatus,
     OpenAccount,
+    ProjectionStatus,
+    Query,
+    RebuildReadModel,
+    VerifyStream,
 )
-from cqrs_shared.errors import BrokerUnavailable
+from cqrs_shared.errors import BrokerUnavailable, RemoteError
 from cqrs_shared.messaging import topology
 from cqrs_shared.messaging.access import Bounds
 from tests.access import RoleUser, bound_queues, connected_users, role_users
@@ -173,6 +178,7 @@ async def test_each_service_as_its_role_and_a_client_user_send_and_ask(roles: Ro
         ),
         ("client", publish("", topology.EVENT_QUEUE), "access to exchange 'amq.default'"),
         ("client", publish("", topology.COMMAND_QUEUE), "access to exchange 'amq.default'"),
+        ("client", publish("", topology.OPERATIONS_QUEUE), "access to exchange 'amq.default'"),
         ("client", consume(topology.COMMAND_QUEUE), "access to queue 'command-service.commands'"),
         ("client", publish(topology.COMMANDS_EXCHANGE, "DropTables"), "access to topic 'DropTables'"),
         (
@@ -200,6 +206,28 @@ async def test_the_broker_refuses_what_a_role_may_not_do(
     said = await refusal(roles.url(label), act)
     assert "ACCESS_REFUSED" in said, said
     assert what in said, said
+
+
+@pytest.mark.parametrize(
+    "operation", [RebuildReadModel(), GetProjectionStatus(), VerifyStream(stream_id=uuid4())]
+)
+async def test_an_operation_asked_as_a_query_is_forbidden(roles: Roles, operation: Query) -> None:
+    # RebuildReadModel from the client role started a full rebuild before (issue 20).
+    async with CqrsClient.connect(roles.url("client"), timeout=10) as client:
+        with pytest.raises(RemoteError) as refused:
+            await client.ask(operation, ProjectionStatus)
+    assert refused.value.info.code == ErrorCode.FORBIDDEN
+    assert topology.OPERATIONS_QUEUE in refused.value.info.message
+    assert "rebuild" not in roles.query.output().lower().replace("rebuildreadmodel", "")
+
+
+async def test_an_operation_from_a_user_who_is_no_operator_is_forbidden(roles: Roles) -> None:
+    # The command service's user may write to the default exchange; it is no operator all the same.
+    async with CqrsClient.connect(roles.url("command"), timeout=10) as client:
+        with pytest.raises(RemoteError) as refused:
+            await client.ask(GetProjectionStatus(), ProjectionStatus, queue=topology.OPERATIONS_QUEUE)
+    assert refused.value.info.code == ErrorCode.FORBIDDEN
+    assert "is not an operator" in refused.value.info.message
 
 
 async def test_a_granted_command_of_a_limited_user_is_accepted(roles: Roles) -> None:

@@ -1,8 +1,10 @@
 """Bad input never crashes a service nor blocks a queue: error replies and dead letters with reasons."""
 
+import asyncio
 import json
 from uuid import uuid4
 
+import aio_pika
 import pytest
 
 from cqrs_shared.messaging import topology
@@ -47,6 +49,55 @@ async def test_unusable_commands_get_an_error_reply_and_a_dead_letter_with_the_r
     assert pair.command.process.poll() is None
 
 
+@pytest.mark.parametrize(
+    ("routing_key", "type_"), [("CreateCustomer", None), ("Withdraw", "CreateCustomer"), ("Withdraw", None)]
+)
+async def test_a_command_routed_or_typed_as_another_is_malformed_and_not_run(
+    pair: Pair, routing_key: str, type_: str | None
+) -> None:
+    # Routing key and type CreateCustomer around a Withdraw body: the Withdraw ran (issue 20).
+    body = json.dumps({"type": "Withdraw", "account_id": str(uuid4()), "amount": "1.00"}).encode()
+    if type_ is None and routing_key == "Withdraw":
+        type_ = "Deposit"
+    async with raw_channel(pair.env["CQRS_RABBITMQ_URL"]) as raw:
+        sent = await raw.publish(
+            body,
+            exchange=topology.COMMANDS_EXCHANGE,
+            routing_key=routing_key,
+            message_id=str(uuid4()),
+            type_=type_,
+        )
+        reply = await raw.reply(sent)
+        dead = await find_dead_letter(raw.channel, COMMAND_DLQ, sent)
+    assert reply["error"]["code"] == "malformed_message"
+    assert "the body is a Withdraw" in reply["error"]["message"]
+    assert dead.headers["x-error-code"] == "malformed_message"
+
+
+async def test_a_reply_address_the_sender_chose_gets_nothing_and_is_dead_lettered(pair: Pair) -> None:
+    # reply_to: command-service.commands made the query service write its reply there, and the
+    # command service dead-lettered it: one more dead letter there per query (issue 20).
+    body = json.dumps({"type": "GetPreferredCustomers"}).encode()
+    async with raw_channel(pair.env["CQRS_RABBITMQ_URL"]) as raw:
+
+        async def dead_commands() -> int:
+            queue = await raw.channel.declare_queue(COMMAND_DLQ, passive=True)
+            return queue.declaration_result.message_count or 0
+
+        before = await dead_commands()
+        correlation_id = str(uuid4())
+        message = aio_pika.Message(
+            body, message_id=str(uuid4()), correlation_id=correlation_id, reply_to=topology.COMMAND_QUEUE
+        )
+        await raw.channel.default_exchange.publish(message, routing_key=topology.QUERY_QUEUE)
+        dead = await find_dead_letter(raw.channel, QUERY_DLQ, correlation_id)
+        await asyncio.sleep(1.0)  # what the command service would have done with a reply, it has done
+        after = await dead_commands()
+    assert dead.headers["x-error-code"] == "forbidden"
+    assert "reply_to" in dead.headers["x-error-message"]
+    assert after == before
+
+
 async def test_an_unusable_command_without_reply_to_is_dead_lettered(pair: Pair) -> None:
     async with raw_channel(pair.env["CQRS_RABBITMQ_URL"]) as raw:
         sent = await raw.publish(
@@ -60,7 +111,7 @@ async def test_an_invalid_command_gets_per_field_errors_and_is_not_dead_lettered
     body = json.dumps({"type": "CreateCustomer", "name": "", "locale": "en_US", "color": "red"}).encode()
     async with raw_channel(pair.env["CQRS_RABBITMQ_URL"]) as raw:
         sent = await raw.publish(
-            body, exchange=topology.COMMANDS_EXCHANGE, routing_key="x", message_id=str(uuid4())
+            body, exchange=topology.COMMANDS_EXCHANGE, routing_key="CreateCustomer", message_id=str(uuid4())
         )
         reply = await raw.reply(sent)
     assert reply["error"]["code"] == "validation_error"

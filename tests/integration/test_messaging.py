@@ -12,11 +12,12 @@ import aio_pika
 import pytest
 from aio_pika.abc import AbstractQueue, AbstractRobustConnection
 
+from cqrs_shared import metrics
 from cqrs_shared.client import CqrsClient
 from cqrs_shared.contracts import ErrorCode, ErrorInfo, Metadata
 from cqrs_shared.contracts.replies import QueryFailed
 from cqrs_shared.errors import BrokerUnavailable, RequestTimeout, TopologyMismatch
-from cqrs_shared.messaging import topology
+from cqrs_shared.messaging import consumer, topology
 from cqrs_shared.messaging.channels import open_channel
 from cqrs_shared.messaging.consumer import Consumer, Outcome
 from cqrs_shared.messaging.envelope import Delivery
@@ -132,6 +133,49 @@ async def test_a_transient_failure_is_requeued_and_retried(amqp: AbstractRobustC
         reply = await call(rpc, name, {"n": 5})
     assert attempts == 2
     assert reply["error"]["message"] == "5"  # type: ignore[index]
+
+
+async def test_a_message_that_always_fails_transiently_is_dead_lettered_once_its_requeues_are_spent(
+    amqp: AbstractRobustConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Requeued without limit before (issue 20): it circulated for ever on a classic queue.
+    monkeypatch.setattr(consumer, "REQUEUE_DELAY_SECONDS", 0.01)
+    name = unique("test.requeues")
+    attempts = 0
+
+    async def away(delivery: Delivery) -> Outcome:
+        nonlocal attempts
+        attempts += 1
+        raise TimeoutError("database away")
+
+    before = metrics.REQUEUES_EXHAUSTED.labels(name)._value.get()
+    async with AsyncExitStack() as stack:
+        channel = await open_channel(stack, amqp, prefetch=8)
+        queue = await topology.declare_queue(channel, name)
+        responder = Responder(await open_channel(stack, amqp, confirms=False), channel)
+        transient = lambda error: isinstance(error, TimeoutError)  # noqa: E731
+        async with Consumer(queue, away, responder, transient=transient, requeues=3), RpcClient(amqp) as rpc:
+            reply = await call(rpc, name, {"n": 1})
+        dlq = await channel.get_queue(topology.dead_letter_queue(name))
+        message = await dlq.get(timeout=5)
+        await message.ack()
+        await queue.delete(if_unused=False, if_empty=False)
+        await channel.queue_delete(topology.dead_letter_queue(name))
+    assert attempts == 4  # the first try and three requeues
+    assert reply["error"]["code"] == "internal_error"  # type: ignore[index]
+    assert message.headers["x-error-code"] == "internal_error"
+    assert metrics.REQUEUES_EXHAUSTED.labels(name)._value.get() == before + 1
+
+
+async def test_a_body_over_the_brokers_limit_is_refused_by_the_broker_itself(rabbitmq_url: str) -> None:
+    # max_message_size (infra/provision.sh, compose): no consumer ever holds such a body in memory.
+    connection = await aio_pika.connect(rabbitmq_url)
+    async with connection:
+        channel = await connection.channel()
+        with pytest.raises(aio_pika.exceptions.ChannelPreconditionFailed, match="max size"):
+            await channel.default_exchange.publish(
+                aio_pika.Message(b"x" * (256 * 1024 + 1)), routing_key=unique("test.nowhere")
+            )
 
 
 async def test_leaving_the_consumer_finishes_in_flight_messages(amqp: AbstractRobustConnection) -> None:

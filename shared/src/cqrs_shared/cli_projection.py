@@ -28,7 +28,7 @@ from cqrs_shared.contracts import (
     VerifyStream,
 )
 from cqrs_shared.errors import RemoteError
-from cqrs_shared.messaging.topology import STREAM_QUEUE
+from cqrs_shared.messaging.topology import OPERATIONS_QUEUE, STREAM_QUEUE
 
 EXIT_OK, EXIT_ERROR, EXIT_REJECTED = 0, 1, 2
 AREA = "projection"
@@ -52,12 +52,12 @@ def add_parsers(
 
 async def run(args: argparse.Namespace, client: CqrsClient, as_json: bool) -> int:
     if args.verb == "status":
-        _status(await client.ask(GetProjectionStatus(), ProjectionStatus), as_json)
+        _status(await client.ask(GetProjectionStatus(), ProjectionStatus, queue=OPERATIONS_QUEUE), as_json)
         return EXIT_OK
     if args.verb == "verify":
         return await _verify(client, args.sample, as_json)
     try:
-        started = await client.ask(RebuildReadModel(), ProjectionStatus)
+        started = await client.ask(RebuildReadModel(), ProjectionStatus, queue=OPERATIONS_QUEUE)
     except RemoteError as error:
         if error.info.code != ErrorCode.REBUILD_RUNNING:
             raise
@@ -75,7 +75,7 @@ async def _follow(client: CqrsClient, as_json: bool) -> int:
     previous: RebuildProgress | None = None
     while True:
         await asyncio.sleep(POLL_SECONDS)
-        status = await client.ask(GetProjectionStatus(), ProjectionStatus)
+        status = await client.ask(GetProjectionStatus(), ProjectionStatus, queue=OPERATIONS_QUEUE)
         progress = status.rebuild
         if progress is None:
             continue
@@ -84,7 +84,7 @@ async def _follow(client: CqrsClient, as_json: bool) -> int:
             return EXIT_OK if progress.state == "done" else EXIT_ERROR
         if not status.running:
             _note("the rebuild's runner stopped; resuming it", as_json)
-            await client.ask(RebuildReadModel(), ProjectionStatus)
+            await client.ask(RebuildReadModel(), ProjectionStatus, queue=OPERATIONS_QUEUE)
             continue
         if previous is not None and progress.updated_at == previous.updated_at:
             continue
@@ -141,7 +141,9 @@ async def _verify(client: CqrsClient, sample: int | None, as_json: bool) -> int:
     async def one(ref: StreamRef) -> None:
         nonlocal last_note
         async with limit:
-            checks.append(await client.ask(VerifyStream(stream_id=ref.stream_id), StreamCheck))
+            checks.append(
+                await client.ask(VerifyStream(stream_id=ref.stream_id), StreamCheck, queue=OPERATIONS_QUEUE)
+            )
         if time.monotonic() - last_note >= POLL_SECONDS:
             last_note = time.monotonic()
             found = sum(len(check.differences) for check in checks)

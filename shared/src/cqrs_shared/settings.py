@@ -84,7 +84,9 @@ class BrokerSettings(BaseSettings):
     max_message_bytes: int = Field(
         default=65_536,
         ge=1024,
-        le=16 * 1024 * 1024,
+        # The brokers' max_message_size (infra/provision.sh, compose): prefetch x this is what a
+        # hostile sender can make a consumer hold in memory (README: Threat model).
+        le=262_144,
         description="largest message body taken; a larger one is refused before it is parsed",
     )
 

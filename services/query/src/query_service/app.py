@@ -22,7 +22,7 @@ from cqrs_shared.messaging.rpc import RpcClient
 from cqrs_shared.messaging.watchdog import health, watch
 from cqrs_shared.probes import serve_probes
 from query_service.consistency import Consistency
-from query_service.entrypoint import EVENT_TYPES, QUERIES, REBUILD, on_event, on_query
+from query_service.entrypoint import EVENT_TYPES, QUERIES, REBUILD, on_event, on_operation, on_query
 from query_service.event_queues import EventQueues
 from query_service.health import QueryHealth
 from query_service.model import ReadModel
@@ -38,6 +38,9 @@ from query_service.transient import is_transient
 from query_service.upgrade import upgrade_layout
 
 log = logging.getLogger(__name__)
+
+# Operations are few and a verify reads a whole stream: a handful at a time is plenty.
+OPERATIONS_PREFETCH = 4
 
 
 async def serve(settings: QuerySettings, stopped: asyncio.Event) -> None:
@@ -77,6 +80,8 @@ async def serve(settings: QuerySettings, stopped: asyncio.Event) -> None:
         await take_back(connection, layout.names())
         queries_channel = await open_channel(stack, connection, prefetch=settings.prefetch)
         requests = await topology.declare_query_queue(queries_channel, kind)
+        operators_channel = await open_channel(stack, connection, prefetch=OPERATIONS_PREFETCH)
+        operations_queue = await topology.declare_operations_queue(operators_channel, kind)
         checks = QueryHealth(db, events, broker_up, settings.ready_max_lag)
         projector = Projector(model, read_stream)
         rebuilder = Rebuilder(model, projector, read_stream, read_stream.list_streams)
@@ -127,6 +132,20 @@ async def serve(settings: QuerySettings, stopped: asyncio.Event) -> None:
             Consumer(
                 requests,
                 partial(on_query, model=model, consistency=consistency, operations=operations),
+                responder,
+                transient=is_transient,
+                types=QUERIES.types,
+                max_bytes=settings.max_message_bytes,
+            ),
+            Consumer(
+                operations_queue,
+                partial(
+                    on_operation,
+                    model=model,
+                    consistency=consistency,
+                    operations=operations,
+                    operators=frozenset(settings.operators),
+                ),
                 responder,
                 transient=is_transient,
                 types=QUERIES.types,

@@ -19,6 +19,7 @@ from cqrs_shared.errors import MalformedMessage, MessageError, UnsupportedSchema
 from cqrs_shared.messaging.consumer import Outcome
 from cqrs_shared.messaging.envelope import Delivery
 from cqrs_shared.messaging.parsing import Catalogue, field_errors, load_json, members
+from cqrs_shared.messaging.topology import OPERATIONS_QUEUE
 from query_service import metrics, queries
 from query_service.consistency import Consistency
 from query_service.errors import QueryError
@@ -36,13 +37,52 @@ EVENT_TYPES = frozenset(str(model.model_fields["type"].default) for model in mem
 async def on_query(
     delivery: Delivery, model: ReadModel, consistency: Consistency, operations: Operations
 ) -> Outcome:
-    """A query: reply with the result or a structured error; unparseable ones are dead-lettered."""
+    """A query: reply with the result or a structured error; unparseable ones are dead-lettered.
+    An operation sent here is refused: operations go to the operators' queue (on_operation)."""
+    query = _parsed(delivery)
+    if isinstance(query, Outcome):
+        return query
+    if isinstance(query, Operation):
+        return _forbidden(f"{query.type} is an operation: operators send it to {OPERATIONS_QUEUE}")
+    return await _answer(query, model, consistency, operations)
+
+
+async def on_operation(
+    delivery: Delivery,
+    model: ReadModel,
+    consistency: Consistency,
+    operations: Operations,
+    operators: frozenset[str],
+) -> Outcome:
+    """An operation from the operators' queue, answered only for the users in CQRS_OPERATORS (the
+    broker checked the user_id against the sender's login)."""
+    if delivery.user_id not in operators:
+        return _forbidden(f"user {(delivery.user_id or '(none)')[:64]!r} is not an operator (CQRS_OPERATORS)")
+    query = _parsed(delivery)
+    if isinstance(query, Outcome):
+        return query
+    if not isinstance(query, Operation):
+        return _forbidden(f"{query.type} is a query: it goes to cqrs.queries, not {OPERATIONS_QUEUE}")
+    return await _answer(query, model, consistency, operations)
+
+
+def _parsed(delivery: Delivery) -> Query | Outcome:
     try:
         delivery.check_schema()
-        query = QUERIES.parse(delivery.body, delivery.schema_version, claimed=[delivery.type])
+        return QUERIES.parse(delivery.body, delivery.schema_version, claimed=[delivery.type])
     except MessageError as error:
         dead = error.info if error.code != ErrorCode.VALIDATION_ERROR or not delivery.reply_to else None
         return Outcome(reply=QueryFailed(error=error.info), dead_letter=dead)
+
+
+def _forbidden(why: str) -> Outcome:
+    info = ErrorInfo(code=ErrorCode.FORBIDDEN, message=why)
+    return Outcome(reply=QueryFailed(error=info), dead_letter=info)
+
+
+async def _answer(
+    query: Query, model: ReadModel, consistency: Consistency, operations: Operations
+) -> Outcome:
     try:
         result: Contract
         if isinstance(query, Operation):

@@ -33,6 +33,11 @@ class QuerySettings(BrokerSettings):
         description="partition queues of the events (1: one queue); replicas share them, each "
         "customer's events in one; the same on every replica (README: Scaling out, to change it)",
     )
+    operators: list[str] = Field(
+        default=["cqrs-admin"],
+        max_length=100,
+        description="RabbitMQ users whose operations (rebuild, status, verify) are answered",
+    )
     repair_timeout: float = Field(default=5.0, gt=0, le=60, description="RPC timeout of a gap repair")
     query_http_port: int = Field(
         default=8082, ge=0, le=65535, description="port of /healthz, /readyz, /metrics (0: any free port)"

@@ -28,7 +28,13 @@ NOTHING = "^$"
 EVERYTHING = ".*"
 HASHING = "rabbit_password_hashing_sha256"
 COMMAND_TYPES = tuple(sorted(str(model.model_fields["type"].default) for model in members(Command)))
-WORK_QUEUES = (topology.COMMAND_QUEUE, topology.STREAM_QUEUE, topology.EVENT_QUEUE, topology.QUERY_QUEUE)
+WORK_QUEUES = (
+    topology.COMMAND_QUEUE,
+    topology.STREAM_QUEUE,
+    topology.EVENT_QUEUE,
+    topology.QUERY_QUEUE,
+    topology.OPERATIONS_QUEUE,
+)
 # topology.dead_letter_queue(q) and topology.retry_queue(q, delay); tests/unit/test_access.py checks.
 PARKED = r"(\.dlq|\.retry\..+)"
 # The event queue, or its partitions (topology.event_partition): query-service.events.0, .1, ...
@@ -82,7 +88,7 @@ class Role:
 
 
 _COMMAND_SIDE = (topology.COMMAND_QUEUE, topology.STREAM_QUEUE)
-_QUERY_SIDE = (topology.EVENT_QUEUE, topology.QUERY_QUEUE)
+_QUERY_SIDE = (topology.EVENT_QUEUE, topology.QUERY_QUEUE, topology.OPERATIONS_QUEUE)
 # The events, their partitions' hash exchange, and the query replicas' announcements.
 _QUERY_EXCHANGES = (topology.EVENTS_EXCHANGE, topology.PARTITIONS_EXCHANGE, topology.REPLICAS_EXCHANGE)
 _EVENT_KEYS = "(" + "|".join(get_args(StreamType)) + r")\.[a-z_]+"

@@ -28,7 +28,7 @@ from cqrs_shared.contracts.replies import QueryFailed
 from cqrs_shared.logs import message_context
 from cqrs_shared.messaging.channels import close_bounded
 from cqrs_shared.messaging.envelope import Delivery, delivery
-from cqrs_shared.messaging.requeues import RequeueBudget
+from cqrs_shared.messaging.requeues import REQUEUE_BUDGET, RequeueBudget
 from cqrs_shared.messaging.responder import Responder, attempt_of
 from cqrs_shared.messaging.retry import RetryPolicy
 from cqrs_shared.messaging.screening import screen
@@ -75,6 +75,7 @@ class Consumer:
         retry: RetryPolicy | None = None,
         types: frozenset[str] = frozenset(),
         max_bytes: int = DEFAULT_MAX_BYTES,
+        requeues: int = REQUEUE_BUDGET,
     ) -> None:
         self._queue = queue
         self._handle = handle
@@ -84,7 +85,7 @@ class Consumer:
         self._retry = retry
         self._types = types  # the message types worth a metric label of their own
         self._max_bytes = max_bytes
-        self._requeues = RequeueBudget(queue.name)
+        self._requeues = RequeueBudget(queue.name, requeues)
         self._tag: str | None = None
         self._in_flight = 0
         self._idle = asyncio.Event()

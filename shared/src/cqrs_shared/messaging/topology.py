@@ -24,6 +24,9 @@ COMMAND_QUEUE = "command-service.commands"
 STREAM_QUEUE = "command-service.streams"
 EVENT_QUEUE = "query-service.events"
 QUERY_QUEUE = "query-service.rpc"
+# The read model's operations (rebuild, status, verify): reached only through the default exchange,
+# which no client may write to, and answered only for the operators' users (CQRS_OPERATORS).
+OPERATIONS_QUEUE = "query-service.operations"
 
 DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
 
@@ -175,6 +178,12 @@ async def declare_query_queue(channel: AbstractChannel, kind: QueueKind = CLASSI
     queue = await declare_queue(channel, QUERY_QUEUE, kind)
     await queue.bind(exchange, routing_key=QUERY_QUEUE)
     return queue
+
+
+async def declare_operations_queue(channel: AbstractChannel, kind: QueueKind = CLASSIC) -> AbstractQueue:
+    """The operators' queue of the query service: bound to no exchange, so only a user that may write
+    to the default exchange (the services, the admin role) reaches it."""
+    return await declare_queue(channel, OPERATIONS_QUEUE, kind)
 
 
 async def declare_events(channel: AbstractChannel) -> AbstractExchange:
