@@ -54,5 +54,5 @@ bench-scale: ## does a read stay as fast at 100,000 customers as at 1,000? (seed
 bench-keepup: ## does the projector keep up with the command side at full rate? (needs `make run`)
 	uv run python -m tests.bench_keepup
 
-fuzz:     ## 10,000 hostile commands and queries against a pair of its own (make test sends 1,000)
-	CQRS_FUZZ_MESSAGES=10000 bash infra/test.sh -s tests/e2e/test_fuzz.py
+fuzz:     ## 10,000 hostile commands and queries, and 10,000 hostile frames of each kind, against a pair of its own
+	CQRS_FUZZ_MESSAGES=10000 CQRS_FUZZ_FRAMES=10000 bash infra/test.sh -s tests/e2e/test_fuzz.py tests/e2e/test_fuzz_frames.py

@@ -2,10 +2,12 @@
 
 hostile_messages(n) -> n (target, body, properties) triples: arbitrary bytes, arbitrary JSON, valid
 commands and queries with one field broken, dropped or doubled in size, unknown fields, wrong types,
-schema versions and type properties, bodies over the size limit.
+schema versions and type properties, bodies over the size limit, JSON nested thousands deep, and
+queries with cursors and consistency tokens the service never issued.
 """
 
 import asyncio
+import base64
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -92,11 +94,44 @@ def _broken(draw: st.DrawFn) -> tuple[str, bytes]:
     return target, json.dumps(message).encode()
 
 
+def _cursor(number: int) -> str:
+    return base64.urlsafe_b64encode(str(number).encode()).decode().rstrip("=")
+
+
+@st.composite
+def _forged(draw: st.DrawFn) -> bytes:
+    """A query with a cursor or a consistency token the service never issued (issue 20: one such
+    cursor held a query slot for 81 s; 32 unknown token positions, one for CQRS_MAX_WAIT)."""
+    number = draw(st.integers(min_value=-(10**15), max_value=10**15))
+    account, customer = uuid4(), uuid4()
+    positions = draw(st.lists(st.integers(min_value=1, max_value=2**31 - 1), min_size=1, max_size=32))
+    token = ",".join(f"account:{uuid4()}@{version}" for version in positions)
+    return draw(
+        st.sampled_from(
+            [
+                json.dumps(
+                    {"type": "GetAccountTransactions", "account_id": str(account), "after": _cursor(number)}
+                ),
+                json.dumps({"type": "GetPreferredCustomers", "after": _cursor(number)}),
+                json.dumps({"type": "GetCustomer", "customer_id": str(customer), "token": token}),
+                json.dumps({"type": "GetAccount", "account_id": str(account), "token": token}),
+            ]
+        )
+    ).encode()
+
+
 @st.composite
 def hostile(draw: st.DrawFn) -> Hostile:
     target = draw(st.sampled_from(["command", "query"]))
-    kind = draw(st.sampled_from(["bytes", "json", "broken", "broken", "broken", "oversize"]))
-    if kind == "bytes":
+    kind = draw(
+        st.sampled_from(["bytes", "json", "broken", "broken", "broken", "oversize", "forged", "deep"])
+    )
+    if kind == "forged":
+        target, body = "query", draw(_forged())
+    elif kind == "deep":
+        depth = draw(st.integers(min_value=500, max_value=30_000))
+        body = b'{"type": "CreateCustomer", "name": ' + b"[" * depth + b"]" * depth + b"}"
+    elif kind == "bytes":
         body = draw(st.binary(max_size=300))
     elif kind == "json":
         body = json.dumps(draw(json_values)).encode()

@@ -25,12 +25,14 @@ def content_header(
     bad_text_in: str | None = None,
     bad_header_key: bool = False,
     deep: int = 0,
+    small_negative: bool = False,
     properties: dict[str, object] | None = None,
 ) -> bytes:
     """A content header frame on channel 1. ``timestamp``: seconds since the epoch, any 64-bit number;
     ``bad_text_in``: a property (message_id, correlation_id, reply_to, type, ...) whose text is not
     UTF-8; ``bad_header_key``: a header named with bytes that are not UTF-8; ``deep``: a header
-    holding tables nested that deep."""
+    holding tables nested that deep; ``small_negative``: a header holding -31 as a short-short int,
+    which pamqp decodes and cannot encode again."""
     given = dict(properties or {})
     if timestamp is not None:
         given["timestamp"] = PLACEHOLDER_TIME
@@ -38,6 +40,8 @@ def content_header(
         given[bad_text_in] = _TEXT_PLACEHOLDER
     if bad_header_key:
         given["headers"] = {**dict(given.get("headers") or {}), _TEXT_PLACEHOLDER: "x"}  # type: ignore[dict-item]
+    if small_negative:
+        given["headers"] = {**dict(given.get("headers") or {}), "small-negative": 100}  # type: ignore[dict-item]
     nested = deep_headers(deep - 1) if deep else b""
     if deep:
         given["headers"] = {**dict(given.get("headers") or {}), "deep": "\x05" * len(nested)}  # type: ignore[dict-item]
@@ -45,6 +49,8 @@ def content_header(
     data = frame.marshal(header.ContentHeader(0, body_size, props), 1)
     if timestamp is not None:
         data = data.replace(_PLACEHOLDER_SECONDS, struct.pack(">Q", timestamp), 1)
+    if small_negative:
+        data = data.replace(b"small-negativeb\x64", b"small-negativeb\xe1", 1)
     if deep:
         size = struct.pack(">I", len(nested))
         data = data.replace(b"S" + size + b"\x05" * len(nested), b"F" + size + nested, 1)

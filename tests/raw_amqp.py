@@ -1,13 +1,14 @@
 """A minimal AMQP 0-9-1 publisher over a plain socket, for frames no ordinary client would write.
 
-    async with raw_publisher("amqp://cqrs-client:cqrs-client@127.0.0.1:5672/cqrs") as send:
+    async with raw_publisher("amqp://cqrs-admin:cqrs-admin@127.0.0.1:5672/cqrs") as send:
         await send(frames)          # returns once the broker confirmed the publish
+        await send.many([frames, ...])
 
 pamqp (aiormq's codec) marshals the handshake; the publish frames come from tests/hostile_frames.py.
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import unquote, urlsplit
 
@@ -16,7 +17,6 @@ from pamqp.base import Frame
 from pamqp.exceptions import UnmarshalingException
 from pamqp.header import ProtocolHeader
 
-Send = Callable[[bytes], Awaitable[None]]
 TIMEOUT = 10.0
 
 
@@ -46,8 +46,32 @@ class _Frames:
         return found
 
 
+class Publisher:
+    """Publishes raw frames on channel 1 of its connection, with publisher confirms."""
+
+    def __init__(self, writer: asyncio.StreamWriter, frames: _Frames) -> None:
+        self._writer = writer
+        self._frames = frames
+        self._published = 0
+        self._confirmed = 0
+
+    async def __call__(self, data: bytes) -> None:
+        await self.many([data])
+
+    async def many(self, publishes: list[bytes]) -> None:
+        """Write every publish, then wait until the broker has confirmed them all."""
+        self._writer.write(b"".join(publishes))
+        self._published += len(publishes)
+        async with asyncio.timeout(TIMEOUT + len(publishes) / 100):
+            while self._confirmed < self._published:
+                found = await self._frames.next()
+                if not isinstance(found, commands.Basic.Ack):
+                    raise ConnectionError(f"expected Basic.Ack, got {found!r}")
+                self._confirmed = max(self._confirmed, found.delivery_tag)
+
+
 @asynccontextmanager
-async def raw_publisher(url: str) -> AsyncIterator[Send]:
+async def raw_publisher(url: str) -> AsyncIterator[Publisher]:
     parts = urlsplit(url)
     reader, writer = await asyncio.open_connection(parts.hostname or "127.0.0.1", parts.port or 5672)
     frames = _Frames(reader)
@@ -69,13 +93,7 @@ async def raw_publisher(url: str) -> AsyncIterator[Send]:
             await frames.expect(commands.Channel.OpenOk)
             writer.write(frame.marshal(commands.Confirm.Select(), 1))
             await frames.expect(commands.Confirm.SelectOk)
-
-        async def send(data: bytes) -> None:
-            writer.write(data)
-            async with asyncio.timeout(TIMEOUT):
-                await frames.expect(commands.Basic.Ack)
-
-        yield send
+        yield Publisher(writer, frames)
     finally:
         writer.close()
         await writer.wait_closed()

@@ -114,3 +114,12 @@ def test_redaction_is_linear_on_dotted_text_and_lines_are_cut_first() -> None:
     assert time.perf_counter() - started < 2.0
     assert len(cut(dotted)) < MAX_LINE_CHARS + 40
     assert redact("amqp://user:s3cret@host/vhost") == "amqp://user:***@host/vhost"
+
+
+def test_headers_pamqp_decodes_but_cannot_encode_are_made_to_fit_a_copy() -> None:
+    found = properties(content_header(3, small_negative=True, properties={"headers": {"keep": "me"}}))
+    headers = found.headers  # type: ignore[attr-defined]
+    assert headers["small-negative"] == -31
+    fitted = tolerant_frames.encodable(headers)
+    assert fitted == {"keep": "me", "small-negative": "-31"}
+    assert tolerant_frames.encodable({"keep": "me"}) == {"keep": "me"}

@@ -15,7 +15,7 @@ from cqrs_shared.contracts.base import Contract, ErrorInfo
 from cqrs_shared.messaging.envelope import Delivery, outgoing
 from cqrs_shared.messaging.publishing import publish
 from cqrs_shared.messaging.screening import reply_address_allowed
-from cqrs_shared.messaging.tolerant_frames import UNREADABLE_TIMESTAMP
+from cqrs_shared.messaging.tolerant_frames import UNREADABLE_TIMESTAMP, encodable
 from cqrs_shared.messaging.topology import DEAD_LETTER_EXCHANGE
 
 ATTEMPT_HEADER = "x-attempt"
@@ -62,7 +62,7 @@ def copy(message: Sent, headers: HeadersType, expiration: float | None = None) -
     """
     return aio_pika.Message(
         message.body,
-        headers=headers,
+        headers=encodable(dict(headers)),
         content_type=message.content_type,
         message_id=message.message_id,
         type=message.type,
@@ -107,7 +107,14 @@ class Responder:
             "x-original-routing-key": message.routing_key or "",
         }
         exchange = await self._dead_letters.get_exchange(DEAD_LETTER_EXCHANGE, ensure=False)
-        await publish(exchange, copy(message, {**(message.headers or {}), **reason}), queue, mandatory=True)
+        try:
+            letter = copy(message, {**(message.headers or {}), **reason})
+        except (TypeError, ValueError, OverflowError) as error:
+            # A property aio-pika will not carry over (tolerant_frames.py makes the headers fit):
+            # the body, its ids and the reason still go, or the message would be requeued for ever.
+            reason["x-copy-error"] = repr(error)[:200]
+            letter = aio_pika.Message(message.body, headers=reason, message_id=message.message_id)
+        await publish(exchange, letter, queue, mandatory=True)
         metrics.DEAD_LETTERS.labels(queue, why.code.value).inc()
 
     async def retry(

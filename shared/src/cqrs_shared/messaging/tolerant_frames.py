@@ -13,6 +13,11 @@ until the queue was purged). What raised, and what these decoders do instead:
   frame holds ~25,000): the too-deep value becomes the text ``TOO_DEEP``. Tables are also read by
   offset, where pamqp copied the rest of the frame for each field (quadratic in the field count).
 
+The other way, pamqp cannot encode back every header value it decodes (a short-short int of -31 is
+decoded, then refused by its encoder as an unsigned byte; struct.error): ``encodable`` makes a
+received message's headers fit to be copied into a dead letter or a retry, or that copy failed and
+the message was requeued for ever.
+
 Everything else (lengths that run past the frame, unknown field types) still raises as in pamqp: that
 is a broken frame, not a hostile value, and RabbitMQ does not forward one. With a pamqp that fixes
 these upstream, ``install`` may go.
@@ -23,7 +28,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from pamqp import decode
+from pamqp import decode, encode
 
 MAX_DEPTH = 8
 TOO_DEEP = "(nested too deep)"
@@ -137,6 +142,24 @@ def _value(data: bytes, offset: int, depth: int) -> Decoded:
         raise ValueError(f"unknown field type {tag!r}")
     used, found = scalar(data[at : at + _SCALAR_BYTES])
     return used + 1, found
+
+
+def encodable(headers: dict[str, Any]) -> dict[str, Any]:
+    """``headers`` as they are where pamqp can encode them; else each value it cannot encode as its
+    text (bounded), so that the rest of the message can be sent on."""
+    try:
+        encode.field_table(headers)
+        return headers
+    except (TypeError, ValueError, OverflowError, struct.error):
+        pass
+    fitted: dict[str, Any] = {}
+    for key, value in headers.items():
+        try:
+            encode.field_table({key: value})
+            fitted[key] = value
+        except (TypeError, ValueError, OverflowError, struct.error):
+            fitted[key] = repr(value)[:256]
+    return fitted
 
 
 def install() -> None:
