@@ -123,3 +123,8 @@ def test_headers_pamqp_decodes_but_cannot_encode_are_made_to_fit_a_copy() -> Non
     fitted = tolerant_frames.encodable(headers)
     assert fitted == {"keep": "me", "small-negative": "-31"}
     assert tolerant_frames.encodable({"keep": "me"}) == {"keep": "me"}
+
+
+def test_an_integer_longer_than_python_reads_is_malformed() -> None:
+    with pytest.raises(MalformedMessage, match="not JSON this service reads"):
+        COMMANDS.parse(b'{"type": "CreateCustomer", "name": ' + b"9" * 5000 + b"}")

@@ -38,7 +38,12 @@ def add_parsers(
     show.add_argument("id", help="its message id")
     _in_queue(show)
     for name, helptext in (
-        ("replay", "send back to the queue it came from (confirmed), then remove from the dead letters"),
+        (
+            "replay",
+            "send back to the queue of its dead-letter queue (confirmed), then remove from the dead "
+            "letters; one whose body is not a message of that queue, or whose headers name another, "
+            "is refused and kept (exit 1, the reason printed)",
+        ),
         ("discard", "remove for good"),
     ):
         verb = verbs.add_parser(name, parents=[common], help=helptext)

@@ -3,10 +3,14 @@
 async with broker(url) as connection:
     found = await inspect(connection, dead_letter_queues(None))
     settled = await replay(connection, dead_letter_queues("command-service.commands"), by_id("..."))
+
+A replay runs with the operator's rights, and a dead letter's headers are the sender's words
+(issue 20): one goes back only to the queue whose dead-letter queue holds it, and only if its body is
+a message that queue's consumer runs (``refusal``); any other is left where it is, saying why.
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,22 +24,35 @@ from aio_pika.exceptions import (
     DeliveryError,
 )
 
-from cqrs_shared.errors import BrokerUnavailable
+from cqrs_shared.contracts import (
+    Command,
+    Event,
+    GetProjectionStatus,
+    ListStreams,
+    Query,
+    ReadStream,
+    RebuildReadModel,
+    VerifyStream,
+)
+from cqrs_shared.errors import BrokerUnavailable, MalformedMessage
 from cqrs_shared.messaging.channels import broker_urls, connect_first
+from cqrs_shared.messaging.parsing import load_json, members
 from cqrs_shared.messaging.publishing import publish
 from cqrs_shared.messaging.responder import copy
 from cqrs_shared.messaging.topology import (
     COMMAND_QUEUE,
     EVENT_PARTITIONS,
     EVENT_QUEUE,
+    OPERATIONS_QUEUE,
     QUERY_QUEUE,
     STREAM_QUEUE,
     dead_letter_queue,
     exists,
+    retry_queue,
 )
 
 # The event queue's partitions (CQRS_EVENT_PARTITIONS) count where they exist (present()).
-QUEUES = (COMMAND_QUEUE, STREAM_QUEUE, EVENT_QUEUE, QUERY_QUEUE, *EVENT_PARTITIONS)
+QUEUES = (COMMAND_QUEUE, STREAM_QUEUE, EVENT_QUEUE, QUERY_QUEUE, OPERATIONS_QUEUE, *EVENT_PARTITIONS)
 _ORIGIN = {dead_letter_queue(queue): queue for queue in QUEUES}
 _PARTITIONS = frozenset(EVENT_PARTITIONS) | {dead_letter_queue(queue) for queue in EVENT_PARTITIONS}
 CONNECT_TIMEOUT_SECONDS = 5.0
@@ -46,6 +63,29 @@ MAX_MESSAGES = 10_000
 # Headers named x-* record the message's failed journey: the reason and origin of its dead-lettering,
 # its retry attempts, the broker's x-death. A replay starts afresh (a new retry budget) without them.
 _SPENT = "x-"
+# A body is judged only up to the largest any service takes (CQRS_MAX_MESSAGE_BYTES at most, the
+# brokers' max_message_size): a larger one is refused before it is parsed.
+MAX_JUDGED_BYTES = 262_144
+# What a header names is printed at most this long: it is the sender's text.
+_SHOWN = 80
+# A retry queue's name is its queue's and this (topology.retry_queue); it expires into its queue.
+_RETRY_INFIX = retry_queue("", 0).removesuffix("0s")
+
+
+def _types(union: object) -> frozenset[str]:
+    return frozenset(str(model.model_fields["type"].default) for model in members(union))
+
+
+# What each work queue's consumer runs, by the type the body names: the contracts' unions. An event
+# queue's body is an envelope, the type that of its "event".
+_EVENT_QUEUES = frozenset({EVENT_QUEUE, *EVENT_PARTITIONS})
+_TAKES: dict[str, frozenset[str]] = {
+    COMMAND_QUEUE: _types(Command),
+    STREAM_QUEUE: _types(ReadStream | ListStreams),
+    QUERY_QUEUE: _types(Query),
+    OPERATIONS_QUEUE: _types(RebuildReadModel | GetProjectionStatus | VerifyStream),
+    **dict.fromkeys(_EVENT_QUEUES, _types(Event)),
+}
 
 
 @dataclass(frozen=True)
@@ -81,7 +121,11 @@ class DeadLetter:
 
     @property
     def original_queue(self) -> str:
-        """Where it came from: our header, else the queue the broker dead-lettered it from."""
+        """Where it says it came from: the broker's x-death if it has one, else our x-original-queue,
+        else the queue of its dead-letter queue. Only ``refusal`` says where it may go back."""
+        died_in = _died_in(self.headers)
+        if died_in is not None:
+            return died_in or "?"
         return self.header("x-original-queue") or _ORIGIN.get(self.queue, self.queue)
 
 
@@ -113,11 +157,35 @@ def dead_letter_queues(queue: str | None) -> list[str]:
         return list(_ORIGIN)
     name = _ORIGIN.get(queue, queue)
     if name not in QUEUES:
-        known = ", ".join(QUEUES[:4])
+        known = ", ".join(QUEUES[:5])
         raise ValueError(
             f"unknown queue {queue!r}; one of {known}, {EVENT_QUEUE}.N (or their dead-letter queues)"
         )
     return [dead_letter_queue(name)]
+
+
+def refusal(letter: DeadLetter) -> str | None:
+    """Why ``letter`` may not be replayed, or None. Never raises: it judges a stranger's bytes.
+
+    It goes back only to the queue whose dead-letter queue holds it: no header can send it elsewhere.
+    The broker's x-death, where there is one, must say it died there (a client can forge our
+    x-original-queue on a message the broker dead-letters: an expiration, a delivery limit); without
+    x-death one of our services dead-lettered it, and its x-original-queue must agree.
+    """
+    origin = _ORIGIN.get(letter.queue)
+    if origin is None:
+        return f"{letter.queue} is not a dead-letter queue of the pair"
+    died_in = _died_in(letter.headers)
+    if died_in == "":
+        return "its x-death header is not the broker's (a list of tables, the first naming a queue)"
+    claimed = letter.original_queue
+    if claimed != origin:
+        source = "its x-original-queue header" if died_in is None else "the broker's x-death"
+        return (
+            f"{source} says it came from {claimed[:_SHOWN]!r}, but it lies in {letter.queue}, "
+            f"whose messages go back only to {origin}"
+        )
+    return _misfit(letter, origin)
 
 
 def by_id(message_id: str) -> Wanted:
@@ -173,7 +241,8 @@ async def discard(connection: AbstractConnection, queues: Sequence[str], wanted:
 
 
 async def replay(connection: AbstractConnection, queues: Sequence[str], wanted: Wanted) -> list[Settled]:
-    """Send the wanted dead letters back to their queues, confirmed, and only then remove them.
+    """Send the wanted dead letters back to their queues, confirmed, and only then remove them; one
+    that ``refusal`` refuses stays, in ``failed`` with the reason.
 
     Interrupted half way, a message may be both back in its queue and still here: replaying it
     again is harmless, as commands are idempotent by message id and projections version-gated.
@@ -191,6 +260,11 @@ async def _settle(connection: AbstractConnection, queue: str, wanted: Wanted, *,
             if not wanted(letter):
                 continue
             if replaying:
+                # Refused or not sent, it is not acked: closing the channel puts it back.
+                why = refusal(letter)
+                if why is not None:
+                    settled.failed.append((letter, f"refused: {why}"))
+                    continue
                 try:
                     await publish(
                         channel.default_exchange, _replayed(letter), letter.original_queue, mandatory=True
@@ -243,6 +317,57 @@ def _letter(queue: str, message: AbstractIncomingMessage) -> DeadLetter:
         timestamp=message.timestamp,
         user_id=message.user_id,
     )
+
+
+def _died_in(headers: HeadersType) -> str | None:
+    """The queue the broker last dead-lettered the message from (x-death's first table is the most
+    recent death), or None without x-death; "" if x-death is not the shape the broker writes.
+
+    A retry queue's death is its expiry back into its own queue (topology.declare_queue): where it
+    was then, and where a service that dead-lettered it afterwards (keeping its headers) found it.
+    """
+    deaths = headers.get("x-death")
+    if deaths is None:
+        return None
+    latest = deaths[0] if isinstance(deaths, list | tuple) and deaths else None
+    queue = latest.get("queue") if isinstance(latest, Mapping) else None
+    if isinstance(queue, bytes):
+        queue = queue.decode(errors="replace")
+    if not isinstance(queue, str):
+        return ""
+    served, infix, _ = queue.rpartition(_RETRY_INFIX)
+    return served if infix and served else queue
+
+
+def _misfit(letter: DeadLetter, queue: str) -> str | None:
+    """Why the body is not a message ``queue``'s consumer runs, or None: judged by the type the body
+    names (an event's inside its envelope), which is what runs; a type property must agree with it."""
+    takes = _TAKES.get(queue)
+    if takes is None:
+        return f"replay knows no messages of {queue}"
+    try:
+        named = _named_type(letter.body, enveloped=queue in _EVENT_QUEUES)
+    # ValueError: json reads no integer of more than 4300 digits (sys.get_int_max_str_digits).
+    except (MalformedMessage, ValueError) as error:
+        return f"not a message of {queue}: {str(error)[:200]}"
+    if named not in takes:
+        return f"the body is a {named[:_SHOWN]!r}, not a message {queue} takes"
+    if letter.type and letter.type != named:
+        return f"the body is a {named[:_SHOWN]!r}, but its type property says {letter.type[:_SHOWN]!r}"
+    return None
+
+
+def _named_type(body: bytes, *, enveloped: bool) -> str:
+    """The type ``body`` names; MalformedMessage if it names none (or is too large to read)."""
+    if len(body) > MAX_JUDGED_BYTES:
+        raise MalformedMessage(f"the body has {len(body)} bytes; no service takes {MAX_JUDGED_BYTES}+")
+    data = load_json(body)
+    if enveloped:
+        data = data.get("event") if isinstance(data, dict) else None
+    named = data.get("type") if isinstance(data, dict) else None
+    if not isinstance(named, str):
+        raise MalformedMessage('the body names no "type"' + (' in its "event"' if enveloped else ""))
+    return named
 
 
 def _replayed(letter: DeadLetter) -> aio_pika.Message:

@@ -74,8 +74,9 @@ def load_json(body: bytes) -> Any:
     (RecursionError, which had been retried as if transient and ended as internal_error)."""
     try:
         return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise MalformedMessage(f"body is not JSON: {str(error)[:200]}") from None
+    except (UnicodeDecodeError, ValueError) as error:
+        # ValueError besides JSONDecodeError: an integer of more than 4,300 digits (int's limit).
+        raise MalformedMessage(f"body is not JSON this service reads: {str(error)[:200]}") from None
     except RecursionError:
         raise MalformedMessage("body nests too deep to read") from None
 
