@@ -9,7 +9,11 @@ import asyncio
 from decimal import Decimal
 from uuid import UUID, uuid4
 
+import pytest
+
 from command_service import handler
+from command_service.domain.account import MAX_ACCOUNTS_PER_CUSTOMER
+from command_service.errors import CommandIdTaken
 from command_service.ports import EventStore
 from cqrs_shared.contracts import (
     Command,
@@ -28,8 +32,22 @@ from cqrs_shared.contracts import (
 from tests.builders import accepted, rejected
 
 
-async def send(store: EventStore, command: Command, metadata: Metadata | None = None) -> CommandReply:
-    return await handler.handle(command, metadata or Metadata(type=command.type), store)
+async def send(
+    store: EventStore, command: Command, metadata: Metadata | None = None, sender: str | None = None
+) -> CommandReply:
+    return await handler.handle(command, metadata or Metadata(type=command.type), store, sender=sender)
+
+
+async def recorded_reply(store: EventStore, command_id: UUID) -> CommandReply | None:
+    recorded = (await store.load(command_id, [])).recorded
+    return None if recorded is None else recorded.reply
+
+
+async def customer_with_accounts(store: EventStore, accounts: int) -> UUID:
+    customer = accepted(await send(store, CreateCustomer(name="Ada", locale="en"))).id
+    for _ in range(accounts):
+        accepted(await send(store, OpenAccount(customer_id=customer)))
+    return customer
 
 
 async def events_of(store: EventStore, stream_id: UUID) -> list[tuple[str, int]]:
@@ -53,7 +71,8 @@ class EventStoreContract:
         loaded = await store.load(reply.command_id, [reply.id])
         state = loaded.streams[reply.id]
         assert (state.version, state.state["name"]) == (1, "Ada")
-        assert loaded.reply == reply
+        assert loaded.recorded is not None
+        assert (loaded.recorded.command_type, loaded.recorded.reply) == ("CreateCustomer", reply)
 
     async def test_redelivered_command_returns_the_stored_reply_and_changes_nothing(
         self, store: EventStore
@@ -86,7 +105,7 @@ class EventStoreContract:
         metadata = Metadata(type="CreateCustomer")
         reply = await send(store, CreateCustomer(customer_id=customer_id, name="B", locale="en"), metadata)
         rejected(reply, ErrorCode.ALREADY_EXISTS)
-        assert (await store.load(metadata.message_id, [])).reply == reply
+        assert await recorded_reply(store, metadata.message_id) == reply
 
     async def test_concurrent_writers_without_expected_version_all_win_by_retrying(
         self, store: EventStore
@@ -166,3 +185,80 @@ class EventStoreContract:
         assert kinds[account] == ("account", 1)
         assert kinds[customers[1]] == ("customer", 1)
         assert await store.count_streams() == 4
+
+    async def test_a_command_id_reused_by_another_command_is_refused_and_applies_nothing(
+        self, store: EventStore
+    ) -> None:
+        metadata = Metadata(type="CreateCustomer")
+        first = accepted(await send(store, CreateCustomer(name="Ada", locale="en"), metadata))
+        with pytest.raises(CommandIdTaken, match="another command"):
+            await send(store, OpenAccount(customer_id=first.id), metadata)
+        assert await store.count_streams() == 1
+        assert await recorded_reply(store, metadata.message_id) == first
+
+    async def test_a_command_id_reused_by_another_sender_is_refused_and_applies_nothing(
+        self, store: EventStore
+    ) -> None:
+        metadata = Metadata(type="CreateCustomer")
+        command = CreateCustomer(name="Ada", locale="en")
+        first = accepted(await send(store, command, metadata, sender="alice"))
+        for other in ("mallory", None):
+            with pytest.raises(CommandIdTaken, match="another sender's command"):
+                await send(store, command, metadata, sender=other)
+        assert await send(store, command, metadata, sender="alice") == first
+        assert await events_of(store, first.id) == [("CustomerCreated", 1)]
+
+    async def test_a_result_recorded_without_a_sender_answers_a_repeat_from_any_sender(
+        self, store: EventStore
+    ) -> None:
+        metadata = Metadata(type="CreateCustomer")
+        command = CreateCustomer(name="Ada", locale="en")
+        first = accepted(await send(store, command, metadata, sender=None))
+        assert await send(store, command, metadata, sender="alice") == first
+        assert await store.count_streams() == 1
+
+    async def test_of_two_concurrent_commands_under_one_id_only_the_first_recorded_applies(
+        self, store: EventStore
+    ) -> None:
+        customer = accepted(await send(store, CreateCustomer(name="Ada", locale="en"))).id
+        metadata = Metadata(type="OpenAccount")
+        await asyncio.gather(*(store.load(uuid4(), [customer]) for _ in range(2)))  # two connections
+        outcomes = await asyncio.gather(
+            # Each names its stream: they meet only on the command id.
+            send(store, CreateCustomer(customer_id=uuid4(), name="Bob", locale="en"), metadata),
+            send(store, OpenAccount(account_id=uuid4(), customer_id=customer), metadata),
+            return_exceptions=True,
+        )
+        [winner] = [outcome for outcome in outcomes if isinstance(outcome, CommandAccepted)]
+        assert sum(isinstance(outcome, CommandIdTaken) for outcome in outcomes) == 1
+        assert await store.count_streams() == 2
+        assert await recorded_reply(store, metadata.message_id) == winner
+        owned = (await store.load(uuid4(), [customer])).streams[customer].owned
+        assert owned == (1 if winner.stream_type == "account" else 0)
+
+    async def test_a_customer_opens_at_most_the_bounded_number_of_accounts(self, store: EventStore) -> None:
+        customer = await customer_with_accounts(store, MAX_ACCOUNTS_PER_CUSTOMER)
+        accepted(await send(store, EditCustomerDetails(customer_id=customer, name="Ada B")))
+        reply = rejected(await send(store, OpenAccount(customer_id=customer)), ErrorCode.VALIDATION_ERROR)
+        assert f"({MAX_ACCOUNTS_PER_CUSTOMER})" in reply.error.message
+        assert set(reply.error.fields) == {"customer_id"}
+        assert await store.count_streams() == 1 + MAX_ACCOUNTS_PER_CUSTOMER
+        assert (await store.load(uuid4(), [customer])).streams[customer].owned == MAX_ACCOUNTS_PER_CUSTOMER
+
+    async def test_concurrent_openings_never_pass_the_bound(self, store: EventStore) -> None:
+        customer = await customer_with_accounts(store, MAX_ACCOUNTS_PER_CUSTOMER - 1)
+        # Four reads at once first, so that a pool has four connections open and the openings
+        # below meet in the store, not one after the other in a queue for a connection.
+        await asyncio.gather(*(store.load(uuid4(), [customer]) for _ in range(4)))
+        replies = await asyncio.gather(*(send(store, OpenAccount(customer_id=customer)) for _ in range(4)))
+        assert sorted(reply.status for reply in replies) == ["accepted", "rejected", "rejected", "rejected"]
+        assert {r.error.code for r in replies if isinstance(r, CommandRejected)} == {
+            ErrorCode.VALIDATION_ERROR
+        }
+        assert await store.count_streams() == 1 + MAX_ACCOUNTS_PER_CUSTOMER
+
+    async def test_concurrent_openings_for_one_customer_are_each_counted(self, store: EventStore) -> None:
+        customer = await customer_with_accounts(store, 0)
+        replies = await asyncio.gather(*(send(store, OpenAccount(customer_id=customer)) for _ in range(5)))
+        assert all(isinstance(reply, CommandAccepted) for reply in replies)
+        assert (await store.load(uuid4(), [customer])).streams[customer].owned == 5

@@ -1,13 +1,17 @@
 """The event store on a real PostgreSQL: migrations, and the contract of tests/store_contract.py."""
 
 import asyncio
+import json
+from uuid import uuid4
 
 import asyncpg
 import pytest
 
+from command_service import migrate as migrations
 from command_service.migrate import available, migrate
-from command_service.store import PostgresEventStore
-from tests.store_contract import EventStoreContract
+from command_service.store import PostgresEventStore, open_pool
+from cqrs_shared.contracts import CUSTOMER, CommandAccepted, CreateCustomer, Metadata
+from tests.store_contract import EventStoreContract, send
 
 pytestmark = pytest.mark.integration
 
@@ -27,6 +31,41 @@ async def test_two_replicas_migrating_at_once_apply_each_migration_once(postgres
 async def test_migrating_again_applies_nothing(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn:
         assert await migrate(conn) == []
+
+
+async def test_rows_written_before_owners_and_senders_were_recorded_read_as_such(
+    postgres_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    everything = available()
+    monkeypatch.setattr(migrations, "available", lambda: everything[:1])
+    customer_id, command_id = uuid4(), uuid4()
+    reply = CommandAccepted(command_id=command_id, stream_type=CUSTOMER, id=customer_id, version=1, token="t")
+    async with open_pool(postgres_dsn) as pool:
+        async with pool.acquire() as conn:
+            await migrate(conn)  # as the service was at migration 001
+            await conn.execute(
+                "INSERT INTO streams (stream_id, stream_type, version, state, updated_at)"
+                " SELECT $1, 'customer', 1, '{}', now()"
+                " UNION ALL SELECT gen_random_uuid(), 'account', 1, $2::text::jsonb, now()"
+                " FROM generate_series(1, 3)",
+                customer_id,
+                json.dumps({"customer_id": str(customer_id)}),
+            )
+            await conn.execute(
+                "INSERT INTO command_results (command_id, command_type, reply)"
+                " VALUES ($1, 'CreateCustomer', $2)",
+                command_id,
+                reply.model_dump(mode="json"),
+            )
+            monkeypatch.setattr(migrations, "available", lambda: everything)
+            assert await migrate(conn) == [migration.name for migration in everything[1:]]
+        store = PostgresEventStore(pool)
+        assert (await store.load(uuid4(), [customer_id])).streams[customer_id].owned == 3
+        metadata = Metadata(message_id=command_id, type="CreateCustomer")
+        repeat = await send(
+            store, CreateCustomer(customer_id=customer_id, name="Ada", locale="en"), metadata, "bob"
+        )
+        assert repeat == reply
 
 
 class TestPostgresEventStore(EventStoreContract):

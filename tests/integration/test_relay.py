@@ -1,26 +1,33 @@
-"""The outbox relay against real PostgreSQL and RabbitMQ: nothing skipped, streams in order."""
+"""The outbox relay against real PostgreSQL and RabbitMQ: nothing skipped or dropped, streams in order."""
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from uuid import UUID, uuid4
 
+import aio_pika
 import asyncpg
 import pytest
-from aio_pika.abc import AbstractQueue, AbstractRobustConnection
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue, AbstractRobustConnection
+from prometheus_client import REGISTRY
 
+from command_service.held_streams import Backoff
 from command_service.relay import Relay
 from command_service.store import PostgresEventStore
 from cqrs_shared.contracts import (
     CreateCustomer,
     CustomerCreated,
+    CustomerDetailsEdited,
     EditCustomerDetails,
     EventEnvelope,
     Metadata,
 )
 from cqrs_shared.messaging import topology
-from tests.builders import accepted, envelope, insert_events
+from tests.builders import accepted, envelope, insert_events, stream
+from tests.conftest import fresh_vhost, no_vhost
 from tests.store_contract import send
+from tests.waiting import until
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +36,7 @@ pytestmark = pytest.mark.integration
 async def relay_and_queue(
     event_store: PostgresEventStore, amqp: AbstractRobustConnection
 ) -> AsyncIterator[tuple[Relay, AbstractQueue]]:
-    channel = await amqp.channel()
+    channel = await amqp.channel(on_return_raises=True)  # as the service opens the relay's
     events = await topology.declare_events(channel)
     queue = await channel.declare_queue(exclusive=True)
     await queue.bind(events, routing_key="customer.*")
@@ -127,3 +134,124 @@ async def test_relay_wakes_on_notify_and_only_one_replica_leads(
         await asyncio.gather(*tasks)
     assert len(published) == 1
     assert not tasks[1].exception()
+
+
+# Pauses short enough for a test to wait out.
+QUICK = Backoff(first=0.05, most=0.2)
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+@pytest.fixture
+async def unbound(
+    rabbitmq_server: str, event_store: PostgresEventStore
+) -> AsyncIterator[tuple[Relay, AbstractChannel, AbstractExchange]]:
+    """A relay on a vhost of its own, where no queue is bound to the events exchange (yet)."""
+    with fresh_vhost(rabbitmq_server) as url:
+        if url is None:
+            pytest.fail(no_vhost(rabbitmq_server))
+        async with await aio_pika.connect_robust(url) as connection:
+            channel = await connection.channel(on_return_raises=True)
+            events = await topology.declare_events(channel)
+            yield Relay(event_store, events, backoff=QUICK), channel, events
+
+
+async def published_all(relay: Relay, store: PostgresEventStore) -> bool:
+    await relay.publish_pending()
+    return (await store.outbox())[0] == 0
+
+
+async def test_an_event_no_queue_is_bound_for_stays_unpublished_until_one_is(
+    event_store: PostgresEventStore, unbound: tuple[Relay, AbstractChannel, AbstractExchange]
+) -> None:
+    relay, channel, events = unbound
+    returns = sample("cqrs_relay_returned_events_total")
+    created = accepted(await send(event_store, CreateCustomer(name="Ada", locale="en")))
+    assert await relay.publish_pending() == 0
+    assert (await event_store.outbox())[0] == 1
+    assert sample("cqrs_relay_returned_events_total") == returns + 1
+    assert sample("cqrs_relay_held_streams", reason="returned") == 1
+    queue = await channel.declare_queue(exclusive=True)
+    await queue.bind(events, routing_key="customer.*")
+    await until(lambda: published_all(relay, event_store), what="the event published once a queue is bound")
+    assert [body["stream_id"] for body in await _collect(queue, 1)] == [str(created.id)]
+    assert sample("cqrs_relay_held_streams", reason="returned") == 0
+
+
+async def test_a_returned_event_is_not_overtaken_by_its_streams_later_events(
+    event_store: PostgresEventStore, unbound: tuple[Relay, AbstractChannel, AbstractExchange]
+) -> None:
+    relay, channel, events = unbound
+    queue = await channel.declare_queue(exclusive=True)
+    await queue.bind(events, routing_key="customer.details_edited")  # not customer.created
+    created = accepted(await send(event_store, CreateCustomer(name="Ada", locale="en")))
+    await send(event_store, EditCustomerDetails(customer_id=created.id, name="Ada L"))
+    for _ in range(3):
+        assert await relay.publish_pending() == 0
+        await asyncio.sleep(QUICK.most)
+    assert await drain(queue) == []
+    assert (await event_store.outbox())[0] == 2
+    await queue.bind(events, routing_key="customer.created")
+    await until(lambda: published_all(relay, event_store), what="the stream published once routable")
+    assert [body["version"] for body in await _collect(queue, 2)] == [1, 2]
+
+
+def edited(stream_id: UUID, name: str) -> CustomerDetailsEdited:
+    return CustomerDetailsEdited(customer_id=stream_id, name=name, locale="en")
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        '"{\\"type\\": \\"CustomerDetailsEd"',  # a JSON string: what is left of a truncated object
+        '{"type": "CustomerDetailsEdited", "customer_id": "not a uuid"}',  # fails validation
+    ],
+    ids=["corrupt", "invalid"],
+)
+async def test_an_unreadable_row_holds_back_only_its_own_stream_and_raises_the_alert(
+    stored: str,
+    postgres_dsn: str,
+    event_store: PostgresEventStore,
+    relay_and_queue: tuple[Relay, AbstractQueue],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    exchange, queue = relay_and_queue[0]._exchange, relay_and_queue[1]
+    # Batches of two: the bad stream's rows fill the first one, and must not starve the other stream.
+    relay = Relay(event_store, exchange, batch_size=2, backoff=QUICK)
+    bad, good = uuid4(), uuid4()
+    bad_events = stream(
+        CustomerCreated(customer_id=bad, name="B", locale="en"), edited(bad, "B 2"), edited(bad, "B 3")
+    )
+    good_events = stream(CustomerCreated(customer_id=good, name="G", locale="en"), edited(good, "G 2"))
+    broken = bad_events[1]
+    conn = await asyncpg.connect(postgres_dsn)
+    try:
+        await insert_events(
+            conn, bad_events, stored_as=lambda e: (1, stored if e is broken else e.event.model_dump_json())
+        )
+        await insert_events(conn, good_events)
+        with caplog.at_level(logging.ERROR, logger="command_service.relay"):
+            assert await relay.publish_pending() == 1  # the bad stream's version 1, then it stops
+            assert await relay.publish_pending() == 2  # the other stream
+            for _ in range(3):
+                assert await relay.publish_pending() == 0
+                await asyncio.sleep(QUICK.most)
+        assert sample("cqrs_relay_held_streams", reason="unreadable") == 1
+        alerts = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+        assert len(alerts) == 1, alerts
+        assert str(bad) in alerts[0]
+        assert "version 2 (seq 2)" in alerts[0]
+        await conn.execute(
+            "UPDATE events SET data = $1::text::jsonb WHERE event_id = $2",
+            broken.event.model_dump_json(),
+            broken.event_id,
+        )
+    finally:
+        await conn.close()
+    await until(lambda: published_all(relay, event_store), what="the repaired stream published")
+    assert sample("cqrs_relay_held_streams", reason="unreadable") == 0
+    published = [(body["stream_id"], body["version"]) for body in await _collect(queue, 5)]
+    assert [v for s, v in published if s == str(bad)] == [1, 2, 3]
+    assert [v for s, v in published if s == str(good)] == [1, 2]

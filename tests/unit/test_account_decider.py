@@ -7,8 +7,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from command_service.domain.account import Account, AccountEvent, decide, evolve
-from command_service.domain.errors import AlreadyExists, InsufficientFunds, InvalidValue, NotFound
+from command_service.domain.account import (
+    MAX_ACCOUNTS_PER_CUSTOMER,
+    Account,
+    AccountEvent,
+    check_room,
+    decide,
+    evolve,
+)
+from command_service.domain.errors import (
+    AlreadyExists,
+    InsufficientFunds,
+    InvalidValue,
+    NotFound,
+    TooManyAccounts,
+)
 from cqrs_shared.contracts import (
     AccountOpened,
     Deposit,
@@ -49,6 +62,17 @@ def test_open_emits_opened_in_the_given_currency() -> None:
 def test_open_twice_is_rejected() -> None:
     with pytest.raises(AlreadyExists):
         decide(history(OPENED), OpenAccount(customer_id=OWNER), ID)
+
+
+def test_a_customer_with_fewer_than_the_most_accounts_may_open_another() -> None:
+    check_room(OWNER, MAX_ACCOUNTS_PER_CUSTOMER - 1)
+
+
+def test_a_customer_with_the_most_accounts_may_open_no_other() -> None:
+    with pytest.raises(TooManyAccounts, match=f"{MAX_ACCOUNTS_PER_CUSTOMER} accounts") as rejected:
+        check_room(OWNER, MAX_ACCOUNTS_PER_CUSTOMER)
+    assert rejected.value.code == "validation_error"
+    assert str(OWNER) in rejected.value.message
 
 
 def test_a_new_account_has_a_zero_balance_in_currency_digits() -> None:

@@ -53,7 +53,7 @@ async def serve(settings: CommandSettings, stopped: asyncio.Event) -> None:
         # declared, and restores its consumers, after the broker connection comes back.
         dead_letters = await open_channel(stack, connection)
         responder = Responder(await open_channel(stack, connection, confirms=False), dead_letters)
-        relay_channel = await open_channel(stack, connection)
+        relay_channel = await open_channel(stack, connection, returns=True)
         relay = Relay(
             store,
             await topology.declare_events(relay_channel),

@@ -1,6 +1,7 @@
 """The command service's message entry points: parse, call the use case, map errors to outcomes."""
 
 from command_service import handler
+from command_service.errors import CommandIdTaken
 from command_service.grants import Grants
 from command_service.ports import EventStore
 from command_service.routes import route_of
@@ -58,7 +59,14 @@ async def on_command(delivery: Delivery, store: EventStore, streams: KeyedLock, 
     # One command per stream at a time in this process: concurrent commands on one aggregate
     # queue up here instead of colliding in the database and retrying.
     async with streams.hold(str(route_of(command).target(command, metadata.message_id))):
-        return Outcome(reply=await handler.handle(command, metadata, store))
+        try:
+            return Outcome(reply=await handler.handle(command, metadata, store, sender=delivery.user_id))
+        except CommandIdTaken as error:
+            # Not recorded (the id's result is the first command's), so, without a sender to tell,
+            # the dead-letter queue is the only trace of a command that was never applied.
+            taken = ErrorInfo(code=ErrorCode.CONCURRENCY_CONFLICT, message=str(error))
+            reply = CommandRejected(command_id=metadata.message_id, error=taken)
+            return Outcome(reply=reply, dead_letter=None if delivery.reply_to else taken)
 
 
 async def on_read_stream(delivery: Delivery, store: EventStore) -> Outcome:

@@ -1,6 +1,6 @@
 """One command end to end: load what it needs, decide, commit; the reply is whatever got recorded.
 
-reply = await handle(command, metadata, store)    # store: any ports.EventStore
+reply = await handle(command, metadata, store, sender="teller")    # store: any ports.EventStore
 """
 
 import asyncio
@@ -10,8 +10,17 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from command_service.domain.errors import AlreadyExists, DomainError, NotFound, VersionMismatch
-from command_service.errors import ConcurrencyConflict
-from command_service.ports import Change, EventStore, Loaded, NewEvent, StreamChange, StreamState
+from command_service.errors import CommandIdTaken, ConcurrencyConflict
+from command_service.ports import (
+    Change,
+    EventStore,
+    Loaded,
+    NewEvent,
+    Owner,
+    Recorded,
+    StreamChange,
+    StreamState,
+)
 from command_service.routes import Route, route_of
 from cqrs_shared.contracts import (
     Command,
@@ -33,37 +42,67 @@ MAX_ATTEMPTS = 10
 BACKOFF_SECONDS = 0.005
 
 
-async def handle(command: Command, metadata: Metadata, store: EventStore) -> CommandReply:
-    """Apply ``command`` once; a repeated command_id gets the reply recorded the first time."""
+async def handle(
+    command: Command, metadata: Metadata, store: EventStore, *, sender: str | None
+) -> CommandReply:
+    """Apply ``command`` of ``sender`` (the user_id RabbitMQ checked) once; its repeat (the same
+    command_id, type and sender) gets the reply recorded the first time. Raises CommandIdTaken when
+    the command_id names another command or another sender's: then nothing is applied."""
     route = route_of(command)
     target = route.target(command, metadata.message_id)
     required = route.required(command)
     reads = [target] if required is None else [target, required[1]]
     for attempt in range(1, MAX_ATTEMPTS + 1):
         loaded = await store.load(metadata.message_id, reads)
-        if loaded.reply is not None:
-            return loaded.reply
+        if loaded.recorded is not None:
+            return reply_of(loaded.recorded, command, metadata, sender)
         try:
-            return await store.commit(decide(route, command, metadata, target, loaded))
+            change = decide(route, command, metadata, target, loaded, sender=sender)
+            return reply_of(await store.commit(change), command, metadata, sender)
         except ConcurrencyConflict:
             log.debug("conflict on command %s, attempt %d", metadata.message_id, attempt)
             await asyncio.sleep(random.uniform(0, BACKOFF_SECONDS * attempt))
     gave_up = VersionMismatch(f"the stream kept changing; gave up after {MAX_ATTEMPTS} attempts")
-    return await store.commit(_rejected(command, metadata, gave_up))
+    return reply_of(
+        await store.commit(_rejected(command, metadata, sender, gave_up)), command, metadata, sender
+    )
 
 
-def decide(route: Route[Any], command: Command, metadata: Metadata, target: UUID, loaded: Loaded) -> Change:
+def reply_of(recorded: Recorded, command: Command, metadata: Metadata, sender: str | None) -> CommandReply:
+    """The reply recorded under the command id, if the id names this command: its type, and its
+    sender or none (a result recorded without a user_id, or before senders were recorded)."""
+    if recorded.sender is not None and recorded.sender != sender:
+        # Whose command, and of which type, is not for another sender to learn.
+        raise CommandIdTaken(f"command id {metadata.message_id} already names another sender's command")
+    if recorded.command_type != command.type:
+        raise CommandIdTaken(
+            f"command id {metadata.message_id} already names another command"
+            f" ({recorded.command_type}, not {command.type}): a new command needs a new id"
+        )
+    return recorded.reply
+
+
+def decide(
+    route: Route[Any],
+    command: Command,
+    metadata: Metadata,
+    target: UUID,
+    loaded: Loaded,
+    *,
+    sender: str | None,
+) -> Change:
     """The command's outcome on what was loaded: accepted with its events, or rejected. No I/O."""
     current = loaded.streams.get(target)
     version = current.version if current else 0
     aggregate = route.aggregate
     try:
-        _check_required(route, command, loaded)
+        required = _required(route, command, loaded)
         state = None if current is None else _state(route, current, target)
         _check_expected(command, version)
         events, new_state = aggregate.run(state, command, target)
+        owner = _owner(route, required) if version == 0 and events else None
     except DomainError as error:
-        return _rejected(command, metadata, error)
+        return _rejected(command, metadata, sender, error)
     position = StreamPosition(
         stream_type=aggregate.stream_type, stream_id=target, version=version + len(events)
     )
@@ -80,18 +119,31 @@ def decide(route: Route[Any], command: Command, metadata: Metadata, target: UUID
             NewEvent(uuid4(), event.type, event.SCHEMA_VERSION, event.model_dump(mode="json"))
             for event in events
         ]
-        change = StreamChange(aggregate.stream_type, target, version, aggregate.dump(new_state), new)
-    return Change(metadata.message_id, command.type, accepted, metadata, change)
+        state_json = aggregate.dump(new_state)
+        change = StreamChange(aggregate.stream_type, target, version, state_json, new, owner)
+    return Change(metadata.message_id, command.type, sender, accepted, metadata, change)
 
 
-def _check_required(route: Route[Any], command: Command, loaded: Loaded) -> None:
+def _required(route: Route[Any], command: Command, loaded: Loaded) -> tuple[UUID, StreamState] | None:
+    """The stream the command requires, as loaded; NotFound when it does not exist."""
     required = route.required(command)
     if required is None:
-        return
+        return None
     stream_type, stream_id = required
     found = loaded.streams.get(stream_id)
     if found is None or found.stream_type != stream_type:
         raise NotFound(f"{stream_type} {stream_id} does not exist")
+    return stream_id, found
+
+
+def _owner(route: Route[Any], required: tuple[UUID, StreamState] | None) -> Owner | None:
+    """The owner of the stream the command creates, if the domain lets it own one more."""
+    if required is None:
+        return None
+    stream_id, found = required
+    if route.room is not None:
+        route.room(stream_id, found.owned)
+    return Owner(stream_id, found.owned)
 
 
 def _state(route: Route[Any], current: StreamState, target: UUID) -> object:
@@ -108,7 +160,7 @@ def _check_expected(command: Command, version: int) -> None:
         raise VersionMismatch(f"expected version {command.expected_version}, stream is at {version}")
 
 
-def _rejected(command: Command, metadata: Metadata, error: DomainError) -> Change:
+def _rejected(command: Command, metadata: Metadata, sender: str | None, error: DomainError) -> Change:
     info = ErrorInfo(code=error.code, message=error.message, fields=error.fields)
     reply = CommandRejected(command_id=metadata.message_id, error=info)
-    return Change(metadata.message_id, command.type, reply, metadata)
+    return Change(metadata.message_id, command.type, sender, reply, metadata)

@@ -6,35 +6,44 @@ would against a database; what a call then does happens at once, as a transactio
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from uuid import UUID
 
 from command_service.errors import ConcurrencyConflict
-from command_service.ports import Change, Loaded, PendingEvent, StreamChange, StreamState, pending_event
-from cqrs_shared.contracts import CommandReply, Metadata
+from command_service.ports import (
+    Change,
+    Loaded,
+    PendingEvent,
+    Recorded,
+    StreamChange,
+    StreamState,
+    pending_event,
+)
+from cqrs_shared.contracts import Metadata
 from cqrs_shared.contracts.queries import StreamRef
 
 
 class InMemoryEventStore:
     def __init__(self) -> None:
-        self.replies: dict[UUID, CommandReply] = {}
+        self.results: dict[UUID, Recorded] = {}
         self.streams: dict[UUID, StreamState] = {}
         self.events: list[PendingEvent] = []
 
     async def load(self, command_id: UUID, stream_ids: Sequence[UUID]) -> Loaded:
         await asyncio.sleep(0)
         found = {stream_id: self.streams[stream_id] for stream_id in stream_ids if stream_id in self.streams}
-        return Loaded(self.replies.get(command_id), found)
+        return Loaded(self.results.get(command_id), found)
 
-    async def commit(self, change: Change) -> CommandReply:
+    async def commit(self, change: Change) -> Recorded:
         await asyncio.sleep(0)
-        recorded = self.replies.get(change.command_id)
+        recorded = self.results.get(change.command_id)
         if recorded is not None:
             return recorded
         if change.stream is not None:
             self._append(change.stream, change.metadata)
-        self.replies[change.command_id] = change.reply
-        return change.reply
+        self.results[change.command_id] = change.recorded()
+        return change.recorded()
 
     async def list_streams(self, after: UUID | None, limit: int) -> list[StreamRef]:
         await asyncio.sleep(0)
@@ -62,6 +71,11 @@ class InMemoryEventStore:
         current = self.streams.get(stream.stream_id)
         if (current.version if current else 0) != stream.loaded_version:
             raise ConcurrencyConflict(str(stream.stream_id))
+        if stream.owner is not None:
+            owner = self.streams.get(stream.owner.stream_id)
+            if owner is None or owner.owned != stream.owner.loaded_owned:
+                raise ConcurrencyConflict(str(stream.owner.stream_id))
+            self.streams[stream.owner.stream_id] = replace(owner, owned=owner.owned + 1)
         now = datetime.now(UTC)
         for version, event in enumerate(stream.events, start=stream.loaded_version + 1):
             row = {
@@ -80,4 +94,5 @@ class InMemoryEventStore:
             }
             self.events.append(pending_event(row))
         new_version = stream.loaded_version + len(stream.events)
-        self.streams[stream.stream_id] = StreamState(stream.stream_type, new_version, stream.state)
+        owned = current.owned if current else 0
+        self.streams[stream.stream_id] = StreamState(stream.stream_type, new_version, stream.state, owned)

@@ -1,6 +1,6 @@
 """The command service's own metrics, beside the shared ones (cqrs_shared.metrics)."""
 
-from prometheus_client import Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 from cqrs_shared.metrics import LATENCY_BUCKETS
 
@@ -12,4 +12,17 @@ COMMIT_TO_PUBLISH = Histogram(
     "cqrs_commit_to_publish_seconds",
     "Time from an event's commit to the broker's confirm of its publish",
     buckets=LATENCY_BUCKETS,
+)
+RELAY_RETURNED = Counter(
+    "cqrs_relay_returned_events_total",
+    "Events the broker returned unrouted (no queue bound for their routing key); each stays unpublished "
+    "and goes out again later",
+)
+# Label values: relay.HoldReason. "unreadable" above 0 needs an operator: a stored event row that does
+# not read as an event (corrupt, or a schema this code does not know) stops its stream until it does.
+RELAY_HELD_STREAMS = Gauge(
+    "cqrs_relay_held_streams",
+    "Streams the relay holds back, by reason: returned (its next event was unroutable), unreadable "
+    "(its next event's row cannot be read)",
+    ["reason"],
 )

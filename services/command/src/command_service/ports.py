@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
 
+from pydantic import ValidationError
+
 from cqrs_shared.contracts import CommandReply, EventEnvelope, Metadata, StreamType
 from cqrs_shared.contracts.queries import StreamRef
 
@@ -16,18 +18,30 @@ JsonObject = dict[str, Any]
 
 @dataclass(frozen=True)
 class StreamState:
-    """An aggregate's current state as stored (JSON), and the version it is at."""
+    """An aggregate's current state as stored (JSON), the version it is at, and how many streams it
+    owns (a customer's accounts: see StreamChange.owner)."""
 
     stream_type: StreamType
     version: int
     state: JsonObject
+    owned: int = 0
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What a command id names once a command under it was decided: that command's type, its sender
+    (the RabbitMQ user_id; None when it said none, or when recorded before senders were), its reply."""
+
+    command_type: str
+    sender: str | None
+    reply: CommandReply
 
 
 @dataclass(frozen=True)
 class Loaded:
-    """What deciding one command needs, read at once: its recorded reply, and the streams it names."""
+    """What deciding one command needs, read at once: what its id names already, and the streams it names."""
 
-    reply: CommandReply | None
+    recorded: Recorded | None
     streams: dict[UUID, StreamState]
 
 
@@ -40,14 +54,24 @@ class NewEvent:
 
 
 @dataclass(frozen=True)
+class Owner:
+    """The stream a new stream belongs to (an account's customer), and how many it owned when loaded."""
+
+    stream_id: UUID
+    loaded_owned: int
+
+
+@dataclass(frozen=True)
 class StreamChange:
-    """New events on a stream loaded at ``loaded_version``, and the state after them."""
+    """New events on a stream loaded at ``loaded_version``, and the state after them; a new stream
+    with an ``owner`` adds one to what the owner owns, if that is still ``owner.loaded_owned``."""
 
     stream_type: StreamType
     stream_id: UUID
     loaded_version: int
     state: JsonObject
     events: list[NewEvent]
+    owner: Owner | None = None
 
 
 @dataclass(frozen=True)
@@ -56,9 +80,13 @@ class Change:
 
     command_id: UUID
     command_type: str
+    sender: str | None
     reply: CommandReply
     metadata: Metadata
     stream: StreamChange | None = None
+
+    def recorded(self) -> Recorded:
+        return Recorded(self.command_type, self.sender, self.reply)
 
 
 @dataclass(frozen=True)
@@ -70,16 +98,28 @@ class PendingEvent:
     metadata: Metadata
 
 
+@dataclass(frozen=True)
+class UnreadableEvent:
+    """A stored event row that does not read as an event (corrupt, or a schema this code does not
+    know): where it stands in its stream, and why, without its values (they may be personal data)."""
+
+    seq: int
+    stream_id: UUID
+    version: int
+    reason: str
+
+
 class EventStore(Protocol):
     async def load(self, command_id: UUID, stream_ids: Sequence[UUID]) -> Loaded:
-        """The reply recorded for ``command_id`` and the current state of each existing stream named."""
+        """What is recorded for ``command_id``, and the current state of each existing stream named."""
         ...
 
-    async def commit(self, change: Change) -> CommandReply:
-        """Write ``change`` all or nothing; return the reply recorded for its command.
+    async def commit(self, change: Change) -> Recorded:
+        """Write ``change`` all or nothing; return what its command id then names.
 
-        That is the change's own reply, or the one a concurrent duplicate of the command recorded
-        first. Raises ConcurrencyConflict when the stream moved after ``loaded_version``.
+        That is the change itself, or what a concurrent command under the same id recorded first
+        (then nothing of ``change`` is written). Raises ConcurrencyConflict when the stream moved
+        after ``loaded_version``, or its owner no longer owns ``loaded_owned`` streams.
         """
         ...
 
@@ -126,3 +166,20 @@ def pending_event(row: Row) -> PendingEvent:
         traceparent=row["traceparent"],
     )
     return PendingEvent(row["seq"], envelope, metadata)
+
+
+def read_pending(row: Row) -> PendingEvent | UnreadableEvent:
+    """The event of one row, or why it cannot be read: one bad row must stop only its own stream."""
+    try:
+        return pending_event(row)
+    except ValueError as error:  # pydantic's ValidationError and the upcasters' NewerSchema among them
+        return UnreadableEvent(row["seq"], row["stream_id"], row["version"], _why(error))
+
+
+def _why(error: ValueError) -> str:
+    """The error's kind and where it is, bounded; not the values it found."""
+    if isinstance(error, ValidationError):
+        details = error.errors(include_url=False, include_context=False, include_input=False)
+        where = "; ".join(f"{'.'.join(map(str, d['loc'])) or '(root)'}: {d['msg']}" for d in details[:3])
+        return f"{len(details)} validation error(s): {where}"[:300]
+    return f"{type(error).__name__}: {error}"[:300]

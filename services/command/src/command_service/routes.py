@@ -1,5 +1,6 @@
 """The routing table of commands, keyed by model class: the aggregate that decides each, the stream it
-addresses, and the stream that must exist first. Adding a command adds one line here.
+addresses, and the stream that must exist first (and owns what the command creates). Adding a
+command adds one line here.
 """
 
 from collections.abc import Callable
@@ -8,6 +9,7 @@ from typing import Any, Generic, TypeVar
 from uuid import UUID, uuid5
 
 from command_service.aggregates import ACCOUNT_AGGREGATE, CUSTOMER_AGGREGATE, Aggregate
+from command_service.domain import account
 from cqrs_shared.contracts import (
     CUSTOMER,
     ChangeCustomerLocale,
@@ -37,7 +39,11 @@ class Route(Generic[C]):
     """The id of the stream the command addresses; None on a create: derived from the command id."""
     creates: bool = False
     requires: tuple[StreamType, Callable[[C], UUID]] | None = None
-    """A stream (type, id) that must exist before the command can be decided."""
+    """A stream (type, id) that must exist before the command can be decided. A stream the command
+    creates belongs to it: the event store counts the streams each stream owns."""
+    room: Callable[[UUID, int], None] | None = None
+    """The domain's bound on that count: given the required stream's id and how many streams it owns,
+    raises a DomainError when it may own no more."""
 
     def target(self, command: C, command_id: UUID) -> UUID:
         return self.names(command) or uuid5(_ID_NAMESPACE, str(command_id))
@@ -59,6 +65,7 @@ ROUTES: dict[type[Contract], Route[Any]] = {
             lambda c: c.account_id,
             creates=True,
             requires=(CUSTOMER, lambda c: c.customer_id),
+            room=account.check_room,
         ),
         Route(Deposit, ACCOUNT_AGGREGATE, lambda c: c.account_id),
         Route(Withdraw, ACCOUNT_AGGREGATE, lambda c: c.account_id),

@@ -2,7 +2,7 @@
 
 async with open_pool(dsn) as pool:
     store = PostgresEventStore(pool)
-    reply = await store.commit(change)
+    recorded = await store.commit(change)
 """
 
 import json
@@ -15,7 +15,17 @@ import asyncpg
 from pydantic import TypeAdapter
 
 from command_service.errors import ConcurrencyConflict
-from command_service.ports import Change, Loaded, PendingEvent, StreamChange, StreamState, pending_event
+from command_service.ports import (
+    Change,
+    Loaded,
+    PendingEvent,
+    Recorded,
+    StreamChange,
+    StreamState,
+    UnreadableEvent,
+    pending_event,
+    read_pending,
+)
 from cqrs_shared.contracts import CommandReply
 from cqrs_shared.contracts.queries import StreamRef
 from cqrs_shared.errors import StartupError
@@ -25,11 +35,13 @@ NOTIFY_CHANNEL = "cqrs_events"
 Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 REPLY = TypeAdapter[CommandReply](CommandReply)
 
-# The command's recorded reply and the streams it names, in one round trip.
+# What the command id names already and the streams the command names, in one round trip.
 _LOAD = (
-    "SELECT NULL::uuid AS stream_id, NULL AS stream_type, NULL::int AS version, reply AS data"
+    "SELECT NULL::uuid AS stream_id, NULL AS stream_type, NULL::int AS version, NULL::int AS owned,"
+    " jsonb_build_object('command_type', command_type, 'sender', sender, 'reply', reply) AS data"
     " FROM command_results WHERE command_id = $1"
-    " UNION ALL SELECT stream_id, stream_type, version, state FROM streams WHERE stream_id = ANY($2::uuid[])"
+    " UNION ALL SELECT stream_id, stream_type, version, owned, state FROM streams"
+    " WHERE stream_id = ANY($2::uuid[])"
 )
 
 
@@ -77,15 +89,20 @@ class PostgresEventStore:
         self._pool = pool
 
     async def load(self, command_id: UUID, stream_ids: Sequence[UUID]) -> Loaded:
-        reply, streams = None, {}
+        recorded, streams = None, {}
         for row in await self._pool.fetch(_LOAD, command_id, list(stream_ids)):
             if row["stream_id"] is None:
-                reply = REPLY.validate_python(row["data"])
+                data = row["data"]
+                recorded = Recorded(
+                    data["command_type"], data["sender"], REPLY.validate_python(data["reply"])
+                )
             else:
-                streams[row["stream_id"]] = StreamState(row["stream_type"], row["version"], row["data"])
-        return Loaded(reply, streams)
+                streams[row["stream_id"]] = StreamState(
+                    row["stream_type"], row["version"], row["data"], row["owned"]
+                )
+        return Loaded(recorded, streams)
 
-    async def commit(self, change: Change) -> CommandReply:
+    async def commit(self, change: Change) -> Recorded:
         try:
             if change.stream is None:
                 await self._record(change)
@@ -94,26 +111,32 @@ class PostgresEventStore:
         except asyncpg.UniqueViolationError as error:
             if error.constraint_name != "command_results_pkey":
                 raise ConcurrencyConflict(str(change.stream.stream_id if change.stream else "")) from None
-            # A duplicate of this command was recorded first: its reply is the reply.
-            recorded = (await self.load(change.command_id, [])).reply
+            # A command under this id was recorded first (a duplicate, or a misuse of the id): what
+            # it recorded is what the id names; the handler judges which.
+            recorded = (await self.load(change.command_id, [])).recorded
             if recorded is None:
                 raise RuntimeError(f"command {change.command_id} is a duplicate without a result") from None
             return recorded
-        return change.reply
+        return change.recorded()
 
     async def _record(self, change: Change) -> None:
         """A rejected command's result: nothing else to write."""
         await self._pool.execute(
-            "INSERT INTO command_results (command_id, command_type, reply) VALUES ($1, $2, $3)",
+            "INSERT INTO command_results (command_id, command_type, sender, reply) VALUES ($1, $2, $3, $4)",
             change.command_id,
             change.command_type,
+            change.sender,
             change.reply.model_dump(mode="json"),
         )
 
     async def _append(self, stream: StreamChange, change: Change) -> bool:
         """State, events and result in one statement, so one round trip and its own transaction;
-        False (nothing written) when the stream is no longer at ``stream.loaded_version``."""
-        sql = _APPEND_NEW if stream.loaded_version == 0 else _APPEND_NEXT
+        False (nothing written) when the stream is no longer at ``stream.loaded_version``, or its
+        owner no longer owns ``owner.loaded_owned`` streams."""
+        if stream.owner is not None:
+            sql, owner = _APPEND_OWNED, [stream.owner.stream_id, stream.owner.loaded_owned]
+        else:
+            sql, owner = (_APPEND_NEW if stream.loaded_version == 0 else _APPEND_NEXT), []
         events = [
             {
                 "event_id": str(event.event_id),
@@ -139,6 +162,8 @@ class PostgresEventStore:
             change.command_id,
             change.command_type,
             change.reply.model_dump(mode="json"),
+            change.sender,
+            *owner,
         )
         return written == 1
 
@@ -164,12 +189,18 @@ class PostgresEventStore:
     async def count_streams(self) -> int:
         return int(await self._pool.fetchval("SELECT count(*) FROM streams"))
 
-    async def unpublished(self, limit: int) -> list[PendingEvent]:
-        """Committed events not yet confirmed by the broker, in commit-safe order (seq)."""
+    async def unpublished(
+        self, limit: int, held_back: Sequence[UUID] = ()
+    ) -> list[PendingEvent | UnreadableEvent]:
+        """Committed events not yet confirmed by the broker, in commit-safe order (seq), but for the
+        streams ``held_back``: a stream that waits must not fill every batch and starve the others."""
         rows = await self._pool.fetch(
-            f"{_EVENT_COLUMNS} WHERE published_at IS NULL ORDER BY seq LIMIT $1", limit
+            f"{_EVENT_COLUMNS} WHERE published_at IS NULL AND stream_id <> ALL($2::uuid[])"
+            " ORDER BY seq LIMIT $1",
+            limit,
+            list(held_back),
         )
-        return [pending_event(row) for row in rows]
+        return [read_pending(row) for row in rows]
 
     async def outbox(self) -> tuple[int, float]:
         """Committed events not yet published, and the age in seconds of the oldest of them."""
@@ -185,11 +216,12 @@ class PostgresEventStore:
 
 # One command's writes as one statement ($1 stream id, $2 type, $3 new version, $4 state, $5 now,
 # $6 loaded version, $7 the events as a JSON array, $8-$10 correlation, causation, traceparent,
-# $11-$13 the command's result). The state row is taken first: when it is not where the command
-# found it, nothing else is written, and the statement answers 0. A duplicate command id, or an
-# event version taken meanwhile, fails the whole statement (a unique violation). Both forms name all
-# thirteen parameters (hence `$6::int = 0` and `$2::text IS NOT NULL`, always true where used):
-# PostgreSQL cannot type a parameter a statement does not use, and one argument list serves both.
+# $11-$14 the command's result: id, type, reply, sender). The state row is taken first: when it is
+# not where the command found it, nothing else is written, and the statement answers 0. A duplicate
+# command id, or an event version taken meanwhile, fails the whole statement (a unique violation).
+# Each form names all fourteen parameters (hence `$6::int = 0` and `$2::text IS NOT NULL`, always
+# true where used): PostgreSQL cannot type a parameter a statement does not use, and one argument
+# list serves them all (the owned form takes two more, its own).
 _STATE_NEW = (
     "INSERT INTO streams (stream_id, stream_type, version, state, updated_at)"
     " SELECT $1, $2, $3, $4, $5 WHERE $6::int = 0"
@@ -199,18 +231,33 @@ _STATE_NEXT = (
     "UPDATE streams SET version = $3, state = $4, updated_at = $5"
     " WHERE stream_id = $1 AND version = $6 AND $2::text IS NOT NULL RETURNING stream_id"
 )
+# A new stream with an owner ($15, owning $16 streams when loaded; an account's customer) takes the
+# owner's row first: one more owned, only if it still owns $16. Else nothing is written and the
+# statement answers 0, like a moved stream. Concurrent writers of one owner queue on its row lock,
+# and the second finds the count moved (PostgreSQL re-checks an UPDATE's WHERE on the row it waited
+# for), so a bound on the count holds exactly. Here the stream id taken meanwhile is a unique
+# violation (no ON CONFLICT DO NOTHING): answering 0 after the owner's count went up would commit it.
+_OWNER = (
+    "owner AS (UPDATE streams SET owned = owned + 1"
+    " WHERE stream_id = $15 AND owned = $16 AND $6::int = 0 RETURNING stream_id)"
+)
+_STATE_OWNED = (
+    "INSERT INTO streams (stream_id, stream_type, version, state, updated_at)"
+    " SELECT $1, $2, $3, $4, $5 FROM owner RETURNING stream_id"
+)
 _APPEND_TAIL = (
     ", appended AS (INSERT INTO events (event_id, stream_type, stream_id, version, type,"
     " schema_version, data, correlation_id, causation_id, traceparent, occurred_at)"
     " SELECT (e->>'event_id')::uuid, $2, $1, (e->>'version')::int, e->>'type',"
     " (e->>'schema_version')::int, e->'data', $8, $9, $10, $5"
     " FROM jsonb_array_elements($7::jsonb) WITH ORDINALITY AS x(e, n), state ORDER BY n)"
-    ", result AS (INSERT INTO command_results (command_id, command_type, reply)"
-    " SELECT $11, $12, $13 FROM state)"
+    ", result AS (INSERT INTO command_results (command_id, command_type, reply, sender)"
+    " SELECT $11, $12, $13, $14 FROM state)"
     f" SELECT count(*)::int FROM (SELECT pg_notify('{NOTIFY_CHANNEL}', '') FROM state) AS notified"
 )
 _APPEND_NEW = f"WITH state AS ({_STATE_NEW}){_APPEND_TAIL}"
 _APPEND_NEXT = f"WITH state AS ({_STATE_NEXT}){_APPEND_TAIL}"
+_APPEND_OWNED = f"WITH {_OWNER}, state AS ({_STATE_OWNED}){_APPEND_TAIL}"
 
 _EVENT_COLUMNS = (
     "SELECT seq, event_id, stream_type, stream_id, version, type, schema_version, data,"

@@ -103,9 +103,16 @@ async def open_connection(stack: AsyncExitStack, urls: Sequence[str]) -> Abstrac
 
 
 async def open_channel(
-    stack: AsyncExitStack, connection: AbstractConnection, *, confirms: bool = True, prefetch: int = 0
+    stack: AsyncExitStack,
+    connection: AbstractConnection,
+    *,
+    confirms: bool = True,
+    prefetch: int = 0,
+    returns: bool = False,
 ) -> AbstractChannel:
-    channel = await connection.channel(publisher_confirms=confirms)
+    """``returns``: a mandatory publish the broker returns unrouted raises PublishError (confirms
+    needed), where it would otherwise be confirmed like one that was routed."""
+    channel = await connection.channel(publisher_confirms=confirms, on_return_raises=returns)
     stack.push_async_callback(close_bounded, "channel", channel.close)
     if prefetch:
         await channel.set_qos(prefetch_count=prefetch)

@@ -1,10 +1,17 @@
-"""The bank account decider: open, deposit, withdraw; the balance never goes below zero."""
+"""The bank account decider: open, deposit, withdraw; the balance never goes below zero; a customer
+has at most MAX_ACCOUNTS_PER_CUSTOMER accounts."""
 
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from uuid import UUID
 
-from command_service.domain.errors import AlreadyExists, InsufficientFunds, InvalidValue, NotFound
+from command_service.domain.errors import (
+    AlreadyExists,
+    InsufficientFunds,
+    InvalidValue,
+    NotFound,
+    TooManyAccounts,
+)
 from cqrs_shared.contracts import (
     AccountOpened,
     Deposit,
@@ -17,6 +24,10 @@ from cqrs_shared.contracts.money import in_currency
 
 AccountCommand = OpenAccount | Deposit | Withdraw
 AccountEvent = AccountOpened | MoneyDeposited | MoneyWithdrawn
+
+# The read model embeds every account in its customer's document (MongoDB: 16 MB at most), and the
+# customer view lists them all: a bound keeps both small. Raise it only with the view paged.
+MAX_ACCOUNTS_PER_CUSTOMER = 100
 
 
 @dataclass(frozen=True)
@@ -46,6 +57,20 @@ def decide(state: Account | None, command: AccountCommand, stream_id: UUID) -> l
             f"the balance is {state.balance}"
         )
     return [_moved(MoneyWithdrawn, state, command, amount, state.balance - amount)]
+
+
+def check_room(customer_id: UUID, accounts: int) -> None:
+    """Whether a customer who has ``accounts`` accounts may open another; a DomainError if not.
+
+    The count comes with the customer's stream (the event store counts the accounts it creates for
+    each customer), not from the customer's events: no event on the customer stream records them.
+    """
+    if accounts >= MAX_ACCOUNTS_PER_CUSTOMER:
+        raise TooManyAccounts(
+            f"customer {customer_id} has {accounts} accounts, the most one customer may have"
+            f" ({MAX_ACCOUNTS_PER_CUSTOMER}): no account was opened",
+            {"customer_id": f"has {accounts} accounts already, at most {MAX_ACCOUNTS_PER_CUSTOMER}"},
+        )
 
 
 def evolve(state: Account | None, event: AccountEvent) -> Account:

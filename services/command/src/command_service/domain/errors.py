@@ -5,7 +5,8 @@ DomainError
 ├── AlreadyExists     creating what exists already
 ├── VersionMismatch   the command's expected_version is not the current version
 ├── InsufficientFunds a withdrawal beyond the balance
-└── InvalidValue      a value the aggregate cannot take (an amount finer than its currency)
+├── InvalidValue      a value the aggregate cannot take (an amount finer than its currency)
+└── TooManyAccounts   a customer who has the most accounts one may have opens another
 """
 
 from cqrs_shared.contracts import ErrorCode
@@ -37,4 +38,8 @@ class InsufficientFunds(DomainError):
 
 
 class InvalidValue(DomainError):
+    code = ErrorCode.VALIDATION_ERROR
+
+
+class TooManyAccounts(DomainError):
     code = ErrorCode.VALIDATION_ERROR

@@ -63,7 +63,10 @@ def channels(groups: Groups) -> JsonSchema:
         "queries": _channel(
             topology.QUERY_QUEUE,
             f"Queries: to the direct exchange `{topology.QUERIES_EXCHANGE}` with routing key "
-            f"`{topology.QUERY_QUEUE}`, the query service's queue (the default exchange reaches it too).",
+            f"`{topology.QUERY_QUEUE}`, the query service's queue (the default exchange reaches it too). "
+            f"The read model's operations (RebuildReadModel, GetProjectionStatus, VerifyStream) are "
+            f"answered only on `{topology.OPERATIONS_QUEUE}`, through the default exchange, for the users "
+            f"in CQRS_OPERATORS; sent here they are `forbidden`.",
             queries,
             _exchange(topology.QUERIES_EXCHANGE, "direct"),
         ),
