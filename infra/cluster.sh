@@ -38,7 +38,7 @@ configure() { # the node's own files (rewritten each start: they hold nothing bu
   cat >"$dir/rabbitmq.conf" <<EOF
 # Written by cqrs-pair infra/cluster.sh: loopback only.
 listeners.tcp.default = $HOST:$port
-max_message_size = 262144
+max_message_size = 1048576
 distribution.listener.interface = $HOST
 distribution.listener.port_range.min = 2$port
 distribution.listener.port_range.max = 2$port

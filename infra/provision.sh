@@ -153,9 +153,9 @@ if [ "$want_rabbit" != 0 ]; then
   CHANGED=0
   write_if_changed /etc/rabbitmq/rabbitmq.conf "# Written by cqrs-pair infra/provision.sh: loopback only.
 listeners.tcp.default = $HOST:$AMQP_PORT
-# The largest body the broker takes (256 KiB, as CQRS_MAX_MESSAGE_BYTES at most): a service's
-# prefetch x this bounds the memory a hostile sender can make it hold (README: Threat model).
-max_message_size = 262144
+# The largest body the broker takes (1 MiB: CQRS_MAX_MESSAGE_BYTES at most, and more than a reply of
+# 1,000 events, ~0.6 MB): prefetch x this bounds what a sender can make a consumer hold (threat model).
+max_message_size = 1048576
 distribution.listener.interface = $HOST
 distribution.listener.port_range.min = 25672
 distribution.listener.port_range.max = 25672

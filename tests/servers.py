@@ -122,7 +122,7 @@ def _enable_partitions(container: DockerContainer, image: str) -> None:
             container, image, f"rabbitmq-plugins enable exited {status}: {output.decode(errors='replace')}"
         )
     # The body limit the local broker and compose set (infra/provision.sh: max_message_size).
-    limit = "application:set_env(rabbit, max_message_size, 262144)."
+    limit = "application:set_env(rabbit, max_message_size, 1048576)."
     status, output = container.exec(["rabbitmqctl", "eval", limit])
     if status != 0:
         fail_with_logs(

@@ -25,7 +25,13 @@ COMMAND_DLQ = topology.dead_letter_queue(topology.COMMAND_QUEUE)
 QUERY_DLQ = topology.dead_letter_queue(topology.QUERY_QUEUE)
 ALL_QUEUES = [
     name
-    for queue in (topology.COMMAND_QUEUE, topology.STREAM_QUEUE, topology.EVENT_QUEUE, topology.QUERY_QUEUE)
+    for queue in (
+        topology.COMMAND_QUEUE,
+        topology.STREAM_QUEUE,
+        topology.EVENT_QUEUE,
+        topology.QUERY_QUEUE,
+        topology.OPERATIONS_QUEUE,
+    )
     for name in (queue, topology.dead_letter_queue(queue))
 ]
 

@@ -167,6 +167,22 @@ async def test_a_message_that_always_fails_transiently_is_dead_lettered_once_its
     assert metrics.REQUEUES_EXHAUSTED.labels(name)._value.get() == before + 1
 
 
+async def test_an_answer_larger_than_a_reply_may_be_is_a_validation_error_reply(
+    amqp: AbstractRobustConnection,
+) -> None:
+    # Published, it would have been refused by the broker (max_message_size), closing the channel.
+    async def huge(delivery: Delivery) -> Outcome:
+        return Outcome(reply=QueryFailed(error=ErrorInfo(code=ErrorCode.NOT_FOUND, message="x" * 1_100_000)))
+
+    name = unique("test.huge")
+    async with serving(amqp, name, huge), RpcClient(amqp) as rpc:
+        reply = await call(rpc, name, {"n": 1})
+        after = await call(rpc, name, {"n": 2})
+    assert reply["error"]["code"] == "validation_error"  # type: ignore[index]
+    assert "a reply holds at most 1000000" in reply["error"]["message"]  # type: ignore[index]
+    assert after["error"]["code"] == "validation_error"  # type: ignore[index]
+
+
 async def test_a_body_over_the_brokers_limit_is_refused_by_the_broker_itself(rabbitmq_url: str) -> None:
     # max_message_size (infra/provision.sh, compose): no consumer ever holds such a body in memory.
     connection = await aio_pika.connect(rabbitmq_url)
@@ -174,7 +190,7 @@ async def test_a_body_over_the_brokers_limit_is_refused_by_the_broker_itself(rab
         channel = await connection.channel()
         with pytest.raises(aio_pika.exceptions.ChannelPreconditionFailed, match="max size"):
             await channel.default_exchange.publish(
-                aio_pika.Message(b"x" * (256 * 1024 + 1)), routing_key=unique("test.nowhere")
+                aio_pika.Message(b"x" * (1024 * 1024 + 1)), routing_key=unique("test.nowhere")
             )
 
 

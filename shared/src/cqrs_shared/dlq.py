@@ -65,7 +65,7 @@ MAX_MESSAGES = 10_000
 _SPENT = "x-"
 # A body is judged only up to the largest any service takes (CQRS_MAX_MESSAGE_BYTES at most, the
 # brokers' max_message_size): a larger one is refused before it is parsed.
-MAX_JUDGED_BYTES = 262_144
+MAX_JUDGED_BYTES = 1_048_576
 # What a header names is printed at most this long: it is the sender's text.
 _SHOWN = 80
 # A retry queue's name is its queue's and this (topology.retry_queue); it expires into its queue.

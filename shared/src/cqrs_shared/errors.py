@@ -5,7 +5,8 @@ CqrsError
 │   ├── MalformedMessage    not JSON, not an object, or metadata missing
 │   ├── UnknownMessageType  a well-formed message of a type nobody handles
 │   ├── InvalidMessage      a known type whose fields break the contract
-│   └── UnsupportedSchema   a schema_version header this version cannot read
+│   ├── UnsupportedSchema   a schema_version header this version cannot read
+│   └── ReplyTooLarge       an answer larger than a reply may be (the broker's body limit)
 ├── ClientError             what a client of the pair sees
 │   ├── BrokerUnavailable   RabbitMQ cannot be reached or the route does not exist
 │   ├── RequestTimeout      no reply within the timeout
@@ -45,6 +46,15 @@ class InvalidMessage(MessageError):
 
 class UnsupportedSchema(MessageError):
     code = ErrorCode.UNSUPPORTED_SCHEMA_VERSION
+
+
+class ReplyTooLarge(MessageError):
+    """The answer would not fit a reply: the sender is told to ask for less (a smaller ``limit``)."""
+
+    code = ErrorCode.VALIDATION_ERROR
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"the answer has {size} bytes; a reply holds at most {limit}: ask for fewer (limit)")
 
 
 class ClientError(CqrsError):

@@ -86,7 +86,7 @@ class BrokerSettings(BaseSettings):
         ge=1024,
         # The brokers' max_message_size (infra/provision.sh, compose): prefetch x this is what a
         # hostile sender can make a consumer hold in memory (README: Threat model).
-        le=262_144,
+        le=1_048_576,
         description="largest message body taken; a larger one is refused before it is parsed",
     )
 

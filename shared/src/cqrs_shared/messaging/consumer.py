@@ -25,6 +25,7 @@ from aio_pika.exceptions import AMQPError
 from cqrs_shared import metrics
 from cqrs_shared.contracts.base import Contract, ErrorCode, ErrorInfo
 from cqrs_shared.contracts.replies import QueryFailed
+from cqrs_shared.errors import ReplyTooLarge
 from cqrs_shared.logs import message_context
 from cqrs_shared.messaging.channels import close_bounded
 from cqrs_shared.messaging.envelope import Delivery, delivery
@@ -195,7 +196,7 @@ class Consumer:
         """Reply, dead-letter, ack; False when it had to be requeued instead."""
         try:
             if outcome.reply is not None:
-                await self._responder.reply(received, outcome.reply)
+                await self._reply(received, outcome.reply)
             if outcome.dead_letter is not None:
                 log.warning(
                     "%s: dead-lettered %s: %s",
@@ -209,6 +210,12 @@ class Consumer:
             return False
         await self._finish(message, ack=True)
         return True
+
+    async def _reply(self, received: Delivery, reply: Contract) -> None:
+        try:
+            await self._responder.reply(received, reply)
+        except ReplyTooLarge as error:
+            await self._responder.reply(received, self._error_reply(error.info))
 
     async def _requeue(self, message: AbstractIncomingMessage, why: str) -> None:
         """After a failure to publish what settles ``message``: log it, pause, hand it back."""

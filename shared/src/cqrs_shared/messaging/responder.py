@@ -12,6 +12,7 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, HeadersType
 
 from cqrs_shared import metrics
 from cqrs_shared.contracts.base import Contract, ErrorInfo
+from cqrs_shared.errors import ReplyTooLarge
 from cqrs_shared.messaging.envelope import Delivery, outgoing
 from cqrs_shared.messaging.publishing import publish
 from cqrs_shared.messaging.screening import reply_address_allowed
@@ -22,6 +23,9 @@ ATTEMPT_HEADER = "x-attempt"
 # Longer than any client's call timeout: a reply is useless after it, and a client's own queue may
 # outlive the client's interest.
 REPLY_EXPIRATION_SECONDS = 300
+# The brokers refuse a body over 1 MiB (max_message_size), closing the publishing channel: a larger
+# answer (a page of customers with many accounts each) is refused here, as a structured error.
+MAX_REPLY_BYTES = 1_000_000
 
 
 def attempt_of(message: AbstractIncomingMessage) -> int:
@@ -88,8 +92,11 @@ class Responder:
         if not to.reply_to or not reply_address_allowed(to.reply_to):
             return
         status = getattr(body, "status", "reply")
+        encoded = body.model_dump_json().encode()
+        if len(encoded) > MAX_REPLY_BYTES:
+            raise ReplyTooLarge(len(encoded), MAX_REPLY_BYTES)
         message = outgoing(
-            body.model_dump_json().encode(),
+            encoded,
             to.reply_metadata(f"reply.{status}", body.SCHEMA_VERSION),
             persistent=False,
         )
