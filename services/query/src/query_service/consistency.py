@@ -47,38 +47,39 @@ class Consistency:
             return
         started = time.monotonic()
         deadline = started + self._max_wait
-        behind = await self._behind(positions)
-        if not behind:
-            metrics.CONSISTENCY_WAITS.labels("immediate").inc()
-            return
+        counted = False  # among the waiting queries (MAX_WAITING), from its first wait on
+        try:
+            with self._watching({p.stream_id for p in positions}):
+                while True:
+                    # Take the wake-up events before reading, so a move between the read and the
+                    # wait is not missed.
+                    moves = [self._watched[p.stream_id][0] for p in positions]
+                    behind = await self._behind(positions)
+                    waited = time.monotonic() - started
+                    if not behind:
+                        metrics.CONSISTENCY_WAITS.labels("waited" if counted else "immediate").inc()
+                        metrics.CONSISTENCY_WAIT.observe(waited)
+                        return
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        metrics.CONSISTENCY_WAITS.labels("view_behind").inc()
+                        raise ViewBehind(
+                            f"the view is behind after waiting {self._max_wait:g} s: {'; '.join(behind)}"
+                        )
+                    if not counted:
+                        self._count_in(behind[0])
+                        counted = True
+                    await first_of(moves, min(left, POLL_SECONDS))
+        finally:
+            if counted:
+                self._waiting -= 1
+
+    def _count_in(self, behind: str) -> None:
+        """One more waiting query, or ViewBehind at once when MAX_WAITING already wait."""
         if self._waiting >= MAX_WAITING:
             metrics.CONSISTENCY_WAITS.labels("too_many_waiting").inc()
-            raise ViewBehind(f"{self._waiting} queries already wait for the view; ask again: {behind[0]}")
+            raise ViewBehind(f"{self._waiting} queries already wait for the view; ask again: {behind}")
         self._waiting += 1
-        try:
-            await self._wait(positions, started, deadline)
-        finally:
-            self._waiting -= 1
-
-    async def _wait(self, positions: tuple[StreamPosition, ...], started: float, deadline: float) -> None:
-        with self._watching({p.stream_id for p in positions}):
-            while True:
-                # Take the wake-up events before reading, so a move between the read and the wait
-                # is not missed.
-                moves = [self._watched[p.stream_id][0] for p in positions]
-                behind = await self._behind(positions)
-                waited = time.monotonic() - started
-                if not behind:
-                    metrics.CONSISTENCY_WAITS.labels("waited" if waited > 0.001 else "immediate").inc()
-                    metrics.CONSISTENCY_WAIT.observe(waited)
-                    return
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    metrics.CONSISTENCY_WAITS.labels("view_behind").inc()
-                    raise ViewBehind(
-                        f"the view is behind after waiting {self._max_wait:g} s: {'; '.join(behind)}"
-                    )
-                await first_of(moves, min(left, POLL_SECONDS))
 
     async def _behind(self, positions: tuple[StreamPosition, ...]) -> list[str]:
         found = []
