@@ -25,6 +25,8 @@ from cqrs_shared.messaging.responder import Responder
 from cqrs_shared.messaging.rpc import RpcClient
 from query_service.event_queues import EventQueues
 from tests.conftest import Servers, fresh_vhost, no_vhost, unique
+from tests.hostile_frames import content_header, publish_frames
+from tests.raw_amqp import raw_publisher
 from tests.waiting import until
 
 pytestmark = pytest.mark.integration
@@ -181,6 +183,43 @@ async def test_an_answer_larger_than_a_reply_may_be_is_a_validation_error_reply(
     assert reply["error"]["code"] == "validation_error"  # type: ignore[index]
     assert "a reply holds at most 1000000" in reply["error"]["message"]  # type: ignore[index]
     assert after["error"]["code"] == "validation_error"  # type: ignore[index]
+
+
+async def test_a_message_our_code_fails_on_outside_the_handler_is_parked_once_its_requeues_are_spent(
+    amqp: AbstractRobustConnection, rabbitmq_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A defect of ours in reading a message (here: delivery() made to raise for one body) must neither
+    # hold its prefetch slot nor come back for ever; the messages behind it are served.
+    monkeypatch.setattr(consumer, "REQUEUE_DELAY_SECONDS", 0.01)
+    real = consumer.delivery
+
+    def broken(message: aio_pika.abc.AbstractIncomingMessage) -> Delivery:
+        if b"poison" in message.body:
+            raise RuntimeError("a defect of ours")
+        return real(message)
+
+    monkeypatch.setattr(consumer, "delivery", broken)
+    name = unique("test.defect")
+    async with AsyncExitStack() as stack:
+        channel = await open_channel(stack, amqp, prefetch=1)
+        queue = await topology.declare_queue(channel, name)
+        responder = Responder(await open_channel(stack, amqp, confirms=False), channel)
+        transient = lambda error: isinstance(error, TimeoutError)  # noqa: E731
+        async with Consumer(queue, echo, responder, transient=transient, requeues=3), RpcClient(amqp) as rpc:
+            # Written raw, without a message id (aiormq would add one): the budget must run out all
+            # the same (a delivery tag is new at each delivery).
+            poison = b'{"poison": 1}'
+            async with raw_publisher(rabbitmq_url) as send:
+                await send(publish_frames("", name, poison, content_header(len(poison))))
+            after = await call(rpc, name, {"n": 3})
+            dlq = await channel.get_queue(topology.dead_letter_queue(name))
+            message = await dlq.get(timeout=5)
+            await message.ack()
+        await queue.delete(if_unused=False, if_empty=False)
+        await channel.queue_delete(topology.dead_letter_queue(name))
+    assert after["error"]["message"] == "3"  # type: ignore[index]
+    assert message.body == poison  # (its copy in the .dlq has an id: aiormq adds one to what it sends)
+    assert message.headers["x-error-code"] == "internal_error"
 
 
 async def test_a_body_over_the_brokers_limit_is_refused_by_the_broker_itself(rabbitmq_url: str) -> None:

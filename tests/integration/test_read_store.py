@@ -13,7 +13,7 @@ from cqrs_shared.contracts import (
     EventEnvelope,
     MoneyDeposited,
 )
-from query_service import projector
+from query_service import layout, projector
 from query_service.errors import RepairFailed
 from query_service.projections import DocumentChange, project
 from query_service.store import Applied, Gap, ReadStore, encode_cursor
@@ -143,6 +143,28 @@ async def test_a_preferred_cursor_outside_the_numbers_issued_is_refused_before_a
     # Forged far below zero, such a cursor made one query read bucket after bucket for 81 s.
     with pytest.raises(ValueError, match="not a cursor this service issued"):
         await read_store.preferred_customers(3, encode_cursor(position))
+
+
+async def test_a_preferred_page_over_sparse_buckets_stops_early_with_a_cursor_and_the_next_goes_on(
+    read_store: ReadStore,
+) -> None:
+    # 300 numbers spent with no customer in them (duplicates, as FerretDB's numbering leaves): a page
+    # reads a bounded number of buckets, then hands a cursor on, rather than reading them all.
+    counters = read_store.db[layout.named(layout.COUNTERS, read_store.generation)]
+    await counters.insert_one({layout.ID: layout.PREFERRED_COUNTER, layout.COUNTER_VALUE: 300})
+    customer = uuid4()
+    for event in history(customer)[:2]:
+        await read_store.apply(one(event))
+    first = await read_store.preferred_customers(3, None)
+    assert first.items == []
+    assert first.next is not None
+    seen, after, pages = list(first.items), first.next, 1
+    while after is not None:
+        page = await read_store.preferred_customers(3, after)
+        seen += page.items
+        after, pages = page.next, pages + 1
+    assert [view.id for view in seen] == [customer]
+    assert pages == 3  # buckets 0-6, at most 3 a page (a limit of 3): 0-2, 3-5, then 6
 
 
 @pytest.mark.parametrize("position", ["999999999999", "0", "-5", "3"])

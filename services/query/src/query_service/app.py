@@ -100,6 +100,16 @@ async def serve(settings: QuerySettings, stopped: asyncio.Event) -> None:
                 max_bytes=settings.max_message_bytes,
             )
 
+        def consume_queries(queue: AbstractQueue, handle: Handler) -> Consumer:
+            return Consumer(
+                queue,
+                handle,
+                responder,
+                transient=is_transient,
+                types=QUERIES.types,
+                max_bytes=settings.max_message_bytes,
+            )
+
         sharing = (
             SharedPartitions(
                 connection,
@@ -129,15 +139,10 @@ async def serve(settings: QuerySettings, stopped: asyncio.Event) -> None:
                 checks.refresh_metrics,
             ),
             projecting,
-            Consumer(
-                requests,
-                partial(on_query, model=model, consistency=consistency, operations=operations),
-                responder,
-                transient=is_transient,
-                types=QUERIES.types,
-                max_bytes=settings.max_message_bytes,
+            consume_queries(
+                requests, partial(on_query, model=model, consistency=consistency, operations=operations)
             ),
-            Consumer(
+            consume_queries(
                 operations_queue,
                 partial(
                     on_operation,
@@ -146,10 +151,6 @@ async def serve(settings: QuerySettings, stopped: asyncio.Event) -> None:
                     operations=operations,
                     operators=frozenset(settings.operators),
                 ),
-                responder,
-                transient=is_transient,
-                types=QUERIES.types,
-                max_bytes=settings.max_message_bytes,
             ),
         ):
             log.info("query service ready")

@@ -139,10 +139,9 @@ class Consumer:
                 log.info("%s %s: %s in %.1f ms", self._queue.name, kind, said, took * 1000)
             metrics.MESSAGES.labels(self._queue.name, kind, outcome, code).inc()
         except Exception:
-            # Only a defect of ours lands here (delivery() and _process settle everything they can);
-            # the message goes back to the broker rather than holding its prefetch slot for ever.
+            # Only a defect of ours lands here (delivery() and _process settle everything they can).
             log.exception("%s: could not process message %s", self._queue.name, message.message_id)
-            await self._finish(message, ack=False)
+            await self._give_back(message)
         finally:
             metrics.HANDLING.labels(self._queue.name, kind).observe(time.perf_counter() - started)
             self._in_flight -= 1
@@ -216,6 +215,24 @@ class Consumer:
             await self._responder.reply(received, reply)
         except ReplyTooLarge as error:
             await self._responder.reply(received, self._error_reply(error.info))
+
+    async def _give_back(self, message: AbstractIncomingMessage) -> None:
+        """After a defect of ours on ``message``: back to the broker after a pause, within its requeue
+        budget, so it holds no prefetch slot; past the budget, parked in the dead-letter queue, so
+        that it cannot loop for ever."""
+        if self._requeues.allow(message):
+            await asyncio.sleep(REQUEUE_DELAY_SECONDS)
+            await self._finish(message, ack=False)
+            return
+        info = ErrorInfo(
+            code=ErrorCode.INTERNAL_ERROR, message="the service fails on this message every time"
+        )
+        try:
+            await self._responder.dead_letter(self._queue.name, message, info)
+        except Exception:
+            await self._requeue(message, "could not dead-letter a message it fails on")
+            return
+        await self._finish(message, ack=True)
 
     async def _requeue(self, message: AbstractIncomingMessage, why: str) -> None:
         """After a failure to publish what settles ``message``: log it, pause, hand it back."""

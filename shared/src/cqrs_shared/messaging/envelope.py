@@ -63,9 +63,9 @@ class Delivery:
     user_id: str | None = None
     """The sender's RabbitMQ user, where it said (the broker checked it)."""
     header_problem: str | None = None
+    """Why a header could not be read (too long), for the screen to refuse the message."""
     exchange: str = ""
     """The exchange it was published to (a retried or replayed message: another one)."""
-    """Why a header could not be read (too long), for the screen to refuse the message."""
 
     def check_schema(self) -> None:
         """Raise UnsupportedSchema unless the schema_version header is a positive integer.
@@ -143,6 +143,8 @@ class _Headers:
             return str(value)
         if isinstance(value, int):
             return value if value.bit_length() < 32 else "a number out of range"
+        if not isinstance(value, str | bytes | bytearray):
+            return f"a {type(value).__name__}"  # a float, a table, a list: no version
         text = self.text("schema_version") if not isinstance(value, str) else value
         text = self._bounded("schema_version", text or "", MAX_VERSION_DIGITS)
         if text is None:

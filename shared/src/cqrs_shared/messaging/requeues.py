@@ -8,6 +8,7 @@ Counted per message id in this process (bounded), and from the broker's ``x-deli
 quorum queue sets it: a message that travels between replicas is counted by the larger.
 """
 
+import hashlib
 from collections import OrderedDict
 
 from aio_pika.abc import AbstractIncomingMessage
@@ -27,7 +28,9 @@ class RequeueBudget:
 
     def allow(self, message: AbstractIncomingMessage) -> bool:
         """True, and counted, if ``message`` may be requeued once more; False once its budget is spent."""
-        key = message.message_id or f"tag:{message.delivery_tag}"
+        # Without a message id, the body: a delivery tag is new at every delivery, and would never
+        # run out (hashed only here, on a requeue, never on the ordinary path).
+        key = message.message_id or f"body:{hashlib.blake2b(message.body, digest_size=16).hexdigest()}"
         count = max(self._counts.pop(key, 0), _broker_count(message)) + 1
         if count > self._budget:
             metrics.REQUEUES_EXHAUSTED.labels(self._queue).inc()

@@ -114,14 +114,8 @@ class Responder:
             "x-original-routing-key": message.routing_key or "",
         }
         exchange = await self._dead_letters.get_exchange(DEAD_LETTER_EXCHANGE, ensure=False)
-        try:
-            letter = copy(message, {**(message.headers or {}), **reason})
-        except (TypeError, ValueError, OverflowError) as error:
-            # A property aio-pika will not carry over (tolerant_frames.py makes the headers fit):
-            # the body, its ids and the reason still go, or the message would be requeued for ever.
-            reason["x-copy-error"] = repr(error)[:200]
-            letter = aio_pika.Message(message.body, headers=reason, message_id=message.message_id)
-        await publish(exchange, letter, queue, mandatory=True)
+        # copy() makes what pamqp decoded fit to be encoded again (tolerant_frames.encodable).
+        await publish(exchange, copy(message, {**(message.headers or {}), **reason}), queue, mandatory=True)
         metrics.DEAD_LETTERS.labels(queue, why.code.value).inc()
 
     async def retry(

@@ -27,7 +27,7 @@ def screen(received: Delivery, *, max_bytes: int) -> ErrorInfo | None:
             code=ErrorCode.MESSAGE_TOO_LARGE,
             message=f"the body has {size} bytes; at most {max_bytes} are taken",
         )
-    if received.reply_to is not None and not reply_address_allowed(received.reply_to):
+    if received.reply_to and not reply_address_allowed(received.reply_to):  # "" is none, as in reply()
         return ErrorInfo(
             code=ErrorCode.FORBIDDEN,
             message=f"reply_to must be {DIRECT_REPLY_TO} or a queue named by the broker (amq.gen-…); "

@@ -126,22 +126,26 @@ _SCALAR_BYTES = 9
 def _value(data: bytes, offset: int, depth: int) -> Decoded:
     """(bytes consumed with the tag, value) of the tagged field value at ``offset``."""
     tag = data[offset : offset + 1]
-    at = offset + 1
-    nested: dict[bytes, Callable[[], Decoded]] = {
-        b"F": lambda: _table(data, at, depth + 1),
-        b"A": lambda: _array(data, at, depth + 1),
-        b"S": lambda: _long_str(data, at),
-        b"x": lambda: _byte_array(data, at),
-        b"T": lambda: timestamp(data[at : at + 8]),
-    }
-    if tag in nested:
-        used, found = nested[tag]()
+    sized = _SIZED.get(tag)
+    if sized is not None:
+        used, found = sized(data, offset + 1, depth)
         return used + 1, found
     scalar = decode.TABLE_MAPPING.get(tag)
     if scalar is None:
         raise ValueError(f"unknown field type {tag!r}")
-    used, found = scalar(data[at : at + _SCALAR_BYTES])
+    used, found = scalar(data[offset + 1 : offset + 1 + _SCALAR_BYTES])
     return used + 1, found
+
+
+# The field types read here, by offset (data, where the value starts, the depth it is found at);
+# every other type is a scalar that pamqp reads.
+_SIZED: dict[bytes, Callable[[bytes, int, int], Decoded]] = {
+    b"F": lambda data, at, depth: _table(data, at, depth + 1),
+    b"A": lambda data, at, depth: _array(data, at, depth + 1),
+    b"S": lambda data, at, _: _long_str(data, at),
+    b"x": lambda data, at, _: _byte_array(data, at),
+    b"T": lambda data, at, _: timestamp(data[at : at + 8]),
+}
 
 
 def encodable(headers: dict[str, Any]) -> dict[str, Any]:
