@@ -143,8 +143,8 @@ def test_the_broker_has_a_user_per_role_no_guest_and_each_service_connects_as_it
     )
     assert users == {
         "cqrs-admin": "[administrator, impersonator]",
-        "cqrs-command": "[impersonator]",
-        "cqrs-query": "[impersonator]",
+        "cqrs-command": "[]",
+        "cqrs-query": "[]",
         "cqrs-client": "[]",
     }
     policies = stack.rabbitmqctl("list_policies", "-p", "cqrs", "--no-table-headers")

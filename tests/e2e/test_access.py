@@ -16,8 +16,9 @@ import aio_pika
 import pytest
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from aio_pika.exceptions import DeliveryError
-from aiormq.exceptions import ChannelAccessRefused
+from aiormq.exceptions import ChannelAccessRefused, ChannelPreconditionFailed
 
+from cqrs_shared import dlq
 from cqrs_shared.client import CqrsClient
 from cqrs_shared.contracts import (
     AccountView,
@@ -37,6 +38,7 @@ from cqrs_shared.contracts import (
 from cqrs_shared.errors import BrokerUnavailable, RemoteError
 from cqrs_shared.messaging import topology
 from cqrs_shared.messaging.access import Bounds
+from cqrs_shared.messaging.senders import SENDER_HEADER
 from tests.access import RoleUser, bound_queues, connected_users, role_users
 from tests.builders import accepted, rejected
 from tests.conftest import fresh_vhost
@@ -44,6 +46,7 @@ from tests.e2e.raw import Raw, raw_channel
 from tests.faults.isolated import Isolated, Servers, isolated
 from tests.faults.supervised import make_run
 from tests.pair import Cli, Pair, Service, start, wait_ready
+from tests.waiting import until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 COMMAND_DLQ = topology.dead_letter_queue(topology.COMMAND_QUEUE)
@@ -248,7 +251,82 @@ async def test_a_command_not_granted_is_refused_forbidden_and_dead_lettered(role
     async with raw_channel(roles.own.vhost) as admin:
         dead = await dead_letter(admin.channel, str(reply.command_id))
     assert dead.headers["x-error-code"] == "forbidden"
-    assert dead.user_id == roles.users["teller"].name  # the service kept the sender's id (impersonator)
+    # Published as the service itself (no service role impersonates), naming the sender (senders.py).
+    assert dead.user_id == roles.users["command"].name
+    assert dead.headers[SENDER_HEADER] == roles.users["teller"].name
+
+
+async def test_a_service_may_not_publish_as_another_user(roles: Roles) -> None:
+    # The command and query roles were tagged impersonator: a query service could send as anyone.
+    client = roles.users["client"].name
+    for label in ("command", "query"):
+        connection = await aio_pika.connect(roles.url(label))
+        async with connection:
+            channel = await connection.channel()
+            forged = aio_pika.Message(b"{}", user_id=client)
+            with pytest.raises(ChannelPreconditionFailed) as refused:
+                await channel.default_exchange.publish(forged, routing_key=topology.COMMAND_QUEUE)
+        assert f"user_id property set to '{client}'" in str(refused.value), label
+
+
+async def test_a_command_a_service_sends_naming_another_sender_is_judged_as_the_service(roles: Roles) -> None:
+    """The query role may write to the command queue by name (it replies by the default exchange),
+    and may name any sender in the header; only the command service's own copies are believed."""
+    body = json.dumps({"type": "CreateCustomer", "name": "Forged", "locale": "en"}).encode()
+    query = roles.users["query"]
+    async with raw_channel(roles.own.vhost) as admin, raw_channel_of(query.url, admin) as raw:
+        sent = await raw.publish(
+            body,
+            routing_key=topology.COMMAND_QUEUE,
+            message_id=str(uuid4()),
+            headers={SENDER_HEADER: roles.users["client"].name},
+            user_id=query.name,
+        )
+        reply = await admin.reply(sent)
+    assert reply["error"]["code"] == "forbidden", reply
+    assert reply["error"]["message"] == f"user '{query.name}' may send no command"
+
+
+async def test_a_clients_command_naming_another_sender_is_judged_as_the_client(roles: Roles) -> None:
+    body = json.dumps({"type": "OpenAccount", "customer_id": str(uuid4()), "currency": "EUR"}).encode()
+    teller = roles.users["teller"]
+    async with raw_channel(roles.own.vhost) as admin, raw_channel_of(teller.url, admin) as raw:
+        sent = await raw.publish(
+            body,
+            exchange=topology.COMMANDS_EXCHANGE,
+            routing_key="OpenAccount",
+            message_id=str(uuid4()),
+            headers={SENDER_HEADER: roles.users["client"].name},
+            user_id=teller.name,
+        )
+        reply = await admin.reply(sent)
+    assert reply["error"]["code"] == "forbidden", reply
+    assert reply["error"]["message"].startswith(f"user '{teller.name}' may not send OpenAccount")
+
+
+async def test_a_replayed_dead_letter_is_judged_as_its_first_sender(roles: Roles) -> None:
+    """The operator replays as the broker's administrator; the command service believes the sender
+    its own dead letter names: the teller's command is refused again as the teller's."""
+    async with CqrsClient.connect(roles.url("teller"), timeout=10) as teller:
+        reply = rejected(
+            await teller.send(OpenAccount(customer_id=uuid4(), currency="EUR")), ErrorCode.FORBIDDEN
+        )
+    message_id = str(reply.command_id)
+    async with dlq.broker(roles.own.vhost) as connection:
+
+        async def replayed() -> int:  # once the service has dead-lettered it (after its reply)
+            return sum(
+                len(s.done) for s in await dlq.replay(connection, [COMMAND_DLQ], dlq.by_id(message_id))
+            )
+
+        assert await until(replayed, what="the dead letter replayed") == 1
+    async with raw_channel(roles.own.vhost) as admin:
+        again = await dead_letter(admin.channel, message_id)
+    assert again.headers["x-error-code"] == "forbidden"
+    assert again.headers[SENDER_HEADER] == roles.users["teller"].name
+    assert str(again.headers["x-error-message"]).startswith(
+        f"user '{roles.users['teller'].name}' may not send OpenAccount"
+    )
 
 
 async def test_the_cli_as_a_limited_user_is_refused_cleanly(roles: Roles) -> None:

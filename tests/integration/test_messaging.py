@@ -18,7 +18,7 @@ from cqrs_shared.contracts import ErrorCode, ErrorInfo, Metadata
 from cqrs_shared.contracts.replies import QueryFailed
 from cqrs_shared.errors import BrokerUnavailable, RequestTimeout, TopologyMismatch
 from cqrs_shared.messaging import consumer, topology
-from cqrs_shared.messaging.channels import open_channel
+from cqrs_shared.messaging.channels import login, open_channel
 from cqrs_shared.messaging.consumer import Consumer, Outcome
 from cqrs_shared.messaging.envelope import Delivery
 from cqrs_shared.messaging.responder import Responder
@@ -39,7 +39,7 @@ async def serving(amqp: AbstractRobustConnection, queue_name: str, handle: Handl
     async with AsyncExitStack() as stack:
         channel = await open_channel(stack, amqp, prefetch=8)
         queue = await topology.declare_queue(channel, queue_name)
-        responder = Responder(await open_channel(stack, amqp, confirms=False), channel)
+        responder = Responder(await open_channel(stack, amqp, confirms=False), channel, login(str(amqp.url)))
         async with Consumer(
             queue, handle, responder, transient=lambda error: isinstance(error, TimeoutError)
         ):
@@ -154,7 +154,7 @@ async def test_a_message_that_always_fails_transiently_is_dead_lettered_once_its
     async with AsyncExitStack() as stack:
         channel = await open_channel(stack, amqp, prefetch=8)
         queue = await topology.declare_queue(channel, name)
-        responder = Responder(await open_channel(stack, amqp, confirms=False), channel)
+        responder = Responder(await open_channel(stack, amqp, confirms=False), channel, login(str(amqp.url)))
         transient = lambda error: isinstance(error, TimeoutError)  # noqa: E731
         async with Consumer(queue, away, responder, transient=transient, requeues=3), RpcClient(amqp) as rpc:
             reply = await call(rpc, name, {"n": 1})
@@ -193,17 +193,17 @@ async def test_a_message_our_code_fails_on_outside_the_handler_is_parked_once_it
     monkeypatch.setattr(consumer, "REQUEUE_DELAY_SECONDS", 0.01)
     real = consumer.delivery
 
-    def broken(message: aio_pika.abc.AbstractIncomingMessage) -> Delivery:
+    def broken(message: aio_pika.abc.AbstractIncomingMessage, publisher: str | None = None) -> Delivery:
         if b"poison" in message.body:
             raise RuntimeError("a defect of ours")
-        return real(message)
+        return real(message, publisher)
 
     monkeypatch.setattr(consumer, "delivery", broken)
     name = unique("test.defect")
     async with AsyncExitStack() as stack:
         channel = await open_channel(stack, amqp, prefetch=1)
         queue = await topology.declare_queue(channel, name)
-        responder = Responder(await open_channel(stack, amqp, confirms=False), channel)
+        responder = Responder(await open_channel(stack, amqp, confirms=False), channel, login(str(amqp.url)))
         transient = lambda error: isinstance(error, TimeoutError)  # noqa: E731
         async with Consumer(queue, echo, responder, transient=transient, requeues=3), RpcClient(amqp) as rpc:
             # Written raw, without a message id (aiormq would add one): the budget must run out all
@@ -276,7 +276,7 @@ async def test_a_single_active_consumer_queue_feeds_one_consumer_until_it_goes(
 
     async with AsyncExitStack() as stack:
         channel = await open_channel(stack, amqp)
-        responder = Responder(await open_channel(stack, amqp, confirms=False), channel)
+        responder = Responder(await open_channel(stack, amqp, confirms=False), channel, login(str(amqp.url)))
         queues = [
             await topology.declare_queue(await open_channel(stack, amqp), name, single_active_consumer=True)
             for _ in range(2)
@@ -320,7 +320,7 @@ async def test_a_single_active_consumer_that_leaves_finishes_before_the_next_one
 
     async with AsyncExitStack() as stack:
         channel = await open_channel(stack, amqp)
-        responder = Responder(await open_channel(stack, amqp, confirms=False), channel)
+        responder = Responder(await open_channel(stack, amqp, confirms=False), channel, login(str(amqp.url)))
         first = await stack.enter_async_context(AsyncExitStack())
         queue = await topology.declare_queue(
             await open_channel(first, amqp), name, single_active_consumer=True

@@ -89,10 +89,10 @@ def test_topic_permissions_name_every_command_type_and_every_event_stream() -> N
     assert not allows(events.write, "ledger.cooked")
 
 
-def test_the_services_and_operators_may_impersonate_and_only_operators_administer() -> None:
+def test_no_role_that_writes_to_queues_by_name_impersonates_but_the_administrator() -> None:
     assert {name: role.tags for name, role in ROLES.items()} == {
-        "command": ("impersonator",),
-        "query": ("impersonator",),
+        "command": (),
+        "query": (),
         "client": (),
         "admin": ("administrator", "impersonator"),
     }
@@ -126,8 +126,8 @@ def test_definitions_give_each_user_its_role_on_the_vhost() -> None:
     document = definitions(accounts, "v", Bounds())
     assert document["vhosts"] == [{"name": "v"}]
     assert {user["name"]: user["tags"] for user in document["users"]} == {
-        "cqrs-command": ["impersonator"],
-        "cqrs-query": ["impersonator"],
+        "cqrs-command": [],
+        "cqrs-query": [],
         "cqrs-client": [],
         "cqrs-admin": ["administrator", "impersonator"],
     }

@@ -146,7 +146,7 @@ async def _verify(client: CqrsClient, sample: int | None, as_json: bool) -> int:
             )
         if time.monotonic() - last_note >= POLL_SECONDS:
             last_note = time.monotonic()
-            found = sum(len(check.differences) for check in checks)
+            found = sum(_found(check) for check in checks)
             _note(f"verified {len(checks):,} of {len(chosen):,} streams, {found} differences", as_json)
 
     await asyncio.gather(*(one(ref) for ref in chosen))
@@ -164,14 +164,21 @@ async def _all_streams(client: CqrsClient) -> list[StreamRef]:
     return streams
 
 
+def _found(check: StreamCheck) -> int:
+    """A stream's differences: more than it lists where they are many (the service lists 1,000)."""
+    return len(check.differences) if check.differences_found is None else check.differences_found
+
+
 def _verified(total: int, checks: list[StreamCheck], as_json: bool) -> None:
     differences = [(check.stream_id, item) for check in checks for item in check.differences]
     documents = sum(check.documents for check in checks)
+    found = sum(_found(check) for check in checks)
     if as_json:
         document = {
             "streams": total,
             "checked": len(checks),
             "documents": documents,
+            "differences_found": found,
             "differences": [{"stream_id": str(stream), **item.model_dump()} for stream, item in differences],
         }
         print(json.dumps(document))
@@ -180,7 +187,8 @@ def _verified(total: int, checks: list[StreamCheck], as_json: bool) -> None:
     if not differences:
         print("no differences: the read model equals the fold of the event store")
         return
-    print(f"{len(differences)} difference{'' if len(differences) == 1 else 's'}:")
+    listed = "" if found == len(differences) else f" ({len(differences):,} listed: a stream lists 1,000)"
+    print(f"{found:,} difference{'' if found == 1 else 's'}{listed}:")
     for _, item in sorted(differences, key=lambda pair: (pair[1].document, pair[1].field)):
         print(f"  {item.document}  {item.field}: expected {item.expected}, found {item.found}")
 

@@ -370,10 +370,11 @@ def _named_type(body: bytes, *, enveloped: bool) -> str:
 
 
 def _replayed(letter: DeadLetter) -> aio_pika.Message:
-    """The message as first sent: its ids, properties and headers, without the x-* ones."""
-    return copy(
-        letter, {name: value for name, value in letter.headers.items() if not name.startswith(_SPENT)}
-    )
+    """The message as first sent: its ids, properties and headers, without the x-* ones, and its
+    user_id: the operator's role is the broker's administrator and may impersonate, so the letter's
+    receiver judges who sent it exactly as it did the first time (senders.py)."""
+    headers = {name: value for name, value in letter.headers.items() if not name.startswith(_SPENT)}
+    return copy(letter, headers, user_id=letter.user_id)
 
 
 def _safe(url: str) -> str:

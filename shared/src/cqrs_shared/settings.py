@@ -7,7 +7,7 @@ from typing import Annotated, Literal, TypeVar
 from pydantic import AfterValidator, AmqpDsn, Field, TypeAdapter, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from cqrs_shared.messaging.channels import broker_urls
+from cqrs_shared.messaging.channels import broker_urls, login
 from cqrs_shared.messaging.retry import RetryPolicy
 from cqrs_shared.messaging.topology import QueueKind, QueueType
 from cqrs_shared.secret_files import Secret, SecretFileError, SecretFiles, file_variable_in_use
@@ -21,6 +21,9 @@ def _valid_urls(text: str) -> str:
         raise ValueError("no AMQP URL given")
     for url in urls:
         _AMQP_URL.validate_python(url)
+    # A service publishes its retries and dead letters as its user (messaging/senders.py): one user.
+    if len({login(url) for url in urls}) > 1:
+        raise ValueError("every broker URL must name the same user")
     return ",".join(urls)
 
 
@@ -95,6 +98,10 @@ class BrokerSettings(BaseSettings):
 
     def broker_urls(self) -> list[str]:
         return broker_urls(self.rabbitmq_url)
+
+    def broker_user(self) -> str:
+        """The RabbitMQ user this participant is (every URL names the same one)."""
+        return login(self.broker_urls()[0])
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(self.retry_attempts, self.retry_delay, self.retry_max_delay)

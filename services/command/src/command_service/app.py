@@ -52,7 +52,8 @@ async def serve(settings: CommandSettings, stopped: asyncio.Event) -> None:
         # Everything is declared on the channel that uses it: a robust channel re-declares what it
         # declared, and restores its consumers, after the broker connection comes back.
         dead_letters = await open_channel(stack, connection)
-        responder = Responder(await open_channel(stack, connection, confirms=False), dead_letters)
+        replies = await open_channel(stack, connection, confirms=False)
+        responder = Responder(replies, dead_letters, settings.broker_user())
         relay_channel = await open_channel(stack, connection, returns=True)
         relay = Relay(
             store,

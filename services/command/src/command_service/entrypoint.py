@@ -49,7 +49,7 @@ async def on_command(delivery: Delivery, store: EventStore, streams: KeyedLock, 
         return Outcome(reply=rejected, dead_letter=None if delivery.reply_to else error.info)
     except MessageError as error:
         return Outcome(reply=CommandRejected(command_id=None, error=error.info), dead_letter=error.info)
-    refusal = grants.refusal(delivery.user_id, message_type(command))
+    refusal = grants.refusal(delivery.sender, message_type(command))
     if refusal is not None:
         # Judged on the command the body holds, whatever the routing key or type property said.
         refused = ErrorInfo(code=ErrorCode.FORBIDDEN, message=refusal)
@@ -60,7 +60,7 @@ async def on_command(delivery: Delivery, store: EventStore, streams: KeyedLock, 
     # queue up here instead of colliding in the database and retrying.
     async with streams.hold(str(route_of(command).target(command, metadata.message_id))):
         try:
-            return Outcome(reply=await handler.handle(command, metadata, store, sender=delivery.user_id))
+            return Outcome(reply=await handler.handle(command, metadata, store, sender=delivery.sender))
         except CommandIdTaken as error:
             # Not recorded (the id's result is the first command's), so, without a sender to tell,
             # the dead-letter queue is the only trace of a command that was never applied.

@@ -67,7 +67,8 @@ async def serve(settings: QuerySettings, stopped: asyncio.Event) -> None:
         # Queues are declared on the channels that consume them, so that a robust channel restores
         # them and their consumers after the broker connection comes back.
         dead_letters = await open_channel(stack, connection)
-        responder = Responder(await open_channel(stack, connection, confirms=False), dead_letters)
+        replies = await open_channel(stack, connection, confirms=False)
+        responder = Responder(replies, dead_letters, settings.broker_user())
         rpc = await stack.enter_async_context(RpcClient(connection))
         read_stream = StreamReader(rpc, rpc.channel.default_exchange, settings.repair_timeout)
 

@@ -55,9 +55,9 @@ async def on_operation(
     operators: frozenset[str],
 ) -> Outcome:
     """An operation from the operators' queue, answered only for the users in CQRS_OPERATORS (the
-    broker checked the user_id against the sender's login)."""
-    if delivery.user_id not in operators:
-        return _forbidden(f"user {(delivery.user_id or '(none)')[:64]!r} is not an operator (CQRS_OPERATORS)")
+    broker checked the user_id against the sender's login; on a retry, senders.py)."""
+    if delivery.sender not in operators:
+        return _forbidden(f"user {(delivery.sender or '(none)')[:64]!r} is not an operator (CQRS_OPERATORS)")
     query = _parsed(delivery)
     if isinstance(query, Outcome):
         return query

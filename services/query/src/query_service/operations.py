@@ -4,7 +4,6 @@ A rebuild runs in the process that projects: the request is handed on through th
 single active consumer is that process (rebuild.py says why it must be).
 """
 
-import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,9 +21,10 @@ from cqrs_shared.contracts import (
 )
 from query_service import control, verify
 from query_service.consistency import Consistency
-from query_service.errors import NotFound, RebuildNeedsOneReplica, RebuildRunning, ViewBehind
+from query_service.errors import ForgedToken, NotFound, RebuildNeedsOneReplica, RebuildRunning, ViewBehind
 from query_service.model import ReadModel
 from query_service.projector import ReadStream
+from query_service.verify import Fold
 
 Operation = RebuildReadModel | GetProjectionStatus | VerifyStream
 
@@ -81,28 +81,36 @@ class Operations:
         return ProjectionStatus(generation=current, rebuild=requested, running=True)
 
     async def verify(self, stream_id: UUID) -> StreamCheck:
-        """Fold the stream and compare; when the read model moved on meanwhile, read on and fold once more."""
-        events = await self._read_all(stream_id, 0)
-        if not events:
+        """Fold the stream a page at a time, comparing and letting go of each document a page leaves
+        alone; then the rest. When the read model moved on meanwhile, read on and fold once more."""
+        fold = Fold(stream_id)
+        await self._fold_pages(fold)
+        if fold.version == 0:
             raise NotFound(f"stream {stream_id} is not in the event store")
         for attempt in (1, 2):
-            expected = verify.fold(events)
-            await self._settle(events[-1])
-            found = await verify.stored(self.model.store, expected)
-            if attempt == 2 or not verify.ahead(expected, found):
+            found = await verify.stored(self.model.store, fold.open)
+            if attempt == 2 or not verify.ahead(fold.open, found):
                 break
-            events += await self._read_all(stream_id, events[-1].version)
-        return verify.check(stream_id, events, expected, found)
+            await self._fold_pages(fold)
+        fold.compare(dict(fold.open), found, final=True)
+        return fold.check()
 
-    async def _read_all(self, stream_id: UUID, after: int) -> list[EventEnvelope]:
-        events: list[EventEnvelope] = []
-        while page := await self.read_stream(stream_id, after):
-            events += sorted(page, key=lambda item: item.version)
-            after = events[-1].version
-        return events
+    async def _fold_pages(self, fold: Fold) -> None:
+        """Fold the events after ``fold``'s version, a page at a time, each settled and compared."""
+        settling = True
+        while page := await self.read_stream(fold.stream_id, fold.version):
+            fold.add(page)
+            # The projector gets its usual bound once: a view that stays behind is what verify reports.
+            settling = settling and await self._settle(max(page, key=lambda item: item.version))
+            unchanged = fold.unchanged()
+            fold.compare(unchanged, await verify.stored(self.model.store, unchanged))
 
-    async def _settle(self, last: EventEnvelope) -> None:
-        """Give the projector its usual bound to apply what the fold holds (else it is a difference)."""
+    async def _settle(self, last: EventEnvelope) -> bool:
+        """Give the projector its usual bound to apply what the fold holds (else it is a difference);
+        whether it did."""
         wanted = StreamPosition(stream_type=last.stream_type, stream_id=last.stream_id, version=last.version)
-        with contextlib.suppress(ViewBehind):
+        try:
             await self.consistency.wait_for((wanted,))
+        except (ViewBehind, ForgedToken):  # behind, or so far behind a token could not ask for it
+            return False
+        return True

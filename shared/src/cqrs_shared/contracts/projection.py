@@ -63,4 +63,7 @@ class StreamCheck(Tolerant):
     stream_id: UUID
     version: int = Field(description="the stream's version that was folded")
     documents: int = Field(description="documents compared")
-    differences: list[Difference]
+    differences: list[Difference] = Field(description="the differences, the first 1,000 at most")
+    differences_found: int | None = Field(
+        default=None, description="how many differences there are (none: a service that said only the list)"
+    )

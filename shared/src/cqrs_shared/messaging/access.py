@@ -94,8 +94,9 @@ _QUERY_EXCHANGES = (topology.EVENTS_EXCHANGE, topology.PARTITIONS_EXCHANGE, topo
 _EVENT_KEYS = "(" + "|".join(get_args(StreamType)) + r")\.[a-z_]+"
 
 # A service declares its exchanges and queues, binds and consumes its own, and publishes replies,
-# retries and dead letters. Those copy the message with its sender's user_id, which RabbitMQ allows
-# only to a user tagged impersonator (so it is for the services and the operators, never a client).
+# retries and dead letters. Replies to direct reply-to need the default exchange, which reaches any
+# queue by name; so no service may also impersonate (issue 20): it publishes its retries and dead
+# letters as itself, naming their sender in a header that only it is believed on (senders.py).
 ROLES = {
     "command": Role(
         "command",
@@ -113,7 +114,6 @@ ROLES = {
             (topology.COMMANDS_EXCHANGE, topology.DEAD_LETTER_EXCHANGE), _COMMAND_SIDE, RETRY + "?"
         ),
         topics=(TopicPermission(topology.EVENTS_EXCHANGE, f"^{_EVENT_KEYS}$"),),
-        tags=("impersonator",),
     ),
     "query": Role(
         "query",
@@ -140,7 +140,6 @@ ROLES = {
             RETRY + "?",
             (REPLICA_QUEUES,),
         ),
-        tags=("impersonator",),
     ),
     # Sends commands and queries, takes replies by direct reply-to; declares nothing.
     "client": Role(
@@ -150,8 +149,9 @@ ROLES = {
         read=NOTHING,
         topics=(TopicPermission(topology.COMMANDS_EXCHANGE, _pattern(queues=COMMAND_TYPES)),),
     ),
-    # Operators: cqrs dlq (reads dead letters, replays them as their senders), cqrs status,
-    # cqrs projection; the management UI.
+    # Operators: cqrs dlq (reads dead letters, replays them as they were published: impersonator),
+    # cqrs status, cqrs projection; the management UI. An administrator can give itself any right
+    # (users, permissions), so no narrower set would bind it: it is the one role that impersonates.
     "admin": Role("admin", EVERYTHING, EVERYTHING, EVERYTHING, tags=("administrator", "impersonator")),
 }
 

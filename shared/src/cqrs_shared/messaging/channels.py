@@ -30,6 +30,11 @@ def broker_urls(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+def login(url: str) -> str:
+    """The user a connection to ``url`` logs in as (aio-pika's default: guest)."""
+    return URL(url).user or "guest"
+
+
 async def connect_first(urls: Sequence[str], timeout: float) -> AbstractConnection:
     """A plain connection (no reconnection: for a short-lived tool) to the first of ``urls`` that
     answers; the last failure when none does."""

@@ -124,7 +124,7 @@ class Consumer:
         try:
             # Everything that reads the message is inside this block: a message that makes any step
             # raise is settled (answered, dead-lettered) like any other, never left holding its slot.
-            received = delivery(message)
+            received = delivery(message, self._responder.publisher)
             kind = received.type if received.type in self._types else "other"
             with message_context(
                 message_id=received.message_id,

@@ -9,6 +9,7 @@ from aio_pika.abc import AbstractIncomingMessage, DeliveryMode, HeadersType
 
 from cqrs_shared.contracts.metadata import SCHEMA_VERSION, Metadata
 from cqrs_shared.errors import MalformedMessage, UnsupportedSchema
+from cqrs_shared.messaging.senders import sender
 from cqrs_shared.tracing import child_traceparent
 
 CONTENT_TYPE = "application/json"
@@ -61,11 +62,14 @@ class Delivery:
     timestamp: datetime | None = None
     schema_version: int | str = SCHEMA_VERSION
     user_id: str | None = None
-    """The sender's RabbitMQ user, where it said (the broker checked it)."""
+    """The RabbitMQ user that published it, where it said (the broker checked it); on a retry or a
+    dead letter, the service that copied it (``sender`` names who first sent it)."""
     header_problem: str | None = None
     """Why a header could not be read (too long), for the screen to refuse the message."""
     exchange: str = ""
     """The exchange it was published to (a retried or replayed message: another one)."""
+    sender: str | None = None
+    """Who sent it: its user_id, or the sender a copy this service made names (senders.py)."""
 
     def check_schema(self) -> None:
         """Raise UnsupportedSchema unless the schema_version header is a positive integer.
@@ -152,8 +156,9 @@ class _Headers:
         return int(text) if text.isdecimal() and text.isascii() else text
 
 
-def delivery(message: AbstractIncomingMessage) -> Delivery:
-    """The plain values of ``message``; never raises, whatever its properties and headers hold."""
+def delivery(message: AbstractIncomingMessage, publisher: str | None = None) -> Delivery:
+    """The plain values of ``message``, received by the service that publishes as ``publisher``;
+    never raises, whatever its properties and headers hold."""
     headers = _Headers(message.headers or {})
     schema_version = headers.schema_version()
     return Delivery(
@@ -170,4 +175,5 @@ def delivery(message: AbstractIncomingMessage) -> Delivery:
         user_id=message.user_id,
         header_problem=headers.problem,
         exchange=message.exchange or "",
+        sender=sender(message.user_id, headers.values, publisher),
     )

@@ -1,7 +1,8 @@
 """What a consumer sends besides acks: replies, dead letters, and retries held by the broker.
 
 A dead letter and a retry are copies of the received message (ids, reply_to, headers kept), so a
-replayed or retried message is the same message to its handler: idempotent, version-gated.
+replayed or retried message is the same message to its handler: idempotent, version-gated. A copy is
+published as the service that made it and names the first sender (senders.py).
 """
 
 from datetime import datetime
@@ -16,6 +17,7 @@ from cqrs_shared.errors import ReplyTooLarge
 from cqrs_shared.messaging.envelope import Delivery, outgoing
 from cqrs_shared.messaging.publishing import publish
 from cqrs_shared.messaging.screening import reply_address_allowed
+from cqrs_shared.messaging.senders import naming, sender
 from cqrs_shared.messaging.tolerant_frames import UNREADABLE_TIMESTAMP, encodable
 from cqrs_shared.messaging.topology import DEAD_LETTER_EXCHANGE
 
@@ -57,12 +59,12 @@ class Sent(Protocol):
     def user_id(self) -> str | None: ...
 
 
-def copy(message: Sent, headers: HeadersType, expiration: float | None = None) -> aio_pika.Message:
-    """``message`` again with its ids and properties, carrying ``headers`` (not its own), persistent;
-    gone after ``expiration`` seconds. Dead letters, retries and replays are all made here.
-
-    The sender's user_id is kept, so a retried or replayed command is judged as its sender's; the
-    broker lets only a user tagged ``impersonator`` publish another user's id (README: Security).
+def copy(
+    message: Sent, headers: HeadersType, expiration: float | None = None, *, user_id: str | None
+) -> aio_pika.Message:
+    """``message`` again with its ids and properties, carrying ``headers`` (not its own), persistent,
+    published as ``user_id``; gone after ``expiration`` seconds. Dead letters, retries and replays
+    are all made here.
     """
     return aio_pika.Message(
         message.body,
@@ -74,18 +76,25 @@ def copy(message: Sent, headers: HeadersType, expiration: float | None = None) -
         reply_to=message.reply_to,
         # One pamqp could not read (tolerant_frames.py) is not sent on: it could not be encoded.
         timestamp=None if message.timestamp == UNREADABLE_TIMESTAMP else message.timestamp,
-        user_id=message.user_id,
+        user_id=user_id,
         expiration=expiration,
         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
     )
 
 
 class Responder:
-    """Publishes replies (no confirms, not mandatory), dead letters and retries (with confirms)."""
+    """Publishes replies (no confirms, not mandatory), dead letters and retries (with confirms).
 
-    def __init__(self, reply_channel: AbstractChannel, dead_letter_channel: AbstractChannel) -> None:
+    Its connection's user is ``publisher``. A dead letter or retry is published as that user, naming
+    the message's sender in a header (senders.py): no service may publish as another user.
+    """
+
+    def __init__(
+        self, reply_channel: AbstractChannel, dead_letter_channel: AbstractChannel, publisher: str
+    ) -> None:
         self._replies = reply_channel
         self._dead_letters = dead_letter_channel
+        self.publisher = publisher
 
     async def reply(self, to: Delivery, body: Contract) -> None:
         """Answer ``to`` at its reply address: only one the screen allows (screening.py), never another."""
@@ -115,7 +124,7 @@ class Responder:
         }
         exchange = await self._dead_letters.get_exchange(DEAD_LETTER_EXCHANGE, ensure=False)
         # copy() makes what pamqp decoded fit to be encoded again (tolerant_frames.encodable).
-        await publish(exchange, copy(message, {**(message.headers or {}), **reason}), queue, mandatory=True)
+        await publish(exchange, self._copy(message, reason), queue, mandatory=True)
         metrics.DEAD_LETTERS.labels(queue, why.code.value).inc()
 
     async def retry(
@@ -123,5 +132,13 @@ class Responder:
     ) -> None:
         """Park ``message`` in ``retry_queue`` for ``after`` seconds; the broker then puts it back."""
         headers: HeadersType = {ATTEMPT_HEADER: attempt, "x-last-error": why[:1000]}
-        retried = copy(message, {**(message.headers or {}), **headers}, expiration=max(0.001, after))
+        retried = self._copy(message, headers, expiration=max(0.001, after))
         await publish(self._dead_letters.default_exchange, retried, retry_queue, mandatory=True)
+
+    def _copy(
+        self, message: AbstractIncomingMessage, added: HeadersType, expiration: float | None = None
+    ) -> aio_pika.Message:
+        """``message`` with ``added`` headers, as this service, naming the message's sender."""
+        headers = message.headers or {}
+        named = sender(message.user_id, headers, self.publisher)
+        return copy(message, naming({**headers, **added}, named), expiration, user_id=self.publisher)

@@ -22,7 +22,8 @@ _COMMON: dict[str, JsonSchema] = {
     "user_id": {
         "type": "string",
         "description": "AMQP property: the sender's RabbitMQ user, which the broker checks; the command "
-        "service grants commands by it (CQRS_ALLOWED_COMMANDS)",
+        "service grants commands by it (CQRS_ALLOWED_COMMANDS). A header cqrs-sender naming anyone else "
+        "counts for nothing: it is the services' own, on the retries and dead letters they publish",
     },
     "traceparent": {
         "type": "string",
