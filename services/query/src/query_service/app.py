@@ -90,27 +90,19 @@ async def serve(settings: QuerySettings, stopped: asyncio.Event) -> None:
         stack.push_async_callback(rebuilder.stop)
         project_event = partial(on_event, projector=projector, consistency=consistency, rebuilder=rebuilder)
 
-        def consume_events(queue: AbstractQueue, handle: Handler) -> Consumer:
+        def consume(queue: AbstractQueue, handle: Handler, *, events: bool = False) -> Consumer:
+            """An event is retried through the retry queues; a query is answered, never retried."""
             return Consumer(
                 queue,
                 handle,
                 responder,
                 transient=is_transient,
-                retry=retry,
-                types=EVENT_TYPES,
+                retry=retry if events else None,
+                types=EVENT_TYPES if events else QUERIES.types,
                 max_bytes=settings.max_message_bytes,
             )
 
-        def consume_queries(queue: AbstractQueue, handle: Handler) -> Consumer:
-            return Consumer(
-                queue,
-                handle,
-                responder,
-                transient=is_transient,
-                types=QUERIES.types,
-                max_bytes=settings.max_message_bytes,
-            )
-
+        consume_events = partial(consume, events=True)
         sharing = (
             SharedPartitions(
                 connection,
@@ -140,10 +132,8 @@ async def serve(settings: QuerySettings, stopped: asyncio.Event) -> None:
                 checks.refresh_metrics,
             ),
             projecting,
-            consume_queries(
-                requests, partial(on_query, model=model, consistency=consistency, operations=operations)
-            ),
-            consume_queries(
+            consume(requests, partial(on_query, model=model, consistency=consistency, operations=operations)),
+            consume(
                 operations_queue,
                 partial(
                     on_operation,
