@@ -1,5 +1,5 @@
 # The verbs of the project. Each is one line; the scripts in infra/ say what they do.
-.PHONY: run test test-cluster test-containers lint up down servers stop bench bench-scale fuzz bench-keepup asyncapi contract-check cluster cluster-stop k8s-check
+.PHONY: run test unit test-cluster test-containers lint up down servers stop bench bench-scale fuzz bench-keepup asyncapi contract-check cluster cluster-stop k8s-check
 # The official AsyncAPI parser (tools/asyncapi, pinned in its package-lock.json), installed on first use.
 VALIDATE_ASYNCAPI = { test -d tools/asyncapi/node_modules || npm ci --prefix tools/asyncapi --ignore-scripts --no-audit --no-fund --silent; } && node tools/asyncapi/validate.mjs docs/asyncapi.json
 
@@ -9,11 +9,14 @@ run:      ## start what is missing, then both services in the foreground (Ctrl-C
 test:     ## start what is missing, then lint, types and every test against real servers
 	bash infra/test.sh
 
+unit:     ## the pure tests only: no server, a few seconds
+	uv run --frozen pytest tests/unit -q
+
 test-cluster: ## a three-node RabbitMQ cluster, then the pair on it: a node lost under load, partitions shared by replicas
 	bash infra/test-cluster.sh
 
-lint:     ## ruff and mypy only
-	uv run ruff check . && uv run ruff format --check . && uv run mypy
+lint:     ## ruff, mypy and the import layers (lint-imports) only
+	uv run ruff check . && uv run ruff format --check . && uv run mypy && uv run lint-imports
 
 asyncapi: ## write docs/asyncapi.json (the message API) from the contracts, then validate it with @asyncapi/parser
 	uv run python -m cqrs_shared.contracts.asyncapi write docs/asyncapi.json && $(VALIDATE_ASYNCAPI)

@@ -12,6 +12,8 @@ uv run --frozen --group bench ruff check .
 uv run --frozen --group bench ruff format --check --quiet .
 echo "==> types: mypy --strict"
 uv run --frozen --group bench mypy
+echo "==> layers: lint-imports (pyproject.toml [tool.importlinter])"
+uv run --frozen --group bench lint-imports
 echo "==> contract: AsyncAPI up to date, no breaking change, valid"
 make -s contract-check
 echo "==> tests: pytest"

@@ -29,9 +29,9 @@ from cqrs_shared.contracts import (
     CustomerMadePreferred,
     EventEnvelope,
 )
-from query_service import projector
+from query_service.projection import projector
+from query_service.read_model.store import ReadStore, open_database
 from query_service.settings import QuerySettings
-from query_service.store import ReadStore, open_database
 from tests.builders import envelope, savings
 from tests.local_env import use_local_servers
 

@@ -18,6 +18,17 @@ from tests.servers import rabbitmqctl, server_url
 
 pytest_plugins = ["tests.pair"]
 
+# A test's speed is its folder's (tests/<speed>/test_*.py), marked here and nowhere else.
+SPEEDS = ("unit", "integration", "e2e", "faults", "containers", "cluster")
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        folder = item.path.parent.name
+        if folder in SPEEDS:
+            item.add_marker(getattr(pytest.mark, folder))
+
 
 def unique(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(4)}"

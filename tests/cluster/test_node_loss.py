@@ -11,7 +11,6 @@ from tests.cluster.conftest import ClusterPair, cluster
 from tests.cluster.load import Load, stored_once, worker
 
 pytestmark = [
-    pytest.mark.cluster,
     # aiormq 6.9.4's Connection.connect leaves its socket's writer open when a node accepts the TCP
     # connection and closes it before Connection.Start (a node stopping, as here): the client's next
     # attempt goes to another node and succeeds, and the leak is one socket per such attempt. Seen in

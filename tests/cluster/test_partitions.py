@@ -6,15 +6,11 @@ import re
 import signal
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from cqrs_shared.client import CqrsClient
 from tests.cluster.conftest import ClusterPair
 from tests.cluster.load import Load, stored_once, worker
 from tests.pair import Service
 from tests.waiting import until
-
-pytestmark = pytest.mark.cluster
 
 PARTITIONS = 4
 WORKERS = 8

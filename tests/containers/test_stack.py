@@ -25,7 +25,7 @@ from tests.delivery import created, events_of, visible
 from tests.pair import ROOT, free_port
 from tests.waiting import until
 
-pytestmark = [pytest.mark.containers, pytest.mark.timeout(900)]  # a first build downloads wheels
+pytestmark = pytest.mark.timeout(900)  # a first build downloads wheels
 UP_TIMEOUT = 900  # a first build downloads every wheel of both images
 CUSTOMERS = 40
 

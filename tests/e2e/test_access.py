@@ -48,7 +48,7 @@ from tests.faults.supervised import make_run
 from tests.pair import Cli, Pair, Service, start, wait_ready
 from tests.waiting import until
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
+pytestmark = pytest.mark.timeout(180)
 COMMAND_DLQ = topology.dead_letter_queue(topology.COMMAND_QUEUE)
 TELLER_MAY = ["Deposit", "Withdraw"]
 Act = Callable[[AbstractChannel], Awaitable[object]]

@@ -5,7 +5,6 @@ from decimal import Decimal
 from uuid import uuid4
 
 import asyncpg
-import pytest
 
 from cqrs_shared.client import CqrsClient
 from cqrs_shared.contracts import (
@@ -24,8 +23,6 @@ from cqrs_shared.messaging import topology
 from tests.e2e.raw import raw_channel
 from tests.e2e.scenarios import accepted, fifty_withdrawals_from_300
 from tests.pair import Cli, Pair
-
-pytestmark = pytest.mark.e2e
 
 
 async def test_fifty_concurrent_withdrawals_never_overdraw(pair: Pair, client: CqrsClient) -> None:

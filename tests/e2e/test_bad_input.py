@@ -11,7 +11,6 @@ from cqrs_shared.messaging import topology
 from tests.e2e.raw import find_dead_letter, raw_channel
 from tests.pair import Pair
 
-pytestmark = pytest.mark.e2e
 COMMAND_DLQ = topology.dead_letter_queue(topology.COMMAND_QUEUE)
 QUERY_DLQ = topology.dead_letter_queue(topology.QUERY_QUEUE)
 

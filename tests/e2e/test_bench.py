@@ -11,8 +11,6 @@ import pytest
 
 from tests.conftest import Servers
 
-pytestmark = pytest.mark.e2e
-
 IN_FLIGHT = (1, 4)
 SCENARIOS = {
     "echo, raw aio-pika (the ceiling)",

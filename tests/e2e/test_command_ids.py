@@ -6,13 +6,10 @@ from urllib.parse import unquote, urlsplit
 from uuid import uuid4
 
 import asyncpg
-import pytest
 
 from cqrs_shared.messaging import topology
 from tests.e2e.raw import Raw, raw_channel
 from tests.pair import Pair
-
-pytestmark = pytest.mark.e2e
 
 
 async def command(

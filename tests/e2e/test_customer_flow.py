@@ -3,11 +3,7 @@
 import json
 from uuid import uuid4
 
-import pytest
-
 from tests.pair import Cli
-
-pytestmark = pytest.mark.e2e
 
 
 def test_create_prefer_and_list_a_customer(cli: Cli) -> None:

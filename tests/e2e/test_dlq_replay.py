@@ -23,7 +23,6 @@ from tests.conftest import fresh_vhost, no_vhost
 from tests.e2e.test_ops import listed, run, wait_listed
 from tests.pair import Cli
 
-pytestmark = pytest.mark.e2e
 COMMAND_DLQ = topology.dead_letter_queue(topology.COMMAND_QUEUE)
 
 

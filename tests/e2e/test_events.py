@@ -28,8 +28,6 @@ from tests.e2e.raw import find_dead_letter, raw_channel
 from tests.pair import Pair
 from tests.waiting import until
 
-pytestmark = pytest.mark.e2e
-
 
 def envelopes(stream_id: UUID) -> list[EventEnvelope]:
     return stream(

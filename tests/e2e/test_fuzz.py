@@ -23,7 +23,7 @@ from tests.faults.isolated import Isolated, Servers, isolated
 from tests.fuzz import Hostile, hostile_messages, sender
 from tests.pair import Pair
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+pytestmark = pytest.mark.timeout(900)
 
 MESSAGES = int(os.environ.get("CQRS_FUZZ_MESSAGES", "1000"))
 AT_ONCE = 64

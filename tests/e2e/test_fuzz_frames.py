@@ -31,7 +31,7 @@ from tests.pair import Pair
 from tests.raw_amqp import raw_publisher
 from tests.waiting import until
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]
+pytestmark = pytest.mark.timeout(3600)
 
 PER_KIND = int(os.environ.get("CQRS_FUZZ_FRAMES", "50"))
 BATCH = 200

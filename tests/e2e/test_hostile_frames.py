@@ -21,8 +21,6 @@ from tests.pair import Pair
 from tests.raw_amqp import raw_publisher
 from tests.waiting import until
 
-pytestmark = pytest.mark.e2e
-
 # (case, the content header's hostile part, the dead letter's reason; None: handled as usual)
 CASES: list[tuple[str, dict[str, object], str | None]] = [
     ("timestamp past 9999", {"timestamp": 2**62}, "malformed_message"),

@@ -9,7 +9,6 @@ from urllib.parse import urlsplit
 from uuid import uuid4
 
 import aiohttp
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from cqrs_shared.client import CqrsClient
@@ -17,8 +16,6 @@ from cqrs_shared.contracts import CreateCustomer, CustomerView, GetCustomer
 from tests.builders import accepted
 from tests.pair import ROOT, Pair, Service, free_port
 from tests.waiting import until
-
-pytestmark = pytest.mark.e2e
 
 
 async def get(service: Service, path: str) -> tuple[int, str]:

@@ -11,8 +11,6 @@ import subprocess
 from typing import Any
 from uuid import uuid4
 
-import pytest
-
 from cqrs_shared.client import CqrsClient
 from cqrs_shared.contracts import CustomerView, GetCustomer
 from cqrs_shared.messaging import topology
@@ -20,7 +18,6 @@ from tests.e2e.raw import Raw, raw_channel
 from tests.pair import Cli, Pair
 from tests.waiting import until
 
-pytestmark = pytest.mark.e2e
 COMMAND_DLQ = topology.dead_letter_queue(topology.COMMAND_QUEUE)
 QUERY_DLQ = topology.dead_letter_queue(topology.QUERY_QUEUE)
 ALL_QUEUES = [

@@ -40,13 +40,13 @@ from cqrs_shared.contracts import (
     TransactionPage,
 )
 from cqrs_shared.errors import RemoteError
-from query_service import layout
+from query_service.read_model import layout
 from tests.builders import accepted, envelope, insert_events, savings
 from tests.faults.isolated import Isolated, Servers, isolated
 from tests.pair import ROOT, Pair, start, wait_ready
 from tests.waiting import until
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+pytestmark = pytest.mark.timeout(600)
 
 CUSTOMERS, PREFERRED, EDITED = 150, 40, 20
 ACCOUNTS, DEPOSITS, BIG = 30, 290, 1_100

@@ -37,7 +37,7 @@ from tests.pair import Pair, Service, start, wait_ready
 from tests.release import PREVIOUS_RELEASE, release
 from tests.waiting import until
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+pytestmark = pytest.mark.timeout(300)
 
 EVENT_DLQ = dead_letter_queue(EVENT_QUEUE)
 # The previous release dead-letters what it cannot repair after one quick retry.

@@ -13,7 +13,6 @@ from urllib.parse import urlsplit, urlunsplit
 from uuid import uuid4
 
 import aiohttp
-import pytest
 
 from cqrs_shared.client import CqrsClient
 from cqrs_shared.contracts import CreateCustomer, CustomerView, GetCustomer
@@ -22,8 +21,6 @@ from tests.faults.isolated import Servers
 from tests.own import Own, own_resources, running
 from tests.pair import ROOT, free_port
 from tests.servers import rabbitmqctl
-
-pytestmark = pytest.mark.e2e
 
 URLS = ("CQRS_RABBITMQ_URL", "CQRS_POSTGRES_DSN", "CQRS_MONGODB_URL")
 

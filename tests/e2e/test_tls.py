@@ -25,8 +25,6 @@ from tests.builders import accepted
 from tests.faults.isolated import Servers
 from tests.own import Own, own_resources, running
 
-pytestmark = pytest.mark.e2e
-
 AMQPS_PORT = 5671
 MONGODB_TLS_PORT = 27018
 STATE = Path(

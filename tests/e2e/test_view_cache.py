@@ -1,4 +1,4 @@
-"""The query service's view cache (query_service/cache.py) against the real servers: whatever is
+"""The query service's view cache (query_service/read_model/cache.py) against the real servers: whatever is
 cached, a read never goes back in time, and a change through another stream (a deposit changes its
 owner's customer view) shows at once to a query that waits for it."""
 
@@ -6,8 +6,6 @@ import asyncio
 import random
 from decimal import Decimal
 from uuid import UUID
-
-import pytest
 
 from cqrs_shared.client import CqrsClient
 from cqrs_shared.contracts import (
@@ -23,8 +21,6 @@ from cqrs_shared.contracts import (
 from tests.bench.pair_ops import view_reads
 from tests.builders import accepted
 from tests.pair import Pair
-
-pytestmark = pytest.mark.e2e
 
 
 async def test_reads_never_go_back_while_edits_and_reads_race(pair: Pair, client: CqrsClient) -> None:

@@ -21,7 +21,6 @@ from tests.faults.supervised import make_run
 from tests.pair import Pair
 from tests.waiting import until
 
-pytestmark = pytest.mark.faults
 CUSTOMERS = 60
 
 

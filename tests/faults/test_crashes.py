@@ -4,7 +4,6 @@ import signal
 from uuid import uuid4
 
 import asyncpg
-import pytest
 
 from cqrs_shared.client import CqrsClient
 from cqrs_shared.contracts import CreateCustomer, CustomerView, EditCustomerDetails, GetCustomer
@@ -13,7 +12,6 @@ from tests.e2e.raw import publish_creates, raw_channel
 from tests.pair import Pair
 from tests.waiting import until
 
-pytestmark = pytest.mark.faults
 COMMANDS = 300
 
 

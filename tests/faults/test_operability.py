@@ -12,7 +12,6 @@ from uuid import UUID
 
 import aiohttp
 import asyncpg
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pymongo import AsyncMongoClient
 
@@ -22,8 +21,6 @@ from tests.builders import accepted, envelope, insert_events
 from tests.faults.isolated import Isolated, Servers, isolated
 from tests.pair import Cli, Pair, Service
 from tests.waiting import until
-
-pytestmark = pytest.mark.faults
 
 
 async def probe(service: Service, path: str) -> tuple[int, dict[str, Any]]:

@@ -4,7 +4,6 @@ import asyncio
 import itertools
 
 import asyncpg
-import pytest
 
 from cqrs_shared.client import CqrsClient
 from cqrs_shared.contracts import (
@@ -20,8 +19,6 @@ from cqrs_shared.contracts import (
 from tests.e2e.scenarios import Race, accepted, fifty_withdrawals_from_300
 from tests.pair import Pair, start, wait_ready
 from tests.waiting import until
-
-pytestmark = pytest.mark.faults
 
 
 async def test_withdrawals_across_two_replicas_of_each_service_never_overdraw(pair: Pair) -> None:

@@ -4,12 +4,8 @@ import asyncio
 import os
 import signal
 
-import pytest
-
 from tests.faults.supervised import make_run
 from tests.pair import Pair
-
-pytestmark = pytest.mark.faults
 
 
 def alive(pid: int) -> bool:

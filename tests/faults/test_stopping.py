@@ -9,14 +9,11 @@ import asyncio
 import signal
 import time
 
-import pytest
-
 from cqrs_shared.drain import CUT_SHORT
 from tests.conftest import Servers
 from tests.faults.isolated import isolated
 from tests.pair import Pair, Service
 
-pytestmark = pytest.mark.faults
 BUDGET = 6.0
 # The interpreter's start of exit and the log flush, beyond the budget itself.
 MARGIN = 4.0

@@ -5,16 +5,12 @@ the relay's publish, the projection, and a query that waited for it (OTEL_TRACES
 import json
 from typing import Any
 
-import pytest
-
 from cqrs_shared.client import CqrsClient
 from cqrs_shared.contracts import CreateCustomer, CustomerView, GetCustomer
 from cqrs_shared.tracing import child_traceparent, new_traceparent, trace_id
 from tests.builders import accepted
 from tests.faults.isolated import Servers, isolated
 from tests.pair import Pair, Service
-
-pytestmark = pytest.mark.faults
 
 
 def spans(service: Service, trace: str) -> list[dict[str, Any]]:

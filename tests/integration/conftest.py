@@ -7,9 +7,7 @@ import pytest
 
 from command_service.migrate import migrate
 from command_service.store import PostgresEventStore, open_pool
-from query_service.store import ReadStore, open_database
-
-pytestmark = pytest.mark.integration
+from query_service.read_model.store import ReadStore, open_database
 
 
 @pytest.fixture

@@ -7,14 +7,12 @@ from uuid import uuid4
 import pytest
 
 from cqrs_shared.contracts import ACCOUNT, CUSTOMER, CustomerCreated, CustomerMadePreferred, StreamPosition
-from query_service.consistency import MAX_AHEAD, MAX_WAITING, POLL_SECONDS, Consistency
 from query_service.errors import ForgedToken, ViewBehind
-from query_service.model import ReadModel
-from query_service.projections import project
-from query_service.store import ReadStore
+from query_service.projection.consistency import MAX_AHEAD, MAX_WAITING, POLL_SECONDS, Consistency
+from query_service.projection.projections import project
+from query_service.read_model.model import ReadModel
+from query_service.read_model.store import ReadStore
 from tests.builders import stream
-
-pytestmark = pytest.mark.integration
 
 
 async def test_a_waiting_query_wakes_when_the_projector_moves_the_stream(read_store: ReadStore) -> None:

@@ -7,8 +7,8 @@ writers could both read 5 and both write 6. Claims by unique inserts cannot coll
 
 import asyncio
 
-from query_service import layout
-from query_service.store import ReadStore, open_database
+from query_service.read_model import layout
+from query_service.read_model.store import ReadStore, open_database
 
 ROUNDS = 40
 

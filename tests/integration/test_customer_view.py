@@ -18,12 +18,10 @@ from cqrs_shared.contracts import (
     MoneyDeposited,
     MoneyWithdrawn,
 )
-from query_service import projector
-from query_service.model import ReadModel
-from query_service.store import ReadStore
+from query_service.projection import projector
+from query_service.read_model.model import ReadModel
+from query_service.read_model.store import ReadStore
 from tests.builders import stream
-
-pytestmark = pytest.mark.integration
 
 
 def account_stream(customer: UUID, currency: str, moves: list[str]) -> tuple[UUID, list[EventEnvelope]]:

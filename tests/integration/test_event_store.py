@@ -13,8 +13,6 @@ from command_service.store import PostgresEventStore, open_pool
 from cqrs_shared.contracts import CUSTOMER, CommandAccepted, CreateCustomer, Metadata
 from tests.store_contract import EventStoreContract, send
 
-pytestmark = pytest.mark.integration
-
 
 async def test_two_replicas_migrating_at_once_apply_each_migration_once(postgres_dsn: str) -> None:
     conns = [await asyncpg.connect(postgres_dsn) for _ in range(2)]

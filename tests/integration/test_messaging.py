@@ -23,13 +23,11 @@ from cqrs_shared.messaging.consumer import Consumer, Outcome
 from cqrs_shared.messaging.envelope import Delivery
 from cqrs_shared.messaging.responder import Responder
 from cqrs_shared.messaging.rpc import RpcClient
-from query_service.event_queues import EventQueues
+from query_service.subscription.event_queues import EventQueues
 from tests.conftest import Servers, fresh_vhost, no_vhost, unique
 from tests.hostile_frames import content_header, publish_frames
 from tests.raw_amqp import raw_publisher
 from tests.waiting import until
-
-pytestmark = pytest.mark.integration
 
 Handle = Callable[[Delivery], Awaitable[Outcome]]
 
@@ -296,7 +294,7 @@ async def test_a_single_active_consumer_queue_feeds_one_consumer_until_it_goes(
 async def test_a_single_active_consumer_that_leaves_finishes_before_the_next_one_begins(
     amqp: AbstractRobustConnection,
 ) -> None:
-    """Two consumers of one queue must never handle messages at once (query_service.sharing): the
+    """Two consumers of one queue must never handle messages at once (query_service.subscription.sharing): the
     one that leaves settles what it began before it cancels, and hands back what came meanwhile."""
     name = unique("test.handover")
     spans: dict[str, list[tuple[float, float]]] = {"first": [], "second": []}

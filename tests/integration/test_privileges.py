@@ -14,8 +14,6 @@ import pytest
 from pymongo import AsyncMongoClient
 from pymongo.errors import OperationFailure
 
-pytestmark = pytest.mark.integration
-
 # The read side's storage database (infra/provision.sh: FerretDB's own role and database).
 FERRETDB_DATABASE = "ferretdb"
 

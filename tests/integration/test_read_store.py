@@ -13,13 +13,13 @@ from cqrs_shared.contracts import (
     EventEnvelope,
     MoneyDeposited,
 )
-from query_service import layout, projector
 from query_service.errors import RepairFailed
-from query_service.projections import DocumentChange, project
-from query_service.store import Applied, Gap, ReadStore, encode_cursor
+from query_service.projection import projector
+from query_service.projection.projections import project
+from query_service.read_model import layout
+from query_service.read_model.changes import DocumentChange
+from query_service.read_model.store import Applied, Gap, ReadStore, encode_cursor
 from tests.builders import stream
-
-pytestmark = pytest.mark.integration
 
 
 def one(item: EventEnvelope) -> DocumentChange:

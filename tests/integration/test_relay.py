@@ -29,8 +29,6 @@ from tests.conftest import fresh_vhost, no_vhost
 from tests.store_contract import send
 from tests.waiting import until
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture
 async def relay_and_queue(

@@ -6,7 +6,6 @@ from contextlib import AsyncExitStack
 from uuid import uuid4
 
 import aio_pika
-import pytest
 
 from cqrs_shared.messaging import topology
 from cqrs_shared.messaging.channels import login, open_channel
@@ -18,8 +17,6 @@ from cqrs_shared.messaging.senders import SENDER_HEADER
 from tests.access import role_users
 from tests.conftest import Servers, fresh_vhost
 from tests.waiting import until
-
-pytestmark = pytest.mark.integration
 
 
 async def test_a_retried_message_is_judged_as_its_first_sender_and_a_forged_sender_never(

@@ -2,13 +2,9 @@
 
 from uuid import uuid4
 
-import pytest
-
-from query_service import layout
-from query_service.store import ReadStore
-from query_service.upgrade import upgrade_layout
-
-pytestmark = pytest.mark.integration
+from query_service.read_model import layout
+from query_service.read_model.store import ReadStore
+from query_service.read_model.upgrade import upgrade_layout
 
 
 async def test_layout_1_documents_get_their_buckets_once(read_store: ReadStore) -> None:

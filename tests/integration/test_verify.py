@@ -6,15 +6,15 @@ from uuid import UUID, uuid4
 import pytest
 
 from cqrs_shared.contracts import CustomerCreated, EventEnvelope
-from query_service import layout, verify
-from query_service.consistency import Consistency
-from query_service.model import ReadModel
-from query_service.operations import Operations
-from query_service.projections import project
-from query_service.store import ReadStore
+from query_service.operations import verify
+from query_service.operations.answers import Operations
+from query_service.projection.consistency import Consistency
+from query_service.projection.projections import project
+from query_service.read_model import layout
+from query_service.read_model.model import ReadModel
+from query_service.read_model.store import ReadStore
 from tests.builders import savings, stream
 
-pytestmark = pytest.mark.integration
 PAGE = 100
 
 

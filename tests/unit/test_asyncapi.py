@@ -11,7 +11,7 @@ from cqrs_shared.contracts import ErrorCode, GetProjectionStatus, RebuildReadMod
 from cqrs_shared.contracts.asyncapi import document, render
 from cqrs_shared.contracts.asyncapi.messages import QUERY_RESULTS
 from cqrs_shared.messaging import topology
-from query_service.operations import Operations
+from query_service.operations.answers import Operations
 from query_service.queries import HANDLERS
 
 DOCUMENT = Path(__file__).parents[2] / "docs" / "asyncapi.json"

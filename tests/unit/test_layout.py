@@ -13,8 +13,8 @@ from cqrs_shared.contracts import (
     MoneyWithdrawn,
     StreamType,
 )
-from query_service import layout
-from query_service.projections import project
+from query_service.projection.projections import project
+from query_service.read_model import layout
 from tests.builders import AT, stream
 
 Documents = dict[tuple[str, str], dict[str, Any]]

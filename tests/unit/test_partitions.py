@@ -6,7 +6,7 @@ from pydantic import ValidationError
 from cqrs_shared.messaging import topology
 from cqrs_shared.messaging.channels import FailoverConnection, broker_urls
 from cqrs_shared.settings import BrokerSettings
-from query_service.partitions import Membership, owned, to_release
+from query_service.subscription.partitions import Membership, owned, to_release
 
 
 def test_every_partition_has_exactly_one_owner_whatever_the_members() -> None:

@@ -10,8 +10,8 @@ from cqrs_shared.contracts import (
     CustomerMadePreferred,
     MoneyDeposited,
 )
-from query_service.layout import CUSTOMERS
-from query_service.projections import document_owner, fold_name, project
+from query_service.projection.projections import document_owner, fold_name, project
+from query_service.read_model.layout import CUSTOMERS
 from tests.builders import AT, envelope
 
 ID = uuid4()

@@ -1,9 +1,9 @@
-"""The projecting process's view cache (query_service/cache.py): what it keeps, and what it refuses."""
+"""The projecting process's view cache (query_service/read_model/cache.py): what it keeps and refuses."""
 
 import time
 from collections.abc import Callable
 
-from query_service.cache import MAX_AGE_SECONDS, REMEMBERED, ViewCache
+from query_service.read_model.cache import MAX_AGE_SECONDS, REMEMBERED, ViewCache
 
 
 def projecting(

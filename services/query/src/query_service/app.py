@@ -21,21 +21,21 @@ from cqrs_shared.messaging.responder import Responder
 from cqrs_shared.messaging.rpc import RpcClient
 from cqrs_shared.messaging.watchdog import health, watch
 from cqrs_shared.probes import serve_probes
-from query_service.consistency import Consistency
 from query_service.entrypoint import EVENT_TYPES, QUERIES, REBUILD, on_event, on_operation, on_query
-from query_service.event_queues import EventQueues
 from query_service.health import QueryHealth
-from query_service.model import ReadModel
-from query_service.operations import Operations
-from query_service.projector import Projector
-from query_service.rebuild import Rebuilder
-from query_service.repair import StreamReader
+from query_service.operations.answers import Operations
+from query_service.operations.rebuild import Rebuilder
+from query_service.projection.consistency import Consistency
+from query_service.projection.projector import Projector
+from query_service.projection.repair import StreamReader
+from query_service.read_model.model import ReadModel
+from query_service.read_model.store import open_database
+from query_service.read_model.upgrade import upgrade_layout
 from query_service.settings import QuerySettings
-from query_service.sharing import SharedPartitions
-from query_service.store import open_database
-from query_service.takeback import take_back
+from query_service.subscription.event_queues import EventQueues
+from query_service.subscription.sharing import SharedPartitions
+from query_service.subscription.takeback import take_back
 from query_service.transient import is_transient
-from query_service.upgrade import upgrade_layout
 
 log = logging.getLogger(__name__)
 

@@ -21,12 +21,12 @@ from cqrs_shared.messaging.envelope import Delivery
 from cqrs_shared.messaging.parsing import Catalogue, field_errors, load_json, members
 from cqrs_shared.messaging.topology import OPERATIONS_QUEUE
 from query_service import metrics, queries
-from query_service.consistency import Consistency
 from query_service.errors import QueryError
-from query_service.model import ReadModel
-from query_service.operations import Operation, Operations
-from query_service.projector import Projector
-from query_service.rebuild import Rebuilder
+from query_service.operations.answers import Operation, Operations
+from query_service.operations.rebuild import Rebuilder
+from query_service.projection.consistency import Consistency
+from query_service.projection.projector import Projector
+from query_service.read_model.model import ReadModel
 
 QUERIES = Catalogue[Query](Query, ErrorCode.UNKNOWN_QUERY)
 # The event queue carries the events, and a rebuild request handed on to the projecting process.

@@ -10,7 +10,7 @@ from pymongo.errors import PyMongoError
 
 from cqrs_shared.readiness import Check, Readiness
 from query_service import metrics
-from query_service.layout import Document
+from query_service.read_model.layout import Document
 
 
 @dataclass(frozen=True)

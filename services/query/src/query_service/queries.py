@@ -24,10 +24,10 @@ from cqrs_shared.contracts import (
     StreamType,
     TransactionPage,
 )
-from query_service.consistency import Consistency
 from query_service.errors import BadCursor, NotFound
-from query_service.projections import fold_name
-from query_service.store import Page, ReadStore
+from query_service.projection.consistency import Consistency
+from query_service.projection.projections import fold_name
+from query_service.read_model.store import Page, ReadStore
 
 T = TypeVar("T")
 

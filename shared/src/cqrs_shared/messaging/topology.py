@@ -38,7 +38,7 @@ PARTITION_HEADER = "partition-key"
 # Points each partition queue takes on the hash ring: more points, a more even share.
 PARTITION_WEIGHT = "100"
 
-# Query replicas announce themselves here, each to all (query_service.sharing), each listening on
+# Query replicas announce themselves here, each to all (query_service.subscription.sharing), each listening on
 # a queue of its own that goes with its connection.
 REPLICAS_EXCHANGE = "cqrs.query-replicas"
 
@@ -212,7 +212,7 @@ async def declare_event_partition(
 ) -> AbstractQueue:
     """Partition ``index`` of the query service's events: the events of the customers the hash ring
     gives it, each customer's in order. A single active consumer each, as the unpartitioned queue
-    (declare_event_queue says why); replicas share the partitions (query_service.partitions)."""
+    (declare_event_queue says why); replicas share the partitions (query_service.subscription.partitions)."""
     events = await declare_events(channel)
     hashing = await channel.declare_exchange(
         PARTITIONS_EXCHANGE,

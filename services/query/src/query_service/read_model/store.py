@@ -20,10 +20,11 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from cqrs_shared.contracts import AccountView, CustomerView, StreamType, TransactionView
-from query_service import layout, metrics
-from query_service.cache import ViewCache
-from query_service.layout import Document
-from query_service.projections import DocumentChange, Numbered
+from query_service import metrics
+from query_service.read_model import layout
+from query_service.read_model.cache import ViewCache
+from query_service.read_model.changes import DocumentChange, Numbered
+from query_service.read_model.layout import Document
 
 T = TypeVar("T")
 DUPLICATE_KEY = 11000

@@ -19,12 +19,13 @@ from cqrs_shared.contracts import (
     StreamPosition,
     VerifyStream,
 )
-from query_service import control, verify
-from query_service.consistency import Consistency
 from query_service.errors import ForgedToken, NotFound, RebuildNeedsOneReplica, RebuildRunning, ViewBehind
-from query_service.model import ReadModel
-from query_service.projector import ReadStream
-from query_service.verify import Fold
+from query_service.operations import verify
+from query_service.operations.verify import Fold
+from query_service.projection.consistency import Consistency
+from query_service.projection.projector import ReadStream
+from query_service.read_model import control
+from query_service.read_model.model import ReadModel
 
 Operation = RebuildReadModel | GetProjectionStatus | VerifyStream
 

@@ -14,10 +14,11 @@ from typing import Any
 from uuid import UUID
 
 from cqrs_shared.contracts import Difference, EventEnvelope, StreamCheck
-from query_service import layout
-from query_service.layout import Document
-from query_service.projections import Numbered, project
-from query_service.store import ReadStore, field_of
+from query_service.projection.projections import project
+from query_service.read_model import layout
+from query_service.read_model.changes import Numbered
+from query_service.read_model.layout import Document
+from query_service.read_model.store import ReadStore, field_of
 
 DocKey = tuple[str, str]  # (collection, id)
 

@@ -12,11 +12,11 @@ from uuid import UUID
 from cqrs_shared.contracts import AccountView, CustomerView, EventEnvelope
 from cqrs_shared.keyed_lock import KeyedLock
 from query_service import metrics
-from query_service.cache import ViewCache
 from query_service.errors import RepairFailed
-from query_service.model import ReadModel
-from query_service.projections import document_owner, project
-from query_service.store import Applied, Gap, ReadStore
+from query_service.projection.projections import document_owner, project
+from query_service.read_model.cache import ViewCache
+from query_service.read_model.model import ReadModel
+from query_service.read_model.store import Applied, Gap, ReadStore
 
 log = logging.getLogger(__name__)
 

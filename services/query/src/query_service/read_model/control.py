@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 from pymongo.asynchronous.database import AsyncDatabase
 
 from cqrs_shared.contracts import RebuildProgress
-from query_service import layout
-from query_service.layout import Document
+from query_service.read_model import layout
+from query_service.read_model.layout import Document
 
 # A runner writes its heartbeat this often; one silent for LEASE has stopped, and a rebuild may resume.
 HEARTBEAT = 2.0

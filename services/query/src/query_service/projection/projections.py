@@ -6,7 +6,6 @@ documents; they are listed so that the account document comes last: when it show
 customer's embedded account and the transaction history have N too (consistency tokens rely on it).
 """
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -23,48 +22,8 @@ from cqrs_shared.contracts import (
     MoneyWithdrawn,
 )
 from cqrs_shared.contracts.money import in_currency
-from query_service import layout
-
-
-@dataclass(frozen=True)
-class DocumentChange:
-    """Set ``fields`` on ``collection/doc_id`` when ``gate`` is ``version - 1``; then gate = version.
-
-    Version 1 creates the document (or fills one that exists without the gate field). A ``shared``
-    document holds many such version-1 changes (a history bucket): it usually exists already.
-    """
-
-    collection: str
-    doc_id: str
-    gate: str
-    version: int
-    fields: dict[str, Any] = field(default_factory=dict)
-    numbered: "Numbered | None" = None
-    shared: bool = False
-
-
-@dataclass(frozen=True)
-class Numbered:
-    """Put the document in a list that pages by bucket: the store sets ``seq_field`` to the next
-    number of ``counter`` (0, 1, 2, ...) and ``bucket_field`` to that number // layout.BUCKET_SIZE.
-    A change that turns out a duplicate or a gap spends a number: a bucket may hold fewer.
-
-    While the store defers numbering (a rebuild), it sets ``waiting_field`` to when the document
-    joined the list instead, and numbers the waiting ones in that order later."""
-
-    counter: str
-    seq_field: str
-    bucket_field: str
-    waiting_field: str
-
-    def numbers(self, seq: int) -> dict[str, int]:
-        """The fields of the document numbered ``seq``."""
-        return {self.seq_field: seq, self.bucket_field: seq // layout.BUCKET_SIZE}
-
-
-PREFERRED_LIST = Numbered(
-    layout.PREFERRED_COUNTER, layout.PREFERRED_SEQ, layout.PREFERRED_BUCKET, layout.PREFERRED_AT
-)
+from query_service.read_model import layout
+from query_service.read_model.changes import PREFERRED_LIST, DocumentChange
 
 
 def fold_name(name: str) -> str:

@@ -14,7 +14,7 @@ from cqrs_shared.contracts import StreamPosition
 from cqrs_shared.waiting import first_of
 from query_service import metrics
 from query_service.errors import ForgedToken, ViewBehind
-from query_service.model import ReadModel
+from query_service.read_model.model import ReadModel
 
 POLL_SECONDS = 0.25
 # Queries waiting at once, per process: a quarter of the default prefetch (64), so a flood of tokens

@@ -20,12 +20,14 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from cqrs_shared.contracts import CUSTOMER, EventEnvelope, ReadStream, RebuildProgress, StreamList, StreamType
-from query_service import control, layout, projector
-from query_service.model import REFRESH, Building, ReadModel
-from query_service.projections import PREFERRED_LIST, document_owner
-from query_service.projector import Projector
-from query_service.store import ReadStore
-from query_service.upgrade import mark_layout
+from query_service.projection import projector
+from query_service.projection.projections import document_owner
+from query_service.projection.projector import Projector
+from query_service.read_model import control, layout
+from query_service.read_model.changes import PREFERRED_LIST
+from query_service.read_model.model import REFRESH, Building, ReadModel
+from query_service.read_model.store import ReadStore
+from query_service.read_model.upgrade import mark_layout
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ from datetime import datetime
 from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
-from query_service import layout
-from query_service.layout import Document
-from query_service.projections import PREFERRED_LIST
-from query_service.store import ReadStore
+from query_service.read_model import layout
+from query_service.read_model.changes import PREFERRED_LIST
+from query_service.read_model.layout import Document
+from query_service.read_model.store import ReadStore
 
 log = logging.getLogger(__name__)
 

@@ -18,10 +18,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from cqrs_shared.contracts import AccountView, CustomerView, StreamType
-from query_service import control
-from query_service.cache import ViewCache
-from query_service.layout import Document
-from query_service.store import ReadStore
+from query_service.read_model import control
+from query_service.read_model.cache import ViewCache
+from query_service.read_model.layout import Document
+from query_service.read_model.store import ReadStore
 
 log = logging.getLogger(__name__)
 
