@@ -19,10 +19,10 @@ lint:     ## ruff, mypy and the import layers (lint-imports) only
 	uv run ruff check . && uv run ruff format --check . && uv run mypy && uv run lint-imports
 
 asyncapi: ## write docs/asyncapi.json (the message API) from the contracts, then validate it with @asyncapi/parser
-	uv run python -m cqrs_shared.contracts.asyncapi write docs/asyncapi.json && $(VALIDATE_ASYNCAPI)
+	uv run python -m cqrs_shared.asyncapi write docs/asyncapi.json && $(VALIDATE_ASYNCAPI)
 
 contract-check: ## docs/asyncapi.json up to date, valid, and no message broken since it was committed
-	uv run python -m cqrs_shared.contracts.asyncapi check docs/asyncapi.json && $(VALIDATE_ASYNCAPI)
+	uv run python -m cqrs_shared.asyncapi check docs/asyncapi.json && $(VALIDATE_ASYNCAPI)
 
 k8s-check: ## build the kustomize base and overlay and strictly validate every object (no cluster needed)
 	cd deploy/kubernetes/validate && go run . ..
@@ -52,10 +52,10 @@ cluster-stop: ## stop the three nodes of `make cluster` and remove their data
 	bash infra/cluster.sh stop --purge
 
 bench-scale: ## does a read stay as fast at 100,000 customers as at 1,000? (seeds its own read database)
-	uv run python -m tests.bench_scale
+	uv run python -m bench.scale
 
 bench-keepup: ## does the projector keep up with the command side at full rate? (needs `make run`)
-	uv run python -m tests.bench_keepup
+	uv run python -m bench.keepup
 
 fuzz:     ## 10,000 hostile commands and queries, and 10,000 hostile frames of each kind, against a pair of its own
 	CQRS_FUZZ_MESSAGES=10000 CQRS_FUZZ_FRAMES=10000 bash infra/test.sh -s tests/e2e/test_fuzz.py tests/e2e/test_fuzz_frames.py

@@ -10,4 +10,4 @@ set -a
 . infra/local.env
 set +a
 uv sync --frozen --quiet --group bench
-exec uv run --frozen --group bench python -m tests.bench "$@"
+exec uv run --frozen --group bench python -m bench "$@"

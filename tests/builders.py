@@ -15,6 +15,7 @@ import asyncpg
 from cqrs_shared.contracts import (
     ACCOUNT,
     CUSTOMER,
+    AccountEvent,
     AccountOpened,
     CommandAccepted,
     CommandRejected,
@@ -23,7 +24,6 @@ from cqrs_shared.contracts import (
     Event,
     EventEnvelope,
     MoneyDeposited,
-    MoneyWithdrawn,
     StreamType,
 )
 
@@ -32,7 +32,7 @@ AT = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 def stream_of(event: Event) -> tuple[StreamType, UUID]:
     """The stream an event belongs to: its account's, or its customer's."""
-    if isinstance(event, AccountOpened | MoneyDeposited | MoneyWithdrawn):
+    if isinstance(event, AccountEvent):
         return ACCOUNT, event.account_id
     return CUSTOMER, event.customer_id
 

@@ -8,6 +8,7 @@ hostile ones of the same length (a length prefix stays true), so the frames are 
 
 import struct
 from datetime import UTC, datetime
+from typing import cast
 
 from pamqp import commands, frame, header
 from pamqp.body import ContentBody
@@ -34,17 +35,20 @@ def content_header(
     holding tables nested that deep; ``small_negative``: a header holding -31 as a short-short int,
     which pamqp decodes and cannot encode again."""
     given = dict(properties or {})
+    headers: dict[str, object] = dict(cast(dict[str, object], given.get("headers") or {}))
     if timestamp is not None:
         given["timestamp"] = PLACEHOLDER_TIME
     if bad_text_in is not None:
         given[bad_text_in] = _TEXT_PLACEHOLDER
     if bad_header_key:
-        given["headers"] = {**dict(given.get("headers") or {}), _TEXT_PLACEHOLDER: "x"}  # type: ignore[dict-item]
+        headers[_TEXT_PLACEHOLDER] = "x"
     if small_negative:
-        given["headers"] = {**dict(given.get("headers") or {}), "small-negative": 100}  # type: ignore[dict-item]
+        headers["small-negative"] = 100
     nested = deep_headers(deep - 1) if deep else b""
     if deep:
-        given["headers"] = {**dict(given.get("headers") or {}), "deep": "\x05" * len(nested)}  # type: ignore[dict-item]
+        headers["deep"] = "\x05" * len(nested)
+    if headers:
+        given["headers"] = headers
     props = commands.Basic.Properties(**given)  # type: ignore[arg-type]
     data = frame.marshal(header.ContentHeader(0, body_size, props), 1)
     if timestamp is not None:

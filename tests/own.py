@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tests.conftest import Servers, fresh_resources
 from tests.pair import Service, start, wait_ready
+from tests.resources import Servers, fresh_resources
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from cqrs_shared.client import CqrsClient
-from tests.conftest import fresh_mongo, fresh_postgres
 from tests.masked import masked
+from tests.resources import fresh_mongo, fresh_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
 KILLED = -999  # what stop() reports for a service that did not stop within its drain time

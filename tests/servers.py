@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 from testcontainers.core.container import DockerContainer
 
+from cqrs_shared.messaging.access import ROLES
 from tests.readiness import Probe, amqp_answers, fail_with_logs, mongodb_answers, postgres_answers, wait_ready
 
 HOW_TO_START = (
@@ -106,28 +107,30 @@ def _container(name: str) -> Iterator[str]:
         wait_ready(container, kind.image, url, kind.probe)
         if name == "rabbitmq":
             _BROKERS[url] = container
-            _enable_partitions(container, kind.image)
+            _as_provisioned(container, kind.image)
         try:
             yield url
         finally:
             _BROKERS.pop(url, None)
 
 
-def _enable_partitions(container: DockerContainer, image: str) -> None:
-    """The consistent-hash exchange of the query service's partitions: shipped with RabbitMQ, enabled
-    as infra/provision.sh enables it on the local broker (README: Scaling out)."""
-    status, output = container.exec(["rabbitmq-plugins", "-q", "enable", "rabbitmq_consistent_hash_exchange"])
-    if status != 0:
-        fail_with_logs(
-            container, image, f"rabbitmq-plugins enable exited {status}: {output.decode(errors='replace')}"
-        )
-    # The body limit the local broker and compose set (infra/provision.sh: max_message_size).
-    limit = "application:set_env(rabbit, max_message_size, 1048576)."
-    status, output = container.exec(["rabbitmqctl", "eval", limit])
-    if status != 0:
-        fail_with_logs(
-            container, image, f"rabbitmqctl eval exited {status}: {output.decode(errors='replace')}"
-        )
+def _as_provisioned(container: DockerContainer, image: str) -> None:
+    """The broker as infra/provision.sh makes the local one: the consistent-hash exchange of the
+    query service's partitions (README: Scaling out), the body limit (max_message_size), and the
+    first user given the admin role's tags (an administrator, and the one role that impersonates:
+    cqrs dlq replay sends a letter back as it was published; the image's own first user is an
+    administrator only)."""
+    steps = [
+        ["rabbitmq-plugins", "-q", "enable", "rabbitmq_consistent_hash_exchange"],
+        ["rabbitmqctl", "eval", "application:set_env(rabbit, max_message_size, 1048576)."],
+        ["rabbitmqctl", "set_user_tags", "cqrs-admin", *ROLES["admin"].tags],
+    ]
+    for step in steps:
+        status, output = container.exec(step)
+        if status != 0:
+            fail_with_logs(
+                container, image, f"{' '.join(step[:2])} exited {status}: {output.decode(errors='replace')}"
+            )
 
 
 def _url(container: DockerContainer, kind: Kind) -> str:

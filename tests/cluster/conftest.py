@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import fresh_mongo, fresh_postgres, unique
 from tests.pair import ROOT, Service, start, wait_ready
+from tests.resources import fresh_mongo, fresh_postgres, unique
 
 NODES = {"a": 5701, "b": 5702, "c": 5703}
 

@@ -101,11 +101,10 @@ async def stored_once(dsn: str, load: Load) -> None:
     conn = await asyncpg.connect(dsn)
     try:
         ids = [str(command_id) for command_id in load.accepted]
-        counts = dict(
-            await conn.fetch(
-                "SELECT causation_id, count(*) FROM events WHERE causation_id = ANY($1) GROUP BY 1", ids
-            )
+        rows = await conn.fetch(
+            "SELECT causation_id, count(*) FROM events WHERE causation_id = ANY($1) GROUP BY 1", ids
         )
+        counts: dict[str, int] = {row[0]: row[1] for row in rows}
         results = await conn.fetchval(
             "SELECT count(*) FROM command_results WHERE command_id = ANY($1::uuid[])", ids
         )

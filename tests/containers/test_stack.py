@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import cast
 from uuid import uuid4
 
 import pytest
@@ -169,7 +170,8 @@ def test_the_cli_drives_the_pair_in_containers(stack: Stack) -> None:
     view = stack.cli("account", "get", account_id, *[arg for t in tokens for arg in ("--after-token", t)])
     assert view["balance"] == "12.75", view
     history = stack.cli("account", "history", account_id, "--after-token", tokens[-1])
-    assert [item["amount"] for item in history["items"]] == ["0.25", "2.50", "10.00"], history  # type: ignore[index,union-attr]
+    items = cast(list[dict[str, str]], history["items"])
+    assert [item["amount"] for item in items] == ["0.25", "2.50", "10.00"], history
     shown = stack.cli("customer", "get", customer_id, "--after-token", str(preferred["token"]))
     assert shown["is_preferred"] is True, shown
     listed = stack.cli("customer", "preferred")

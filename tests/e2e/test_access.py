@@ -6,10 +6,13 @@ client user may not send, however it is dressed; the queue policy bounds a queue
 
 import asyncio
 import json
+import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit
 from uuid import uuid4
 
 import aio_pika
@@ -18,7 +21,7 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from aio_pika.exceptions import DeliveryError
 from aiormq.exceptions import ChannelAccessRefused, ChannelPreconditionFailed
 
-from cqrs_shared import dlq
+from cqrs_shared.cli.ops import EXIT_NOT_FOUND, EXIT_REJECTED
 from cqrs_shared.client import CqrsClient
 from cqrs_shared.contracts import (
     AccountView,
@@ -31,21 +34,21 @@ from cqrs_shared.contracts import (
     GetProjectionStatus,
     OpenAccount,
     ProjectionStatus,
-    Query,
     RebuildReadModel,
     VerifyStream,
 )
+from cqrs_shared.contracts.base import Answered
 from cqrs_shared.errors import BrokerUnavailable, RemoteError
-from cqrs_shared.messaging import topology
+from cqrs_shared.messaging import dlq, topology
 from cqrs_shared.messaging.access import Bounds
 from cqrs_shared.messaging.senders import SENDER_HEADER
-from tests.access import RoleUser, bound_queues, connected_users, role_users
+from tests.access import RoleUser, as_user, bound_queues, broker_ctl, connected_users, role_users
 from tests.builders import accepted, rejected
-from tests.conftest import fresh_vhost
 from tests.e2e.raw import Raw, raw_channel
-from tests.faults.isolated import Isolated, Servers, isolated
+from tests.faults.isolated import Isolated, isolated
 from tests.faults.supervised import make_run
 from tests.pair import Cli, Pair, Service, start, wait_ready
+from tests.resources import Servers, fresh_vhost
 from tests.waiting import until
 
 pytestmark = pytest.mark.timeout(180)
@@ -214,11 +217,11 @@ async def test_the_broker_refuses_what_a_role_may_not_do(
 @pytest.mark.parametrize(
     "operation", [RebuildReadModel(), GetProjectionStatus(), VerifyStream(stream_id=uuid4())]
 )
-async def test_an_operation_asked_as_a_query_is_forbidden(roles: Roles, operation: Query) -> None:
+async def test_an_operation_asked_as_a_query_is_forbidden(roles: Roles, operation: Answered[Any]) -> None:
     # RebuildReadModel from the client role started a full rebuild before (issue 20).
     async with CqrsClient.connect(roles.url("client"), timeout=10) as client:
         with pytest.raises(RemoteError) as refused:
-            await client.ask(operation, ProjectionStatus)
+            await client.ask(operation)
     assert refused.value.info.code == ErrorCode.FORBIDDEN
     assert topology.OPERATIONS_QUEUE in refused.value.info.message
     assert "rebuild" not in roles.query.output().lower().replace("rebuildreadmodel", "")
@@ -327,6 +330,38 @@ async def test_a_replayed_dead_letter_is_judged_as_its_first_sender(roles: Roles
     assert str(again.headers["x-error-message"]).startswith(
         f"user '{roles.users['teller'].name}' may not send OpenAccount"
     )
+
+
+async def test_a_replay_by_an_operator_who_may_not_impersonate_says_what_to_grant(
+    roles: Roles, servers: Servers
+) -> None:
+    """Every right but the impersonator tag: the broker refuses to send the letter back as its
+    sender published it; the CLI says so, and what to grant, and the letter stays."""
+    async with CqrsClient.connect(roles.url("teller"), timeout=10) as teller:
+        reply = rejected(
+            await teller.send(OpenAccount(customer_id=uuid4(), currency="EUR")), ErrorCode.FORBIDDEN
+        )
+    message_id = str(reply.command_id)
+    ctl = broker_ctl(servers.rabbitmq)
+    name, password = f"cqrs-test-ops-{uuid4().hex[:8]}", uuid4().hex
+    ctl("add_user", name, password)
+    try:
+        ctl("set_permissions", "-p", urlsplit(roles.own.vhost).path.lstrip("/"), name, ".*", ".*", ".*")
+        operator = Cli({**roles.own.env, "CQRS_RABBITMQ_URL": as_user(roles.own.vhost, name, password)})
+
+        async def replayed() -> subprocess.CompletedProcess[str] | None:  # once it is dead-lettered
+            done = await asyncio.to_thread(operator, "dlq", "replay", message_id)
+            return None if done.returncode == EXIT_NOT_FOUND else done  # not dead-lettered yet
+
+        done = await until(replayed, what="the replay")
+    finally:
+        ctl("delete_user", name, check=False)
+    assert done.returncode == EXIT_REJECTED, done.stdout + done.stderr
+    assert "user tagged impersonator" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    async with raw_channel(roles.own.vhost) as admin:
+        kept = await dead_letter(admin.channel, message_id)
+    assert kept.headers[SENDER_HEADER] == roles.users["teller"].name
 
 
 async def test_the_cli_as_a_limited_user_is_refused_cleanly(roles: Roles) -> None:

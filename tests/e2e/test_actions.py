@@ -7,8 +7,8 @@ import sys
 
 import asyncpg
 
-from tests.conftest import fresh_postgres
 from tests.pair import Pair, free_port
+from tests.resources import fresh_postgres
 
 
 def action(module: str, name: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Servers
+from tests.resources import Servers
 
 IN_FLIGHT = (1, 4)
 SCENARIOS = {
@@ -35,7 +35,7 @@ def test_a_short_bench_gives_every_figure_with_its_ratio_to_the_ceiling(
         "CQRS_MONGODB_URL": servers.mongodb,
     }
     done = subprocess.run(
-        [sys.executable, "-m", "tests.bench", "--customers", "60", "--seconds", "0.3", "--warmup", "0.1",
+        [sys.executable, "-m", "bench", "--customers", "60", "--seconds", "0.3", "--warmup", "0.1",
          "--in-flight", ",".join(map(str, IN_FLIGHT)), "--min-samples", "40", "--lag-rate", "40",
          "--out", str(out), "--plot", str(picture)],
         env=env, capture_output=True, text=True, timeout=280, check=False,

@@ -19,9 +19,9 @@ from aio_pika.abc import AbstractIncomingMessage
 from cqrs_shared.contracts import CreateCustomer, CustomerCreated, GetCustomer, ReadStream
 from cqrs_shared.messaging import topology
 from tests.builders import envelope
-from tests.conftest import fresh_vhost, no_vhost
 from tests.e2e.test_ops import listed, run, wait_listed
 from tests.pair import Cli
+from tests.resources import fresh_vhost, no_vhost
 
 COMMAND_DLQ = topology.dead_letter_queue(topology.COMMAND_QUEUE)
 

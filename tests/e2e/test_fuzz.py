@@ -19,9 +19,10 @@ from cqrs_shared.client import CqrsClient
 from cqrs_shared.contracts import CommandReply, CreateCustomer, CustomerView, ErrorCode, GetCustomer
 from cqrs_shared.contracts.replies import QueryFailed, QueryOk
 from tests.builders import accepted
-from tests.faults.isolated import Isolated, Servers, isolated
+from tests.faults.isolated import Isolated, isolated
 from tests.fuzz import Hostile, hostile_messages, sender
 from tests.pair import Pair
+from tests.resources import Servers
 
 pytestmark = pytest.mark.timeout(900)
 

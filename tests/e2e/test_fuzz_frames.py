@@ -15,6 +15,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable
+from typing import cast
 
 import aio_pika
 import pytest
@@ -25,10 +26,11 @@ from cqrs_shared.contracts import CreateCustomer, CustomerView, GetCustomer
 from cqrs_shared.messaging import topology
 from tests.builders import accepted
 from tests.e2e.test_fuzz import _still_ready
-from tests.faults.isolated import Servers, isolated
+from tests.faults.isolated import isolated
 from tests.hostile_frames import content_header, publish_frames
 from tests.pair import Pair
 from tests.raw_amqp import raw_publisher
+from tests.resources import Servers
 from tests.waiting import until
 
 pytestmark = pytest.mark.timeout(3600)
@@ -99,10 +101,8 @@ def frames(kind: str, queue: str, count: int, rng: random.Random) -> list[bytes]
     for n in range(count):
         body = json.dumps({"type": "FuzzNoSuchMessage", "kind": kind, "n": n}).encode()
         hostile = KINDS[kind](rng)
-        properties = {
-            "message_id": f"00000000-0000-4000-8000-{n:012d}",
-            **dict(hostile.pop("properties", {})),
-        }  # type: ignore[call-overload]
+        given = cast(dict[str, object], hostile.pop("properties", {}))
+        properties = {"message_id": f"00000000-0000-4000-8000-{n:012d}", **given}
         header = content_header(len(body), properties=properties, **hostile)  # type: ignore[arg-type]
         made.append(publish_frames(exchange, routing_key, body, header))
     return made

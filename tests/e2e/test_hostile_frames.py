@@ -75,7 +75,7 @@ async def test_frames_the_amqp_library_could_not_read_are_settled_and_the_servic
     service = pair.command if queue == topology.COMMAND_QUEUE else pair.query
     assert service.process.poll() is None
     assert "reconnect" not in service.output().lower(), service.output()[-3000:]
-    expected = {f"Hostile {case}": code for case, _, code in CASES if code is not None}
+    expected: dict[str, str | None] = {f"Hostile {case}": code for case, _, code in CASES if code is not None}
     if queue == topology.QUERY_QUEUE:
         # A CreateCustomer on the query queue is an unknown query, once its envelope passes the screen
         # (the envelope checks: the timestamp, the reply address).

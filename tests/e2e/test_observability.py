@@ -9,12 +9,12 @@ from urllib.parse import urlsplit
 from uuid import uuid4
 
 import aiohttp
-from prometheus_client.parser import text_string_to_metric_families
 
 from cqrs_shared.client import CqrsClient
 from cqrs_shared.contracts import CreateCustomer, CustomerView, GetCustomer
 from tests.builders import accepted
 from tests.pair import ROOT, Pair, Service, free_port
+from tests.scrape import metric
 from tests.waiting import until
 
 
@@ -24,13 +24,7 @@ async def get(service: Service, path: str) -> tuple[int, str]:
 
 
 async def handled(service: Service, **labels: str) -> float:
-    _, text = await get(service, "/metrics")
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == "cqrs_messages_handled_total" and labels.items() <= sample.labels.items()
-    )
+    return await metric(service.url, "cqrs_messages_handled_total", **labels)
 
 
 def json_lines(service: Service) -> list[dict[str, Any]]:

@@ -25,6 +25,7 @@ from command_service.aggregates import ACCOUNT_AGGREGATE, CUSTOMER_AGGREGATE
 from cqrs_shared.client import CqrsClient
 from cqrs_shared.contracts import (
     AccountView,
+    CommandAccepted,
     CreateCustomer,
     CustomerCreated,
     CustomerDetailsEdited,
@@ -42,8 +43,9 @@ from cqrs_shared.contracts import (
 from cqrs_shared.errors import RemoteError
 from query_service.read_model import layout
 from tests.builders import accepted, envelope, insert_events, savings
-from tests.faults.isolated import Isolated, Servers, isolated
+from tests.faults.isolated import Isolated, isolated
 from tests.pair import ROOT, Pair, start, wait_ready
+from tests.resources import Servers
 from tests.waiting import until
 
 pytestmark = pytest.mark.timeout(600)
@@ -187,7 +189,8 @@ async def test_a_rebuild_brings_in_the_whole_event_store_while_queries_and_comma
         with pytest.raises(RemoteError, match="not found"):
             await client.ask(GetCustomer(customer_id=history.customers[0]), CustomerView)
         rebuild = await cqrs_started(own, "projection", "rebuild")
-        answered, during = 0, []
+        answered = 0
+        during: list[CommandAccepted] = []
         second: subprocess.CompletedProcess[str] | None = None
         while rebuild.returncode is None:
             view = await client.ask(GetCustomer(customer_id=live.id, min_version=1), CustomerView)

@@ -32,9 +32,10 @@ from cqrs_shared.contracts import (
 from cqrs_shared.contracts.events import MoneyDeposited
 from cqrs_shared.messaging.topology import EVENT_QUEUE, dead_letter_queue
 from tests.builders import accepted, insert_events, stream
-from tests.faults.isolated import Isolated, Servers, isolated
+from tests.faults.isolated import Isolated, isolated
 from tests.pair import Pair, Service, start, wait_ready
 from tests.release import PREVIOUS_RELEASE, release
+from tests.resources import Servers
 from tests.waiting import until
 
 pytestmark = pytest.mark.timeout(300)

@@ -17,9 +17,9 @@ import aiohttp
 from cqrs_shared.client import CqrsClient
 from cqrs_shared.contracts import CreateCustomer, CustomerView, GetCustomer
 from tests.builders import accepted
-from tests.faults.isolated import Servers
 from tests.own import Own, own_resources, running
 from tests.pair import ROOT, free_port
+from tests.resources import Servers
 from tests.servers import rabbitmqctl
 
 URLS = ("CQRS_RABBITMQ_URL", "CQRS_POSTGRES_DSN", "CQRS_MONGODB_URL")

@@ -22,8 +22,8 @@ from cqrs_shared.client import CqrsClient
 from cqrs_shared.contracts import CreateCustomer, CustomerView, GetCustomer
 from cqrs_shared.errors import BrokerUnavailable
 from tests.builders import accepted
-from tests.faults.isolated import Servers
 from tests.own import Own, own_resources, running
+from tests.resources import Servers
 
 AMQPS_PORT = 5671
 MONGODB_TLS_PORT = 27018

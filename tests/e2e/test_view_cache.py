@@ -7,6 +7,7 @@ import random
 from decimal import Decimal
 from uuid import UUID
 
+from bench.pair_ops import view_reads
 from cqrs_shared.client import CqrsClient
 from cqrs_shared.contracts import (
     AccountView,
@@ -18,7 +19,6 @@ from cqrs_shared.contracts import (
     GetCustomer,
     OpenAccount,
 )
-from tests.bench.pair_ops import view_reads
 from tests.builders import accepted
 from tests.pair import Pair
 

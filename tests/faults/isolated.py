@@ -11,8 +11,8 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-from tests.conftest import Servers, fresh_resources
 from tests.pair import ROOT, Pair, Service, start, wait_ready
+from tests.resources import Servers, fresh_resources
 
 
 @dataclass

@@ -14,11 +14,11 @@ from uuid import uuid4
 import pytest
 
 from cqrs_shared.client import CqrsClient
-from tests.conftest import fresh_mongo, fresh_postgres, fresh_vhost, no_vhost
 from tests.delivery import created, events_of, visible
 from tests.faults.isolated import proxy_to, through
 from tests.faults.supervised import make_run
 from tests.pair import Pair
+from tests.resources import fresh_mongo, fresh_postgres, fresh_vhost, no_vhost
 from tests.waiting import until
 
 CUSTOMERS = 60

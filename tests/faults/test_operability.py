@@ -12,14 +12,15 @@ from uuid import UUID
 
 import aiohttp
 import asyncpg
-from prometheus_client.parser import text_string_to_metric_families
 from pymongo import AsyncMongoClient
 
 from cqrs_shared.client import CqrsClient
 from cqrs_shared.contracts import CreateCustomer, CustomerCreated, CustomerView, GetCustomer, OpenAccount
+from tests import scrape
 from tests.builders import accepted, envelope, insert_events
-from tests.faults.isolated import Isolated, Servers, isolated
+from tests.faults.isolated import Isolated, isolated
 from tests.pair import Cli, Pair, Service
+from tests.resources import Servers
 from tests.waiting import until
 
 
@@ -30,14 +31,7 @@ async def probe(service: Service, path: str) -> tuple[int, dict[str, Any]]:
 
 async def metric(service: Service, name: str, **labels: str) -> float:
     """The sum of ``name``'s samples whose labels include ``labels``."""
-    async with aiohttp.ClientSession() as session, session.get(service.url + "/metrics") as response:
-        text = await response.text()
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == name and labels.items() <= sample.labels.items()
-    )
+    return await scrape.metric(service.url, name, **labels)
 
 
 def equals(wanted: float, read: Callable[[], Awaitable[float]]) -> Callable[[], Awaitable[bool]]:

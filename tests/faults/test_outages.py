@@ -40,7 +40,7 @@ async def test_commands_survive_the_database_dropping_every_connection(pair: Pai
 
     async def all_applied() -> bool:
         count = await sql(pair.postgres_dsn, "SELECT count(*) FROM events WHERE stream_id = ANY($1)", ids)
-        return count == COMMANDS
+        return bool(count == COMMANDS)
 
     await until(all_applied, timeout=60, what="every command after the outages")
     versions = await sql(

@@ -48,7 +48,9 @@ async def test_withdrawals_across_two_replicas_of_each_service_never_overdraw(pa
         async def all_published() -> bool:
             conn = await asyncpg.connect(pair.postgres_dsn)
             try:
-                return await conn.fetchval("SELECT count(*) FROM events WHERE published_at IS NULL") == 0
+                return bool(
+                    await conn.fetchval("SELECT count(*) FROM events WHERE published_at IS NULL") == 0
+                )
             finally:
                 await conn.close()
 

@@ -9,10 +9,10 @@ import asyncio
 import signal
 import time
 
-from cqrs_shared.drain import CUT_SHORT
-from tests.conftest import Servers
+from cqrs_shared.runtime.drain import CUT_SHORT
 from tests.faults.isolated import isolated
 from tests.pair import Pair, Service
+from tests.resources import Servers
 
 BUDGET = 6.0
 # The interpreter's start of exit and the log flush, beyond the budget itself.

@@ -7,10 +7,11 @@ from typing import Any
 
 from cqrs_shared.client import CqrsClient
 from cqrs_shared.contracts import CreateCustomer, CustomerView, GetCustomer
-from cqrs_shared.tracing import child_traceparent, new_traceparent, trace_id
+from cqrs_shared.observability.tracing import child_traceparent, new_traceparent, trace_id
 from tests.builders import accepted
-from tests.faults.isolated import Servers, isolated
+from tests.faults.isolated import isolated
 from tests.pair import Pair, Service
+from tests.resources import Servers
 
 
 def spans(service: Service, trace: str) -> list[dict[str, Any]]:

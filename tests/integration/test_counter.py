@@ -23,7 +23,7 @@ async def test_two_stores_reserving_at_once_never_take_one_number_twice(
         first, second = ReadStore(first_db), ReadStore(second_db)  # a lock of their own each
 
         async def take(store: ReadStore, count: int) -> list[int]:
-            taken = []
+            taken: list[int] = []
             for _ in range(ROUNDS):
                 start = await store.reserve(layout.PREFERRED_COUNTER, count)
                 taken += range(start, start + count)

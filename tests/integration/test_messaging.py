@@ -5,6 +5,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import cast
 from urllib.parse import urlsplit
 from uuid import uuid4
 
@@ -12,24 +13,29 @@ import aio_pika
 import pytest
 from aio_pika.abc import AbstractQueue, AbstractRobustConnection
 
-from cqrs_shared import metrics
 from cqrs_shared.client import CqrsClient
 from cqrs_shared.contracts import ErrorCode, ErrorInfo, Metadata
 from cqrs_shared.contracts.replies import QueryFailed
 from cqrs_shared.errors import BrokerUnavailable, RequestTimeout, TopologyMismatch
-from cqrs_shared.messaging import consumer, topology
+from cqrs_shared.messaging import consumer, envelope, topology
 from cqrs_shared.messaging.channels import login, open_channel
 from cqrs_shared.messaging.consumer import Consumer, Outcome
 from cqrs_shared.messaging.envelope import Delivery
 from cqrs_shared.messaging.responder import Responder
 from cqrs_shared.messaging.rpc import RpcClient
+from cqrs_shared.observability import metrics
 from query_service.subscription.event_queues import EventQueues
-from tests.conftest import Servers, fresh_vhost, no_vhost, unique
 from tests.hostile_frames import content_header, publish_frames
 from tests.raw_amqp import raw_publisher
+from tests.resources import Servers, fresh_vhost, no_vhost, unique
 from tests.waiting import until
 
 Handle = Callable[[Delivery], Awaitable[Outcome]]
+
+
+def user_of(amqp: AbstractRobustConnection) -> str:
+    """The user ``amqp`` logged in as: what a Responder publishes its copies as."""
+    return login(str(cast(aio_pika.RobustConnection, amqp).url))
 
 
 @asynccontextmanager
@@ -37,7 +43,7 @@ async def serving(amqp: AbstractRobustConnection, queue_name: str, handle: Handl
     async with AsyncExitStack() as stack:
         channel = await open_channel(stack, amqp, prefetch=8)
         queue = await topology.declare_queue(channel, queue_name)
-        responder = Responder(await open_channel(stack, amqp, confirms=False), channel, login(str(amqp.url)))
+        responder = Responder(await open_channel(stack, amqp, confirms=False), channel, user_of(amqp))
         async with Consumer(
             queue, handle, responder, transient=lambda error: isinstance(error, TimeoutError)
         ):
@@ -152,7 +158,7 @@ async def test_a_message_that_always_fails_transiently_is_dead_lettered_once_its
     async with AsyncExitStack() as stack:
         channel = await open_channel(stack, amqp, prefetch=8)
         queue = await topology.declare_queue(channel, name)
-        responder = Responder(await open_channel(stack, amqp, confirms=False), channel, login(str(amqp.url)))
+        responder = Responder(await open_channel(stack, amqp, confirms=False), channel, user_of(amqp))
         transient = lambda error: isinstance(error, TimeoutError)  # noqa: E731
         async with Consumer(queue, away, responder, transient=transient, requeues=3), RpcClient(amqp) as rpc:
             reply = await call(rpc, name, {"n": 1})
@@ -189,7 +195,7 @@ async def test_a_message_our_code_fails_on_outside_the_handler_is_parked_once_it
     # A defect of ours in reading a message (here: delivery() made to raise for one body) must neither
     # hold its prefetch slot nor come back for ever; the messages behind it are served.
     monkeypatch.setattr(consumer, "REQUEUE_DELAY_SECONDS", 0.01)
-    real = consumer.delivery
+    real = envelope.delivery
 
     def broken(message: aio_pika.abc.AbstractIncomingMessage, publisher: str | None = None) -> Delivery:
         if b"poison" in message.body:
@@ -201,7 +207,7 @@ async def test_a_message_our_code_fails_on_outside_the_handler_is_parked_once_it
     async with AsyncExitStack() as stack:
         channel = await open_channel(stack, amqp, prefetch=1)
         queue = await topology.declare_queue(channel, name)
-        responder = Responder(await open_channel(stack, amqp, confirms=False), channel, login(str(amqp.url)))
+        responder = Responder(await open_channel(stack, amqp, confirms=False), channel, user_of(amqp))
         transient = lambda error: isinstance(error, TimeoutError)  # noqa: E731
         async with Consumer(queue, echo, responder, transient=transient, requeues=3), RpcClient(amqp) as rpc:
             # Written raw, without a message id (aiormq would add one): the budget must run out all
@@ -274,7 +280,7 @@ async def test_a_single_active_consumer_queue_feeds_one_consumer_until_it_goes(
 
     async with AsyncExitStack() as stack:
         channel = await open_channel(stack, amqp)
-        responder = Responder(await open_channel(stack, amqp, confirms=False), channel, login(str(amqp.url)))
+        responder = Responder(await open_channel(stack, amqp, confirms=False), channel, user_of(amqp))
         queues = [
             await topology.declare_queue(await open_channel(stack, amqp), name, single_active_consumer=True)
             for _ in range(2)
@@ -318,7 +324,7 @@ async def test_a_single_active_consumer_that_leaves_finishes_before_the_next_one
 
     async with AsyncExitStack() as stack:
         channel = await open_channel(stack, amqp)
-        responder = Responder(await open_channel(stack, amqp, confirms=False), channel, login(str(amqp.url)))
+        responder = Responder(await open_channel(stack, amqp, confirms=False), channel, user_of(amqp))
         first = await stack.enter_async_context(AsyncExitStack())
         queue = await topology.declare_queue(
             await open_channel(first, amqp), name, single_active_consumer=True

@@ -158,7 +158,8 @@ async def test_a_preferred_page_over_sparse_buckets_stops_early_with_a_cursor_an
     first = await read_store.preferred_customers(3, None)
     assert first.items == []
     assert first.next is not None
-    seen, after, pages = list(first.items), first.next, 1
+    after: str | None = first.next
+    seen, pages = list(first.items), 1
     while after is not None:
         page = await read_store.preferred_customers(3, after)
         seen += page.items

@@ -9,7 +9,13 @@ from uuid import UUID, uuid4
 import aio_pika
 import asyncpg
 import pytest
-from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue, AbstractRobustConnection
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustConnection,
+)
 from prometheus_client import REGISTRY
 
 from command_service.held_streams import Backoff
@@ -25,7 +31,7 @@ from cqrs_shared.contracts import (
 )
 from cqrs_shared.messaging import topology
 from tests.builders import accepted, envelope, insert_events, stream
-from tests.conftest import fresh_vhost, no_vhost
+from tests.resources import fresh_vhost, no_vhost
 from tests.store_contract import send
 from tests.waiting import until
 
@@ -93,7 +99,7 @@ async def test_relay_publishes_each_stream_in_version_order_with_metadata(
         command = EditCustomerDetails(customer_id=created.id, name=f"Ada {n}")
         await send(event_store, command, Metadata(type="E", traceparent=f"00-{'a' * 32}-{'b' * 16}-01"))
     assert await relay.publish_pending() == 6
-    messages = []
+    messages: list[AbstractIncomingMessage] = []
     while len(messages) < 6:
         message = await queue.get(fail=False, no_ack=True, timeout=5)
         if message is None:

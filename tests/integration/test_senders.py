@@ -6,6 +6,7 @@ from contextlib import AsyncExitStack
 from uuid import uuid4
 
 import aio_pika
+from aio_pika.abc import HeadersType
 
 from cqrs_shared.messaging import topology
 from cqrs_shared.messaging.channels import login, open_channel
@@ -15,7 +16,7 @@ from cqrs_shared.messaging.responder import Responder
 from cqrs_shared.messaging.retry import RetryPolicy
 from cqrs_shared.messaging.senders import SENDER_HEADER
 from tests.access import role_users
-from tests.conftest import Servers, fresh_vhost
+from tests.resources import Servers, fresh_vhost
 from tests.waiting import until
 
 
@@ -53,7 +54,7 @@ async def test_a_retried_message_is_judged_as_its_first_sender_and_a_forged_send
                     exchange = await (await sending.channel()).get_exchange(
                         topology.COMMANDS_EXCHANGE, ensure=False
                     )
-                    forged = {SENDER_HEADER: "cqrs-admin"}
+                    forged: HeadersType = {SENDER_HEADER: "cqrs-admin"}
                     message = aio_pika.Message(
                         b"{}", message_id=str(uuid4()), headers=forged, user_id=client.name
                     )

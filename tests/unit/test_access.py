@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from command_service.settings import COMMAND_TYPES
-from cqrs_shared import cli
+from cqrs_shared.cli import main as cli
 from cqrs_shared.messaging import access, topology
 from cqrs_shared.messaging.access import ROLES, Account, Bounds, definitions, grant_commands, password_hash
 

@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 from command_service.domain.account import (
     MAX_ACCOUNTS_PER_CUSTOMER,
     Account,
-    AccountEvent,
     check_room,
     decide,
     evolve,
@@ -23,6 +22,7 @@ from command_service.domain.errors import (
     TooManyAccounts,
 )
 from cqrs_shared.contracts import (
+    AccountEvent,
     AccountOpened,
     Deposit,
     MoneyDeposited,
@@ -33,6 +33,13 @@ from cqrs_shared.contracts import (
 
 ID, OWNER = uuid4(), uuid4()
 OPENED = AccountOpened(account_id=ID, customer_id=OWNER, currency="EUR")
+
+
+def moved(events: list[AccountEvent]) -> MoneyDeposited | MoneyWithdrawn:
+    """The one money movement ``events`` hold."""
+    (event,) = events
+    assert isinstance(event, MoneyDeposited | MoneyWithdrawn), event
+    return event
 
 
 def history(*events: AccountEvent) -> Account | None:
@@ -84,7 +91,7 @@ def test_a_new_account_has_a_zero_balance_in_currency_digits() -> None:
 def test_deposit_carries_owner_currency_and_the_balance_after() -> None:
     events = decide(history(OPENED, deposited("5.00", "5.00")), Deposit(account_id=ID, amount="10.5"), ID)
     assert events == [deposited("10.50", "15.50")]
-    assert str(events[0].amount) == "10.50"
+    assert str(moved(events).amount) == "10.50"
 
 
 def test_withdraw_within_the_balance_emits_withdrawn() -> None:
@@ -103,7 +110,7 @@ def test_withdraw_within_the_balance_emits_withdrawn() -> None:
 
 def test_withdrawing_the_whole_balance_leaves_zero() -> None:
     events = decide(history(OPENED, deposited("10.00", "10.00")), Withdraw(account_id=ID, amount="10.00"), ID)
-    assert events[0].balance == Decimal("0.00")
+    assert moved(events).balance == Decimal("0.00")
 
 
 def test_withdrawal_beyond_balance_is_rejected() -> None:
@@ -121,7 +128,7 @@ def test_yen_takes_no_decimals() -> None:
     yen = AccountOpened(account_id=ID, customer_id=OWNER, currency="JPY")
     with pytest.raises(InvalidValue):
         decide(history(yen), Deposit(account_id=ID, amount="1.5"), ID)
-    assert str(decide(history(yen), Deposit(account_id=ID, amount="1500"), ID)[0].balance) == "1500"
+    assert str(moved(decide(history(yen), Deposit(account_id=ID, amount="1500"), ID)).balance) == "1500"
 
 
 @pytest.mark.parametrize("command", [Deposit(account_id=ID, amount="1"), Withdraw(account_id=ID, amount="1")])
@@ -154,6 +161,7 @@ def test_no_sequence_of_moves_makes_a_balance_negative_or_disagree_with_its_even
             assert amount > state.balance
             continue
         for event in events:
+            assert isinstance(event, MoneyDeposited | MoneyWithdrawn)
             total += event.amount if isinstance(event, MoneyDeposited) else -event.amount
             state = evolve(state, event)
             assert state.balance >= 0

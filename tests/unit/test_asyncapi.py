@@ -1,15 +1,16 @@
 """The AsyncAPI document: committed as generated, and saying what the code does."""
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, get_type_hints
 
 import pytest
 
 from command_service.routes import ROUTES
+from cqrs_shared.asyncapi import document, render
+from cqrs_shared.asyncapi.messages import QUERY_RESULTS
 from cqrs_shared.contracts import ErrorCode, GetProjectionStatus, RebuildReadModel, VerifyStream
-from cqrs_shared.contracts.asyncapi import document, render
-from cqrs_shared.contracts.asyncapi.messages import QUERY_RESULTS
 from cqrs_shared.messaging import topology
 from query_service.operations.answers import Operations
 from query_service.queries import HANDLERS
@@ -44,7 +45,10 @@ def test_every_command_the_command_service_routes_is_in_the_document() -> None:
 def test_every_query_answers_with_what_its_handler_returns() -> None:
     for query, handler in HANDLERS.items():
         assert get_type_hints(handler)["return"] is QUERY_RESULTS[query], query.__name__
-    operations = {RebuildReadModel: Operations.rebuild, GetProjectionStatus: Operations.status}
+    operations: dict[type, Callable[..., object]] = {
+        RebuildReadModel: Operations.rebuild,
+        GetProjectionStatus: Operations.status,
+    }
     for query, method in {**operations, VerifyStream: Operations.verify}.items():
         assert get_type_hints(method)["return"] is QUERY_RESULTS[query], query.__name__
 

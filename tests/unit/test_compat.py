@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
-from cqrs_shared.contracts.asyncapi import document
-from cqrs_shared.contracts.compat import Breaking, breaking_changes
+from cqrs_shared.asyncapi import document
+from cqrs_shared.asyncapi.compat import Breaking, breaking_changes
 
 Json = dict[str, Any]
 STRING: Json = {"type": "string"}

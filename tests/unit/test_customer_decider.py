@@ -4,13 +4,14 @@ from uuid import uuid4
 
 import pytest
 
-from command_service.domain.customer import Customer, CustomerEvent, decide, evolve
+from command_service.domain.customer import Customer, decide, evolve
 from command_service.domain.errors import AlreadyExists, NotFound
 from cqrs_shared.contracts import (
     ChangeCustomerLocale,
     CreateCustomer,
     CustomerCreated,
     CustomerDetailsEdited,
+    CustomerEvent,
     CustomerLocaleChanged,
     CustomerMadePreferred,
     EditCustomerDetails,

@@ -12,7 +12,7 @@ import pytest
 from aio_pika.abc import FieldValue, HeadersType
 
 from cqrs_shared.contracts import CreateCustomer, CustomerCreated, GetCustomer, ListStreams
-from cqrs_shared.dlq import MAX_JUDGED_BYTES, DeadLetter, refusal
+from cqrs_shared.messaging.dlq import MAX_JUDGED_BYTES, DeadLetter, refusal
 from cqrs_shared.messaging.topology import (
     COMMAND_QUEUE,
     EVENT_QUEUE,

@@ -5,7 +5,7 @@ from typing import NoReturn
 
 import pytest
 
-from cqrs_shared.drain import CUT_SHORT, within_budget
+from cqrs_shared.runtime.drain import CUT_SHORT, within_budget
 
 
 class Left(Exception):

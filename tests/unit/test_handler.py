@@ -27,8 +27,8 @@ from cqrs_shared.contracts import (
     OpenAccount,
     Withdraw,
 )
-from cqrs_shared.keyed_lock import KeyedLock
 from cqrs_shared.messaging.envelope import Delivery
+from cqrs_shared.runtime.keyed_lock import KeyedLock
 from tests.builders import accepted, rejected
 from tests.store_contract import EventStoreContract, recorded_reply, send
 

@@ -16,7 +16,7 @@ from pydantic import TypeAdapter
 from pydantic_settings import BaseSettings
 
 from command_service.settings import CommandSettings
-from cqrs_shared.secret_files import SUFFIX, is_secret
+from cqrs_shared.runtime.secret_files import SUFFIX, is_secret
 from query_service.settings import QuerySettings
 
 ROOT = Path(__file__).resolve().parents[2]

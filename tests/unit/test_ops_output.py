@@ -3,16 +3,17 @@
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
-from cqrs_shared import ops_output
-from cqrs_shared.dlq import DeadLetter, Found, Settled
-from cqrs_shared.readiness import Check, Outbox, Readiness
-from cqrs_shared.status import QueueDepth, Service, Status
+from cqrs_shared.cli import ops_output
+from cqrs_shared.cli.status import QueueDepth, Service, Status
+from cqrs_shared.messaging.dlq import DeadLetter, Found, Settled
+from cqrs_shared.observability.readiness import Check, Outbox, Readiness
 
 
-def letter(body: bytes, **headers: object) -> DeadLetter:
+def letter(body: bytes, **headers: Any) -> DeadLetter:
     return DeadLetter(
         queue="command-service.commands.dlq",
         body=body,

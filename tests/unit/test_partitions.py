@@ -5,7 +5,7 @@ from pydantic import ValidationError
 
 from cqrs_shared.messaging import topology
 from cqrs_shared.messaging.channels import FailoverConnection, broker_urls
-from cqrs_shared.settings import BrokerSettings
+from cqrs_shared.runtime.settings import BrokerSettings
 from query_service.subscription.partitions import Membership, owned, to_release
 
 
@@ -50,7 +50,7 @@ def test_several_broker_urls_are_one_setting_separated_by_commas() -> None:
     with pytest.raises(ValidationError):
         BrokerSettings(rabbitmq_url="amqp://h/v,http://elsewhere/")
     with pytest.raises(ValidationError):
-        BrokerSettings(rabbitmq_url="amqp://h/v", queue_type="stream")  # type: ignore[arg-type]
+        BrokerSettings(rabbitmq_url="amqp://h/v", queue_type="stream")
 
 
 async def test_each_connection_attempt_goes_to_the_next_node_and_names_it_without_its_password() -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from command_service.settings import CommandSettings
-from cqrs_shared.logs import redact
-from cqrs_shared.settings import BrokerSettings, load
+from cqrs_shared.observability.logs import redact
+from cqrs_shared.runtime.settings import BrokerSettings, load
 from query_service.settings import QuerySettings
 
 SECRET = "S3cretFromAFile"

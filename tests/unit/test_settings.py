@@ -3,7 +3,7 @@
 import pytest
 
 from command_service.settings import CommandSettings
-from cqrs_shared.settings import load
+from cqrs_shared.runtime.settings import load
 
 
 def test_defaults_point_at_the_local_servers(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,7 +2,7 @@
 
 async with CqrsClient.connect("amqp://cqrs-client:PASSWORD@127.0.0.1:5672/cqrs") as client:
     reply = await client.send(CreateCustomer(name="Ada", locale="en-GB"))
-    ada = await client.ask(GetCustomer(customer_id=reply.id), CustomerView)
+    ada = await client.ask(GetCustomer(customer_id=reply.id))   # a CustomerView: the query says so
 """
 
 from collections.abc import AsyncIterator
@@ -17,12 +17,13 @@ from aiormq.exceptions import ChannelAccessRefused
 from pydantic import TypeAdapter
 
 from cqrs_shared.contracts import CommandReply, Contract, Metadata, message_type
+from cqrs_shared.contracts.base import Answered, result_of
 from cqrs_shared.contracts.replies import QueryFailed, QueryOk
 from cqrs_shared.errors import BrokerUnavailable, RemoteError, TopologyMismatch
 from cqrs_shared.messaging import topology
 from cqrs_shared.messaging.channels import broker_urls, connect_failover, connect_first
 from cqrs_shared.messaging.rpc import RpcClient
-from cqrs_shared.tracing import new_traceparent
+from cqrs_shared.observability.tracing import new_traceparent
 
 R = TypeVar("R", bound=Contract)
 _COMMAND_REPLY = TypeAdapter[CommandReply](CommandReply)
@@ -105,17 +106,21 @@ class CqrsClient:
 
     async def ask(
         self,
-        query: Contract,
-        result: type[R],
+        query: Answered[R],
+        result: type[R] | None = None,
         *,
         traceparent: str | None = None,
         queue: str = topology.QUERY_QUEUE,
     ) -> R:
         """Ask a query (of the query service, or ``queue``'s); a structured error reply raises RemoteError.
 
-        The query service is asked through ``cqrs.queries``; another queue (the command service's
-        streams, an operator's) through the default exchange.
+        What it answers with is the query's own (``Answered`` in the contracts): ``result`` need not
+        be given. The query service is asked through ``cqrs.queries``; another queue (the command
+        service's streams, an operator's) through the default exchange.
         """
+        answer = result or result_of(type(query))
+        if answer is None or not isinstance(query, Contract):
+            raise TypeError(f"{type(query).__name__} is no query of the pair: it names no answer")
         type_name = message_type(query)
         metadata = Metadata(
             type=type_name, schema_version=query.SCHEMA_VERSION, traceparent=traceparent or new_traceparent()
@@ -129,7 +134,7 @@ class CqrsClient:
             timeout=self._timeout,
             user_id=self._user,
         )
-        reply = _reply_of(result).validate_json(body)
+        reply = _reply_of(answer).validate_json(body)
         if isinstance(reply, QueryFailed):
             raise RemoteError(reply.error)
         return reply.result

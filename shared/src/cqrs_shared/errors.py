@@ -10,6 +10,7 @@ CqrsError
 ├── ClientError             what a client of the pair sees
 │   ├── BrokerUnavailable   RabbitMQ cannot be reached or the route does not exist
 │   ├── RequestTimeout      no reply within the timeout
+│   ├── ReplayRefused       the broker refuses to let this user send a dead letter back as it was sent
 │   └── RemoteError         the service replied with an error (has an ErrorInfo)
 └── StartupError            a service cannot start as configured; it exits 1 saying why
     └── TopologyMismatch    a queue exists with other arguments than this version declares
@@ -66,6 +67,10 @@ class BrokerUnavailable(ClientError):
 
 
 class RequestTimeout(ClientError):
+    pass
+
+
+class ReplayRefused(ClientError):
     pass
 
 

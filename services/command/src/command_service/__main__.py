@@ -6,8 +6,8 @@ Serves in the foreground until SIGINT or SIGTERM, then finishes in-flight comman
 import sys
 
 from command_service.settings import CommandSettings
-from cqrs_shared import entry
-from cqrs_shared.settings import load
+from cqrs_shared.runtime import entry
+from cqrs_shared.runtime.settings import load
 
 MIGRATE = "migrate"
 
@@ -23,7 +23,7 @@ def main() -> None:
     if chosen == entry.HEALTHCHECK:
         sys.exit(entry.healthcheck(settings.http_host, settings.command_http_port))
     # The service's modules load only for the actions that need them (the healthcheck stays light).
-    from cqrs_shared import runtime
+    from cqrs_shared.runtime import lifecycle as runtime
 
     if chosen == MIGRATE:
         from command_service.app import migrate_database

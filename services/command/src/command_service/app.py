@@ -14,13 +14,13 @@ from command_service.relay import Relay
 from command_service.settings import CommandSettings
 from command_service.store import PostgresEventStore, open_pool, session
 from command_service.transient import is_transient
-from cqrs_shared.keyed_lock import KeyedLock
 from cqrs_shared.messaging import topology
 from cqrs_shared.messaging.channels import open_channel, open_connection
 from cqrs_shared.messaging.consumer import Consumer
 from cqrs_shared.messaging.responder import Responder
 from cqrs_shared.messaging.watchdog import health, watch
-from cqrs_shared.probes import serve_probes
+from cqrs_shared.observability.probes import serve_probes
+from cqrs_shared.runtime.keyed_lock import KeyedLock
 
 log = logging.getLogger(__name__)
 

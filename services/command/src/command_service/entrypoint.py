@@ -17,11 +17,11 @@ from cqrs_shared.contracts import (
 from cqrs_shared.contracts.queries import ListStreams, ReadStream, StreamList
 from cqrs_shared.contracts.replies import QueryFailed, QueryOk
 from cqrs_shared.errors import InvalidMessage, MessageError
-from cqrs_shared.keyed_lock import KeyedLock
 from cqrs_shared.messaging.consumer import Outcome
 from cqrs_shared.messaging.envelope import Delivery
 from cqrs_shared.messaging.parsing import Catalogue
 from cqrs_shared.messaging.topology import COMMANDS_EXCHANGE
+from cqrs_shared.runtime.keyed_lock import KeyedLock
 
 COMMANDS = Catalogue[Command](Command, ErrorCode.UNKNOWN_COMMAND)
 STREAM_READS = Catalogue[ReadStream | ListStreams](ReadStream | ListStreams, ErrorCode.UNKNOWN_QUERY)

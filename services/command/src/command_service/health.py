@@ -8,7 +8,7 @@ import asyncpg
 from command_service import metrics
 from command_service.migrate import missing
 from command_service.store import PostgresEventStore
-from cqrs_shared.readiness import Check, Outbox, Readiness
+from cqrs_shared.observability.readiness import Check, Outbox, Readiness
 
 
 @dataclass(frozen=True)

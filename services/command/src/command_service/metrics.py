@@ -1,8 +1,8 @@
-"""The command service's own metrics, beside the shared ones (cqrs_shared.metrics)."""
+"""The command service's own metrics, beside the shared ones (cqrs_shared.observability.metrics)."""
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from cqrs_shared.metrics import LATENCY_BUCKETS
+from cqrs_shared.observability.metrics import LATENCY_BUCKETS
 
 OUTBOX_BACKLOG = Gauge("cqrs_outbox_backlog_events", "Committed events the relay has not published yet")
 OUTBOX_OLDEST_AGE = Gauge(

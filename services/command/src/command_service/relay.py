@@ -31,8 +31,8 @@ from cqrs_shared.contracts import routing_key
 from cqrs_shared.messaging import topology
 from cqrs_shared.messaging.envelope import outgoing
 from cqrs_shared.messaging.publishing import publish
-from cqrs_shared.tracing import continued
-from cqrs_shared.waiting import first_of
+from cqrs_shared.observability.tracing import continued
+from cqrs_shared.runtime.waiting import first_of
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from pydantic import Field, PostgresDsn, field_validator
 from command_service.grants import Grants
 from cqrs_shared.contracts import Command, ErrorCode
 from cqrs_shared.messaging.parsing import Catalogue
-from cqrs_shared.secret_files import Secret
-from cqrs_shared.settings import BrokerSettings
+from cqrs_shared.runtime.secret_files import Secret
+from cqrs_shared.runtime.settings import BrokerSettings
 
 COMMAND_TYPES = Catalogue[Command](Command, ErrorCode.UNKNOWN_COMMAND).types
 

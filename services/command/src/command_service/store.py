@@ -29,7 +29,7 @@ from command_service.ports import (
 from cqrs_shared.contracts import CommandReply
 from cqrs_shared.contracts.queries import StreamRef
 from cqrs_shared.errors import StartupError
-from cqrs_shared.logs import redact
+from cqrs_shared.observability.logs import redact
 
 NOTIFY_CHANNEL = "cqrs_events"
 Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy

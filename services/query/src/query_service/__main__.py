@@ -5,8 +5,8 @@ Serves in the foreground until SIGINT or SIGTERM, then finishes in-flight messag
 
 import sys
 
-from cqrs_shared import entry
-from cqrs_shared.settings import load
+from cqrs_shared.runtime import entry
+from cqrs_shared.runtime.settings import load
 from query_service.settings import QuerySettings
 
 
@@ -18,7 +18,7 @@ def main() -> None:
     # The service's modules load only when it serves (the healthcheck stays light).
     from opentelemetry.instrumentation.pymongo import PymongoInstrumentor
 
-    from cqrs_shared import runtime
+    from cqrs_shared.runtime import lifecycle as runtime
     from query_service.app import serve
 
     runtime.serve_forever("query", settings, serve, [PymongoInstrumentor()])

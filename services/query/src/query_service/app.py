@@ -11,7 +11,6 @@ from pymongo.errors import PyMongoError
 
 from cqrs_shared.contracts import Metadata
 from cqrs_shared.errors import StartupError
-from cqrs_shared.logs import redact
 from cqrs_shared.messaging import topology
 from cqrs_shared.messaging.channels import open_channel, open_connection
 from cqrs_shared.messaging.consumer import Consumer, Handler
@@ -20,7 +19,8 @@ from cqrs_shared.messaging.publishing import publish
 from cqrs_shared.messaging.responder import Responder
 from cqrs_shared.messaging.rpc import RpcClient
 from cqrs_shared.messaging.watchdog import health, watch
-from cqrs_shared.probes import serve_probes
+from cqrs_shared.observability.logs import redact
+from cqrs_shared.observability.probes import serve_probes
 from query_service.entrypoint import EVENT_TYPES, QUERIES, REBUILD, on_event, on_operation, on_query
 from query_service.health import QueryHealth
 from query_service.operations.answers import Operations

@@ -8,7 +8,7 @@ from aio_pika.exceptions import AMQPError
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
-from cqrs_shared.readiness import Check, Readiness
+from cqrs_shared.observability.readiness import Check, Readiness
 from query_service import metrics
 from query_service.read_model.layout import Document
 

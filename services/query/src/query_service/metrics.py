@@ -1,10 +1,10 @@
-"""The query service's own metrics, beside the shared ones (cqrs_shared.metrics)."""
+"""The query service's own metrics, beside the shared ones (cqrs_shared.observability.metrics)."""
 
 from datetime import UTC, datetime
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from cqrs_shared.metrics import LATENCY_BUCKETS
+from cqrs_shared.observability.metrics import LATENCY_BUCKETS
 
 LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 

@@ -5,8 +5,8 @@ from typing import Annotated
 from pydantic import Field, MongoDsn
 
 from cqrs_shared.messaging.topology import MAX_PARTITIONS
-from cqrs_shared.secret_files import Secret
-from cqrs_shared.settings import BrokerSettings
+from cqrs_shared.runtime.secret_files import Secret
+from cqrs_shared.runtime.settings import BrokerSettings
 
 
 class QuerySettings(BrokerSettings):

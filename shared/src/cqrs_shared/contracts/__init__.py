@@ -5,9 +5,11 @@ Re-exports the public names so callers write ``from cqrs_shared.contracts import
 
 from cqrs_shared.contracts.base import Contract, ErrorCode, ErrorInfo, message_type
 from cqrs_shared.contracts.commands import (
+    AccountCommand,
     ChangeCustomerLocale,
     Command,
     CreateCustomer,
+    CustomerCommand,
     Deposit,
     EditCustomerDetails,
     MakeCustomerPreferred,
@@ -16,9 +18,11 @@ from cqrs_shared.contracts.commands import (
 )
 from cqrs_shared.contracts.consistency import StreamPosition, format_token, parse_token
 from cqrs_shared.contracts.events import (
+    AccountEvent,
     AccountOpened,
     CustomerCreated,
     CustomerDetailsEdited,
+    CustomerEvent,
     CustomerLocaleChanged,
     CustomerMadePreferred,
     Event,
@@ -68,6 +72,8 @@ from cqrs_shared.contracts.streams import ACCOUNT, CUSTOMER, StreamType
 __all__ = [
     "ACCOUNT",
     "CUSTOMER",
+    "AccountCommand",
+    "AccountEvent",
     "AccountOpened",
     "AccountSummary",
     "AccountView",
@@ -78,8 +84,10 @@ __all__ = [
     "CommandReply",
     "Contract",
     "CreateCustomer",
+    "CustomerCommand",
     "CustomerCreated",
     "CustomerDetailsEdited",
+    "CustomerEvent",
     "CustomerLocaleChanged",
     "CustomerMadePreferred",
     "CustomerPage",

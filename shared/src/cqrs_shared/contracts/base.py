@@ -1,9 +1,11 @@
 """The base of every contract model, and the error shape all replies share."""
 
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar, Generic, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
+
+R = TypeVar("R", bound=BaseModel)
 
 
 class Contract(BaseModel):
@@ -21,6 +23,20 @@ class Tolerant(Contract):
     asked to do (a command, a query) stays strict: an unknown field there is a sender's mistake."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class Answered(Generic[R]):
+    """A query answered with an ``R``: ``class GetCustomer(Contract, Answered[CustomerView])``. The
+    pairing is spelled here once; ``client.ask(query)`` is typed by it and reads it (result_of)."""
+
+
+def result_of(query: type[Answered[R]] | type[Any]) -> type[R] | None:
+    """What a query class is answered with; None for a class that is no query."""
+    for base in getattr(query, "__orig_bases__", ()):
+        if getattr(base, "__origin__", None) is Answered:
+            result: type[R] = get_args(base)[0]
+            return result
+    return None
 
 
 def message_type(model: BaseModel) -> str:

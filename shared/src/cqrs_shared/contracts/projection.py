@@ -1,6 +1,6 @@
 """Operating the read model: rebuild it from the event store, follow the rebuild, verify documents.
 
-Sent to the query service's RPC queue like any query (``cqrs projection ...`` does it).
+Sent to the query service's operators' queue, answered like a query (``cqrs projection ...``).
 """
 
 from datetime import datetime
@@ -9,21 +9,9 @@ from uuid import UUID
 
 from pydantic import Field
 
-from cqrs_shared.contracts.base import Contract, Tolerant
+from cqrs_shared.contracts.base import Answered, Contract, Tolerant
 
 RebuildState = Literal["requested", "building", "switching", "done", "failed"]
-
-
-class RebuildReadModel(Contract):
-    """Start a rebuild of the read model (or resume one whose runner stopped); refused while one runs."""
-
-    type: Literal["RebuildReadModel"] = "RebuildReadModel"
-
-
-class GetProjectionStatus(Contract):
-    """The generation of the read model that queries read, and the last or running rebuild."""
-
-    type: Literal["GetProjectionStatus"] = "GetProjectionStatus"
 
 
 class RebuildProgress(Tolerant):
@@ -45,13 +33,6 @@ class ProjectionStatus(Tolerant):
     running: bool = Field(default=False, description="a rebuild runs: its runner's heartbeat is fresh")
 
 
-class VerifyStream(Contract):
-    """Fold one stream of the event store and compare every field it writes with the read model."""
-
-    type: Literal["VerifyStream"] = "VerifyStream"
-    stream_id: UUID
-
-
 class Difference(Tolerant):
     document: str = Field(description="collection/id")
     field: str = Field(description="dotted path")
@@ -67,3 +48,22 @@ class StreamCheck(Tolerant):
     differences_found: int | None = Field(
         default=None, description="how many differences there are (none: a service that said only the list)"
     )
+
+
+class RebuildReadModel(Contract, Answered[ProjectionStatus]):
+    """Start a rebuild of the read model (or resume one whose runner stopped); refused while one runs."""
+
+    type: Literal["RebuildReadModel"] = "RebuildReadModel"
+
+
+class GetProjectionStatus(Contract, Answered[ProjectionStatus]):
+    """The generation of the read model that queries read, and the last or running rebuild."""
+
+    type: Literal["GetProjectionStatus"] = "GetProjectionStatus"
+
+
+class VerifyStream(Contract, Answered[StreamCheck]):
+    """Fold one stream of the event store and compare every field it writes with the read model."""
+
+    type: Literal["VerifyStream"] = "VerifyStream"
+    stream_id: UUID

@@ -6,7 +6,7 @@ from uuid import UUID
 
 from pydantic import Field
 
-from cqrs_shared.contracts.base import MAX_CURSOR_LENGTH, MAX_VERSION, Contract, Tolerant
+from cqrs_shared.contracts.base import MAX_CURSOR_LENGTH, MAX_VERSION, Answered, Contract, Tolerant
 from cqrs_shared.contracts.consistency import Token
 from cqrs_shared.contracts.events import EventEnvelope
 from cqrs_shared.contracts.money import Balance
@@ -19,47 +19,6 @@ PageSize = Annotated[int, Field(ge=1, le=MAX_PAGE)]
 
 MinVersion = Annotated[int | None, Field(default=None, ge=1, le=MAX_VERSION)]
 Cursor = Annotated[str | None, Field(default=None, min_length=1, max_length=MAX_CURSOR_LENGTH)]
-
-
-class GetCustomer(Contract):
-    """One customer with accounts; ``min_version``/``token`` wait (bounded) until the view has them."""
-
-    type: Literal["GetCustomer"] = "GetCustomer"
-    customer_id: UUID
-    min_version: MinVersion = None
-    token: Token = ()
-
-
-class GetCustomersWithName(Contract):
-    """Customers whose name equals ``name``, ignoring case."""
-
-    type: Literal["GetCustomersWithName"] = "GetCustomersWithName"
-    name: str = Field(min_length=1, max_length=200)
-    limit: PageSize = 50
-    after: Cursor = None
-
-
-class GetPreferredCustomers(Contract):
-    type: Literal["GetPreferredCustomers"] = "GetPreferredCustomers"
-    limit: PageSize = 50
-    after: Cursor = None
-
-
-class GetAccount(Contract):
-    type: Literal["GetAccount"] = "GetAccount"
-    account_id: UUID
-    min_version: MinVersion = None
-    token: Token = ()
-
-
-class GetAccountTransactions(Contract):
-    """An account's deposits and withdrawals, newest first."""
-
-    type: Literal["GetAccountTransactions"] = "GetAccountTransactions"
-    account_id: UUID
-    limit: PageSize = 50
-    after: Cursor = None
-    token: Token = ()
 
 
 class AccountSummary(Tolerant):
@@ -116,25 +75,57 @@ class CustomerPage(Tolerant):
     next: str | None
 
 
-class ReadStream(Contract):
-    """Ask the command side for a stream's events after a version (the projector's gap repair)."""
+class GetCustomer(Contract, Answered[CustomerView]):
+    """One customer with accounts; ``min_version``/``token`` wait (bounded) until the view has them."""
 
-    type: Literal["ReadStream"] = "ReadStream"
-    stream_id: UUID
-    after_version: int = Field(default=0, ge=0, le=MAX_VERSION)
-    limit: Annotated[int, Field(ge=1, le=1000)] = 1000
+    type: Literal["GetCustomer"] = "GetCustomer"
+    customer_id: UUID
+    min_version: MinVersion = None
+    token: Token = ()
+
+
+class GetCustomersWithName(Contract, Answered[CustomerPage]):
+    """Customers whose name equals ``name``, ignoring case."""
+
+    type: Literal["GetCustomersWithName"] = "GetCustomersWithName"
+    name: str = Field(min_length=1, max_length=200)
+    limit: PageSize = 50
+    after: Cursor = None
+
+
+class GetPreferredCustomers(Contract, Answered[CustomerPage]):
+    type: Literal["GetPreferredCustomers"] = "GetPreferredCustomers"
+    limit: PageSize = 50
+    after: Cursor = None
+
+
+class GetAccount(Contract, Answered[AccountView]):
+    type: Literal["GetAccount"] = "GetAccount"
+    account_id: UUID
+    min_version: MinVersion = None
+    token: Token = ()
+
+
+class GetAccountTransactions(Contract, Answered[TransactionPage]):
+    """An account's deposits and withdrawals, newest first."""
+
+    type: Literal["GetAccountTransactions"] = "GetAccountTransactions"
+    account_id: UUID
+    limit: PageSize = 50
+    after: Cursor = None
+    token: Token = ()
 
 
 class StreamEvents(Tolerant):
     events: list[EventEnvelope]
 
 
-class ListStreams(Contract):
-    """Ask the command side for its streams, a page at a time in id order (a rebuild or a verify
-    of the read model reads them all)."""
+class ReadStream(Contract, Answered[StreamEvents]):
+    """Ask the command side for a stream's events after a version (the projector's gap repair)."""
 
-    type: Literal["ListStreams"] = "ListStreams"
-    after: UUID | None = None
+    type: Literal["ReadStream"] = "ReadStream"
+    stream_id: UUID
+    after_version: int = Field(default=0, ge=0, le=MAX_VERSION)
     limit: Annotated[int, Field(ge=1, le=1000)] = 1000
 
 
@@ -148,6 +139,15 @@ class StreamList(Tolerant):
     streams: list[StreamRef]
     next: UUID | None = Field(description="pass back as `after` for the next page; none after the last")
     total: int | None = Field(default=None, description="how many streams there are (on the first page)")
+
+
+class ListStreams(Contract, Answered[StreamList]):
+    """Ask the command side for its streams, a page at a time in id order (a rebuild or a verify
+    of the read model reads them all)."""
+
+    type: Literal["ListStreams"] = "ListStreams"
+    after: UUID | None = None
+    limit: Annotated[int, Field(ge=1, le=1000)] = 1000
 
 
 Query = Annotated[

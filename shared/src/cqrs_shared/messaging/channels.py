@@ -16,8 +16,8 @@ from aio_pika.exceptions import AMQPError
 from yarl import URL
 
 from cqrs_shared.errors import StartupError
-from cqrs_shared.logs import redact
 from cqrs_shared.messaging import tolerant_frames
+from cqrs_shared.observability.logs import redact
 
 log = logging.getLogger(__name__)
 

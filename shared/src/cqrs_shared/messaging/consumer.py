@@ -22,11 +22,9 @@ from types import TracebackType
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
 from aio_pika.exceptions import AMQPError
 
-from cqrs_shared import metrics
 from cqrs_shared.contracts.base import Contract, ErrorCode, ErrorInfo
 from cqrs_shared.contracts.replies import QueryFailed
 from cqrs_shared.errors import ReplyTooLarge
-from cqrs_shared.logs import message_context
 from cqrs_shared.messaging.channels import close_bounded
 from cqrs_shared.messaging.envelope import Delivery, delivery
 from cqrs_shared.messaging.requeues import REQUEUE_BUDGET, RequeueBudget
@@ -34,7 +32,9 @@ from cqrs_shared.messaging.responder import Responder, attempt_of
 from cqrs_shared.messaging.retry import RetryPolicy
 from cqrs_shared.messaging.screening import screen
 from cqrs_shared.messaging.topology import retry_queue
-from cqrs_shared.tracing import trace_id
+from cqrs_shared.observability import metrics
+from cqrs_shared.observability.logs import message_context
+from cqrs_shared.observability.tracing import trace_id
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from aio_pika.abc import AbstractIncomingMessage, DeliveryMode, HeadersType
 from cqrs_shared.contracts.metadata import SCHEMA_VERSION, Metadata
 from cqrs_shared.errors import MalformedMessage, UnsupportedSchema
 from cqrs_shared.messaging.senders import sender
-from cqrs_shared.tracing import child_traceparent
+from cqrs_shared.observability.tracing import child_traceparent
 
 CONTENT_TYPE = "application/json"
 

@@ -13,7 +13,7 @@ from collections import OrderedDict
 
 from aio_pika.abc import AbstractIncomingMessage
 
-from cqrs_shared import metrics
+from cqrs_shared.observability import metrics
 
 REQUEUE_BUDGET = 60  # with the consumer's 1 s pause: about a minute of outage per message
 REMEMBERED = 10_000  # message ids whose count is kept; the oldest are forgotten first

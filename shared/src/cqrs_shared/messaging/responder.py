@@ -11,7 +11,6 @@ from typing import Protocol
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, HeadersType
 
-from cqrs_shared import metrics
 from cqrs_shared.contracts.base import Contract, ErrorInfo
 from cqrs_shared.errors import ReplyTooLarge
 from cqrs_shared.messaging.envelope import Delivery, outgoing
@@ -20,6 +19,7 @@ from cqrs_shared.messaging.screening import reply_address_allowed
 from cqrs_shared.messaging.senders import naming, sender
 from cqrs_shared.messaging.tolerant_frames import UNREADABLE_TIMESTAMP, encodable
 from cqrs_shared.messaging.topology import DEAD_LETTER_EXCHANGE
+from cqrs_shared.observability import metrics
 
 ATTEMPT_HEADER = "x-attempt"
 # Longer than any client's call timeout: a reply is useless after it, and a client's own queue may

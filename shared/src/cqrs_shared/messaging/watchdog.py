@@ -11,7 +11,7 @@ from typing import Any
 
 from aio_pika.abc import AbstractRobustConnection
 
-from cqrs_shared import metrics
+from cqrs_shared.observability import metrics
 
 log = logging.getLogger(__name__)
 

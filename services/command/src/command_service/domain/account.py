@@ -3,6 +3,7 @@ has at most MAX_ACCOUNTS_PER_CUSTOMER accounts."""
 
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from typing import assert_never
 from uuid import UUID
 
 from command_service.domain.errors import (
@@ -13,6 +14,8 @@ from command_service.domain.errors import (
     TooManyAccounts,
 )
 from cqrs_shared.contracts import (
+    AccountCommand,
+    AccountEvent,
     AccountOpened,
     Deposit,
     MoneyDeposited,
@@ -21,9 +24,6 @@ from cqrs_shared.contracts import (
     Withdraw,
 )
 from cqrs_shared.contracts.money import in_currency
-
-AccountCommand = OpenAccount | Deposit | Withdraw
-AccountEvent = AccountOpened | MoneyDeposited | MoneyWithdrawn
 
 # The read model embeds every account in its customer's document (MongoDB: 16 MB at most), and the
 # customer view lists them all: a bound keeps both small. Raise it only with the view paged.
@@ -51,12 +51,14 @@ def decide(state: Account | None, command: AccountCommand, stream_id: UUID) -> l
     amount = _amount(command.amount, state.currency)
     if isinstance(command, Deposit):
         return [_moved(MoneyDeposited, state, command, amount, state.balance + amount)]
-    if amount > state.balance:
-        raise InsufficientFunds(
-            f"cannot withdraw {amount} {state.currency} from account {state.id}: "
-            f"the balance is {state.balance}"
-        )
-    return [_moved(MoneyWithdrawn, state, command, amount, state.balance - amount)]
+    if isinstance(command, Withdraw):
+        if amount > state.balance:
+            raise InsufficientFunds(
+                f"cannot withdraw {amount} {state.currency} from account {state.id}: "
+                f"the balance is {state.balance}"
+            )
+        return [_moved(MoneyWithdrawn, state, command, amount, state.balance - amount)]
+    assert_never(command)
 
 
 def check_room(customer_id: UUID, accounts: int) -> None:
@@ -81,7 +83,9 @@ def evolve(state: Account | None, event: AccountEvent) -> Account:
         )
     if state is None:
         raise ValueError(f"{event.type} before AccountOpened")
-    return replace(state, balance=event.balance)
+    if isinstance(event, MoneyDeposited | MoneyWithdrawn):
+        return replace(state, balance=event.balance)
+    assert_never(event)
 
 
 def _amount(amount: Decimal, currency: str) -> Decimal:

@@ -1,22 +1,22 @@
 """The customer decider: decide(state, command) -> events; evolve(state, event) -> state."""
 
 from dataclasses import dataclass, replace
+from typing import assert_never
 from uuid import UUID
 
 from command_service.domain.errors import AlreadyExists, NotFound
 from cqrs_shared.contracts import (
     ChangeCustomerLocale,
     CreateCustomer,
+    CustomerCommand,
     CustomerCreated,
     CustomerDetailsEdited,
+    CustomerEvent,
     CustomerLocaleChanged,
     CustomerMadePreferred,
     EditCustomerDetails,
     MakeCustomerPreferred,
 )
-
-CustomerCommand = CreateCustomer | MakeCustomerPreferred | ChangeCustomerLocale | EditCustomerDetails
-CustomerEvent = CustomerCreated | CustomerMadePreferred | CustomerLocaleChanged | CustomerDetailsEdited
 
 
 @dataclass(frozen=True)
@@ -41,11 +41,13 @@ def decide(state: Customer | None, command: CustomerCommand, stream_id: UUID) ->
         if command.locale == state.locale:
             return []
         return [CustomerLocaleChanged(customer_id=state.id, locale=command.locale)]
-    name = command.name if command.name is not None else state.name
-    locale = command.locale if command.locale is not None else state.locale
-    if (name, locale) == (state.name, state.locale):
-        return []
-    return [CustomerDetailsEdited(customer_id=state.id, name=name, locale=locale)]
+    if isinstance(command, EditCustomerDetails):
+        name = command.name if command.name is not None else state.name
+        locale = command.locale if command.locale is not None else state.locale
+        if (name, locale) == (state.name, state.locale):
+            return []
+        return [CustomerDetailsEdited(customer_id=state.id, name=name, locale=locale)]
+    assert_never(command)
 
 
 def evolve(state: Customer | None, event: CustomerEvent) -> Customer:
@@ -58,4 +60,6 @@ def evolve(state: Customer | None, event: CustomerEvent) -> Customer:
         return replace(state, is_preferred=True)
     if isinstance(event, CustomerLocaleChanged):
         return replace(state, locale=event.locale)
-    return replace(state, name=event.name, locale=event.locale)
+    if isinstance(event, CustomerDetailsEdited):
+        return replace(state, name=event.name, locale=event.locale)
+    assert_never(event)

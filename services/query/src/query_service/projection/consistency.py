@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from uuid import UUID
 
 from cqrs_shared.contracts import StreamPosition
-from cqrs_shared.waiting import first_of
+from cqrs_shared.runtime.waiting import first_of
 from query_service import metrics
 from query_service.errors import ForgedToken, ViewBehind
 from query_service.read_model.model import ReadModel

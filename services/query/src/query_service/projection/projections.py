@@ -8,13 +8,15 @@ customer's embedded account and the transaction history have N too (consistency 
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, assert_never
 from uuid import UUID
 
 from cqrs_shared.contracts import (
+    AccountEvent,
     AccountOpened,
     CustomerCreated,
     CustomerDetailsEdited,
+    CustomerEvent,
     CustomerLocaleChanged,
     CustomerMadePreferred,
     EventEnvelope,
@@ -44,7 +46,7 @@ def document_owner(envelope: EventEnvelope) -> UUID:
 
 def project(envelope: EventEnvelope) -> list[DocumentChange]:
     event = envelope.event
-    if isinstance(event, AccountOpened | MoneyDeposited | MoneyWithdrawn):
+    if isinstance(event, AccountEvent):
         return _account(envelope, event)
     fields = _customer_fields(event, envelope.occurred_at)
     fields[layout.UPDATED_AT] = envelope.occurred_at
@@ -53,10 +55,7 @@ def project(envelope: EventEnvelope) -> list[DocumentChange]:
     return [DocumentChange(layout.CUSTOMERS, doc_id, layout.VERSION, envelope.version, fields, numbered)]
 
 
-def _customer_fields(
-    event: CustomerCreated | CustomerMadePreferred | CustomerLocaleChanged | CustomerDetailsEdited,
-    at: datetime,
-) -> dict[str, Any]:
+def _customer_fields(event: CustomerEvent, at: datetime) -> dict[str, Any]:
     if isinstance(event, CustomerCreated):
         return {
             layout.NAME: event.name,
@@ -69,12 +68,16 @@ def _customer_fields(
         return {layout.IS_PREFERRED: True}
     if isinstance(event, CustomerLocaleChanged):
         return {layout.LOCALE: event.locale}
-    return {layout.NAME: event.name, layout.NAME_FOLDED: fold_name(event.name), layout.LOCALE: event.locale}
+    if isinstance(event, CustomerDetailsEdited):
+        return {
+            layout.NAME: event.name,
+            layout.NAME_FOLDED: fold_name(event.name),
+            layout.LOCALE: event.locale,
+        }
+    assert_never(event)
 
 
-def _account(
-    envelope: EventEnvelope, event: AccountOpened | MoneyDeposited | MoneyWithdrawn
-) -> list[DocumentChange]:
+def _account(envelope: EventEnvelope, event: AccountEvent) -> list[DocumentChange]:
     account_id, version, at = str(event.account_id), envelope.version, envelope.occurred_at
     if isinstance(event, AccountOpened):
         balance = str(in_currency(Decimal(0), event.currency))
@@ -85,7 +88,7 @@ def _account(
         }
         changes: list[DocumentChange] = []
         timestamps = {layout.OPENED_AT: at, layout.UPDATED_AT: at}
-    else:
+    elif isinstance(event, MoneyDeposited | MoneyWithdrawn):
         balance = str(event.balance)
         account = {layout.BALANCE: balance}
         kind = "deposit" if isinstance(event, MoneyDeposited) else "withdrawal"
@@ -95,6 +98,8 @@ def _account(
         gate = layout.history_gate(version)
         changes = [DocumentChange(layout.TRANSACTIONS, bucket, gate, 1, fields, shared=True)]
         timestamps = {layout.UPDATED_AT: at}
+    else:
+        assert_never(event)
     summary = {
         layout.embedded_account(account_id, layout.CURRENCY): event.currency,
         layout.embedded_account(account_id, layout.BALANCE): balance,

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from uuid import UUID
 
 from cqrs_shared.contracts import AccountView, CustomerView, EventEnvelope
-from cqrs_shared.keyed_lock import KeyedLock
+from cqrs_shared.runtime.keyed_lock import KeyedLock
 from query_service import metrics
 from query_service.errors import RepairFailed
 from query_service.projection.projections import document_owner, project

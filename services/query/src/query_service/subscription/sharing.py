@@ -38,7 +38,7 @@ from cqrs_shared.messaging import topology
 from cqrs_shared.messaging.channels import CLOSE_TIMEOUT_SECONDS, open_channel
 from cqrs_shared.messaging.consumer import DRAIN_TIMEOUT_SECONDS, Consumer, Handler, Outcome
 from cqrs_shared.messaging.envelope import Delivery
-from cqrs_shared.waiting import first_of
+from cqrs_shared.runtime.waiting import first_of
 from query_service.subscription.partitions import Membership, owned, to_release
 
 log = logging.getLogger(__name__)

@@ -15,9 +15,9 @@ import logging
 from aio_pika.abc import AbstractConnection
 from aio_pika.exceptions import AMQPError
 
-from cqrs_shared import dlq
 from cqrs_shared.contracts import ErrorCode
 from cqrs_shared.contracts.events import unreadable
+from cqrs_shared.messaging import dlq
 from cqrs_shared.messaging.topology import dead_letter_queue
 
 log = logging.getLogger(__name__)

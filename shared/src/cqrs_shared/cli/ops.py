@@ -5,8 +5,9 @@ The work is done by dlq.py and status.py, the printing by ops_output.py.
 
 import argparse
 
-from cqrs_shared import ops_output, output
-from cqrs_shared.dlq import (
+from cqrs_shared.cli import ops_output, output
+from cqrs_shared.cli.status import StatusSettings, collect
+from cqrs_shared.messaging.dlq import (
     QUEUES,
     Settled,
     broker,
@@ -17,8 +18,7 @@ from cqrs_shared.dlq import (
     inspect,
     replay,
 )
-from cqrs_shared.settings import load
-from cqrs_shared.status import StatusSettings, collect
+from cqrs_shared.runtime.settings import load
 
 # The CLI's exit codes (see cli.py's docstring).
 EXIT_OK, EXIT_ERROR, EXIT_REJECTED, EXIT_NOT_FOUND, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4

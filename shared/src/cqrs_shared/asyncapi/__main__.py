@@ -1,9 +1,9 @@
-"""``python -m cqrs_shared.contracts.asyncapi write|check DOCUMENT``: the AsyncAPI document.
+"""``python -m cqrs_shared.asyncapi write|check DOCUMENT``: the AsyncAPI document.
 
 write  write DOCUMENT from the code (``make asyncapi``)
 check  fail unless DOCUMENT is what the code generates, and nothing the code generates breaks a
        message against the committed DOCUMENT nor against the one before its last change
-       (``make contract-check``; the rules: contracts/compat.py)
+       (``make contract-check``; the rules: asyncapi/compat.py)
 """
 
 import difflib
@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cqrs_shared.contracts.asyncapi import document, render
-from cqrs_shared.contracts.compat import Breaking, breaking_changes
+from cqrs_shared.asyncapi import document, render
+from cqrs_shared.asyncapi.compat import Breaking, breaking_changes
 
 HOW_TO_PASS = (
     'Raise SCHEMA_VERSION on the model of each message named and add its upcaster (README: "Evolution:\n'

@@ -7,8 +7,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from cqrs_shared.dlq import DeadLetter, Found, Settled
-from cqrs_shared.status import Service, Status
+from cqrs_shared.cli.status import Service, Status
+from cqrs_shared.messaging.dlq import DeadLetter, Found, Settled
 
 REASON_WIDTH = 50
 

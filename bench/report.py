@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.bench.timing import Timed
+from bench.timing import Timed
 
 CEILING = "echo, raw aio-pika (the ceiling)"
 

@@ -13,7 +13,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from cqrs_shared.errors import StartupError
-from cqrs_shared.readiness import Check, Readiness
+from cqrs_shared.observability.readiness import Check, Readiness
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_jso
 from pydantic_core import CoreSchema
 from pydantic_core.core_schema import ModelSchema
 
-from cqrs_shared.contracts.asyncapi.errors import error_code_schema
+from cqrs_shared.asyncapi.errors import error_code_schema
 
 JsonSchema = dict[str, Any]
 SCHEMAS = "#/components/schemas/"

@@ -9,11 +9,11 @@ from typing import Any, TypeVar
 
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
-from cqrs_shared import logs, telemetry
-from cqrs_shared.drain import within_budget
 from cqrs_shared.errors import StartupError
 from cqrs_shared.messaging.watchdog import BrokerLost
-from cqrs_shared.settings import BrokerSettings
+from cqrs_shared.observability import logs, telemetry
+from cqrs_shared.runtime.drain import within_budget
+from cqrs_shared.runtime.settings import BrokerSettings
 
 S = TypeVar("S", bound=BrokerSettings)
 log = logging.getLogger(__name__)

@@ -43,12 +43,13 @@ from cqrs_shared.contracts import (
     EditCustomerDetails,
     OpenAccount,
 )
-from cqrs_shared.entry import WILDCARD_HOSTS
 from cqrs_shared.errors import RequestTimeout
 from cqrs_shared.messaging.topology import EVENT_QUEUE
-from cqrs_shared.settings import load
+from cqrs_shared.runtime.entry import WILDCARD_HOSTS
+from cqrs_shared.runtime.settings import load
 from query_service.settings import QuerySettings
 from tests.local_env import use_local_servers
+from tests.scrape import exposition
 
 RESULTS = Path("bench-results/keepup.json")
 LAG = "cqrs_projection_lag_seconds"
@@ -145,9 +146,7 @@ class Probe:
 
     async def metrics(self, url: str) -> str:
         try:
-            async with self.http.get(f"{url}/metrics") as reply:
-                reply.raise_for_status()
-                return await reply.text()
+            return await exposition(url, self.http)
         except (aiohttp.ClientError, TimeoutError) as error:
             raise BenchFailed(f"{url}/metrics: {error or type(error).__name__}") from None
 

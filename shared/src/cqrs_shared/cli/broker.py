@@ -26,7 +26,7 @@ from cqrs_shared.messaging.access import (
     grant_commands,
     password_hash,
 )
-from cqrs_shared.secret_files import SecretFileError, read_secret
+from cqrs_shared.runtime.secret_files import SecretFileError, read_secret
 
 AREA = "broker"
 EXIT_OK, EXIT_CONFIGURATION = 0, 2

@@ -14,17 +14,17 @@ from uuid import UUID
 from aiormq.exceptions import ChannelAccessRefused
 from pydantic import ValidationError
 
-from cqrs_shared import cli_broker, cli_ops, cli_projection, output
-from cqrs_shared.cli_ops import EXIT_ERROR, EXIT_NOT_FOUND, EXIT_OK, EXIT_REJECTED, EXIT_UNAVAILABLE
+from cqrs_shared.cli import broker as cli_broker
+from cqrs_shared.cli import ops as cli_ops
+from cqrs_shared.cli import output
+from cqrs_shared.cli import projection as cli_projection
+from cqrs_shared.cli.ops import EXIT_ERROR, EXIT_NOT_FOUND, EXIT_OK, EXIT_REJECTED, EXIT_UNAVAILABLE
 from cqrs_shared.client import DEFAULT_TIMEOUT, CqrsClient
 from cqrs_shared.contracts import (
-    AccountView,
     ChangeCustomerLocale,
     CommandRejected,
     Contract,
     CreateCustomer,
-    CustomerPage,
-    CustomerView,
     Deposit,
     EditCustomerDetails,
     ErrorCode,
@@ -36,12 +36,12 @@ from cqrs_shared.contracts import (
     GetPreferredCustomers,
     MakeCustomerPreferred,
     OpenAccount,
-    TransactionPage,
     Withdraw,
 )
-from cqrs_shared.errors import BrokerUnavailable, RemoteError, RequestTimeout
+from cqrs_shared.contracts.base import Answered
+from cqrs_shared.errors import BrokerUnavailable, RemoteError, ReplayRefused, RequestTimeout
 from cqrs_shared.messaging.parsing import field_errors
-from cqrs_shared.settings import BrokerSettings, load
+from cqrs_shared.runtime.settings import BrokerSettings, load
 
 _EXIT_BY_CODE = {
     ErrorCode.NOT_FOUND: EXIT_NOT_FOUND,
@@ -200,29 +200,19 @@ def _account_message(args: argparse.Namespace) -> Contract:
     return GetAccountTransactions(account_id=args.id, limit=args.limit, after=args.after, token=token)
 
 
-_RESULTS: dict[type[Contract], type[Contract]] = {
-    GetCustomer: CustomerView,
-    GetCustomersWithName: CustomerPage,
-    GetPreferredCustomers: CustomerPage,
-    GetAccount: AccountView,
-    GetAccountTransactions: TransactionPage,
-}
-
-
 async def _run(args: argparse.Namespace, url: str, as_json: bool, timeout: float) -> int:
     if args.area == cli_projection.AREA:
         async with CqrsClient.connect(url, timeout=timeout) as client:
             return await cli_projection.run(args, client, as_json)
     message = _message(args)
     async with CqrsClient.connect(url, timeout=timeout) as client:
-        result_type = _RESULTS.get(type(message))
-        if result_type is None:
-            reply = await client.send(message, command_id=args.command_id)
-            output.show(reply, as_json)
-            if isinstance(reply, CommandRejected):
-                return _EXIT_BY_CODE.get(reply.error.code, EXIT_REJECTED)
+        if isinstance(message, Answered):  # a query: its answer's type is its own
+            output.show(await client.ask(message), as_json)
             return EXIT_OK
-        output.show(await client.ask(message, result_type), as_json)
+        reply = await client.send(message, command_id=args.command_id)
+        output.show(reply, as_json)
+        if isinstance(reply, CommandRejected):
+            return _EXIT_BY_CODE.get(reply.error.code, EXIT_REJECTED)
         return EXIT_OK
 
 
@@ -252,6 +242,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = "timeout" if isinstance(error, RequestTimeout) else "broker_unavailable"
         output.failure(code, str(error), as_json)
         return EXIT_UNAVAILABLE
+    except ReplayRefused as error:
+        output.failure("replay_refused", str(error), as_json)
+        return EXIT_REJECTED
     except ChannelAccessRefused as error:  # this URL's user may not (README: Users and permissions)
         why = f"{error} (cqrs {args.area} needs more than this user's permissions; operators: the admin role)"
         output.failure("access_refused", why, as_json)

@@ -34,7 +34,7 @@ def error_code_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
     """pydantic's ErrorCode schema with a description of each code (``x-enum-descriptions`` and a list)."""
     missing = [code.name for code in ErrorCode if code not in DESCRIPTIONS]
     if missing:
-        raise LookupError(f"describe ErrorCode.{', '.join(missing)} in contracts/asyncapi/errors.py")
+        raise LookupError(f"describe ErrorCode.{', '.join(missing)} in asyncapi/errors.py")
     listed = "\n".join(f"- `{code.value}`: {DESCRIPTIONS[code]}" for code in ErrorCode)
     return {
         **schema,

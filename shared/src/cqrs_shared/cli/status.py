@@ -11,11 +11,11 @@ from aio_pika.abc import AbstractConnection
 from aio_pika.exceptions import ChannelNotFoundEntity
 from pydantic import AnyHttpUrl, Field, ValidationError
 
-from cqrs_shared.dlq import QUEUES, broker, present
 from cqrs_shared.errors import BrokerUnavailable
+from cqrs_shared.messaging.dlq import QUEUES, broker, present
 from cqrs_shared.messaging.topology import dead_letter_queue
-from cqrs_shared.readiness import Readiness
-from cqrs_shared.settings import BrokerSettings
+from cqrs_shared.observability.readiness import Readiness
+from cqrs_shared.runtime.settings import BrokerSettings
 
 HTTP_TIMEOUT_SECONDS = 3.0
 DECLARE_TIMEOUT_SECONDS = 5.0

@@ -14,9 +14,8 @@ from decimal import Decimal
 from uuid import UUID
 
 import aio_pika
-import aiohttp
-from prometheus_client.parser import text_string_to_metric_families
 
+from bench.timing import Operation, Timed
 from cqrs_shared.client import CqrsClient
 from cqrs_shared.contracts import (
     AccountView,
@@ -32,7 +31,7 @@ from cqrs_shared.contracts import (
 )
 from cqrs_shared.contracts.replies import QueryOk
 from cqrs_shared.messaging.topology import EVENT_QUEUE
-from tests.bench.timing import Operation, Timed
+from tests.scrape import by_label, exposition
 
 NAMES = 2_000  # distinct names over the seeded customers: a find by name returns a handful
 HOT_ACCOUNTS = 10
@@ -98,14 +97,7 @@ async def drained(admin_url: str, timeout: float = 300) -> None:
 
 async def view_reads(metrics_url: str) -> Tally[str]:
     """The query service's reads of views by id so far, by source (hit, miss, uncached)."""
-    async with aiohttp.ClientSession() as session, session.get(f"{metrics_url}/metrics") as response:
-        text = await response.text()
-    reads: Tally[str] = Tally()
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == "cqrs_view_reads_total":
-                reads[sample.labels["source"]] += int(sample.value)
-    return reads
+    return by_label(await exposition(metrics_url), "cqrs_view_reads_total", "source")
 
 
 def hit_note(before: Tally[str], after: Tally[str]) -> str:

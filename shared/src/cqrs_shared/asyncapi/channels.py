@@ -6,8 +6,8 @@ Operations are the pair's own: ``receive`` is what a service takes in, ``send`` 
 from collections.abc import Iterable
 from typing import Any
 
-from cqrs_shared.contracts.asyncapi.messages import AMQP_BINDING, Message, amqp, answer_of, ref
-from cqrs_shared.contracts.asyncapi.schemas import JsonSchema
+from cqrs_shared.asyncapi.messages import AMQP_BINDING, Message, amqp, answer_of, ref
+from cqrs_shared.asyncapi.schemas import JsonSchema
 from cqrs_shared.contracts.events import routing_key
 from cqrs_shared.messaging import topology
 

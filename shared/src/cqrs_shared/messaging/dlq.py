@@ -23,6 +23,7 @@ from aio_pika.exceptions import (
     ChannelNotFoundEntity,
     DeliveryError,
 )
+from aiormq.exceptions import ChannelPreconditionFailed
 
 from cqrs_shared.contracts import (
     Command,
@@ -34,7 +35,7 @@ from cqrs_shared.contracts import (
     RebuildReadModel,
     VerifyStream,
 )
-from cqrs_shared.errors import BrokerUnavailable, MalformedMessage
+from cqrs_shared.errors import BrokerUnavailable, MalformedMessage, ReplayRefused
 from cqrs_shared.messaging.channels import broker_urls, connect_first
 from cqrs_shared.messaging.parsing import load_json, members
 from cqrs_shared.messaging.publishing import publish
@@ -66,6 +67,10 @@ _SPENT = "x-"
 # A body is judged only up to the largest any service takes (CQRS_MAX_MESSAGE_BYTES at most, the
 # brokers' max_message_size): a larger one is refused before it is parsed.
 MAX_JUDGED_BYTES = 1_048_576
+_IMPERSONATE = (
+    "A letter goes back as its sender published it, which the broker allows only a user tagged "
+    "impersonator: the admin role (cqrs broker grant admin USER)"
+)
 # What a header names is printed at most this long: it is the sender's text.
 _SHOWN = 80
 # A retry queue's name is its queue's and this (topology.retry_queue); it expires into its queue.
@@ -272,6 +277,8 @@ async def _settle(connection: AbstractConnection, queue: str, wanted: Wanted, *,
                 except (DeliveryError, TimeoutError) as error:
                     settled.failed.append((letter, f"not sent to {letter.original_queue}: {error!r}"))
                     continue
+                except ChannelPreconditionFailed as error:  # the channel is gone: nothing more here
+                    raise ReplayRefused(f"{error}. {_IMPERSONATE}") from None
             async with asyncio.timeout(ACK_TIMEOUT_SECONDS):
                 await message.ack()
             settled.done.append(letter)

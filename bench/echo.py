@@ -1,6 +1,6 @@
 """The transport ceiling and the peers: one echo, three ways, each server a process of its own.
 
-python -m tests.bench.echo raw|jsonrpc|faststream AMQP_URL REPLY_BYTES   # prints "ready", serves until
+python -m bench.echo raw|jsonrpc|faststream AMQP_URL REPLY_BYTES   # prints "ready", serves until
                                                                          # SIGTERM
 - raw: aio-pika written by hand, as the pair's own client and consumer are (direct reply-to, one
   reply consumer, futures by correlation id; the server acks after replying, replies not mandatory);
@@ -160,5 +160,5 @@ if __name__ == "__main__":
 
     which, amqp_url, reply_bytes = sys.argv[1], sys.argv[2], int(sys.argv[3])
     if which not in KINDS:
-        raise SystemExit(f"usage: python -m tests.bench.echo {'|'.join(KINDS)} AMQP_URL REPLY_BYTES")
+        raise SystemExit(f"usage: python -m bench.echo {'|'.join(KINDS)} AMQP_URL REPLY_BYTES")
     uvloop.run(_serve(which, amqp_url, reply_bytes))

@@ -10,7 +10,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from cqrs_shared.messaging.channels import broker_urls, login
 from cqrs_shared.messaging.retry import RetryPolicy
 from cqrs_shared.messaging.topology import QueueKind, QueueType
-from cqrs_shared.secret_files import Secret, SecretFileError, SecretFiles, file_variable_in_use
+from cqrs_shared.runtime.secret_files import Secret, SecretFileError, SecretFiles, file_variable_in_use
 
 _AMQP_URL = TypeAdapter(AmqpDsn)
 

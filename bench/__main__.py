@@ -4,7 +4,7 @@ Starts both services as processes on a vhost and databases of their own (on the 
 infra/provision.sh), seeds --customers customers through the command side, then measures, each
 at 1, 16 and 64 in flight after a warm-up, for --seconds each (and at least 1,000 samples):
 
-  1. the ceiling: an echo over aio-pika written by hand (tests/bench/echo.py);
+  1. the ceiling: an echo over aio-pika written by hand (bench/echo.py);
   2. the peers: the same echo with aio-pika's JsonRPC and with FastStream's request/reply;
   3. queries: GetCustomer by id, GetCustomersWithName;
   4. commands: CreateCustomer, and Deposit on 10 hot accounts (no lost update, checked);
@@ -31,14 +31,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench import echo, pair_ops, procs, profile
+from bench.report import CEILING, Figure, Run, plot, table
+from bench.timing import MIN_SAMPLES, Counter, Operation, Timed, closed_loop, open_loop, warm_up
 from cqrs_shared.client import CqrsClient
 from cqrs_shared.contracts import GetCustomer
-from tests.bench import echo, pair_ops, procs, profile
-from tests.bench.report import CEILING, Figure, Run, plot, table
-from tests.bench.timing import MIN_SAMPLES, Counter, Operation, Timed, closed_loop, open_loop, warm_up
-from tests.conftest import Servers
 from tests.local_env import use_local_servers
 from tests.own import own_resources, running
+from tests.resources import Servers
 
 ECHOES = {
     "raw": CEILING,
@@ -123,7 +123,7 @@ class Bench:
 async def echo_server(kind: str, url: str, reply_bytes: int) -> AsyncIterator[int]:
     """The echo ``kind`` as a process, ready; its pid. Stopped on leaving."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.bench.echo", kind, url, str(reply_bytes), stdout=subprocess.PIPE
+        sys.executable, "-m", "bench.echo", kind, url, str(reply_bytes), stdout=subprocess.PIPE
     )
     try:
         assert process.stdout is not None

@@ -1,0 +1,1 @@
+"""Observability: JSON logs with redaction, metrics, traces, the probes' HTTP server and readiness."""

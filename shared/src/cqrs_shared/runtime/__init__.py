@@ -1,0 +1,1 @@
+"""The service runtime: settings and secrets, the lifecycle of a service process, its stop budget."""
