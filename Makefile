@@ -16,7 +16,7 @@ test-cluster: ## a three-node RabbitMQ cluster, then the pair on it: a node lost
 	bash infra/test-cluster.sh
 
 lint:     ## ruff, mypy and the import layers (lint-imports) only
-	uv run ruff check . && uv run ruff format --check . && uv run mypy && uv run lint-imports
+	uv run --group bench ruff check . && uv run --group bench ruff format --check . && uv run --group bench mypy && uv run --group bench lint-imports
 
 asyncapi: ## write docs/asyncapi.json (the message API) from the contracts, then validate it with @asyncapi/parser
 	uv run python -m cqrs_shared.asyncapi write docs/asyncapi.json && $(VALIDATE_ASYNCAPI)

@@ -19,6 +19,7 @@ from cqrs_shared.contracts import (
     MoneyWithdrawn,
 )
 from query_service.projection import projector
+from query_service.projection.repair import ReadStream
 from query_service.read_model.model import ReadModel
 from query_service.read_model.store import ReadStore
 from tests.builders import stream
@@ -51,7 +52,7 @@ class Deliveries:
     eur: UUID
     usd: UUID
     events: list[EventEnvelope]
-    read_stream: projector.ReadStream
+    read_stream: ReadStream
 
 
 def one_customers_events(rng: random.Random) -> Deliveries:

@@ -23,7 +23,7 @@ from query_service.errors import ForgedToken, NotFound, RebuildNeedsOneReplica, 
 from query_service.operations import verify
 from query_service.operations.verify import Fold
 from query_service.projection.consistency import Consistency
-from query_service.projection.projector import ReadStream
+from query_service.projection.repair import ReadStream, pages
 from query_service.read_model import control
 from query_service.read_model.model import ReadModel
 
@@ -99,7 +99,7 @@ class Operations:
     async def _fold_pages(self, fold: Fold) -> None:
         """Fold the events after ``fold``'s version, a page at a time, each settled and compared."""
         settling = True
-        while page := await self.read_stream(fold.stream_id, fold.version):
+        async for page in pages(self.read_stream, fold.stream_id, fold.version):
             fold.add(page)
             # The projector gets its usual bound once: a view that stays behind is what verify reports.
             settling = settling and await self._settle(max(page, key=lambda item: item.version))

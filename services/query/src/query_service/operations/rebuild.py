@@ -19,10 +19,11 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from uuid import UUID
 
-from cqrs_shared.contracts import CUSTOMER, EventEnvelope, ReadStream, RebuildProgress, StreamList, StreamType
+from cqrs_shared.contracts import CUSTOMER, EventEnvelope, RebuildProgress, StreamList, StreamType
 from query_service.projection import projector
 from query_service.projection.projections import document_owner
 from query_service.projection.projector import Projector
+from query_service.projection.repair import PAGE, ReadStream, pages
 from query_service.read_model import control, layout
 from query_service.read_model.changes import PREFERRED_LIST
 from query_service.read_model.model import REFRESH, Building, ReadModel
@@ -33,7 +34,6 @@ log = logging.getLogger(__name__)
 
 ListStreamsCall = Callable[[UUID | None], Awaitable[StreamList]]
 STREAMS_AT_ONCE = 8
-PAGE = int(ReadStream.model_fields["limit"].default)
 SWITCH_GRACE = 3 * REFRESH
 
 
@@ -46,7 +46,7 @@ class Rebuilder:
         self,
         model: ReadModel,
         owners: Projector,
-        read_stream: projector.ReadStream,
+        read_stream: ReadStream,
         list_streams: ListStreamsCall,
     ) -> None:
         self._model = model
@@ -191,18 +191,12 @@ class Rebuilder:
         """Apply what the stream holds past the generation's position; pages until one is short.
         A page read before the lock was taken is applied, then read past once more under it."""
         after = await store.position(kind, stream_id)
-        page = first if first is not None else await self._read_stream(stream_id, after)
-        short_ends = first is None
         applied = 0
-        while True:
-            for item in sorted(page, key=_version):
-                if item.version > after:
-                    await projector.apply(item, store, self._read_stream)
-                    after = item.version
-                    applied += 1
-            if short_ends and len(page) < PAGE:
-                return applied
-            page, short_ends = await self._read_stream(stream_id, after), True
+        async for page in pages(self._read_stream, stream_id, after, first=first, page_size=PAGE):
+            for item in page:
+                await projector.apply(item, store, self._read_stream)
+                applied += 1
+        return applied
 
     async def _switch(self, store: ReadStore) -> None:
         """Number the deferred, point queries at ``store``, and drop the old generation."""
@@ -236,7 +230,3 @@ class Rebuilder:
             generation = layout.generation_of(name)
             if generation is not None and generation not in keep:
                 await self._model.db[name].drop()
-
-
-def _version(envelope: EventEnvelope) -> int:
-    return envelope.version

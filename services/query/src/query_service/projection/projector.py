@@ -5,7 +5,7 @@ await projector.handle(envelope)    # one customer document's events one at a ti
 """
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from uuid import UUID
 
@@ -14,13 +14,12 @@ from cqrs_shared.runtime.keyed_lock import KeyedLock
 from query_service import metrics
 from query_service.errors import RepairFailed
 from query_service.projection.projections import document_owner, project
+from query_service.projection.repair import ReadStream, pages
 from query_service.read_model.cache import ViewCache
 from query_service.read_model.model import ReadModel
 from query_service.read_model.store import Applied, Gap, ReadStore
 
 log = logging.getLogger(__name__)
-
-ReadStream = Callable[[UUID, int], Awaitable[list[EventEnvelope]]]
 
 
 class Projector:
@@ -98,18 +97,12 @@ async def apply(envelope: EventEnvelope, store: ReadStore, read_stream: ReadStre
 async def _repair(envelope: EventEnvelope, after: int, store: ReadStore, read_stream: ReadStream) -> None:
     """Apply the stream's events after ``after`` up to ``envelope``'s, read from the command side page
     by page (a page holds at most ReadStream.limit events): a gap of any length is filled."""
-    while after < envelope.version:
-        page = await read_stream(envelope.stream_id, after)
-        wanted = sorted((item for item in page if item.version <= envelope.version), key=_version)
-        if not wanted:
-            raise RepairFailed(f"stream {envelope.stream_id} has no version {after + 1} yet")
-        for item in wanted:
+    async for page in pages(read_stream, envelope.stream_id, after, until=envelope.version):
+        for item in page:
             await _apply_filled(item, store)
             after = item.version
-
-
-def _version(envelope: EventEnvelope) -> int:
-    return envelope.version
+    if after < envelope.version:
+        raise RepairFailed(f"stream {envelope.stream_id} has no version {after + 1} yet")
 
 
 async def _apply_filled(item: EventEnvelope, store: ReadStore) -> None:
