@@ -24,6 +24,20 @@ def test_the_broker_url_has_no_default_a_service_must_be_told_its_user(
     assert capsys.readouterr().err == "configuration error: CQRS_RABBITMQ_URL: not set (required)\n"
 
 
+def test_broker_urls_of_one_cluster_name_one_user_which_is_the_services(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A service publishes its retries and dead letters as its user (messaging/senders.py).
+    nodes = "amqp://cqrs-command:pw@a:5672/cqrs,amqp://cqrs-command:pw@b:5672/cqrs"
+    monkeypatch.setenv("CQRS_RABBITMQ_URL", nodes)
+    assert load(CommandSettings).broker_user() == "cqrs-command"
+    monkeypatch.setenv("CQRS_RABBITMQ_URL", "amqp://cqrs-command:pw@a:5672/cqrs,amqp://other:pw@b:5672/cqrs")
+    with pytest.raises(SystemExit) as stopped:
+        load(CommandSettings)
+    assert stopped.value.code == 2
+    assert "every broker URL must name the same user" in capsys.readouterr().err
+
+
 def test_a_malformed_variable_stops_start_up_and_is_named(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -10,6 +10,7 @@ from cqrs_shared.contracts import (
     ErrorInfo,
     Event,
     EventEnvelope,
+    Operation,
     Query,
     RebuildReadModel,
 )
@@ -22,7 +23,7 @@ from cqrs_shared.messaging.parsing import Catalogue, field_errors, load_json, me
 from cqrs_shared.messaging.topology import OPERATIONS_QUEUE
 from query_service import metrics, queries
 from query_service.errors import QueryError
-from query_service.operations.answers import Operation, Operations
+from query_service.operations.answers import Operations
 from query_service.operations.rebuild import Rebuilder
 from query_service.projection.consistency import Consistency
 from query_service.projection.projector import Projector

@@ -35,6 +35,7 @@ from cqrs_shared.contracts.metadata import Metadata
 from cqrs_shared.contracts.projection import (
     Difference,
     GetProjectionStatus,
+    Operation,
     ProjectionStatus,
     RebuildProgress,
     RebuildReadModel,
@@ -111,6 +112,7 @@ __all__ = [
     "MoneyDeposited",
     "MoneyWithdrawn",
     "OpenAccount",
+    "Operation",
     "ProjectionStatus",
     "Query",
     "QueryFailed",

@@ -67,3 +67,8 @@ class VerifyStream(Contract, Answered[StreamCheck]):
 
     type: Literal["VerifyStream"] = "VerifyStream"
     stream_id: UUID
+
+
+# What the operators' queue (query-service.operations) takes, spelled once: the query service answers
+# it, cqrs dlq replays only these there.
+Operation = RebuildReadModel | GetProjectionStatus | VerifyStream

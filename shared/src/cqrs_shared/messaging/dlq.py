@@ -28,12 +28,10 @@ from aiormq.exceptions import ChannelPreconditionFailed
 from cqrs_shared.contracts import (
     Command,
     Event,
-    GetProjectionStatus,
     ListStreams,
+    Operation,
     Query,
     ReadStream,
-    RebuildReadModel,
-    VerifyStream,
 )
 from cqrs_shared.errors import BrokerUnavailable, MalformedMessage, ReplayRefused
 from cqrs_shared.messaging.channels import broker_urls, connect_first
@@ -88,7 +86,7 @@ _TAKES: dict[str, frozenset[str]] = {
     COMMAND_QUEUE: _types(Command),
     STREAM_QUEUE: _types(ReadStream | ListStreams),
     QUERY_QUEUE: _types(Query),
-    OPERATIONS_QUEUE: _types(RebuildReadModel | GetProjectionStatus | VerifyStream),
+    OPERATIONS_QUEUE: _types(Operation),
     **dict.fromkeys(_EVENT_QUEUES, _types(Event)),
 }
 

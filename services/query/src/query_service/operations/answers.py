@@ -7,11 +7,13 @@ single active consumer is that process (rebuild.py says why it must be).
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import assert_never
 from uuid import UUID
 
 from cqrs_shared.contracts import (
     EventEnvelope,
     GetProjectionStatus,
+    Operation,
     ProjectionStatus,
     RebuildProgress,
     RebuildReadModel,
@@ -26,8 +28,6 @@ from query_service.projection.consistency import Consistency
 from query_service.projection.repair import ReadStream, pages
 from query_service.read_model import control
 from query_service.read_model.model import ReadModel
-
-Operation = RebuildReadModel | GetProjectionStatus | VerifyStream
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,9 @@ class Operations:
             return await self.rebuild()
         if isinstance(operation, GetProjectionStatus):
             return await self.status()
-        return await self.verify(operation.stream_id)
+        if isinstance(operation, VerifyStream):
+            return await self.verify(operation.stream_id)
+        assert_never(operation)
 
     async def status(self) -> ProjectionStatus:
         db = self.model.db
@@ -102,7 +104,7 @@ class Operations:
         async for page in pages(self.read_stream, fold.stream_id, fold.version):
             fold.add(page)
             # The projector gets its usual bound once: a view that stays behind is what verify reports.
-            settling = settling and await self._settle(max(page, key=lambda item: item.version))
+            settling = settling and await self._settle(page[-1])  # pages come in version order
             unchanged = fold.unchanged()
             fold.compare(unchanged, await verify.stored(self.model.store, unchanged))
 
