@@ -21,6 +21,12 @@ def test_a_replica_alone_owns_every_partition_and_counts_itself_unheard() -> Non
     assert owned("b", ["a"], 4) == {1, 3}
 
 
+def test_one_partition_stays_with_whichever_replica_holds_it() -> None:
+    # The unpartitioned queue is one partition: no replica ever steps back from it for another.
+    assert all(owned(me, ["a", "b", "c"], 1) == {0} for me in ("a", "b", "c"))
+    assert to_release(owned("c", ["a", "b"], 1), [0]) == frozenset()
+
+
 def test_members_unheard_for_longer_than_the_ttl_are_gone() -> None:
     members = Membership("me", ttl=3.0)
     members.heard("other", now=10.0)

@@ -2,11 +2,13 @@
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from functools import partial
+from typing import TypeVar
 
-from aio_pika import RobustChannel
-from aio_pika.abc import AbstractChannel, AbstractQueue
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractQueue
 from pymongo.errors import PyMongoError
 
 from cqrs_shared.contracts import Metadata
@@ -17,6 +19,7 @@ from cqrs_shared.messaging.consumer import Consumer, Handler
 from cqrs_shared.messaging.envelope import outgoing
 from cqrs_shared.messaging.publishing import publish
 from cqrs_shared.messaging.responder import Responder
+from cqrs_shared.messaging.retry import RetryPolicy
 from cqrs_shared.messaging.rpc import RpcClient
 from cqrs_shared.messaging.watchdog import health, watch
 from cqrs_shared.observability.logs import redact
@@ -33,11 +36,12 @@ from query_service.read_model.store import open_database
 from query_service.read_model.upgrade import upgrade_layout
 from query_service.settings import QuerySettings
 from query_service.subscription.event_queues import EventQueues
-from query_service.subscription.sharing import SharedPartitions
+from query_service.subscription.sharing import Subscription
 from query_service.subscription.takeback import take_back
 from query_service.transient import is_transient
 
 log = logging.getLogger(__name__)
+Q = TypeVar("Q", AbstractQueue, list[AbstractQueue])
 
 # Operations are few and a verify reads a whole stream: a handful at a time is plenty.
 OPERATIONS_PREFETCH = 4
@@ -46,83 +50,33 @@ OPERATIONS_PREFETCH = 4
 async def serve(settings: QuerySettings, stopped: asyncio.Event) -> None:
     """Run the query service until ``stopped`` is set, then finish in-flight work and close."""
     async with AsyncExitStack() as stack:
-        db = await stack.enter_async_context(
-            open_database(str(settings.mongodb_url), settings.mongodb_database)
-        )
-        partitioned = settings.event_partitions > 1
-        # The view cache is safe only where one process applies every event (cache.py).
-        model = ReadModel(db, cache_size=0 if partitioned else settings.read_cache_size)
-        try:
-            await model.load()
-            await model.store.ensure_indexes()
-            await upgrade_layout(db, model.store.generation)
-        except PyMongoError as error:
-            url = redact(str(settings.mongodb_url))
-            raise StartupError(f"cannot prepare the read model at {url}: {error!r}") from None
+        model = await _read_model(stack, settings)
+        broker = await _Broker.open(stack, settings)
         consistency = Consistency(model, settings.max_wait)
-
-        connection = await open_connection(stack, settings.broker_urls())
-        broker_up = health(connection)
-        kind = settings.queue_kind()
-        # Queues are declared on the channels that consume them, so that a robust channel restores
-        # them and their consumers after the broker connection comes back.
-        dead_letters = await open_channel(stack, connection)
-        replies = await open_channel(stack, connection, confirms=False)
-        responder = Responder(replies, dead_letters, settings.broker_user())
-        rpc = await stack.enter_async_context(RpcClient(connection))
-        read_stream = StreamReader(rpc, rpc.channel.default_exchange, settings.repair_timeout)
-
-        retry = settings.retry_policy()
-        layout = EventQueues(settings.event_partitions, kind, retry.delays())
-        events_channel = await open_channel(stack, connection, prefetch=settings.prefetch)
-        events = await layout.declare_all(connection, events_channel)
-        if not partitioned:
-            _stop_caching_when_lost(events_channel, model)
-        await take_back(connection, layout.names())
-        queries_channel = await open_channel(stack, connection, prefetch=settings.prefetch)
-        requests = await topology.declare_query_queue(queries_channel, kind)
-        operators_channel = await open_channel(stack, connection, prefetch=OPERATIONS_PREFETCH)
-        operations_queue = await topology.declare_operations_queue(operators_channel, kind)
-        checks = QueryHealth(db, events, broker_up, settings.ready_max_lag)
-        projector = Projector(model, read_stream)
-        rebuilder = Rebuilder(model, projector, read_stream, read_stream.list_streams)
-        rebuild_to = layout.names()[0]
+        projector = Projector(model, broker.read_stream)
+        rebuilder = Rebuilder(model, projector, broker.read_stream, broker.read_stream.list_streams)
         stack.push_async_callback(rebuilder.stop)
-        project_event = partial(on_event, projector=projector, consistency=consistency, rebuilder=rebuilder)
-
-        def consume(queue: AbstractQueue, handle: Handler, *, events: bool = False) -> Consumer:
-            """An event is retried through the retry queues; a query is answered, never retried."""
-            return Consumer(
-                queue,
-                handle,
-                responder,
-                transient=is_transient,
-                retry=retry if events else None,
-                types=EVENT_TYPES if events else QUERIES.types,
-                max_bytes=settings.max_message_bytes,
-            )
-
-        consume_events = partial(consume, events=True)
-        sharing = (
-            SharedPartitions(
-                connection,
-                settings.event_partitions,
-                layout.declare,
-                consume_events,
-                project_event,
-                settings.prefetch,
-            )
-            if partitioned
-            else None
+        queues = EventQueues(settings.event_partitions, settings.queue_kind(), broker.retry.delays())
+        events = await broker.declare(
+            stack, settings.prefetch, partial(queues.declare_all, broker.connection)
         )
-        projecting = sharing or consume_events(events[0], project_event)
-        operations = Operations(
-            model,
-            read_stream,
-            consistency,
-            partial(hand_on_rebuild, dead_letters, rebuild_to),
-            sharing.replicas if sharing is not None else lambda: 1,
+        await take_back(broker.connection, queues.names())
+        project = partial(on_event, projector=projector, consistency=consistency, rebuilder=rebuilder)
+        subscription = Subscription(
+            broker.connection, queues, broker.events, project, settings.prefetch, _caching(model)
         )
+        rebuild_to = partial(hand_on_rebuild, broker.dead_letters, queues.names()[0])
+        operations = Operations(model, broker.read_stream, consistency, rebuild_to, subscription.shared)
+        answering = partial(on_query, model=model, consistency=consistency, operations=operations)
+        operating = partial(on_operation, model=model, consistency=consistency, operations=operations)
+        kind = settings.queue_kind()
+        requests = await broker.declare(
+            stack, settings.prefetch, partial(topology.declare_query_queue, kind=kind)
+        )
+        operators = await broker.declare(
+            stack, OPERATIONS_PREFETCH, partial(topology.declare_operations_queue, kind=kind)
+        )
+        checks = QueryHealth(model.db, events, broker.up, settings.ready_max_lag)
         async with (
             serve_probes(
                 "query",
@@ -131,41 +85,106 @@ async def serve(settings: QuerySettings, stopped: asyncio.Event) -> None:
                 checks.readiness,
                 checks.refresh_metrics,
             ),
-            projecting,
-            consume(requests, partial(on_query, model=model, consistency=consistency, operations=operations)),
-            consume(
-                operations_queue,
-                partial(
-                    on_operation,
-                    model=model,
-                    consistency=consistency,
-                    operations=operations,
-                    operators=frozenset(settings.operators),
-                ),
-            ),
+            subscription,
+            broker.consume(requests, answering),
+            broker.consume(operators, partial(operating, operators=frozenset(settings.operators))),
         ):
-            log.info("query service ready")
-            following = asyncio.create_task(model.follow(stopped), name="generation follower")
-            try:
-                # Until stopped; or until the broker stays away too long, then stop (crash-only).
-                await watch(broker_up, stopped, settings.broker_grace)
-            finally:
-                stopped.set()
-                await following
-            log.info("stopping: finishing in-flight events and queries")
+            await _until_stopped(model, broker.up, stopped, settings.broker_grace)
     log.info("query service stopped")
 
 
-def _stop_caching_when_lost(channel: AbstractChannel, model: ReadModel) -> None:
-    """Without its event channel this process may no longer be the one that projects: the views it
-    keeps go (cache.py), until an event arrives again on the restored channel."""
+async def _read_model(stack: AsyncExitStack, settings: QuerySettings) -> ReadModel:
+    """The read model, its generation loaded, its indexes made and its layout brought up to date."""
+    db = await stack.enter_async_context(open_database(str(settings.mongodb_url), settings.mongodb_database))
+    model = ReadModel(db, cache_size=settings.read_cache_size)
+    try:
+        await model.load()
+        await model.store.ensure_indexes()
+        await upgrade_layout(db, model.store.generation)
+    except PyMongoError as error:
+        url = redact(str(settings.mongodb_url))
+        raise StartupError(f"cannot prepare the read model at {url}: {error!r}") from None
+    return model
 
-    def lost(*_: object) -> None:
-        model.cache.disable()
 
-    channel.close_callbacks.add(lost)
-    if isinstance(channel, RobustChannel):
-        channel.reopen_callbacks.add(lost)
+@dataclass(frozen=True)
+class _Broker:
+    """The connection, its channels for replies and dead letters, and consumers on this service's terms."""
+
+    settings: QuerySettings
+    connection: AbstractConnection
+    up: asyncio.Event
+    dead_letters: AbstractChannel
+    responder: Responder
+    read_stream: StreamReader
+
+    @classmethod
+    async def open(cls, stack: AsyncExitStack, settings: QuerySettings) -> "_Broker":
+        connection = await open_connection(stack, settings.broker_urls())
+        dead_letters = await open_channel(stack, connection)
+        replies = await open_channel(stack, connection, confirms=False)
+        rpc = await stack.enter_async_context(RpcClient(connection))
+        return cls(
+            settings,
+            connection,
+            health(connection),
+            dead_letters,
+            Responder(replies, dead_letters, settings.broker_user()),
+            StreamReader(rpc, rpc.channel.default_exchange, settings.repair_timeout),
+        )
+
+    @property
+    def retry(self) -> RetryPolicy:
+        return self.settings.retry_policy()
+
+    async def declare(
+        self, stack: AsyncExitStack, prefetch: int, declare: Callable[[AbstractChannel], Awaitable[Q]]
+    ) -> Q:
+        """Queues declared on the channel that consumes them: a robust channel restores them and
+        their consumers after the broker connection comes back."""
+        return await declare(await open_channel(stack, self.connection, prefetch=prefetch))
+
+    def consume(self, queue: AbstractQueue, handle: Handler) -> Consumer:
+        """A query or an operation: answered, never retried."""
+        return Consumer(
+            queue,
+            handle,
+            self.responder,
+            transient=is_transient,
+            types=QUERIES.types,
+            max_bytes=self.settings.max_message_bytes,
+        )
+
+    def events(self, queue: AbstractQueue, handle: Handler) -> Consumer:
+        """An event that fails for a transient reason is retried through the retry queues."""
+        return Consumer(
+            queue,
+            handle,
+            self.responder,
+            transient=is_transient,
+            retry=self.retry,
+            types=EVENT_TYPES,
+            max_bytes=self.settings.max_message_bytes,
+        )
+
+
+def _caching(model: ReadModel) -> Callable[[bool], None]:
+    """The view cache follows the subscription: on while this replica alone projects everything."""
+    return lambda everything: model.cache.enable() if everything else model.cache.disable()
+
+
+async def _until_stopped(
+    model: ReadModel, broker_up: asyncio.Event, stopped: asyncio.Event, grace: float
+) -> None:
+    log.info("query service ready")
+    following = asyncio.create_task(model.follow(stopped), name="generation follower")
+    try:
+        # Until stopped; or until the broker stays away too long, then stop (crash-only).
+        await watch(broker_up, stopped, grace)
+    finally:
+        stopped.set()
+        await following
+    log.info("stopping: finishing in-flight events and queries")
 
 
 async def hand_on_rebuild(channel: AbstractChannel, queue: str) -> None:

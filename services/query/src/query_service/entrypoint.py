@@ -121,9 +121,6 @@ async def on_event(
         envelope = parse_event(delivery.body)
     except MessageError as error:
         return Outcome(dead_letter=error.info)
-    # Handed an event: this process is the event queue's single active consumer, the one writer of
-    # the read model, so it may keep views (cache.py).
-    projector.cache.enable()
     await projector.handle(envelope)
     consistency.moved(envelope.stream_id)
     metrics.applied(envelope.occurred_at)

@@ -23,8 +23,8 @@ class QuerySettings(BrokerSettings):
         default=20_000,
         ge=0,
         le=1_000_000,
-        description="views (customers, accounts) the projecting process keeps in memory (0: none; "
-        "none either with more than one event partition)",
+        description="views (customers, accounts) kept in memory while this replica alone projects "
+        "every event partition (0: none)",
     )
     event_partitions: int = Field(
         default=1,

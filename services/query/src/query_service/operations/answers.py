@@ -36,8 +36,8 @@ class Operations:
     read_stream: ReadStream
     consistency: Consistency
     hand_on_rebuild: Callable[[], Awaitable[None]]
-    # Query replicas that project partitions (1 when the events are not partitioned): a rebuild
-    # builds from the events one process projects, so it needs that process to project them all.
+    # Query replicas that share the projecting (Subscription.shared; 1 with one partition): a
+    # rebuild builds from the events one process projects, so it needs that process to project them all.
     projecting_replicas: Callable[[], int] = lambda: 1
 
     async def answer(self, operation: Operation) -> ProjectionStatus | StreamCheck:

@@ -9,13 +9,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from uuid import UUID
 
-from cqrs_shared.contracts import AccountView, CustomerView, EventEnvelope
+from cqrs_shared.contracts import EventEnvelope
 from cqrs_shared.runtime.keyed_lock import KeyedLock
 from query_service import metrics
 from query_service.errors import RepairFailed
 from query_service.projection.projections import document_owner, project
 from query_service.projection.repair import ReadStream, pages
-from query_service.read_model.cache import ViewCache
 from query_service.read_model.model import ReadModel
 from query_service.read_model.store import Applied, Gap, ReadStore
 
@@ -28,17 +27,13 @@ class Projector:
     One customer's events touch one customer document (account events embed their account in it),
     so they run in arrival order, which is the relay's order for each stream: no racing into gaps
     that each cost a repair, and no two concurrent writers of one document. Across processes the
-    event queue has a single active consumer (see messaging.topology).
+    event partition has a single active consumer (see messaging.topology).
     """
 
     def __init__(self, model: ReadModel, read_stream: ReadStream) -> None:
         self._model = model
         self._read_stream = read_stream
         self._owners = KeyedLock()
-
-    @property
-    def cache(self) -> ViewCache[CustomerView | AccountView]:
-        return self._model.cache
 
     @asynccontextmanager
     async def owning(self, owner: UUID) -> AsyncIterator[None]:

@@ -1,22 +1,23 @@
 """Views kept in memory by the process that projects, so that a read by id costs no database trip.
 
 cache = ViewCache(20_000)
-cache.enable()                                  # this process projects (it was handed an event)
+cache.enable()                                  # this process projects every partition (sharing.py)
 view = cache.get(key)                           # None: read the database, then
 ticket = cache.ticket()                         #   (taken before that read)
 cache.fill(key, view, ticket)                   #   refused when the document changed meanwhile
 with cache.writing(key):                        # the projector writes the document: no view of it
     await write()                               #   is served or kept until the write is done
 
-Why this is safe: the event queue has one active consumer, so the process that projects is the only
-writer of the read model. While it writes a document, its view is neither served nor kept: the write
-is visible to other connections before this process hears that it is done (a query may already have
-seen the new position), so reads of it go to the database, like those of a process without a cache.
-A read that began before the write ended may return the old document; its fill is refused by the
-write's sequence number (kept for the last REMEMBERED writes, and anything older than those is
-refused too). A process that does not project (another replica does) never caches: it
-could not know when a document changes. Losing the event channel ends projecting (``disable``), as
-another replica may then take over. Pure: no I/O.
+Why this is safe: each event partition has one active consumer, so a process that projects every
+partition (Subscription.projects_everything) is the only writer of the read model. While it writes
+a document, its view is neither served nor kept: the write is visible to other connections before
+this process hears that it is done (a query may already have seen the new position), so reads of it
+go to the database, like those of a process without a cache. A read that began before the write
+ended may return the old document; its fill is refused by the write's sequence number (kept for the
+last REMEMBERED writes, and anything older than those is refused too). A process that does not
+project everything (another replica projects some) never caches: it could not know when a document
+changes. Losing an event channel ends projecting everything
+(``disable``), as another replica may then take over that partition. Pure: no I/O.
 """
 
 import time

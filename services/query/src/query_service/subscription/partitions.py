@@ -12,7 +12,11 @@ from dataclasses import dataclass, field
 def owned(me: str, members: Iterable[str], count: int) -> frozenset[int]:
     """The partitions ``me`` should project among ``members`` (``me`` counts even if unheard):
     partition p goes to the member ranked p modulo their number, so each member gets an equal
-    share (one more for the first ones) and every member computes the same split."""
+    share (one more for the first ones) and every member computes the same split. One partition
+    stays with whichever member holds it (the queue's single active consumer chose it): handing it
+    to another would only pause projecting."""
+    if count == 1:
+        return frozenset({0})
     ranked = sorted({*members, me})
     return frozenset(index for index in range(count) if ranked[index % len(ranked)] == me)
 

@@ -1,16 +1,20 @@
-"""Query replicas share the partitions of the events (CQRS_EVENT_PARTITIONS > 1).
+"""This replica's subscription to the events: the partitions it holds, shared with other replicas.
 
-async with SharedPartitions(connection, count, declare, consume, handle, prefetch):
-    await stopped.wait()
+async with Subscription(connection, queues, consume, handle, prefetch, on_everything):
+    await stopped.wait()            # on_everything(True/False): whether it alone projects them all
 
-Every replica subscribes to every partition queue. Each queue has a single active consumer, so
+One mode: the unpartitioned event queue is one partition (CQRS_EVENT_PARTITIONS=1). Every replica
+subscribes to every partition queue. Each queue has a single active consumer, so
 whatever happens, one replica at a time projects a partition, and a dead replica's partitions go
 to the ones waiting behind it. Which one should, partitions.owned says, from the replicas that
 announce themselves on a fanout exchange every second. A replica handed events of a partition it
 does not own finishes those it holds, cancels, and subscribes again at the back of the line: the
 owner, waiting, takes over. Nothing is applied by two replicas at once: the one that steps back
 settles everything it began before it cancels (Consumer.__aexit__), and what it had not begun goes
-back to the queue with its channel.
+back to the queue with its channel. With one partition, whoever holds it keeps it (owned).
+
+``projects_everything`` is the one rule the view cache and a rebuild ask: this replica was handed
+events of every partition since it subscribed to each, and has lost none of those channels since.
 """
 
 import asyncio
@@ -18,12 +22,13 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from types import TracebackType
 from uuid import uuid4
 
 import aio_pika
+from aio_pika import RobustChannel
 from aio_pika.abc import (
     AbstractChannel,
     AbstractConnection,
@@ -39,6 +44,7 @@ from cqrs_shared.messaging.channels import CLOSE_TIMEOUT_SECONDS, open_channel
 from cqrs_shared.messaging.consumer import DRAIN_TIMEOUT_SECONDS, Consumer, Handler, Outcome
 from cqrs_shared.messaging.envelope import Delivery
 from cqrs_shared.runtime.waiting import first_of
+from query_service.subscription.event_queues import EventQueues
 from query_service.subscription.partitions import Membership, owned, to_release
 
 log = logging.getLogger(__name__)
@@ -48,38 +54,56 @@ ANNOUNCE_SECONDS = 1.0
 MEMBER_TTL_SECONDS = 3.5
 REJOIN_SECONDS = 0.5
 
-Declare = Callable[[AbstractChannel, int], Awaitable[AbstractQueue]]
 Consume = Callable[[AbstractQueue, Handler], Consumer]
 
 
-class SharedPartitions:
+class Subscription:
     """Holds a subscription to each partition queue and steps back from those another replica owns."""
 
     def __init__(
         self,
         connection: AbstractConnection,
-        count: int,
-        declare: Declare,
+        queues: EventQueues,
         consume: Consume,
         handle: Handler,
         prefetch: int,
+        on_everything: Callable[[bool], None] = lambda _: None,
     ) -> None:
         self._connection = connection
-        self._count = count
-        self._declare = declare
+        self._count = queues.count
+        self._declare = queues.declare
         self._consume = consume
+        self._on_everything = on_everything
         self._handle = handle
         self._prefetch = prefetch
         self.me = f"{socket.gethostname()}-{os.getpid()}-{uuid4().hex[:6]}"
         self._members = Membership(self.me, MEMBER_TTL_SECONDS)
-        self._releases = [asyncio.Event() for _ in range(count)]
+        self._releases = [asyncio.Event() for _ in range(self._count)]
         self._stopped = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._stack = AsyncExitStack()
         # Partitions whose events this replica was handed since it last subscribed.
-        self.active: set[int] = set()
+        self._active: set[int] = set()
+        self._everything = False
 
-    async def __aenter__(self) -> "SharedPartitions":
+    @property
+    def active(self) -> frozenset[int]:
+        return frozenset(self._active)
+
+    def projects_everything(self) -> bool:
+        """Whether this replica alone projects every partition now (the one writer of the read model)."""
+        return self._everything
+
+    def _settle(self, index: int, active: bool) -> None:
+        """Partition ``index`` is active here, or no longer; tell whether that makes this replica the
+        one that projects everything, before the event that made it so is applied."""
+        (self._active.add if active else self._active.discard)(index)
+        everything = len(self._active) == self._count
+        if everything != self._everything:
+            self._everything = everything
+            self._on_everything(everything)
+
+    async def __aenter__(self) -> "Subscription":
         await self._stack.__aenter__()
         subscribed = [asyncio.Event() for _ in range(self._count)]
         self._tasks = [
@@ -115,11 +139,15 @@ class SharedPartitions:
         """The query replicas heard from (this one included)."""
         return len(self._members.alive(time.monotonic()))
 
+    def shared(self) -> int:
+        """How many replicas share the partitions' projecting (1: one replica projects them all)."""
+        return 1 if self._count == 1 else self.replicas()
+
     def _noting(self, index: int) -> Handler:
         """The handler, noting that partition ``index`` hands this replica events (it is active there)."""
 
         async def handle(delivery: Delivery) -> Outcome:
-            self.active.add(index)
+            self._settle(index, active=True)
             return await self._handle(delivery)
 
         return handle
@@ -129,10 +157,11 @@ class SharedPartitions:
         while not self._stopped.is_set():
             release = self._releases[index]
             release.clear()
-            self.active.discard(index)
+            self._settle(index, active=False)
             try:
                 async with AsyncExitStack() as stack:
                     channel = await open_channel(stack, self._connection, prefetch=self._prefetch)
+                    self._lose_with(channel, index)
                     queue = await self._declare(channel, index)
                     async with self._consume(queue, self._noting(index)):
                         subscribed.set()
@@ -145,6 +174,17 @@ class SharedPartitions:
             if not self._stopped.is_set():
                 log.info("partition %d: stepped back for its owner", index)
                 await first_of([self._stopped], REJOIN_SECONDS)
+
+    def _lose_with(self, channel: AbstractChannel, index: int) -> None:
+        """Losing the channel (or its restoring) ends being handed partition ``index``: another
+        replica may be given it meanwhile, until an event arrives here again."""
+
+        def lost(*_: object) -> None:
+            self._settle(index, active=False)
+
+        channel.close_callbacks.add(lost)
+        if isinstance(channel, RobustChannel):
+            channel.reopen_callbacks.add(lost)
 
     async def _listen(self) -> AbstractExchange:
         """Hear the replicas' announcements; the exchange to make this one's on."""
@@ -174,7 +214,7 @@ class SharedPartitions:
             if mine != before:
                 log.info("partitions of this replica: %s", sorted(mine))
                 before = mine
-            for index in to_release(mine, set(self.active)):
-                self.active.discard(index)
+            for index in to_release(mine, self.active):
+                self._settle(index, active=False)
                 self._releases[index].set()
             await first_of([self._stopped], ANNOUNCE_SECONDS)
