@@ -108,10 +108,10 @@ async def measure(store: ReadStore, ids: list[UUID], small: UUID, large: UUID) -
         assert len((await store.customers_with_name(NEEDLE.lower(), PAGE, None)).items) == PAGE
 
     async def preferred() -> None:
-        assert len((await store.preferred_customers(PAGE, None)).items) == PAGE
+        assert len((await store.pages.preferred_customers(PAGE, None)).items) == PAGE
 
     async def history(account_id: UUID, expected: int) -> None:
-        assert len((await store.transactions(account_id, PAGE, None)).items) == expected
+        assert len((await store.pages.transactions(account_id, PAGE, None)).items) == expected
 
     return {
         "GetCustomer": await timed(SAMPLES, by_id),

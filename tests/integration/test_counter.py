@@ -1,4 +1,5 @@
-"""Numbers of a counter handed out by two processes at once stay distinct (store.reserve).
+"""Numbers of a counter handed out by two processes at once stay distinct (ClaimedNumbers in
+read_model/limits/whole_document_updates.py).
 
 Two query replicas projecting different partitions number preferred customers side by side. The
 server here is FerretDB v1, which applies an $inc by reading and rewriting the document: two
@@ -25,12 +26,12 @@ async def test_two_stores_reserving_at_once_never_take_one_number_twice(
         async def take(store: ReadStore, count: int) -> list[int]:
             taken: list[int] = []
             for _ in range(ROUNDS):
-                start = await store.reserve(layout.PREFERRED_COUNTER, count)
+                start = await store.lists.numbers.reserve(layout.PREFERRED_COUNTER, count)
                 taken += range(start, start + count)
             return taken
 
         mine, theirs = await asyncio.gather(take(first, 1), take(second, 2))
-        last = await first._last_number(layout.PREFERRED_COUNTER)
+        last = await first.lists.numbers.last(layout.PREFERRED_COUNTER)
     assert len(set(mine) | set(theirs)) == len(mine) + len(theirs) == 3 * ROUNDS
     assert not set(mine) & set(theirs)
     assert last == max(mine + theirs)  # the counter (and the claims past it) reach the last number

@@ -105,6 +105,6 @@ async def assert_the_view(read_store: ReadStore, sent: Deliveries) -> None:
         (usd, "USD", "7.00", 4),
     }
     assert {k: str(v) for k, v in view.totals.items()} == {"EUR": "274.75", "USD": "7.00"}
-    history = await read_store.transactions(eur, 10, None)
+    history = await read_store.pages.transactions(eur, 10, None)
     assert [t.version for t in history.items] == [5, 4, 3, 2]
     assert [str(t.balance_after) for t in history.items] == ["274.75", "269.50", "290.00", "300.00"]

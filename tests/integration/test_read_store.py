@@ -18,7 +18,8 @@ from query_service.projection import projector
 from query_service.projection.projections import project
 from query_service.read_model import layout
 from query_service.read_model.changes import DocumentChange
-from query_service.read_model.store import Applied, Gap, ReadStore, encode_cursor
+from query_service.read_model.cursors import encode_cursor
+from query_service.read_model.store import Applied, Gap, ReadStore
 from tests.builders import stream
 
 
@@ -123,7 +124,7 @@ async def test_pages_are_stable_and_complete(read_store: ReadStore) -> None:
     seen: list[str] = []
     after = None
     while True:
-        page = await read_store.preferred_customers(3, after)
+        page = await read_store.pages.preferred_customers(3, after)
         seen += [str(view.id) for view in page.items]
         if page.next is None:
             break
@@ -133,7 +134,7 @@ async def test_pages_are_stable_and_complete(read_store: ReadStore) -> None:
 
 async def test_a_cursor_not_issued_by_the_service_is_an_error(read_store: ReadStore) -> None:
     with pytest.raises(ValueError, match="cursor"):
-        await read_store.preferred_customers(3, "%%%not base64")
+        await read_store.pages.preferred_customers(3, "%%%not base64")
 
 
 @pytest.mark.parametrize("position", ["-1000000", "999999999999", "0"])
@@ -142,7 +143,7 @@ async def test_a_preferred_cursor_outside_the_numbers_issued_is_refused_before_a
 ) -> None:
     # Forged far below zero, such a cursor made one query read bucket after bucket for 81 s.
     with pytest.raises(ValueError, match="not a cursor this service issued"):
-        await read_store.preferred_customers(3, encode_cursor(position))
+        await read_store.pages.preferred_customers(3, encode_cursor(position))
 
 
 async def test_a_preferred_page_over_sparse_buckets_stops_early_with_a_cursor_and_the_next_goes_on(
@@ -155,13 +156,13 @@ async def test_a_preferred_page_over_sparse_buckets_stops_early_with_a_cursor_an
     customer = uuid4()
     for event in history(customer)[:2]:
         await read_store.apply(one(event))
-    first = await read_store.preferred_customers(3, None)
+    first = await read_store.pages.preferred_customers(3, None)
     assert first.items == []
     assert first.next is not None
     after: str | None = first.next
     seen, pages = list(first.items), 1
     while after is not None:
-        page = await read_store.preferred_customers(3, after)
+        page = await read_store.pages.preferred_customers(3, after)
         seen += page.items
         after, pages = page.next, pages + 1
     assert [view.id for view in seen] == [customer]
@@ -177,7 +178,7 @@ async def test_a_history_cursor_beyond_the_accounts_version_is_refused(
         for change in project(event):
             await read_store.apply(change)
     with pytest.raises(ValueError, match="not a cursor this service issued"):
-        await read_store.transactions(account_id, 50, encode_cursor(position))
+        await read_store.pages.transactions(account_id, 50, encode_cursor(position))
 
 
 async def test_history_pages_cross_buckets_newest_first_and_complete(read_store: ReadStore) -> None:
@@ -202,7 +203,7 @@ async def test_history_pages_cross_buckets_newest_first_and_complete(read_store:
     seen: list[int] = []
     after = None
     while True:
-        page = await read_store.transactions(account_id, 50, after)
+        page = await read_store.pages.transactions(account_id, 50, after)
         seen += [item.version for item in page.items]
         if page.next is None:
             break
@@ -223,7 +224,7 @@ async def test_preferred_pages_cross_buckets_in_the_order_customers_became_prefe
     sizes: list[int] = []
     after = None
     while True:
-        page = await read_store.preferred_customers(50, after)
+        page = await read_store.pages.preferred_customers(50, after)
         sizes.append(len(page.items))
         seen += [view.id for view in page.items]
         if page.next is None:

@@ -45,10 +45,10 @@ async def test_layout_1_documents_get_their_buckets_once(read_store: ReadStore) 
     assert await upgrade_layout(db) == 60 + 3
     assert await upgrade_layout(db) == 0  # recorded: done once
 
-    history = await read_store.transactions(account, 50, None)  # type: ignore[arg-type]
+    history = await read_store.pages.transactions(account, 50, None)  # type: ignore[arg-type]
     assert [item.version for item in history.items] == list(range(61, 11, -1))
     assert history.next is not None
-    rest = await read_store.transactions(account, 50, history.next)  # type: ignore[arg-type]
+    rest = await read_store.pages.transactions(account, 50, history.next)  # type: ignore[arg-type]
     assert [item.version for item in rest.items] == list(range(11, 1, -1))
-    preferred = await read_store.preferred_customers(10, None)
+    preferred = await read_store.pages.preferred_customers(10, None)
     assert [str(view.id) for view in preferred.items] == customers

@@ -3,7 +3,7 @@
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass
 from functools import partial
 from typing import TypeVar
@@ -15,7 +15,7 @@ from cqrs_shared.contracts import Metadata
 from cqrs_shared.errors import StartupError
 from cqrs_shared.messaging import topology
 from cqrs_shared.messaging.channels import open_channel, open_connection
-from cqrs_shared.messaging.consumer import Consumer, Handler
+from cqrs_shared.messaging.consumer import Consumer, Handler, Outcome
 from cqrs_shared.messaging.envelope import outgoing
 from cqrs_shared.messaging.publishing import publish
 from cqrs_shared.messaging.responder import Responder
@@ -67,27 +67,14 @@ async def serve(settings: QuerySettings, stopped: asyncio.Event) -> None:
         )
         rebuild_to = partial(hand_on_rebuild, broker.dead_letters, queues.names()[0])
         operations = Operations(model, broker.read_stream, consistency, rebuild_to, subscription.shared)
-        answering = partial(on_query, model=model, consistency=consistency, operations=operations)
-        operating = partial(on_operation, model=model, consistency=consistency, operations=operations)
-        kind = settings.queue_kind()
-        requests = await broker.declare(
-            stack, settings.prefetch, partial(topology.declare_query_queue, kind=kind)
-        )
-        operators = await broker.declare(
-            stack, OPERATIONS_PREFETCH, partial(topology.declare_operations_queue, kind=kind)
-        )
+        answer = partial(_answering, model=model, consistency=consistency, operations=operations)
+        requests, operators = await broker.rpc_queues(stack)
         checks = QueryHealth(model.db, events, broker.up, settings.ready_max_lag)
         async with (
-            serve_probes(
-                "query",
-                settings.http_host,
-                settings.query_http_port,
-                checks.readiness,
-                checks.refresh_metrics,
-            ),
+            _probes(settings, checks),
             subscription,
-            broker.consume(requests, answering),
-            broker.consume(operators, partial(operating, operators=frozenset(settings.operators))),
+            broker.consume(requests, answer(on_query)),
+            broker.consume(operators, answer(partial(on_operation, operators=frozenset(settings.operators)))),
         ):
             await _until_stopped(model, broker.up, stopped, settings.broker_grace)
     log.info("query service stopped")
@@ -144,6 +131,16 @@ class _Broker:
         their consumers after the broker connection comes back."""
         return await declare(await open_channel(stack, self.connection, prefetch=prefetch))
 
+    async def rpc_queues(self, stack: AsyncExitStack) -> tuple[AbstractQueue, AbstractQueue]:
+        """The queries' queue and the operators' queue, each on a channel of its own."""
+        kind = self.settings.queue_kind()
+        requests = partial(topology.declare_query_queue, kind=kind)
+        operators = partial(topology.declare_operations_queue, kind=kind)
+        return (
+            await self.declare(stack, self.settings.prefetch, requests),
+            await self.declare(stack, OPERATIONS_PREFETCH, operators),
+        )
+
     def consume(self, queue: AbstractQueue, handle: Handler) -> Consumer:
         """A query or an operation: answered, never retried."""
         return Consumer(
@@ -166,6 +163,22 @@ class _Broker:
             types=EVENT_TYPES,
             max_bytes=self.settings.max_message_bytes,
         )
+
+
+def _answering(
+    entry: Callable[..., Awaitable[Outcome]],
+    model: ReadModel,
+    consistency: Consistency,
+    operations: Operations,
+) -> Handler:
+    """A query or operation entry point with what it answers from."""
+    return partial(entry, model=model, consistency=consistency, operations=operations)
+
+
+def _probes(settings: QuerySettings, checks: QueryHealth) -> AbstractAsyncContextManager[int]:
+    return serve_probes(
+        "query", settings.http_host, settings.query_http_port, checks.readiness, checks.refresh_metrics
+    )
 
 
 def _caching(model: ReadModel) -> Callable[[bool], None]:

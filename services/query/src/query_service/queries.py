@@ -27,7 +27,8 @@ from cqrs_shared.contracts import (
 from query_service.errors import BadCursor, NotFound
 from query_service.projection.consistency import Consistency
 from query_service.projection.projections import fold_name
-from query_service.read_model.store import Page, ReadStore
+from query_service.read_model.cursors import Page
+from query_service.read_model.store import ReadStore
 
 T = TypeVar("T")
 
@@ -64,7 +65,7 @@ async def account_transactions(
     account = await store.account(query.account_id)
     if account is None:
         raise NotFound(f"account {query.account_id} not found")
-    page = await _paged(store.transactions(query.account_id, query.limit, query.after, account.version))
+    page = await _paged(store.pages.transactions(query.account_id, query.limit, query.after, account.version))
     return TransactionPage(items=page.items, next=page.next)
 
 
@@ -78,7 +79,7 @@ async def customers_with_name(
 async def preferred_customers(
     query: GetPreferredCustomers, store: ReadStore, consistency: Consistency
 ) -> CustomerPage:
-    page = await _paged(store.preferred_customers(query.limit, query.after))
+    page = await _paged(store.pages.preferred_customers(query.limit, query.after))
     return CustomerPage(items=page.items, next=page.next)
 
 

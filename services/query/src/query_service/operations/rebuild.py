@@ -113,7 +113,7 @@ class Rebuilder:
         await self._drop_leftovers(keep={current, target})
         await store.ensure_indexes()
         await mark_layout(self._model.db, target)
-        store.defer_numbers = True
+        store.lists.defer = True
         started = control.started_of(previous, target, _now())
         runner = f"{socket.gethostname()}:{os.getpid()}"
         self._progress = RebuildProgress(
@@ -202,10 +202,10 @@ class Rebuilder:
         """Number the deferred, point queries at ``store``, and drop the old generation."""
         await self._flush(state="switching")
         # Until a pass finds none: an apply in flight at the first pass may still have deferred one.
-        numbered = await store.number_deferred(layout.CUSTOMERS, PREFERRED_LIST)
+        numbered = await store.lists.number_deferred(layout.CUSTOMERS, PREFERRED_LIST)
         while numbered:
             await asyncio.sleep(REFRESH)
-            numbered = await store.number_deferred(layout.CUSTOMERS, PREFERRED_LIST)
+            numbered = await store.lists.number_deferred(layout.CUSTOMERS, PREFERRED_LIST)
         old = self._model.store
         self._model.retiring, self._model.store, self._model.building = old, store, None
         await control.set_generation(self._model.db, store.generation)

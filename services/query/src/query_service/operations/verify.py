@@ -17,8 +17,8 @@ from cqrs_shared.contracts import Difference, EventEnvelope, StreamCheck
 from query_service.projection.projections import project
 from query_service.read_model import layout
 from query_service.read_model.changes import Numbered
-from query_service.read_model.layout import Document
-from query_service.read_model.store import ReadStore, field_of
+from query_service.read_model.layout import Document, field_of
+from query_service.read_model.store import ReadStore
 
 DocKey = tuple[str, str]  # (collection, id)
 

@@ -86,7 +86,7 @@ class Consistency:
         store = self._model.store
         for wanted in positions:
             # What this process applied needs no read (the projector and queries share the process).
-            have = store.known(wanted.stream_id)
+            have = store.known.of(wanted.stream_id)
             if have < wanted.version:
                 have = await store.position(wanted.stream_type, wanted.stream_id)
             if wanted.version > have + MAX_AHEAD:

@@ -69,7 +69,7 @@ async def apply(envelope: EventEnvelope, store: ReadStore, read_stream: ReadStre
     outcomes = [await store.apply(change) for change in project(envelope)]
     gaps = [outcome.current for outcome in outcomes if isinstance(outcome, Gap)]
     if not gaps:
-        store.saw(envelope.stream_id, envelope.version)
+        store.known.saw(envelope.stream_id, envelope.version)
         return Applied.APPLIED if Applied.APPLIED in outcomes else Applied.DUPLICATE
     after = min(gaps)
     log.info(
@@ -85,7 +85,7 @@ async def apply(envelope: EventEnvelope, store: ReadStore, read_stream: ReadStre
         metrics.GAP_REPAIRS.labels("failed").inc()
         raise
     metrics.GAP_REPAIRS.labels("repaired").inc()
-    store.saw(envelope.stream_id, envelope.version)
+    store.known.saw(envelope.stream_id, envelope.version)
     return Applied.APPLIED
 
 

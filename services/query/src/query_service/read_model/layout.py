@@ -70,7 +70,7 @@ BUCKET_SIZE: Final = 50
 HISTORY_BUCKET: Final = "history_bucket"  # layout 2 only: "<account id>:<account version // BUCKET_SIZE>"
 PREFERRED_SEQ: Final = "preferred_seq"  # 0, 1, 2, ...: the order in which customers became preferred
 PREFERRED_BUCKET: Final = "preferred_bucket"  # preferred_seq // BUCKET_SIZE
-# Only while a rebuild defers numbering (store.number_deferred): when the customer became preferred.
+# Only while a rebuild defers numbering (equality_filters.NumberedLists): when the customer became preferred.
 PREFERRED_AT: Final = "preferred_at"
 COUNTERS: Final = "counters"  # {_id: counter name, value: the last number handed out}
 PREFERRED_COUNTER: Final = "preferred"
@@ -78,7 +78,7 @@ COUNTER_VALUE: Final = "value"
 
 
 def claim(counter: str, number: int) -> str:
-    """The id of the document that claims ``number`` of ``counter`` (store.reserve): "preferred:17"."""
+    """The id of the document that claims ``number`` of ``counter`` (ClaimedNumbers): "preferred:17"."""
     return f"{counter}:{number}"
 
 
@@ -122,6 +122,14 @@ INDEXES: Final[tuple[tuple[str, list[tuple[str, int]]], ...]] = (
     (CUSTOMERS, [(NAME_FOLDED, ASCENDING), (ID, ASCENDING)]),
     (CUSTOMERS, [(PREFERRED_BUCKET, ASCENDING), (PREFERRED_SEQ, ASCENDING)]),
 )
+
+
+def field_of(doc: Document | None, path: str) -> Any:
+    """The value at a dotted ``path`` of ``doc``; None where any part is missing."""
+    value: Any = doc
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
 
 
 def exists(where: Document) -> Document:

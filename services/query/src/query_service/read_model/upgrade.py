@@ -16,14 +16,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 from query_service.read_model import layout
 from query_service.read_model.changes import PREFERRED_LIST
 from query_service.read_model.layout import Document
+from query_service.read_model.limits.bulk_writes import write_in_batches
 from query_service.read_model.store import ReadStore
 
 log = logging.getLogger(__name__)
-
-# Updates per bulk write. FerretDB v1 keeps a PostgreSQL connection per statement of a bulk update
-# until the whole command ends, and waits for the pool (50) when it runs out: measured, one bulk
-# update of 60 documents hung the server for good. Small batches stay far below that.
-BATCH = 16
 
 
 async def upgrade_layout(db: AsyncDatabase[Document], generation: int = 0) -> int:
@@ -84,7 +80,7 @@ async def _preferred_numbers(db: AsyncDatabase[Document], generation: int) -> in
     )
     if not ids:
         return 0
-    first = await ReadStore(db, generation).reserve(PREFERRED_LIST.counter, len(ids))
+    first = await ReadStore(db, generation).lists.numbers.reserve(PREFERRED_LIST.counter, len(ids))
     updates = [
         UpdateOne({layout.ID: doc_id}, {"$set": PREFERRED_LIST.numbers(seq)})
         for seq, doc_id in enumerate(ids, start=first)
@@ -94,5 +90,4 @@ async def _preferred_numbers(db: AsyncDatabase[Document], generation: int) -> in
 
 
 async def _write(db: AsyncDatabase[Document], collection: str, updates: list[UpdateOne]) -> None:
-    for start in range(0, len(updates), BATCH):
-        await db[collection].bulk_write(updates[start : start + BATCH], ordered=False)
+    await write_in_batches(db[collection], updates)
