@@ -3,6 +3,7 @@
 import asyncio
 import random
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from uuid import UUID, uuid4
 
@@ -20,6 +21,7 @@ from cqrs_shared.contracts import (
 )
 from query_service.projection import projector
 from query_service.projection.repair import ReadStream
+from query_service.read_model import layout
 from query_service.read_model.model import ReadModel
 from query_service.read_model.store import ReadStore
 from tests.builders import stream
@@ -108,3 +110,27 @@ async def assert_the_view(read_store: ReadStore, sent: Deliveries) -> None:
     history = await read_store.pages.transactions(eur, 10, None)
     assert [t.version for t in history.items] == [5, 4, 3, 2]
     assert [str(t.balance_after) for t in history.items] == ["274.75", "269.50", "290.00", "300.00"]
+
+
+async def test_each_transaction_is_a_typed_ledger_document_written_once(read_store: ReadStore) -> None:
+    """What a MongoDB user or a reporting tool reads: amounts as numbers (minor units), not text."""
+    sent = one_customers_events(random.Random(0))  # with duplicates, shuffled
+    for delivery in sent.events:
+        await projector.apply(delivery, read_store, sent.read_stream)
+    ledger = read_store.db[layout.named(layout.LEDGER, read_store.generation)]
+    entries = await ledger.find({layout.ACCOUNT_ID: str(sent.eur)}).sort(layout.LEDGER_VERSION).to_list(None)
+    assert [
+        (e[layout.LEDGER_VERSION], e[layout.KIND], e[layout.AMOUNT_MINOR], e[layout.BALANCE_AFTER_MINOR])
+        for e in entries
+    ] == [
+        (2, "deposit", 30000, 30000),
+        (3, "withdrawal", 1000, 29000),
+        (4, "withdrawal", 2050, 26950),
+        (5, "deposit", 525, 27475),
+    ]
+    assert all(
+        type(e[layout.AMOUNT_MINOR]) is int and type(e[layout.BALANCE_AFTER_MINOR]) is int for e in entries
+    )
+    assert {(e[layout.CUSTOMER_ID], e[layout.CURRENCY]) for e in entries} == {(str(sent.customer), "EUR")}
+    assert [e[layout.REFERENCE] for e in entries] == ["move 1", "move 2", "move 3", "move 4"]
+    assert all(isinstance(e[layout.AT], datetime) for e in entries)

@@ -59,7 +59,9 @@ async def test_a_long_stream_is_verified_a_page_at_a_time_and_a_changed_bucket_f
         (f"{layout.TRANSACTIONS}/{first_bucket}", layout.history_item(2), '"tampered"')
     ]
     assert check.differences_found == 1
-    assert check.documents == 1 + 13 + 1  # the account, its history buckets, its customer
-    # A page of 100 changes the account, its customer and at most three buckets; open are those of
-    # two pages at most (the last page's, until compared). The whole stream was held before (issue 20).
-    assert most_open <= 7
+    # the account, its history buckets, its 599 transactions' ledger documents, its customer
+    assert check.documents == 1 + 13 + 599 + 1
+    # A page of 100 changes the account, its customer, at most three buckets and its 100 ledger
+    # documents; open are those of two pages at most (the last page's, until compared): 207 of the
+    # stream's 614. The whole stream was held before (issue 20).
+    assert most_open <= 7 + 2 * PAGE

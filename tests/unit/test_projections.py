@@ -50,7 +50,7 @@ def test_fold_name_ignores_case_and_surrounding_space() -> None:
     assert fold_name("  GRACE Hopper ") == fold_name("grace hopper")
 
 
-def test_an_account_event_updates_history_then_customer_then_account_last() -> None:
+def test_an_account_event_updates_history_and_ledger_then_customer_then_account_last() -> None:
     account_id = uuid4()
     event = MoneyDeposited(
         reference="",
@@ -63,13 +63,16 @@ def test_an_account_event_updates_history_then_customer_then_account_last() -> N
     changes = project(envelope(event, 3))
     assert [(c.collection, c.gate, c.version) for c in changes] == [
         ("transactions", "recorded.v3", 1),
+        ("ledger", "recorded", 1),
         ("customers", f"accounts.{account_id}.version", 3),
         ("accounts", "version", 3),
     ]
     assert changes[0].doc_id == f"{account_id}/0"  # the bucket of versions 0-49: one document
     assert changes[0].shared
     assert changes[0].fields["items.v3"].startswith("deposit|5.00|15.00|")
-    assert changes[1].fields == {
+    assert changes[1].doc_id == f"{account_id}:3"
+    assert (changes[1].fields["amount_minor"], changes[1].fields["balance_after_minor"]) == (500, 1500)
+    assert changes[2].fields == {
         f"accounts.{account_id}.currency": "EUR",
         f"accounts.{account_id}.balance": "15.00",
     }

@@ -8,7 +8,7 @@ customer's embedded account and the transaction history have N too (consistency 
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, assert_never
+from typing import Any, Literal, assert_never
 from uuid import UUID
 
 from cqrs_shared.contracts import (
@@ -22,6 +22,7 @@ from cqrs_shared.contracts import (
     EventEnvelope,
     MoneyDeposited,
     MoneyWithdrawn,
+    TransactionView,
 )
 from cqrs_shared.contracts.money import in_currency
 from query_service.read_model import layout
@@ -91,12 +92,17 @@ def _account(envelope: EventEnvelope, event: AccountEvent) -> list[DocumentChang
     elif isinstance(event, MoneyDeposited | MoneyWithdrawn):
         balance = str(event.balance)
         account = {layout.BALANCE: balance}
-        kind = "deposit" if isinstance(event, MoneyDeposited) else "withdrawal"
+        kind: Literal["deposit", "withdrawal"] = (
+            "deposit" if isinstance(event, MoneyDeposited) else "withdrawal"
+        )
         line = layout.encode_transaction(kind, str(event.amount), balance, at, event.reference)
         fields = {layout.ACCOUNT_ID: account_id, layout.history_item(version): line}
         bucket = layout.history_bucket(account_id, layout.bucket_of(version))
         gate = layout.history_gate(version)
-        changes = [DocumentChange(layout.TRANSACTIONS, bucket, gate, 1, fields, shared=True)]
+        changes = [
+            DocumentChange(layout.TRANSACTIONS, bucket, gate, 1, fields, shared=True),
+            _ledger_entry(envelope, event, kind),
+        ]
         timestamps = {layout.UPDATED_AT: at}
     else:
         assert_never(event)
@@ -108,3 +114,21 @@ def _account(envelope: EventEnvelope, event: AccountEvent) -> list[DocumentChang
     changes.append(DocumentChange(layout.CUSTOMERS, str(event.customer_id), gate, version, summary))
     changes.append(DocumentChange(layout.ACCOUNTS, account_id, layout.VERSION, version, account | timestamps))
     return changes
+
+
+def _ledger_entry(
+    envelope: EventEnvelope, event: MoneyDeposited | MoneyWithdrawn, kind: str
+) -> DocumentChange:
+    """The transaction as a typed document of its own (layout.LEDGER), written once."""
+    view = TransactionView(
+        version=envelope.version,
+        kind=kind,
+        amount=event.amount,
+        balance_after=event.balance,
+        at=envelope.occurred_at,
+        reference=event.reference,
+    )
+    account_id = str(event.account_id)
+    fields = layout.ledger_fields(account_id, str(event.customer_id), event.currency, view)
+    doc_id = layout.ledger_entry(account_id, envelope.version)
+    return DocumentChange(layout.LEDGER, doc_id, layout.RECORDED, 1, fields)

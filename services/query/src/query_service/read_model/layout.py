@@ -20,12 +20,14 @@ from cqrs_shared.contracts import (
     StreamType,
     TransactionView,
 )
+from query_service.read_model.limits.no_decimal128 import minor_units
 
 Document = dict[str, Any]
 
 CUSTOMERS: Final = "customers"
 ACCOUNTS: Final = "accounts"
 TRANSACTIONS: Final = "transactions"
+LEDGER: Final = "ledger"
 
 # Every document: its id as text (a UUID's, or "<account id>:<version>" for a transaction).
 ID: Final = "_id"
@@ -56,6 +58,36 @@ OPENED_AT: Final = "opened_at"
 ACCOUNT_ID: Final = "account_id"
 ITEMS: Final = "items"
 RECORDED: Final = "recorded"
+# ledger/<account id>:<version>: one document per transaction, typed, for MongoDB users and reporting
+# tools (the queries page the buckets above): account_id, customer_id, version (ints), kind, amount
+# and balance after as whole minor units of currency (limits/no_decimal128.py), at (a date), reference;
+# recorded is its gate (written once).
+LEDGER_VERSION: Final = "version"
+AMOUNT_MINOR: Final = "amount_minor"
+BALANCE_AFTER_MINOR: Final = "balance_after_minor"
+REFERENCE: Final = "reference"
+
+
+def ledger_entry(account_id: str, version: int) -> str:
+    return f"{account_id}:{version}"
+
+
+def ledger_fields(account_id: str, customer_id: str, currency: str, item: TransactionView) -> Document:
+    """The typed fields of a transaction's ledger document (no_decimal128: money in minor units)."""
+    return {
+        ACCOUNT_ID: account_id,
+        CUSTOMER_ID: customer_id,
+        LEDGER_VERSION: item.version,
+        KIND: item.kind,
+        AMOUNT_MINOR: minor_units(item.amount, currency),
+        BALANCE_AFTER_MINOR: minor_units(item.balance_after, currency),
+        CURRENCY: currency,
+        AT: item.at,
+        REFERENCE: item.reference,
+        RECORDED: 1,
+    }
+
+
 # Layouts 1 and 2 kept one document per transaction with these fields (upgrade.py reads them).
 ACCOUNT_VERSION: Final = "account_version"
 KIND: Final = "kind"
@@ -84,13 +116,13 @@ def claim(counter: str, number: int) -> str:
 
 # The layout the documents follow, kept in COUNTERS as {_id: "layout", value: N} (upgrade.py).
 # 1: before the buckets; 2: history and preferred customers page by bucket; 3: a history bucket is
-# one document.
+# one document; 4: the typed ledger beside the buckets.
 LAYOUT: Final = "layout"
-LAYOUT_VERSION: Final = 3
+LAYOUT_VERSION: Final = 4
 
 # Generations. A rebuild writes a new set of the collections above side by side with the ones queries
 # read, then switches to it; generation 0 has the plain names, generation N the suffix "_N".
-GENERATION_COLLECTIONS: Final = (CUSTOMERS, ACCOUNTS, TRANSACTIONS, COUNTERS)
+GENERATION_COLLECTIONS: Final = (CUSTOMERS, ACCOUNTS, TRANSACTIONS, LEDGER, COUNTERS)
 # Outside every generation: {_id: "generation", value: N} (what queries read) and {_id: "rebuild", ...}.
 PROJECTION: Final = "projection"
 GENERATION: Final = "generation"
@@ -117,10 +149,11 @@ POSITIONS: Final[dict[StreamType, tuple[str, str]]] = {
 }
 
 # (collection, keys): name lookup pages by id; preferred customers page by bucket (history buckets
-# are found by id).
+# are found by id); a reporting tool reads an account's ledger.
 INDEXES: Final[tuple[tuple[str, list[tuple[str, int]]], ...]] = (
     (CUSTOMERS, [(NAME_FOLDED, ASCENDING), (ID, ASCENDING)]),
     (CUSTOMERS, [(PREFERRED_BUCKET, ASCENDING), (PREFERRED_SEQ, ASCENDING)]),
+    (LEDGER, [(ACCOUNT_ID, ASCENDING), (LEDGER_VERSION, ASCENDING)]),
 )
 
 

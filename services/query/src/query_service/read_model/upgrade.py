@@ -2,21 +2,23 @@
 
 Layout 2 added the buckets that keep pages flat (layout.BUCKET_SIZE): a preferred customer's number
 and bucket, and a transaction's history bucket, which layout 3 made one document holding its
-transactions. Documents from older layouts are brought up here, so that an existing read model keeps
-answering without a rebuild (`cqrs projection rebuild` makes it afresh in the latest layout). The
-layout reached is recorded; a read model already there costs one lookup.
+transactions; layout 4 added the typed ledger, a document per transaction. Documents from older
+layouts are brought up here, so that an existing read model keeps answering without a rebuild
+(`cqrs projection rebuild` makes it afresh in the latest layout). The layout reached is recorded;
+a read model already there costs one lookup.
 """
 
 import logging
 from datetime import datetime
 
 from pymongo import UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from query_service.read_model import layout
 from query_service.read_model.changes import PREFERRED_LIST
 from query_service.read_model.layout import Document
-from query_service.read_model.limits.bulk_writes import write_in_batches
+from query_service.read_model.limits.bulk_writes import BATCH, write_in_batches
 from query_service.read_model.store import ReadStore
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,7 @@ async def upgrade_layout(db: AsyncDatabase[Document], generation: int = 0) -> in
     if recorded is not None and recorded.get(layout.COUNTER_VALUE, 0) >= layout.LAYOUT_VERSION:
         return 0
     changed = await _history_buckets(db, generation) + await _preferred_numbers(db, generation)
+    changed += await _ledger(db, generation)
     await mark_layout(db, generation)
     if changed:
         log.info("read model upgraded to layout %d: %d document(s)", layout.LAYOUT_VERSION, changed)
@@ -51,6 +54,39 @@ async def _history_buckets(db: AsyncDatabase[Document], generation: int) -> int:
     await _write(db, layout.named(layout.TRANSACTIONS, generation), updates)
     await transactions.delete_many(old)
     return moved
+
+
+async def _ledger(db: AsyncDatabase[Document], generation: int) -> int:
+    """Layout 4: the typed ledger document of every transaction the history buckets hold (the
+    account gives its currency and customer; an upsert each, so a second run changes nothing)."""
+    accounts = db[layout.named(layout.ACCOUNTS, generation)]
+    ledger = db[layout.named(layout.LEDGER, generation)]
+    typed = {layout.CURRENCY: {"$exists": True}, layout.CUSTOMER_ID: {"$exists": True}}
+    owners = {doc[layout.ID]: doc async for doc in accounts.find(typed)}
+    written, batch = 0, list[UpdateOne]()
+    async for bucket in db[layout.named(layout.TRANSACTIONS, generation)].find(
+        {layout.ITEMS: {"$exists": True}}
+    ):
+        account_id = str(bucket.get(layout.ACCOUNT_ID))
+        owner = owners.get(account_id)
+        if owner is None:
+            continue  # no account opened here to type it with (left to a rebuild)
+        for version, line in layout.history_items(bucket):
+            item = layout.transaction_view(version, line)
+            fields = layout.ledger_fields(account_id, owner[layout.CUSTOMER_ID], owner[layout.CURRENCY], item)
+            entry = layout.ledger_entry(account_id, version)
+            batch.append(UpdateOne({layout.ID: entry}, {"$set": fields}, upsert=True))
+        if len(batch) >= BATCH:
+            written += await _flush(ledger, batch)
+    return written + await _flush(ledger, batch)
+
+
+async def _flush(collection: AsyncCollection[Document], batch: list[UpdateOne]) -> int:
+    """Write ``batch`` and empty it; how many it held."""
+    count = len(batch)
+    await write_in_batches(collection, batch)
+    batch.clear()
+    return count
 
 
 def _item(transaction: Document, version: int) -> Document:
