@@ -153,7 +153,8 @@ async def main(args: argparse.Namespace) -> Run:
     )
     run = Run(facts=_facts(args))
     with tempfile.TemporaryDirectory(prefix="cqrs-bench-") as logs:
-        async with own_resources(servers) as own, running(own.env, Path(logs)) as (command, query):
+        async with own_resources(servers) as own, running(own.env, Path(logs), clean_exit=True) as services:
+            command, query = services.command, services.query
             groups = [
                 procs.Group("benchmark", procs.pid_is(os.getpid())),
                 procs.Group("command service", procs.pid_is(command.process.pid)),

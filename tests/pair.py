@@ -127,22 +127,27 @@ async def e2e_mongo_database(mongodb_url: str) -> AsyncIterator[str]:
         yield name
 
 
+def settings(rabbitmq_url: str, postgres_dsn: str, mongodb_url: str, mongodb_database: str) -> dict[str, str]:
+    """This process's environment for a pair on these resources (this session's, or a test's own)."""
+    return {
+        **os.environ,
+        "CQRS_RABBITMQ_URL": rabbitmq_url,
+        # make run's per-service URLs (infra/local.env) name the local vhost: not the pair's.
+        "CQRS_COMMAND_RABBITMQ_URL": "",
+        "CQRS_QUERY_RABBITMQ_URL": "",
+        "CQRS_POSTGRES_DSN": postgres_dsn,
+        "CQRS_MONGODB_URL": mongodb_url,
+        "CQRS_MONGODB_DATABASE": mongodb_database,
+        "CQRS_RELAY_POLL_INTERVAL": "0.5",
+        "CQRS_MAX_WAIT": "3",
+    }
+
+
 @pytest.fixture(scope="session")
 def pair_env(
     rabbitmq_url: str, e2e_postgres: str, mongodb_url: str, e2e_mongo_database: str
 ) -> dict[str, str]:
-    return {
-        **os.environ,
-        "CQRS_RABBITMQ_URL": rabbitmq_url,
-        # make run's per-service URLs (infra/local.env) name the local vhost: not this session's.
-        "CQRS_COMMAND_RABBITMQ_URL": "",
-        "CQRS_QUERY_RABBITMQ_URL": "",
-        "CQRS_POSTGRES_DSN": e2e_postgres,
-        "CQRS_MONGODB_URL": mongodb_url,
-        "CQRS_MONGODB_DATABASE": e2e_mongo_database,
-        "CQRS_RELAY_POLL_INTERVAL": "0.5",
-        "CQRS_MAX_WAIT": "3",
-    }
+    return settings(rabbitmq_url, e2e_postgres, mongodb_url, e2e_mongo_database)
 
 
 @pytest.fixture(scope="session")

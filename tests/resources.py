@@ -88,7 +88,7 @@ async def fresh_mongo(url: str, prefix: str) -> AsyncIterator[str]:
 
 @dataclass(frozen=True)
 class Servers:
-    """The servers a pair of its own is made on (tests/faults/isolated.py, tests/own.py)."""
+    """The servers a pair of its own is made on (tests/own.py)."""
 
     rabbitmq: str
     postgres: str

@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 from uuid import uuid4
 
 import aio_pika
@@ -45,9 +45,9 @@ from cqrs_shared.messaging.senders import SENDER_HEADER
 from tests.access import RoleUser, as_user, bound_queues, broker_ctl, connected_users, role_users
 from tests.builders import accepted, rejected
 from tests.e2e.raw import Raw, raw_channel
-from tests.faults.isolated import Isolated, isolated
 from tests.faults.supervised import make_run
-from tests.pair import Cli, Pair, Service, start, wait_ready
+from tests.own import Own, own_resources, running
+from tests.pair import Cli, Service
 from tests.resources import Servers, fresh_vhost
 from tests.waiting import until
 
@@ -59,7 +59,7 @@ Act = Callable[[AbstractChannel], Awaitable[object]]
 
 @dataclass
 class Roles:
-    own: Isolated
+    own: Own
     users: dict[str, RoleUser]
     command: Service
     query: Service
@@ -69,30 +69,22 @@ class Roles:
 
 
 @pytest.fixture(scope="module")
-async def roles(pair: Pair, servers: Servers) -> AsyncIterator[Roles]:
+async def roles(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Roles]:
     """The pair on a vhost of its own (policies as provisioned), each service as its role's user;
     users ``client`` (may send any command) and ``teller`` (Deposit and Withdraw only)."""
     labels = {"command": "command", "query": "query", "client": "client", "teller": "client"}
-    async with isolated(pair, servers, {}, services=False) as own:
-        bound_queues(servers.rabbitmq, own.vhost, Bounds())
-        with role_users(servers.rabbitmq, own.vhost, labels) as users:
+    async with own_resources(servers) as own:
+        bound_queues(servers.rabbitmq, own.amqp_url, Bounds())
+        with role_users(servers.rabbitmq, own.amqp_url, labels) as users:
             grants = {users["client"].name: ["*"], users["teller"].name: TELLER_MAY}
-            env = {**own.env, "CQRS_ALLOWED_COMMANDS": json.dumps(grants)}
-            command = start(
-                "command-role",
-                "command_service",
-                {**env, "CQRS_RABBITMQ_URL": users["command"].url},
-                pair.log_dir,
-            )
-            query = start(
-                "query-role", "query_service", {**env, "CQRS_RABBITMQ_URL": users["query"].url}, pair.log_dir
-            )
-            try:
-                await asyncio.gather(wait_ready(command), wait_ready(query))
-                yield Roles(own, users, command, query)
-            finally:
-                statuses = (command.stop(), query.stop())
-            assert statuses == (0, 0), f"{command.output()}\n{query.output()}"
+            async with running(
+                {**own.env, "CQRS_ALLOWED_COMMANDS": json.dumps(grants)},
+                tmp_path_factory.mktemp("roles"),
+                command_env={"CQRS_RABBITMQ_URL": users["command"].url},
+                query_env={"CQRS_RABBITMQ_URL": users["query"].url},
+                clean_exit=True,
+            ) as services:
+                yield Roles(own, users, services.command, services.query)
 
 
 async def refusal(url: str, act: Act) -> str:
@@ -251,7 +243,7 @@ async def test_a_command_not_granted_is_refused_forbidden_and_dead_lettered(role
             await teller.send(OpenAccount(customer_id=customer, currency="EUR")), ErrorCode.FORBIDDEN
         )
     assert reply.error.message.endswith("may not send OpenAccount (allowed: Deposit, Withdraw)")
-    async with raw_channel(roles.own.vhost) as admin:
+    async with raw_channel(roles.own.amqp_url) as admin:
         dead = await dead_letter(admin.channel, str(reply.command_id))
     assert dead.headers["x-error-code"] == "forbidden"
     # Published as the service itself (no service role impersonates), naming the sender (senders.py).
@@ -277,7 +269,7 @@ async def test_a_command_a_service_sends_naming_another_sender_is_judged_as_the_
     and may name any sender in the header; only the command service's own copies are believed."""
     body = json.dumps({"type": "CreateCustomer", "name": "Forged", "locale": "en"}).encode()
     query = roles.users["query"]
-    async with raw_channel(roles.own.vhost) as admin, raw_channel_of(query.url, admin) as raw:
+    async with raw_channel(roles.own.amqp_url) as admin, raw_channel_of(query.url, admin) as raw:
         sent = await raw.publish(
             body,
             routing_key=topology.COMMAND_QUEUE,
@@ -293,7 +285,7 @@ async def test_a_command_a_service_sends_naming_another_sender_is_judged_as_the_
 async def test_a_clients_command_naming_another_sender_is_judged_as_the_client(roles: Roles) -> None:
     body = json.dumps({"type": "OpenAccount", "customer_id": str(uuid4()), "currency": "EUR"}).encode()
     teller = roles.users["teller"]
-    async with raw_channel(roles.own.vhost) as admin, raw_channel_of(teller.url, admin) as raw:
+    async with raw_channel(roles.own.amqp_url) as admin, raw_channel_of(teller.url, admin) as raw:
         sent = await raw.publish(
             body,
             exchange=topology.COMMANDS_EXCHANGE,
@@ -315,7 +307,7 @@ async def test_a_replayed_dead_letter_is_judged_as_its_first_sender(roles: Roles
             await teller.send(OpenAccount(customer_id=uuid4(), currency="EUR")), ErrorCode.FORBIDDEN
         )
     message_id = str(reply.command_id)
-    async with dlq.broker(roles.own.vhost) as connection:
+    async with dlq.broker(roles.own.amqp_url) as connection:
 
         async def replayed() -> int:  # once the service has dead-lettered it (after its reply)
             return sum(
@@ -323,7 +315,7 @@ async def test_a_replayed_dead_letter_is_judged_as_its_first_sender(roles: Roles
             )
 
         assert await until(replayed, what="the dead letter replayed") == 1
-    async with raw_channel(roles.own.vhost) as admin:
+    async with raw_channel(roles.own.amqp_url) as admin:
         again = await dead_letter(admin.channel, message_id)
     assert again.headers["x-error-code"] == "forbidden"
     assert again.headers[SENDER_HEADER] == roles.users["teller"].name
@@ -346,8 +338,8 @@ async def test_a_replay_by_an_operator_who_may_not_impersonate_says_what_to_gran
     name, password = f"cqrs-test-ops-{uuid4().hex[:8]}", uuid4().hex
     ctl("add_user", name, password)
     try:
-        ctl("set_permissions", "-p", urlsplit(roles.own.vhost).path.lstrip("/"), name, ".*", ".*", ".*")
-        operator = Cli({**roles.own.env, "CQRS_RABBITMQ_URL": as_user(roles.own.vhost, name, password)})
+        ctl("set_permissions", "-p", roles.own.vhost, name, ".*", ".*", ".*")
+        operator = Cli({**roles.own.env, "CQRS_RABBITMQ_URL": as_user(roles.own.amqp_url, name, password)})
 
         async def replayed() -> subprocess.CompletedProcess[str] | None:  # once it is dead-lettered
             done = await asyncio.to_thread(operator, "dlq", "replay", message_id)
@@ -359,7 +351,7 @@ async def test_a_replay_by_an_operator_who_may_not_impersonate_says_what_to_gran
     assert done.returncode == EXIT_REJECTED, done.stdout + done.stderr
     assert "user tagged impersonator" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
-    async with raw_channel(roles.own.vhost) as admin:
+    async with raw_channel(roles.own.amqp_url) as admin:
         kept = await dead_letter(admin.channel, message_id)
     assert kept.headers[SENDER_HEADER] == roles.users["teller"].name
 
@@ -380,7 +372,7 @@ async def test_a_command_dressed_as_a_granted_one_is_refused_and_never_runs(role
     was forbidden; since issue 20 an envelope that contradicts its body is refused before that."""
     body = json.dumps({"type": "OpenAccount", "customer_id": str(uuid4()), "currency": "EUR"}).encode()
     teller = roles.users["teller"]
-    async with raw_channel(roles.own.vhost) as admin, raw_channel_of(teller.url, admin) as raw:
+    async with raw_channel(roles.own.amqp_url) as admin, raw_channel_of(teller.url, admin) as raw:
         message_id = str(uuid4())
         sent = await raw.publish(
             body,
@@ -399,7 +391,7 @@ async def test_a_command_dressed_as_a_granted_one_is_refused_and_never_runs(role
 
 async def test_a_command_without_user_id_is_refused_when_grants_are_set(roles: Roles) -> None:
     body = json.dumps({"type": "CreateCustomer", "name": "Nobody", "locale": "en"}).encode()
-    async with raw_channel(roles.own.vhost) as admin, raw_channel_of(roles.url("client"), admin) as raw:
+    async with raw_channel(roles.own.amqp_url) as admin, raw_channel_of(roles.url("client"), admin) as raw:
         message_id = str(uuid4())
         sent = await raw.publish(
             body, exchange=topology.COMMANDS_EXCHANGE, routing_key="CreateCustomer", message_id=message_id
@@ -411,21 +403,21 @@ async def test_a_command_without_user_id_is_refused_when_grants_are_set(roles: R
     assert dead.headers["x-error-code"] == "forbidden"
 
 
-async def test_make_run_connects_each_service_as_its_role(pair: Pair, servers: Servers) -> None:
+async def test_make_run_connects_each_service_as_its_role(servers: Servers, tmp_path: Path) -> None:
     """CQRS_COMMAND_RABBITMQ_URL and CQRS_QUERY_RABBITMQ_URL (infra/local.env) reach the services."""
     labels = {"command": "command", "query": "query", "client": "client"}
-    async with isolated(pair, servers, {}, services=False) as own:
-        with role_users(servers.rabbitmq, own.vhost, labels) as users:
+    async with own_resources(servers) as own:
+        with role_users(servers.rabbitmq, own.amqp_url, labels) as users:
             roles = {
                 "CQRS_COMMAND_RABBITMQ_URL": users["command"].url,
                 "CQRS_QUERY_RABBITMQ_URL": users["query"].url,
             }
-            with make_run({**own.env, **roles}, pair.log_dir / "run-roles.log") as run:
+            with make_run({**own.env, **roles}, tmp_path / "run-roles.log") as run:
                 await run.ready()
                 async with CqrsClient.connect(users["client"].url, timeout=10) as client:
                     made = accepted(await client.send(CreateCustomer(name="Run As Roles", locale="en")))
                     view = await client.ask(GetCustomer(customer_id=made.id, min_version=1), CustomerView)
-                    connected = connected_users(servers.rabbitmq, own.vhost)
+                    connected = connected_users(servers.rabbitmq, own.amqp_url)
     assert view.name == "Run As Roles"
     assert connected == {users["command"].name, users["query"].name, users["client"].name}
 

@@ -9,6 +9,7 @@ import asyncio
 import os
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -19,9 +20,8 @@ from cqrs_shared.client import CqrsClient
 from cqrs_shared.contracts import CommandReply, CreateCustomer, CustomerView, ErrorCode, GetCustomer
 from cqrs_shared.contracts.replies import QueryFailed, QueryOk
 from tests.builders import accepted
-from tests.faults.isolated import Isolated, isolated
 from tests.fuzz import Hostile, hostile_messages, sender
-from tests.pair import Pair
+from tests.own import Own, Services, own_resources, running
 from tests.resources import Servers
 
 pytestmark = pytest.mark.timeout(900)
@@ -33,25 +33,25 @@ QUERY_REPLY = TypeAdapter[QueryOk[Any] | QueryFailed](QueryOk[Any] | QueryFailed
 
 
 async def test_hostile_messages_get_structured_replies_and_the_pair_carries_on(
-    pair: Pair, servers: Servers
+    servers: Servers, tmp_path: Path
 ) -> None:
     messages = hostile_messages(MESSAGES)
     assert len(messages) >= MESSAGES * 0.9, f"hypothesis made only {len(messages)} messages"
-    async with isolated(pair, servers, {}) as own:
+    async with own_resources(servers) as own, running(own.env, tmp_path) as services:
         began = time.monotonic()
         codes = await _send_all(own, messages)
         took = time.monotonic() - began
         print(f"\n{len(messages)} hostile messages in {took:.1f} s; replies by code: {dict(codes)}")
         assert codes[ErrorCode.INTERNAL_ERROR.value] == 0, codes
         assert sum(codes.values()) == len(messages)
-        await _still_ready(own)
+        await _still_ready(services)
         async with CqrsClient.connect(own.env["CQRS_RABBITMQ_URL"], timeout=30) as client:
             made = accepted(await client.send(CreateCustomer(name="After The Storm", locale="en")))
             view = await client.ask(GetCustomer(customer_id=made.id, min_version=1), CustomerView)
         assert view.name == "After The Storm"
 
 
-async def _send_all(own: Isolated, messages: list[Hostile]) -> Counter[str]:
+async def _send_all(own: Own, messages: list[Hostile]) -> Counter[str]:
     """Send every message (AT_ONCE in flight); the reply's error code, or its status, per message."""
     async with sender(own.env["CQRS_RABBITMQ_URL"]) as send:
         limit = asyncio.Semaphore(AT_ONCE)
@@ -82,9 +82,8 @@ def _first(sent: list[tuple[str, Hostile]], missing: list[str]) -> Hostile:
     return next(item for c, item in sent if c == missing[0])
 
 
-async def _still_ready(own: Isolated) -> None:
-    for service in (own.command, own.query):
-        assert service is not None
+async def _still_ready(services: Services) -> None:
+    for service in (services.command, services.query):
         assert service.process.poll() is None, f"{service.name} exited:\n{service.output()[-3000:]}"
         async with aiohttp.ClientSession() as session, session.get(service.url + "/readyz") as response:
             assert response.status == 200, await response.text()

@@ -15,6 +15,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import cast
 
 import aio_pika
@@ -26,9 +27,8 @@ from cqrs_shared.contracts import CreateCustomer, CustomerView, GetCustomer
 from cqrs_shared.messaging import topology
 from tests.builders import accepted
 from tests.e2e.test_fuzz import _still_ready
-from tests.faults.isolated import isolated
 from tests.hostile_frames import content_header, publish_frames
-from tests.pair import Pair
+from tests.own import own_resources, running
 from tests.raw_amqp import raw_publisher
 from tests.resources import Servers
 from tests.waiting import until
@@ -132,12 +132,12 @@ async def drain_codes(channel: AbstractChannel, queue: str, count: int) -> Count
 
 
 async def test_hostile_frames_are_each_dead_lettered_within_their_bound_and_the_pair_carries_on(
-    pair: Pair, servers: Servers
+    servers: Servers, tmp_path: Path
 ) -> None:
     seed = random.randrange(2**32)
     rng = random.Random(seed)
     print(f"\nframe fuzz: seed {seed}, {PER_KIND} of each of {len(KINDS)} kinds to each service")
-    async with isolated(pair, servers, {}) as own:
+    async with own_resources(servers) as own, running(own.env, tmp_path) as services:
         url = own.env["CQRS_RABBITMQ_URL"]
         connection = await aio_pika.connect(url)
         async with connection, raw_publisher(url) as send:
@@ -162,11 +162,10 @@ async def test_hostile_frames_are_each_dead_lettered_within_their_bound_and_the_
                     assert codes["internal_error"] == 0, codes
                     assert codes["(none)"] == 0, codes
                     assert await depth(channel, queue) == 0
-        await _still_ready(own)
+        await _still_ready(services)
         async with CqrsClient.connect(url, timeout=30) as client:
             made_customer = accepted(await client.send(CreateCustomer(name="After The Frames", locale="en")))
             view = await client.ask(GetCustomer(customer_id=made_customer.id, min_version=1), CustomerView)
         assert view.name == "After The Frames"
-        for service in (own.command, own.query):
-            assert service is not None
+        for service in (services.command, services.query):
             assert "reconnect" not in service.output().lower(), service.output()[-3000:]

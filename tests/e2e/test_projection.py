@@ -14,6 +14,7 @@ import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -43,8 +44,8 @@ from cqrs_shared.contracts import (
 from cqrs_shared.errors import RemoteError
 from query_service.read_model import layout
 from tests.builders import accepted, envelope, insert_events, savings
-from tests.faults.isolated import Isolated, isolated
-from tests.pair import ROOT, Pair, start, wait_ready
+from tests.own import Own, Services, own_resources, running
+from tests.pair import ROOT, start, wait_ready
 from tests.resources import Servers
 from tests.waiting import until
 
@@ -64,16 +65,20 @@ class History:
 
 
 @pytest.fixture(scope="module")
-async def own(pair: Pair, servers: Servers) -> AsyncIterator[Isolated]:
-    async with isolated(pair, servers, {}) as own:
-        first = own.query
+async def own(servers: Servers) -> AsyncIterator[Own]:
+    async with own_resources(servers) as own:
         yield own
-        if own.query is not first and own.query is not None:  # a test replaced it
-            own.query.stop()
+
+
+@pytest.fixture(scope="module", autouse=True)
+async def services(own: Own, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Services]:
+    """The pair on ``own``, for every test here (one may replace its query service)."""
+    async with running(own.env, tmp_path_factory.mktemp("projection")) as services:
+        yield services
 
 
 @pytest.fixture(scope="module")
-async def history(own: Isolated) -> History:
+async def history(own: Own) -> History:
     """An imported history: customers (some preferred, some edited), one with three accounts, an
     account of BIG deposits, and ACCOUNTS accounts of DEPOSITS deposits each."""
     clock = iter(datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=n) for n in range(10**6))
@@ -130,14 +135,14 @@ async def _insert_streams(conn: asyncpg.Connection, streams: list[list[EventEnve
     )
 
 
-async def cqrs(own: Isolated, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+async def cqrs(own: Own, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     process = await cqrs_started(own, *args)
     out, err = await asyncio.wait_for(process.communicate(), timeout)
     assert "Traceback" not in err.decode(), err.decode()
     return subprocess.CompletedProcess(args, process.returncode or 0, out.decode(), err.decode())
 
 
-async def cqrs_started(own: Isolated, *args: str) -> asyncio.subprocess.Process:
+async def cqrs_started(own: Own, *args: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -150,14 +155,14 @@ async def cqrs_started(own: Isolated, *args: str) -> asyncio.subprocess.Process:
     )
 
 
-async def status(own: Isolated) -> dict[str, Any]:
+async def status(own: Own) -> dict[str, Any]:
     done = await cqrs(own, "projection", "status", "--json")
     assert done.returncode == 0, done.stderr
     found: dict[str, Any] = json.loads(done.stdout)
     return found
 
 
-async def snapshot(own: Isolated) -> dict[str, dict[str, Any]]:
+async def snapshot(own: Own) -> dict[str, dict[str, Any]]:
     """Every document of the generation queries read, by collection/id (the store's numbering aside)."""
     generation = (await status(own))["generation"]
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(own.env["CQRS_MONGODB_URL"], tz_aware=True)
@@ -182,7 +187,7 @@ async def preferred_order(client: CqrsClient) -> list[UUID]:
 
 
 async def test_a_rebuild_brings_in_the_whole_event_store_while_queries_and_commands_go_on(
-    own: Isolated, history: History
+    own: Own, history: History
 ) -> None:
     async with CqrsClient.connect(own.env["CQRS_RABBITMQ_URL"], timeout=30) as client:
         live = accepted(await client.send(CreateCustomer(name="Live Before", locale="en")))
@@ -233,7 +238,7 @@ async def test_a_rebuild_brings_in_the_whole_event_store_while_queries_and_comma
 
 
 async def test_a_dropped_read_database_is_rebuilt_equal_even_when_the_rebuild_is_killed(
-    own: Isolated, history: History, pair: Pair
+    own: Own, history: History, services: Services, tmp_path: Path
 ) -> None:
     async with CqrsClient.connect(own.env["CQRS_RABBITMQ_URL"], timeout=30) as client:
         # One more event on the big account first: the projector fills nothing, it is in order.
@@ -246,10 +251,9 @@ async def test_a_dropped_read_database_is_rebuilt_equal_even_when_the_rebuild_is
 
     rebuild = await cqrs_started(own, "projection", "rebuild")
     await until(_building_past(own, 50), timeout=120, what="the rebuild to be under way")
-    assert own.query is not None
-    own.query.process.send_signal(signal.SIGKILL)
-    own.query.process.wait()
-    replacement = start("query-own-2", "query_service", own.env, pair.log_dir)
+    services.query.process.send_signal(signal.SIGKILL)
+    services.query.process.wait()
+    replacement = start("query-own-2", "query_service", own.env, tmp_path)
     try:
         await wait_ready(replacement)
         _, err = await asyncio.wait_for(rebuild.communicate(), 300)
@@ -264,10 +268,10 @@ async def test_a_dropped_read_database_is_rebuilt_equal_even_when_the_rebuild_is
             f"{len(changed)} documents differ, e.g. {changed[0]}: {before[changed[0]]} != {after[changed[0]]}"
         )
     finally:
-        own.query = replacement
+        services.query = replacement
 
 
-def _building_past(own: Isolated, streams: int) -> Any:
+def _building_past(own: Own, streams: int) -> Any:
     async def probe() -> bool:
         progress = (await status(own))["rebuild"]
         return (
@@ -278,7 +282,7 @@ def _building_past(own: Isolated, streams: int) -> Any:
 
 
 async def test_verify_finds_a_document_changed_by_hand_and_nothing_after_a_rebuild(
-    own: Isolated, history: History
+    own: Own, history: History
 ) -> None:
     generation = (await status(own))["generation"]
     target = str(history.customers[-1])  # neither edited nor a name another customer has

@@ -6,6 +6,7 @@ as the previous release stored it is projected through its upcaster.
 
 import asyncio
 from decimal import Decimal
+from pathlib import Path
 from uuid import UUID, uuid4
 
 import aio_pika
@@ -32,8 +33,8 @@ from cqrs_shared.contracts import (
 from cqrs_shared.contracts.events import MoneyDeposited
 from cqrs_shared.messaging.topology import EVENT_QUEUE, dead_letter_queue
 from tests.builders import accepted, insert_events, stream
-from tests.faults.isolated import Isolated, isolated
-from tests.pair import Pair, Service, start, wait_ready
+from tests.own import Own, own_resources
+from tests.pair import Service, start, wait_ready
 from tests.release import PREVIOUS_RELEASE, release
 from tests.resources import Servers
 from tests.waiting import until
@@ -46,20 +47,20 @@ QUICK = {"CQRS_RETRY_ATTEMPTS": "2", "CQRS_RETRY_DELAY": "0.2", "CQRS_REPAIR_TIM
 
 
 async def test_an_older_query_service_loses_nothing_the_upgraded_one_cannot_take_back(
-    pair: Pair, servers: Servers
+    servers: Servers, tmp_path: Path
 ) -> None:
     previous = release(PREVIOUS_RELEASE)
-    async with isolated(pair, servers, QUICK, services=False) as own:
-        command = start("command-new", "command_service", own.env, pair.log_dir)
+    async with own_resources(servers, QUICK) as own:
+        command = start("command-new", "command_service", own.env, tmp_path)
         old = start(
-            "query-old", "query_service", own.env, pair.log_dir, python=str(previous), cwd=previous.parents[2]
+            "query-old", "query_service", own.env, tmp_path, python=str(previous), cwd=previous.parents[2]
         )
         try:
             await asyncio.gather(wait_ready(command), wait_ready(old))
             ada, account = await _while_the_old_reader_runs(own)
         finally:
             assert old.stop() == 0, old.output()
-        new = start("query-new", "query_service", own.env, pair.log_dir)
+        new = start("query-new", "query_service", own.env, tmp_path)
         try:
             await wait_ready(new)
             await _after_the_upgrade(own, new, ada, account)
@@ -69,7 +70,7 @@ async def test_an_older_query_service_loses_nothing_the_upgraded_one_cannot_take
             assert command.stop() == 0, command.output()
 
 
-async def _while_the_old_reader_runs(own: Isolated) -> tuple[UUID, UUID]:
+async def _while_the_old_reader_runs(own: Own) -> tuple[UUID, UUID]:
     async with CqrsClient.connect(own.env["CQRS_RABBITMQ_URL"], timeout=30) as client:
         ada = accepted(await client.send(CreateCustomer(name="Ada Upgrade", locale="en"))).id
         account = accepted(await client.send(OpenAccount(customer_id=ada, currency="EUR"))).id
@@ -87,7 +88,7 @@ async def _while_the_old_reader_runs(own: Isolated) -> tuple[UUID, UUID]:
     return ada, account
 
 
-async def _after_the_upgrade(own: Isolated, new: Service, ada: UUID, account: UUID) -> None:
+async def _after_the_upgrade(own: Own, new: Service, ada: UUID, account: UUID) -> None:
     async with CqrsClient.connect(own.env["CQRS_RABBITMQ_URL"], timeout=30) as client:
         moved = await client.ask(GetAccount(account_id=account, min_version=3), AccountView)
         assert moved.balance == Decimal("7.00")
@@ -102,7 +103,7 @@ async def _after_the_upgrade(own: Isolated, new: Service, ada: UUID, account: UU
     assert "took back 2 event(s)" in new.output()
 
 
-async def _a_stored_version_1_event_is_projected(own: Isolated, ada: UUID) -> None:
+async def _a_stored_version_1_event_is_projected(own: Own, ada: UUID) -> None:
     """Rows as the previous release wrote them: MoneyDeposited at schema_version 1, no reference."""
     savings = uuid4()
     opened = AccountOpened(account_id=savings, customer_id=ada, currency="EUR")
@@ -138,7 +139,7 @@ async def _a_stored_version_1_event_is_projected(own: Isolated, ada: UUID) -> No
     ]
 
 
-async def _depth(own: Isolated, queue: str, wanted: int) -> int | None:
+async def _depth(own: Own, queue: str, wanted: int) -> int | None:
     """``queue``'s message count when it is ``wanted``, else None."""
     connection = await aio_pika.connect(own.env["CQRS_RABBITMQ_URL"])
     async with connection:

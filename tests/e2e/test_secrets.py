@@ -90,7 +90,8 @@ async def test_urls_from_files_work_and_no_password_leaves_the_services(
             }
             env = in_files(own.env, tmp_path, urls)
             shown: list[str] = []
-            async with running(env, tmp_path) as (command, query):
+            async with running(env, tmp_path, clean_exit=True) as services:
+                command, query = services.command, services.query
                 async with CqrsClient.connect(broker, timeout=10) as client:
                     created = accepted(await client.send(CreateCustomer(name="Secretive", locale="en")))
                     view = await client.ask(

@@ -12,6 +12,7 @@ import socket
 import ssl
 import subprocess
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -96,8 +97,8 @@ async def tls_pair(
     async with own_resources(servers) as own:
         url = amqps(own.amqp_url, cafile=ca)
         env = {**own.env, "CQRS_RABBITMQ_URL": url}
-        async with running(env, tmp_path_factory.mktemp("tls")):
-            yield Own(env, url, own.dsn, own.read_db)
+        async with running(env, tmp_path_factory.mktemp("tls"), clean_exit=True):
+            yield replace(own, env=env, amqp_url=url)
 
 
 async def test_a_command_and_a_query_go_over_tls(tls_pair: Own) -> None:

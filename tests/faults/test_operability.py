@@ -7,6 +7,7 @@ import json
 import signal
 import subprocess
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -18,8 +19,8 @@ from cqrs_shared.client import CqrsClient
 from cqrs_shared.contracts import CreateCustomer, CustomerCreated, CustomerView, GetCustomer, OpenAccount
 from tests import scrape
 from tests.builders import accepted, envelope, insert_events
-from tests.faults.isolated import Isolated, isolated
-from tests.pair import Cli, Pair, Service
+from tests.own import Own, own_resources, running
+from tests.pair import Cli, Service
 from tests.resources import Servers
 from tests.waiting import until
 
@@ -41,7 +42,7 @@ def equals(wanted: float, read: Callable[[], Awaitable[float]]) -> Callable[[], 
     return holds
 
 
-async def steer(own: Isolated, expect: str) -> None:
+async def steer(own: Own, expect: str) -> None:
     """Take the broker away, or bring it back (the proxy says which it did)."""
     assert own.proxy is not None
     assert own.proxy.stdout is not None
@@ -49,10 +50,14 @@ async def steer(own: Isolated, expect: str) -> None:
     assert (await own.proxy.stdout.readline()).decode().strip() == expect
 
 
-async def test_readiness_and_the_outbox_backlog_follow_a_broker_outage(pair: Pair, servers: Servers) -> None:
-    async with isolated(pair, servers, {"CQRS_BROKER_GRACE": "300"}, proxied=True) as own:
-        assert own.command is not None
-        command = own.command
+async def test_readiness_and_the_outbox_backlog_follow_a_broker_outage(
+    servers: Servers, tmp_path: Path
+) -> None:
+    async with (
+        own_resources(servers, {"CQRS_BROKER_GRACE": "300"}, proxied=True) as own,
+        running(own.env, tmp_path) as services,
+    ):
+        command = services.command
         assert (await probe(command, "/readyz"))[0] == 200
         await steer(own, "down")
 
@@ -86,11 +91,14 @@ async def test_readiness_and_the_outbox_backlog_follow_a_broker_outage(pair: Pai
 
 
 async def test_a_poisoned_event_is_parked_while_others_project_and_a_replay_applies_it(
-    pair: Pair, servers: Servers
+    servers: Servers, tmp_path: Path
 ) -> None:
     overrides = {"CQRS_RETRY_ATTEMPTS": "3", "CQRS_RETRY_DELAY": "0.2"}
-    async with isolated(pair, servers, overrides) as own, CqrsClient.connect(own.vhost, timeout=10) as client:
-        assert own.query is not None
+    async with (
+        own_resources(servers, overrides) as own,
+        running(own.env, tmp_path) as services,
+        CqrsClient.connect(own.amqp_url, timeout=10) as client,
+    ):
         a = accepted(await client.send(CreateCustomer(name="Poisoned", locale="en")))
         b = accepted(await client.send(CreateCustomer(name="Healthy", locale="en")))
         await client.ask(GetCustomer(customer_id=a.id, min_version=1), CustomerView)
@@ -109,7 +117,7 @@ async def test_a_poisoned_event_is_parked_while_others_project_and_a_replay_appl
             assert letters[event_id]["error_code"] == "internal_error"
             assert "Cannot create field" in letters[event_id]["reason"]
             retried = await metric(
-                own.query, "cqrs_messages_handled_total", type="AccountOpened", outcome="retried"
+                services.query, "cqrs_messages_handled_total", type="AccountOpened", outcome="retried"
             )
             assert retried == 2  # attempts 1 and 2 retried, attempt 3 parked
 
@@ -128,7 +136,7 @@ async def _event_id(dsn: str, stream_id: UUID) -> str:
         await conn.close()
 
 
-async def _parked(own: Isolated, event_id: str) -> dict[str, dict[str, Any]]:
+async def _parked(own: Own, event_id: str) -> dict[str, dict[str, Any]]:
     async def listed() -> dict[str, dict[str, Any]] | None:
         done = await _cli(own, "dlq", "list", "query-service.events", "--json")
         letters = {
@@ -141,6 +149,6 @@ async def _parked(own: Isolated, event_id: str) -> dict[str, dict[str, Any]]:
     return await until(listed, timeout=30, what=f"event {event_id} parked")
 
 
-async def _cli(own: Isolated, *args: str) -> subprocess.CompletedProcess[str]:
-    """`cqrs ...` on the isolated pair's vhost (directly, not through its proxy)."""
-    return await asyncio.to_thread(Cli({**own.env, "CQRS_RABBITMQ_URL": own.vhost}), *args)
+async def _cli(own: Own, *args: str) -> subprocess.CompletedProcess[str]:
+    """`cqrs ...` on the own pair's vhost (directly, not through its proxy)."""
+    return await asyncio.to_thread(Cli({**own.env, "CQRS_RABBITMQ_URL": own.amqp_url}), *args)

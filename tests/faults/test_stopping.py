@@ -8,10 +8,11 @@ service still draining 40 s after SIGTERM). The proxy freezes: connections stay 
 import asyncio
 import signal
 import time
+from pathlib import Path
 
 from cqrs_shared.runtime.drain import CUT_SHORT
-from tests.faults.isolated import isolated
-from tests.pair import Pair, Service
+from tests.own import own_resources, running
+from tests.pair import Service
 from tests.resources import Servers
 
 BUDGET = 6.0
@@ -26,17 +27,18 @@ async def timed_stop(service: Service) -> tuple[int, float]:
 
 
 async def test_sigterm_stops_both_services_within_their_budget_while_the_broker_is_frozen(
-    pair: Pair, servers: Servers
+    servers: Servers, tmp_path: Path
 ) -> None:
-    async with isolated(pair, servers, {"CQRS_DRAIN_SECONDS": str(BUDGET)}, proxied=True) as own:
-        assert own.command is not None
-        assert own.query is not None
+    async with (
+        own_resources(servers, {"CQRS_DRAIN_SECONDS": str(BUDGET)}, proxied=True) as own,
+        running(own.env, tmp_path) as services,
+    ):
         assert own.proxy is not None
         assert own.proxy.stdout is not None
         own.proxy.send_signal(signal.SIGHUP)
         assert (await own.proxy.stdout.readline()).decode().strip() == "frozen"
-        stops = await asyncio.gather(timed_stop(own.command), timed_stop(own.query))
-        for service, (status, took) in zip((own.command, own.query), stops, strict=True):
+        stops = await asyncio.gather(timed_stop(services.command), timed_stop(services.query))
+        for service, (status, took) in zip((services.command, services.query), stops, strict=True):
             assert took <= BUDGET + MARGIN, f"{service.name} took {took:.1f} s\n{service.output()[-3000:]}"
             # A clean exit cannot settle with a frozen broker; a stop cut short says so in its log.
             assert status in (0, CUT_SHORT), f"{service.name}: {status}\n{service.output()[-3000:]}"

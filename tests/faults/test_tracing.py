@@ -3,14 +3,15 @@ the relay's publish, the projection, and a query that waited for it (OTEL_TRACES
 """
 
 import json
+from pathlib import Path
 from typing import Any
 
 from cqrs_shared.client import CqrsClient
 from cqrs_shared.contracts import CreateCustomer, CustomerView, GetCustomer
 from cqrs_shared.observability.tracing import child_traceparent, new_traceparent, trace_id
 from tests.builders import accepted
-from tests.faults.isolated import isolated
-from tests.pair import Pair, Service
+from tests.own import own_resources, running
+from tests.pair import Service
 from tests.resources import Servers
 
 
@@ -30,21 +31,22 @@ def kinds(found: list[dict[str, Any]]) -> set[tuple[str, str]]:
 
 
 async def test_one_trace_runs_from_the_command_to_the_query_that_waited_for_it(
-    pair: Pair, servers: Servers
+    servers: Servers, tmp_path: Path
 ) -> None:
     traceparent = new_traceparent()
     trace = trace_id(traceparent)
     assert trace is not None
-    async with isolated(pair, servers, {"OTEL_TRACES_EXPORTER": "console"}) as own:
-        assert own.command is not None
-        assert own.query is not None
-        async with CqrsClient.connect(own.vhost, timeout=10) as client:
+    async with (
+        own_resources(servers, {"OTEL_TRACES_EXPORTER": "console"}) as own,
+        running(own.env, tmp_path) as services,
+    ):
+        async with CqrsClient.connect(own.amqp_url, timeout=10) as client:
             created = accepted(
                 await client.send(CreateCustomer(name="Traced", locale="en"), traceparent=traceparent)
             )
             query = GetCustomer(customer_id=created.id, token=created.token)
             await client.ask(query, CustomerView, traceparent=child_traceparent(traceparent))
-        command, query_service = own.command, own.query
+        command, query_service = services.command, services.query
     # Stopped: each service flushed its spans on the way out.
     on_command, on_query = spans(command, trace), spans(query_service, trace)
     assert {span["resource"]["attributes"]["service.name"] for span in on_command} == {"command-service"}
