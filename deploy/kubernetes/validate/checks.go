@@ -185,7 +185,7 @@ func (c *checker) image(where, image string) {
 		known = known || name == want || strings.HasSuffix(name, "/"+want)
 	}
 	if !known {
-		c.fail(where, "image %q is not one of %v (built from services/*/Dockerfile)", image, images)
+		c.fail(where, "image %q is not one of %v (built from the root Dockerfile, SERVICE=command or query)", image, images)
 	}
 	if c.released && (tag == "" || tag == "latest") {
 		c.fail(where, "image %q has no tag or digest: an overlay runs a release, never latest", image)
