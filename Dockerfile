@@ -38,15 +38,29 @@ RUN mkdir -p /run/cqrs && chown 10001:10001 /run/cqrs
 USER 10001:10001
 # SIGTERM: stop taking messages, finish those in flight, exit 0 (give it the stop grace period).
 STOPSIGNAL SIGTERM
+# OCI annotations (docker inspect, registries, scanners). VERSION: the packages' version; REVISION:
+# the commit built (`--build-arg REVISION=$(git rev-parse HEAD)`).
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+ARG BASE_IMAGE
+LABEL org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.vendor="The CQRS service pair authors" \
+      org.opencontainers.image.base.name="${BASE_IMAGE}"
 
 # One stage per service for what cannot take a variable: HEALTHCHECK and ENTRYPOINT (exec form).
 FROM runtime AS command
+LABEL org.opencontainers.image.title="command-service" \
+      org.opencontainers.image.description="Takes commands off RabbitMQ, decides, writes PostgreSQL, publishes events"
 EXPOSE 8081
 HEALTHCHECK --interval=5s --timeout=5s --start-period=60s --retries=3 \
     CMD ["command-service", "healthcheck"]
 ENTRYPOINT ["command-service"]
 
 FROM runtime AS query
+LABEL org.opencontainers.image.title="query-service" \
+      org.opencontainers.image.description="Projects the events into MongoDB and answers queries over RabbitMQ RPC"
 EXPOSE 8082
 HEALTHCHECK --interval=5s --timeout=5s --start-period=60s --retries=3 \
     CMD ["query-service", "healthcheck"]

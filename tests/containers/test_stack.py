@@ -244,3 +244,12 @@ def test_a_stopped_command_service_drains_and_exits_0(stack: Stack) -> None:
     assert stack.containers("command-service") == [staying]
     logs = run(["docker", "logs", leaving], stack.env, 30).stderr
     assert "finishing in-flight commands" in logs
+
+
+def test_each_image_carries_its_oci_annotations(stack: Stack) -> None:
+    for service in ("command-service", "query-service"):
+        (container,) = stack.containers(service)
+        labels = stack.inspect(container, "{{json .Config.Labels}}")
+        assert f'"org.opencontainers.image.title":"{service}"' in labels, labels
+        assert '"org.opencontainers.image.licenses":"Apache-2.0"' in labels, labels
+        assert '"org.opencontainers.image.version":"0.1.0"' in labels, labels

@@ -2,10 +2,11 @@
 
 import asyncio
 import logging
-from contextlib import AsyncExitStack
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from functools import partial
 
 import asyncpg
+from aio_pika.abc import AbstractConnection, AbstractQueue
 
 from command_service.entrypoint import COMMANDS, STREAM_READS, command_error, on_command, on_read_stream
 from command_service.health import CommandHealth
@@ -46,7 +47,6 @@ async def serve(settings: CommandSettings, stopped: asyncio.Event) -> None:
         if settings.migrate_on_start:
             await _migrate(pool)
         store = PostgresEventStore(pool)
-
         connection = await open_connection(stack, settings.broker_urls())
         broker_up = health(connection)
         # Everything is declared on the channel that uses it: a robust channel re-declares what it
@@ -54,47 +54,24 @@ async def serve(settings: CommandSettings, stopped: asyncio.Event) -> None:
         dead_letters = await open_channel(stack, connection)
         replies = await open_channel(stack, connection, confirms=False)
         responder = Responder(replies, dead_letters, settings.broker_user())
-        relay_channel = await open_channel(stack, connection, returns=True)
-        relay = Relay(
-            store,
-            await topology.declare_events(relay_channel),
-            batch_size=settings.relay_batch_size,
-            poll_interval=settings.relay_poll_interval,
-        )
+        relay = await _relay(stack, connection, store, settings)
         relay_task = asyncio.create_task(relay.supervise(pool, stopped), name="relay")
-
-        retry = settings.retry_policy()
-        consume = await open_channel(stack, connection, prefetch=settings.prefetch)
-        kind = settings.queue_kind()
-        _, queue = await topology.declare_commands(consume, kind, retry.delays())
-        streams = await topology.declare_queue(consume, topology.STREAM_QUEUE, kind)
+        commands, streams = await _queues(stack, connection, settings)
+        consume = partial(
+            Consumer, responder=responder, transient=is_transient, max_bytes=settings.max_message_bytes
+        )
+        handle = partial(on_command, store=store, streams=KeyedLock(), grants=settings.grants())
         checks = CommandHealth(pool, store, broker_up)
         async with (
-            serve_probes(
-                "command",
-                settings.http_host,
-                settings.command_http_port,
-                checks.readiness,
-                checks.refresh_metrics,
-            ),
-            Consumer(
-                queue,
-                partial(on_command, store=store, streams=KeyedLock(), grants=settings.grants()),
-                responder,
-                transient=is_transient,
-                error_reply=command_error,
-                retry=retry,
+            _probes(settings, checks),
+            consume(
+                commands,
+                handle,
                 types=COMMANDS.types,
-                max_bytes=settings.max_message_bytes,
+                error_reply=command_error,
+                retry=settings.retry_policy(),
             ),
-            Consumer(
-                streams,
-                partial(on_read_stream, store=store),
-                responder,
-                transient=is_transient,
-                types=STREAM_READS.types,
-                max_bytes=settings.max_message_bytes,
-            ),
+            consume(streams, partial(on_read_stream, store=store), types=STREAM_READS.types),
         ):
             log.info("command service ready")
             try:
@@ -105,3 +82,33 @@ async def serve(settings: CommandSettings, stopped: asyncio.Event) -> None:
             log.info("stopping: finishing in-flight commands")
         await relay_task
     log.info("command service stopped")
+
+
+async def _relay(
+    stack: AsyncExitStack,
+    connection: AbstractConnection,
+    store: PostgresEventStore,
+    settings: CommandSettings,
+) -> Relay:
+    """The outbox relay, publishing on a channel of its own (with returns: an unroutable event shows)."""
+    channel = await open_channel(stack, connection, returns=True)
+    events = await topology.declare_events(channel)
+    return Relay(
+        store, events, batch_size=settings.relay_batch_size, poll_interval=settings.relay_poll_interval
+    )
+
+
+async def _queues(
+    stack: AsyncExitStack, connection: AbstractConnection, settings: CommandSettings
+) -> tuple[AbstractQueue, AbstractQueue]:
+    """The commands' queue (with its retry queues) and the stream reads' queue, on one channel."""
+    channel = await open_channel(stack, connection, prefetch=settings.prefetch)
+    kind = settings.queue_kind()
+    _, commands = await topology.declare_commands(channel, kind, settings.retry_policy().delays())
+    return commands, await topology.declare_queue(channel, topology.STREAM_QUEUE, kind)
+
+
+def _probes(settings: CommandSettings, checks: CommandHealth) -> AbstractAsyncContextManager[int]:
+    return serve_probes(
+        "command", settings.http_host, settings.command_http_port, checks.readiness, checks.refresh_metrics
+    )

@@ -141,28 +141,21 @@ class _Broker:
             await self.declare(stack, OPERATIONS_PREFETCH, operators),
         )
 
-    def consume(self, queue: AbstractQueue, handle: Handler) -> Consumer:
-        """A query or an operation: answered, never retried."""
+    def consume(self, queue: AbstractQueue, handle: Handler, *, events: bool = False) -> Consumer:
+        """A query or an operation is answered, never retried; an event that fails for a transient
+        reason is retried through the retry queues."""
         return Consumer(
             queue,
             handle,
             self.responder,
             transient=is_transient,
-            types=QUERIES.types,
+            retry=self.retry if events else None,
+            types=EVENT_TYPES if events else QUERIES.types,
             max_bytes=self.settings.max_message_bytes,
         )
 
     def events(self, queue: AbstractQueue, handle: Handler) -> Consumer:
-        """An event that fails for a transient reason is retried through the retry queues."""
-        return Consumer(
-            queue,
-            handle,
-            self.responder,
-            transient=is_transient,
-            retry=self.retry,
-            types=EVENT_TYPES,
-            max_bytes=self.settings.max_message_bytes,
-        )
+        return self.consume(queue, handle, events=True)
 
 
 def _answering(

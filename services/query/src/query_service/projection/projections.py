@@ -27,6 +27,7 @@ from cqrs_shared.contracts import (
 from cqrs_shared.contracts.money import in_currency
 from query_service.read_model import layout
 from query_service.read_model.changes import PREFERRED_LIST, DocumentChange
+from query_service.read_model.limits.no_decimal128 import ledger_fields
 
 
 def fold_name(name: str) -> str:
@@ -129,6 +130,6 @@ def _ledger_entry(
         reference=event.reference,
     )
     account_id = str(event.account_id)
-    fields = layout.ledger_fields(account_id, str(event.customer_id), event.currency, view)
+    fields = ledger_fields(account_id, str(event.customer_id), event.currency, view)
     doc_id = layout.ledger_entry(account_id, envelope.version)
     return DocumentChange(layout.LEDGER, doc_id, layout.RECORDED, 1, fields)

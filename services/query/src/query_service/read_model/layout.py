@@ -20,7 +20,6 @@ from cqrs_shared.contracts import (
     StreamType,
     TransactionView,
 )
-from query_service.read_model.limits.no_decimal128 import minor_units
 
 Document = dict[str, Any]
 
@@ -70,22 +69,6 @@ REFERENCE: Final = "reference"
 
 def ledger_entry(account_id: str, version: int) -> str:
     return f"{account_id}:{version}"
-
-
-def ledger_fields(account_id: str, customer_id: str, currency: str, item: TransactionView) -> Document:
-    """The typed fields of a transaction's ledger document (no_decimal128: money in minor units)."""
-    return {
-        ACCOUNT_ID: account_id,
-        CUSTOMER_ID: customer_id,
-        LEDGER_VERSION: item.version,
-        KIND: item.kind,
-        AMOUNT_MINOR: minor_units(item.amount, currency),
-        BALANCE_AFTER_MINOR: minor_units(item.balance_after, currency),
-        CURRENCY: currency,
-        AT: item.at,
-        REFERENCE: item.reference,
-        RECORDED: 1,
-    }
 
 
 # Layouts 1 and 2 kept one document per transaction with these fields (upgrade.py reads them).

@@ -19,6 +19,7 @@ from query_service.read_model import layout
 from query_service.read_model.changes import PREFERRED_LIST
 from query_service.read_model.layout import Document
 from query_service.read_model.limits.bulk_writes import BATCH, write_in_batches
+from query_service.read_model.limits.no_decimal128 import ledger_fields
 from query_service.read_model.store import ReadStore
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ async def _ledger(db: AsyncDatabase[Document], generation: int) -> int:
             continue  # no account opened here to type it with (left to a rebuild)
         for version, line in layout.history_items(bucket):
             item = layout.transaction_view(version, line)
-            fields = layout.ledger_fields(account_id, owner[layout.CUSTOMER_ID], owner[layout.CURRENCY], item)
+            fields = ledger_fields(account_id, owner[layout.CUSTOMER_ID], owner[layout.CURRENCY], item)
             entry = layout.ledger_entry(account_id, version)
             batch.append(UpdateOne({layout.ID: entry}, {"$set": fields}, upsert=True))
         if len(batch) >= BATCH:

@@ -24,6 +24,7 @@ import socket
 import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
+from functools import partial
 from types import TracebackType
 from uuid import uuid4
 
@@ -85,10 +86,6 @@ class Subscription:
         # Partitions whose events this replica was handed since it last subscribed.
         self._active: set[int] = set()
         self._everything = False
-
-    @property
-    def active(self) -> frozenset[int]:
-        return frozenset(self._active)
 
     def projects_everything(self) -> bool:
         """Whether this replica alone projects every partition now (the one writer of the read model)."""
@@ -161,7 +158,7 @@ class Subscription:
             try:
                 async with AsyncExitStack() as stack:
                     channel = await open_channel(stack, self._connection, prefetch=self._prefetch)
-                    self._lose_with(channel, index)
+                    _on_loss(channel, partial(self._settle, index, active=False))
                     queue = await self._declare(channel, index)
                     async with self._consume(queue, self._noting(index)):
                         subscribed.set()
@@ -174,17 +171,6 @@ class Subscription:
             if not self._stopped.is_set():
                 log.info("partition %d: stepped back for its owner", index)
                 await first_of([self._stopped], REJOIN_SECONDS)
-
-    def _lose_with(self, channel: AbstractChannel, index: int) -> None:
-        """Losing the channel (or its restoring) ends being handed partition ``index``: another
-        replica may be given it meanwhile, until an event arrives here again."""
-
-        def lost(*_: object) -> None:
-            self._settle(index, active=False)
-
-        channel.close_callbacks.add(lost)
-        if isinstance(channel, RobustChannel):
-            channel.reopen_callbacks.add(lost)
 
     async def _listen(self) -> AbstractExchange:
         """Hear the replicas' announcements; the exchange to make this one's on."""
@@ -214,7 +200,15 @@ class Subscription:
             if mine != before:
                 log.info("partitions of this replica: %s", sorted(mine))
                 before = mine
-            for index in to_release(mine, self.active):
+            for index in to_release(mine, frozenset(self._active)):
                 self._settle(index, active=False)
                 self._releases[index].set()
             await first_of([self._stopped], ANNOUNCE_SECONDS)
+
+
+def _on_loss(channel: AbstractChannel, lost: Callable[[], None]) -> None:
+    """Losing the channel (or its restoring) ends being handed its partition: another replica may
+    be given it meanwhile, until an event arrives here again."""
+    channel.close_callbacks.add(lambda *_: lost())
+    if isinstance(channel, RobustChannel):
+        channel.reopen_callbacks.add(lambda *_: lost())

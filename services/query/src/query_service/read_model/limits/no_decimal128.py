@@ -9,8 +9,11 @@ from_minor_units(1250, "EUR")          # Decimal("12.50")
 
 from decimal import Decimal
 
+from cqrs_shared.contracts import TransactionView
 from cqrs_shared.contracts.currencies import MINOR_UNITS, canonical_currency
 from cqrs_shared.contracts.money import in_currency
+from query_service.read_model import layout
+from query_service.read_model.layout import Document
 
 
 def _digits(currency: str) -> int:
@@ -25,3 +28,20 @@ def minor_units(amount: Decimal, currency: str) -> int:
 def from_minor_units(value: int, currency: str) -> Decimal:
     """Minor units back to the amount, with exactly the currency's digits."""
     return in_currency(Decimal(value).scaleb(-_digits(currency)), currency)
+
+
+def ledger_fields(account_id: str, customer_id: str, currency: str, item: TransactionView) -> Document:
+    """The typed fields of a transaction's ledger document, its money in minor units (on MongoDB:
+    Decimal128 values)."""
+    return {
+        layout.ACCOUNT_ID: account_id,
+        layout.CUSTOMER_ID: customer_id,
+        layout.LEDGER_VERSION: item.version,
+        layout.KIND: item.kind,
+        layout.AMOUNT_MINOR: minor_units(item.amount, currency),
+        layout.BALANCE_AFTER_MINOR: minor_units(item.balance_after, currency),
+        layout.CURRENCY: currency,
+        layout.AT: item.at,
+        layout.REFERENCE: item.reference,
+        layout.RECORDED: 1,
+    }
