@@ -57,10 +57,10 @@ OPENED_AT: Final = "opened_at"
 ACCOUNT_ID: Final = "account_id"
 ITEMS: Final = "items"
 RECORDED: Final = "recorded"
-# ledger/<account id>:<version>: one document per transaction, typed, for MongoDB users and reporting
-# tools (the queries page the buckets above): account_id, customer_id, version (ints), kind, amount
-# and balance after as whole minor units of currency (limits/no_decimal128.py), at (a date), reference;
-# recorded is its gate (written once).
+# ledger/<account id>:<version, 10 digits>: one document per transaction, typed, for MongoDB users
+# and reporting tools (the queries page the buckets above): account_id, customer_id, version (an
+# int), kind, amount and balance after as whole minor units of currency (limits/no_decimal128.py),
+# at (a date), reference; recorded is its gate (written once).
 LEDGER_VERSION: Final = "version"
 AMOUNT_MINOR: Final = "amount_minor"
 BALANCE_AFTER_MINOR: Final = "balance_after_minor"
@@ -68,7 +68,9 @@ REFERENCE: Final = "reference"
 
 
 def ledger_entry(account_id: str, version: int) -> str:
-    return f"{account_id}:{version}"
+    """The id of the ledger document of ``version``: ids sort as (account, version), so an account's
+    ledger is a range of ``_id`` in version order with no index of its own to keep up."""
+    return f"{account_id}:{version:010d}"
 
 
 # Layouts 1 and 2 kept one document per transaction with these fields (upgrade.py reads them).
@@ -132,11 +134,10 @@ POSITIONS: Final[dict[StreamType, tuple[str, str]]] = {
 }
 
 # (collection, keys): name lookup pages by id; preferred customers page by bucket (history buckets
-# are found by id); a reporting tool reads an account's ledger.
+# are found by id; the ledger is ranged by id).
 INDEXES: Final[tuple[tuple[str, list[tuple[str, int]]], ...]] = (
     (CUSTOMERS, [(NAME_FOLDED, ASCENDING), (ID, ASCENDING)]),
     (CUSTOMERS, [(PREFERRED_BUCKET, ASCENDING), (PREFERRED_SEQ, ASCENDING)]),
-    (LEDGER, [(ACCOUNT_ID, ASCENDING), (LEDGER_VERSION, ASCENDING)]),
 )
 
 
