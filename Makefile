@@ -15,8 +15,8 @@ unit:     ## the pure tests only: no server, a few seconds
 test-cluster: ## a three-node RabbitMQ cluster, then the pair on it: a node lost under load, partitions shared by replicas
 	bash infra/test-cluster.sh
 
-lint:     ## ruff, mypy and the import layers (lint-imports) only
-	uv run --group bench ruff check . && uv run --group bench ruff format --check . && uv run --group bench mypy && uv run --group bench lint-imports
+lint:     ## ruff, mypy, the import layers (lint-imports) and the CI workflow (actionlint) only
+	uv run --group bench ruff check . && uv run --group bench ruff format --check . && uv run --group bench mypy && uv run --group bench lint-imports && bash infra/actionlint.sh
 
 asyncapi: ## write docs/asyncapi.json (the message API) from the contracts, then validate it with @asyncapi/parser
 	uv run python -m cqrs_shared.asyncapi write docs/asyncapi.json && $(VALIDATE_ASYNCAPI)

@@ -14,6 +14,8 @@ echo "==> types: mypy --strict"
 uv run --frozen --group bench mypy
 echo "==> layers: lint-imports (pyproject.toml [tool.importlinter])"
 uv run --frozen --group bench lint-imports
+echo "==> workflow: actionlint (.github/workflows)"
+bash infra/actionlint.sh
 echo "==> contract: AsyncAPI up to date, no breaking change, valid"
 make -s contract-check
 echo "==> tests: pytest"
