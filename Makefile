@@ -1,5 +1,5 @@
 # The verbs of the project. Each is one line; the scripts in infra/ say what they do.
-.PHONY: run test unit test-cluster test-containers lint up down servers stop bench bench-scale fuzz bench-keepup asyncapi contract-check cluster cluster-stop k8s-check
+.PHONY: run test unit test-cluster test-containers lint up down servers stop bench bench-scale fuzz bench-keepup asyncapi contract-check cluster cluster-stop k8s-check docs reference
 # The official AsyncAPI parser (tools/asyncapi, pinned in its package-lock.json), installed on first use.
 VALIDATE_ASYNCAPI = { test -d tools/asyncapi/node_modules || npm ci --prefix tools/asyncapi --ignore-scripts --no-audit --no-fund --silent; } && node tools/asyncapi/validate.mjs docs/asyncapi.json
 
@@ -16,13 +16,19 @@ test-cluster: ## a three-node RabbitMQ cluster, then the pair on it: a node lost
 	bash infra/test-cluster.sh
 
 lint:     ## ruff, mypy, the import layers (lint-imports) and the CI workflow (actionlint) only
-	uv run --group bench ruff check . && uv run --group bench ruff format --check . && uv run --group bench mypy && uv run --group bench lint-imports && bash infra/actionlint.sh
+	uv run --group bench ruff check . && uv run --group bench ruff format --check . && uv run --group bench mypy && uv run --group bench lint-imports && uv run --group bench mypy --strict examples/client_quickstart.py examples/python_subscriber/ && bash infra/actionlint.sh
 
 asyncapi: ## write docs/asyncapi.json (the message API) from the contracts, then validate it with @asyncapi/parser
 	uv run python -m cqrs_shared.asyncapi write docs/asyncapi.json && $(VALIDATE_ASYNCAPI)
 
 contract-check: ## docs/asyncapi.json up to date, valid, and no message broken since it was committed
 	uv run python -m cqrs_shared.asyncapi check docs/asyncapi.json && $(VALIDATE_ASYNCAPI)
+
+docs:     ## the documentation site (mkdocs.yml, docs/) into site/, strict: a broken link or anchor fails it
+	NO_MKDOCS_2_WARNING=1 uv run --frozen --group docs mkdocs build --strict --quiet -d site
+
+reference: ## rewrite the generated parts of docs/configuration.md (settings) and docs/cli.md (cqrs --help)
+	uv run --frozen python tools/docs_reference.py write
 
 k8s-check: ## build the kustomize base and overlay and strictly validate every object (no cluster needed)
 	cd deploy/kubernetes/validate && go run . ..

@@ -36,8 +36,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from command_service.settings import CommandSettings
 from cqrs_shared.client import CqrsClient
 from cqrs_shared.contracts import (
+    Command,
     CommandAccepted,
-    Contract,
     CreateCustomer,
     Deposit,
     EditCustomerDetails,
@@ -197,7 +197,7 @@ class Tally:
         return sum(self.accepted.values())
 
 
-async def send(client: CqrsClient, command: Contract, tally: Tally) -> CommandAccepted | None:
+async def send(client: CqrsClient, command: Command, tally: Tally) -> CommandAccepted | None:
     """Send one command and count its fate; None when it did not commit (or may not have)."""
     try:
         reply = await client.send(command)

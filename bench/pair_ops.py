@@ -18,10 +18,8 @@ import aio_pika
 from bench.timing import Operation, Timed
 from cqrs_shared.client import CqrsClient
 from cqrs_shared.contracts import (
-    AccountView,
     CommandAccepted,
     CreateCustomer,
-    CustomerPage,
     CustomerView,
     Deposit,
     GetAccount,
@@ -76,7 +74,7 @@ async def seed(client: CqrsClient, admin_url: str, count: int) -> Seeded:
         seeded.accounts.append(opened.id)
     await drained(admin_url)
     last = seeded.customers[-1]
-    seeded.view = await client.ask(GetCustomer(customer_id=last, min_version=1), CustomerView)
+    seeded.view = await client.ask(GetCustomer(customer_id=last, min_version=1))
     took = time.perf_counter() - began
     print(f"    {count:,} customers seeded and projected in {took:.0f} s", file=sys.stderr, flush=True)
     return seeded
@@ -114,7 +112,7 @@ def reply_bytes(view: CustomerView) -> int:
 def get_customer(client: CqrsClient, seeded: Seeded) -> Operation:
     async def operation(n: int) -> None:
         wanted = random.choice(seeded.customers)
-        view = await client.ask(GetCustomer(customer_id=wanted), CustomerView)
+        view = await client.ask(GetCustomer(customer_id=wanted))
         if view.id != wanted:
             raise BenchFailed(f"asked for {wanted}, got {view.id}")
 
@@ -126,7 +124,7 @@ def find_by_name(client: CqrsClient, seeded: Seeded) -> Operation:
 
     async def operation(n: int) -> None:
         name = name_of(n % names)
-        page = await client.ask(GetCustomersWithName(name=name), CustomerPage)
+        page = await client.ask(GetCustomersWithName(name=name))
         if not page.items:
             raise BenchFailed(f"no customer named {name!r}")
 
@@ -167,7 +165,7 @@ class HotDeposits:
         lost = 0
         for account in self.accounts:
             version = self.versions.get(account, 1)
-            view = await self.client.ask(GetAccount(account_id=account, min_version=version), AccountView)
+            view = await self.client.ask(GetAccount(account_id=account, min_version=version))
             lost += self.accepted[account] - int(view.balance)
         return lost
 
@@ -184,7 +182,7 @@ def accepted_to_visible(client: CqrsClient, visible: Timed, every: int) -> Opera
         if n % every:
             return
         accepted = time.perf_counter()
-        await client.ask(GetCustomer(customer_id=reply.id, min_version=reply.version), CustomerView)
+        await client.ask(GetCustomer(customer_id=reply.id, min_version=reply.version))
         visible.samples.append(time.perf_counter() - accepted)
 
     return operation

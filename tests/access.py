@@ -2,6 +2,8 @@
 
 with role_users(server, vhost_url, {"client": "client", "teller": "client"}) as users:
     users["teller"].url    # that user's URL on the vhost; users are removed on leaving
+with role_users(server, vhost_url, {"ledger": "subscriber"}) as users:
+    users["ledger"].queue  # subscriber.<its name>: a subscriber's role is made for its user
 """
 
 import secrets
@@ -10,7 +12,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-from cqrs_shared.messaging.access import ROLES, Bounds, grant_commands, policy_commands
+from cqrs_shared.messaging import topology
+from cqrs_shared.messaging.access import Bounds, grant_commands, grantable, policy_commands
 from tests.servers import Rabbitmqctl, rabbitmqctl
 
 
@@ -19,6 +22,11 @@ class RoleUser:
     role: str
     name: str
     url: str
+
+    @property
+    def queue(self) -> str:
+        """The queue a subscriber user may declare and read (and name others after)."""
+        return topology.subscriber_queue(self.name)
 
 
 def as_user(url: str, user: str, password: str) -> str:
@@ -45,7 +53,7 @@ def role_users(server: str, vhost_url: str, roles: Mapping[str, str]) -> Iterato
             name, password = f"cqrs-test-{label}-{secrets.token_hex(4)}", secrets.token_hex(12)
             ctl("add_user", name, password)
             made[label] = RoleUser(role, name, as_user(vhost_url, name, password))
-            for command in grant_commands(ROLES[role], name, vhost):
+            for command in grant_commands(grantable(role, name), name, vhost):
                 ctl(*command)
         yield made
     finally:

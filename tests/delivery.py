@@ -29,7 +29,7 @@ async def created(client: CqrsClient, customer_id: UUID) -> CommandAccepted:
 
 async def visible(client: CqrsClient, customer_id: UUID) -> CustomerView | None:
     try:
-        return await client.ask(GetCustomer(customer_id=customer_id, min_version=1), CustomerView)
+        return await client.ask(GetCustomer(customer_id=customer_id, min_version=1))
     except (RemoteError, RequestTimeout):
         return None
 

@@ -17,11 +17,10 @@ import asyncpg
 
 from cqrs_shared.client import CqrsClient
 from cqrs_shared.contracts import (
+    Command,
     CommandAccepted,
     CommandReply,
-    Contract,
     CreateCustomer,
-    CustomerView,
     Deposit,
     GetCustomer,
     OpenAccount,
@@ -48,7 +47,7 @@ class Load:
         return max((b - a for a, b in itertools.pairwise(times) if start <= a <= end), default=0.0)
 
 
-async def send(client: CqrsClient, load: Load, command: Contract) -> CommandAccepted:
+async def send(client: CqrsClient, load: Load, command: Command) -> CommandAccepted:
     """Send until answered (same command id): a node lost on the way costs a retry, not the command."""
     command_id = uuid4()
     deadline = time.monotonic() + SEND_DEADLINE_SECONDS
@@ -90,7 +89,7 @@ async def worker(client: CqrsClient, load: Load, stopped: asyncio.Event, seed: i
 
 async def ask(client: CqrsClient, load: Load, customer: UUID) -> None:
     try:
-        await client.ask(GetCustomer(customer_id=customer), CustomerView)
+        await client.ask(GetCustomer(customer_id=customer))
         load.queries_answered += 1
     except (RemoteError, RequestTimeout, BrokerUnavailable, ConnectionError, RuntimeError):
         load.queries_failed += 1

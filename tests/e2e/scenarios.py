@@ -5,9 +5,9 @@ from dataclasses import dataclass
 
 from cqrs_shared.client import CqrsClient
 from cqrs_shared.contracts import (
+    Command,
     CommandAccepted,
     CommandRejected,
-    Contract,
     CreateCustomer,
     Deposit,
     ErrorCode,
@@ -17,7 +17,7 @@ from cqrs_shared.contracts import (
 from tests import builders
 
 
-async def accepted(client: CqrsClient, command: Contract) -> CommandAccepted:
+async def accepted(client: CqrsClient, command: Command) -> CommandAccepted:
     """Send ``command``; it must be accepted."""
     return builders.accepted(await client.send(command))
 

@@ -1,7 +1,8 @@
 """Least privilege on the broker: each service runs as its role's user, a client as the client role,
 with exactly the permissions provisioning gives (cqrs_shared.messaging.access), on a vhost of their
 own; what a role must not do is refused by RabbitMQ; grants (CQRS_ALLOWED_COMMANDS) refuse what a
-client user may not send, however it is dressed; the queue policy bounds a queue.
+client user may not send, however it is dressed; the queue policy bounds a queue; a subscriber user
+reads the events through its own queues and does nothing else.
 """
 
 import asyncio
@@ -13,27 +14,26 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import aio_pika
 import pytest
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue, ExchangeType
 from aio_pika.exceptions import DeliveryError
 from aiormq.exceptions import ChannelAccessRefused, ChannelPreconditionFailed
 
-from cqrs_shared.cli.ops import EXIT_NOT_FOUND, EXIT_REJECTED
+from cqrs_shared.cli.exits import EXIT_NOT_FOUND, EXIT_REJECTED
 from cqrs_shared.client import CqrsClient
 from cqrs_shared.contracts import (
-    AccountView,
     CreateCustomer,
-    CustomerView,
+    CustomerCreated,
     Deposit,
     ErrorCode,
+    EventEnvelope,
     GetAccount,
     GetCustomer,
     GetProjectionStatus,
     OpenAccount,
-    ProjectionStatus,
     RebuildReadModel,
     VerifyStream,
 )
@@ -55,6 +55,7 @@ pytestmark = pytest.mark.timeout(180)
 COMMAND_DLQ = topology.dead_letter_queue(topology.COMMAND_QUEUE)
 TELLER_MAY = ["Deposit", "Withdraw"]
 Act = Callable[[AbstractChannel], Awaitable[object]]
+SubscriberAct = Callable[[AbstractChannel, str], Awaitable[object]]  # the user's own queue's name
 
 
 @dataclass
@@ -71,8 +72,15 @@ class Roles:
 @pytest.fixture(scope="module")
 async def roles(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Roles]:
     """The pair on a vhost of its own (policies as provisioned), each service as its role's user;
-    users ``client`` (may send any command) and ``teller`` (Deposit and Withdraw only)."""
-    labels = {"command": "command", "query": "query", "client": "client", "teller": "client"}
+    users ``client`` (may send any command), ``teller`` (Deposit and Withdraw only) and
+    ``subscriber`` (reads the events through its own queues)."""
+    labels = {
+        "command": "command",
+        "query": "query",
+        "client": "client",
+        "teller": "client",
+        "subscriber": "subscriber",
+    }
     async with own_resources(servers) as own:
         bound_queues(servers.rabbitmq, own.amqp_url, Bounds())
         with role_users(servers.rabbitmq, own.amqp_url, labels) as users:
@@ -159,8 +167,8 @@ async def test_each_service_as_its_role_and_a_client_user_send_and_ask(roles: Ro
         customer = accepted(await client.send(CreateCustomer(name="Least Privilege", locale="en")))
         account = accepted(await client.send(OpenAccount(customer_id=customer.id, currency="EUR")))
         deposited = accepted(await client.send(Deposit(account_id=account.id, amount=Decimal("12.50"))))
-        view = await client.ask(GetCustomer(customer_id=customer.id, token=deposited.token), CustomerView)
-        balance = await client.ask(GetAccount(account_id=account.id, min_version=2), AccountView)
+        view = await client.ask(GetCustomer(customer_id=customer.id, token=deposited.token))
+        balance = await client.ask(GetAccount(account_id=account.id, min_version=2))
     assert view.name == "Least Privilege"
     assert [item.balance for item in view.accounts] == [Decimal("12.50")]
     assert balance.balance == Decimal("12.50")
@@ -223,7 +231,7 @@ async def test_an_operation_from_a_user_who_is_no_operator_is_forbidden(roles: R
     # The command service's user may write to the default exchange; it is no operator all the same.
     async with CqrsClient.connect(roles.url("command"), timeout=10) as client:
         with pytest.raises(RemoteError) as refused:
-            await client.ask(GetProjectionStatus(), ProjectionStatus, queue=topology.OPERATIONS_QUEUE)
+            await client.ask(GetProjectionStatus(), queue=topology.OPERATIONS_QUEUE)
     assert refused.value.info.code == ErrorCode.FORBIDDEN
     assert "is not an operator" in refused.value.info.message
 
@@ -360,9 +368,9 @@ async def test_the_cli_as_a_limited_user_is_refused_cleanly(roles: Roles) -> Non
     teller = Cli({**roles.own.env, "CQRS_RABBITMQ_URL": roles.url("teller")})
     opened = await asyncio.to_thread(teller, "account", "open", str(uuid4()))
     dead_letters = await asyncio.to_thread(teller, "dlq", "list")
-    assert opened.returncode == 2, opened.stderr
+    assert opened.returncode == EXIT_REJECTED, opened.stderr
     assert "rejected: forbidden: user 'cqrs-test-teller-" in opened.stderr
-    assert dead_letters.returncode == 2, dead_letters.stderr
+    assert dead_letters.returncode == EXIT_REJECTED, dead_letters.stderr
     assert "ACCESS_REFUSED - access to queue 'command-service.commands.dlq'" in dead_letters.stderr
     assert "Traceback" not in dead_letters.stderr
 
@@ -403,6 +411,139 @@ async def test_a_command_without_user_id_is_refused_when_grants_are_set(roles: R
     assert dead.headers["x-error-code"] == "forbidden"
 
 
+async def own_event(queue: AbstractQueue, stream_id: UUID) -> AbstractIncomingMessage:
+    """The next message of ``stream_id`` in ``queue`` (left unacknowledged); others' are acknowledged."""
+
+    async def ours() -> AbstractIncomingMessage | None:
+        message = await queue.get(fail=False)
+        if message is None or EventEnvelope.model_validate_json(message.body).stream_id == stream_id:
+            return message
+        await message.ack()
+        return None
+
+    return await until(ours, what=f"an event of stream {stream_id}")
+
+
+async def test_a_subscriber_declares_binds_and_reads_its_own_queues_and_receives_the_pairs_events(
+    roles: Roles,
+) -> None:
+    """Granted as `cqrs broker grant subscriber USER` prints: its queue with a dead-letter exchange
+    and queue of its own (subscriber.<user>.dlx, .dlq), bound to cqrs.events by stream type."""
+    subscriber = roles.users["subscriber"]
+    connection = await aio_pika.connect(subscriber.url)
+    async with connection:
+        channel = await connection.channel()
+        await channel.get_exchange(topology.EVENTS_EXCHANGE)  # a passive declare: no permission needed
+        dlx_name = topology.subscriber_queue(subscriber.name, "dlx")
+        dlx = await channel.declare_exchange(dlx_name, ExchangeType.FANOUT, durable=True)
+        dlq = await channel.declare_queue(topology.subscriber_queue(subscriber.name, "dlq"), durable=True)
+        await dlq.bind(dlx)
+        arguments: dict[str, Any] = {"x-dead-letter-exchange": dlx_name}
+        queue = await channel.declare_queue(subscriber.queue, durable=True, arguments=arguments)
+        for key in ("customer.*", "account.*"):
+            await queue.bind(topology.EVENTS_EXCHANGE, routing_key=key)
+        async with CqrsClient.connect(roles.url("client"), timeout=10) as client:
+            made = accepted(await client.send(CreateCustomer(name="Subscribed", locale="en")))
+        message = await own_event(queue, made.id)
+        envelope = EventEnvelope.model_validate_json(message.body)
+        await message.reject()  # to its own dead-letter queue, through its own exchange
+        dead = await own_event(dlq, made.id)
+        await dead.ack()
+    assert isinstance(envelope.event, CustomerCreated)
+    assert (envelope.event.name, envelope.version, message.routing_key) == (
+        "Subscribed",
+        1,
+        "customer.created",
+    )
+    assert dead.message_id == message.message_id
+
+
+async def _declare_own(channel: AbstractChannel, own: str) -> AbstractQueue:
+    return await channel.declare_queue(f"{own}.refused", durable=True)
+
+
+def _bind(exchange: str, key: str) -> SubscriberAct:
+    async def act(channel: AbstractChannel, own: str) -> object:
+        return await (await _declare_own(channel, own)).bind(exchange, routing_key=key)
+
+    return act
+
+
+def _as_subscriber(act: Act) -> SubscriberAct:
+    async def acting(channel: AbstractChannel, own: str) -> object:
+        return await act(channel)
+
+    return acting
+
+
+def _dead_lettering_into(exchange: str) -> SubscriberAct:
+    """Declare a queue of its own whose dead letters would go to ``exchange``."""
+
+    async def act(channel: AbstractChannel, own: str) -> object:
+        arguments: dict[str, Any] = {"x-dead-letter-exchange": exchange}
+        return await channel.declare_queue(f"{own}.sneaky", durable=True, arguments=arguments)
+
+    return act
+
+
+async def _falling_back_to_the_events(channel: AbstractChannel, own: str) -> object:
+    """An exchange of its own whose unroutable messages would go on to cqrs.events."""
+    arguments: dict[str, Any] = {"alternate-exchange": topology.EVENTS_EXCHANGE}
+    return await channel.declare_exchange(f"{own}.sneaky", ExchangeType.FANOUT, arguments=arguments)
+
+
+async def _publish_to_own(channel: AbstractChannel, own: str) -> object:
+    await _declare_own(channel, own)
+    return await channel.default_exchange.publish(aio_pika.Message(b"{}"), routing_key=f"{own}.refused")
+
+
+OTHER_SUBSCRIBER = topology.subscriber_queue("someone-else")
+
+
+@pytest.mark.parametrize(
+    ("act", "what"),
+    [
+        (_as_subscriber(consume(topology.EVENT_QUEUE)), "access to queue 'query-service.events'"),
+        (_as_subscriber(consume(topology.COMMAND_QUEUE)), "access to queue 'command-service.commands'"),
+        (_as_subscriber(consume(OTHER_SUBSCRIBER)), f"access to queue '{OTHER_SUBSCRIBER}'"),
+        (
+            _as_subscriber(lambda channel: channel.declare_queue(OTHER_SUBSCRIBER, durable=True)),
+            f"access to queue '{OTHER_SUBSCRIBER}'",
+        ),
+        (_as_subscriber(lambda channel: channel.declare_queue(exclusive=True)), "access to queue 'amq.gen-"),
+        (
+            _as_subscriber(publish(topology.COMMANDS_EXCHANGE, "CreateCustomer")),
+            "access to exchange 'cqrs.commands'",
+        ),
+        (
+            _as_subscriber(publish(topology.QUERIES_EXCHANGE, topology.QUERY_QUEUE)),
+            "access to exchange 'cqrs.queries'",
+        ),
+        (
+            _as_subscriber(publish(topology.EVENTS_EXCHANGE, "customer.created")),
+            "access to exchange 'cqrs.events'",
+        ),
+        (_as_subscriber(publish("", topology.COMMAND_QUEUE)), "access to exchange 'amq.default'"),
+        (_publish_to_own, "access to exchange 'amq.default'"),
+        (_bind(topology.EVENTS_EXCHANGE, "#"), "access to topic '#'"),
+        (_bind(topology.EVENTS_EXCHANGE, "ledger.*"), "access to topic 'ledger.*'"),
+        (_bind(topology.COMMANDS_EXCHANGE, "#"), "access to exchange 'cqrs.commands'"),
+        # No way into the pair's exchanges by a detour: a queue's dead letters, an alternate exchange.
+        (_dead_lettering_into(topology.EVENTS_EXCHANGE), "access to exchange 'cqrs.events'"),
+        (_dead_lettering_into(""), "access to exchange 'amq.default'"),
+        (_dead_lettering_into(topology.COMMANDS_EXCHANGE), "access to exchange 'cqrs.commands'"),
+        (_falling_back_to_the_events, "access to exchange 'cqrs.events'"),
+    ],
+)
+async def test_the_broker_refuses_a_subscriber_all_but_its_own_queues_and_the_events(
+    roles: Roles, act: SubscriberAct, what: str
+) -> None:
+    subscriber = roles.users["subscriber"]
+    said = await refusal(subscriber.url, lambda channel: act(channel, subscriber.queue))
+    assert "ACCESS_REFUSED" in said, said
+    assert what in said, said
+
+
 async def test_make_run_connects_each_service_as_its_role(servers: Servers, tmp_path: Path) -> None:
     """CQRS_COMMAND_RABBITMQ_URL and CQRS_QUERY_RABBITMQ_URL (infra/local.env) reach the services."""
     labels = {"command": "command", "query": "query", "client": "client"}
@@ -416,7 +557,7 @@ async def test_make_run_connects_each_service_as_its_role(servers: Servers, tmp_
                 await run.ready()
                 async with CqrsClient.connect(users["client"].url, timeout=10) as client:
                     made = accepted(await client.send(CreateCustomer(name="Run As Roles", locale="en")))
-                    view = await client.ask(GetCustomer(customer_id=made.id, min_version=1), CustomerView)
+                    view = await client.ask(GetCustomer(customer_id=made.id, min_version=1))
                     connected = connected_users(servers.rabbitmq, own.amqp_url)
     assert view.name == "Run As Roles"
     assert connected == {users["command"].name, users["query"].name, users["client"].name}

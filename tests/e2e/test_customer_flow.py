@@ -78,13 +78,13 @@ def test_the_client_given_id_and_command_id_are_used(cli: Cli) -> None:
     assert first["id"] == customer_id
     assert json.loads(again.stdout) == first
     duplicate = cli(*args)
-    assert duplicate.returncode == 2
+    assert duplicate.returncode == 5
     assert json.loads(duplicate.stdout)["error"]["code"] == "already_exists"
 
 
-def test_validation_errors_exit_2_with_per_field_messages(cli: Cli) -> None:
+def test_validation_errors_exit_5_with_per_field_messages(cli: Cli) -> None:
     result = cli("customer", "create", "--name", " ", "--locale", "en_US")
-    assert result.returncode == 2
+    assert result.returncode == 5
     assert "validation_error" in result.stderr
     assert "locale:" in result.stderr
     as_json = json.loads(cli("--json", "customer", "create", "--name", "x", "--locale", "??").stdout)
@@ -119,7 +119,7 @@ def test_an_unreachable_broker_exits_4(cli: Cli) -> None:
 def test_expected_version_guards_against_lost_updates(cli: Cli) -> None:
     created = json.loads(cli("--json", "customer", "create", "--name", "Kim", "--locale", "ko").stdout)
     stale = cli("--json", "customer", "edit", created["id"], "--name", "Kim B", "--expected-version", "0")
-    assert stale.returncode == 2
+    assert stale.returncode == 5
     assert json.loads(stale.stdout)["error"]["code"] == "concurrency_conflict"
     fresh = cli("--json", "customer", "edit", created["id"], "--name", "Kim B", "--expected-version", "1")
     assert json.loads(fresh.stdout)["version"] == 2

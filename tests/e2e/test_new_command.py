@@ -1,6 +1,6 @@
 """Adding a command is one type-checked change: in a copy of the project, a throw-away command added
 to its aggregate's union and to nothing else is caught by mypy at the decider, and `make unit` names
-every other place it must go (README: Where to change what)."""
+every other place it must go (docs/code.md: Where to change what)."""
 
 import os
 import re
@@ -61,7 +61,7 @@ def test_a_command_added_to_a_union_alone_fails_mypy_at_the_decider_and_the_test
     unit = run(copy, "-m", "pytest", "tests/unit", "-q", "-p", "no:cacheprovider", "-W", "ignore")
     failed = sorted(set(re.findall(r"^FAILED (tests/unit/\S+?)::", unit.stdout, re.M)))
     assert failed == [
-        "tests/unit/test_access.py",  # the README's listing of the client's topic permissions
+        "tests/unit/test_access.py",  # docs/security.md: the listing of the client's topic permissions
         "tests/unit/test_asyncapi.py",  # docs/asyncapi.json: make asyncapi
         "tests/unit/test_routes.py",  # command_service/routes.py
     ], unit.stdout[-3000:]

@@ -25,21 +25,17 @@ from pymongo import AsyncMongoClient
 from command_service.aggregates import ACCOUNT_AGGREGATE, CUSTOMER_AGGREGATE
 from cqrs_shared.client import CqrsClient
 from cqrs_shared.contracts import (
-    AccountView,
     CommandAccepted,
     CreateCustomer,
     CustomerCreated,
     CustomerDetailsEdited,
     CustomerMadePreferred,
-    CustomerPage,
-    CustomerView,
     Deposit,
     EventEnvelope,
     GetAccount,
     GetAccountTransactions,
     GetCustomer,
     GetPreferredCustomers,
-    TransactionPage,
 )
 from cqrs_shared.errors import RemoteError
 from query_service.read_model import layout
@@ -179,7 +175,7 @@ async def preferred_order(client: CqrsClient) -> list[UUID]:
     order: list[UUID] = []
     after = None
     while True:
-        page = await client.ask(GetPreferredCustomers(limit=50, after=after), CustomerPage)
+        page = await client.ask(GetPreferredCustomers(limit=50, after=after))
         order += [item.id for item in page.items]
         if page.next is None:
             return order
@@ -192,13 +188,13 @@ async def test_a_rebuild_brings_in_the_whole_event_store_while_queries_and_comma
     async with CqrsClient.connect(own.env["CQRS_RABBITMQ_URL"], timeout=30) as client:
         live = accepted(await client.send(CreateCustomer(name="Live Before", locale="en")))
         with pytest.raises(RemoteError, match="not found"):
-            await client.ask(GetCustomer(customer_id=history.customers[0]), CustomerView)
+            await client.ask(GetCustomer(customer_id=history.customers[0]))
         rebuild = await cqrs_started(own, "projection", "rebuild")
         answered = 0
         during: list[CommandAccepted] = []
         second: subprocess.CompletedProcess[str] | None = None
         while rebuild.returncode is None:
-            view = await client.ask(GetCustomer(customer_id=live.id, min_version=1), CustomerView)
+            view = await client.ask(GetCustomer(customer_id=live.id, min_version=1))
             assert view.name == "Live Before"
             answered += 1
             if len(during) < 10:
@@ -215,18 +211,16 @@ async def test_a_rebuild_brings_in_the_whole_event_store_while_queries_and_comma
         assert "rebuild:     done into generation 1" in out.decode(), out.decode()
         assert answered >= 10, f"only {answered} queries were answered during the rebuild"
         assert second is not None
-        assert second.returncode == 2, second
+        assert second.returncode == 5, second
         assert "refused: a rebuild into generation 1 is" in second.stderr, second.stderr
 
         for made in [live, *during]:
-            assert (await client.ask(GetCustomer(customer_id=made.id), CustomerView)).version == 1
-        imported = await client.ask(GetCustomer(customer_id=history.big_owner), CustomerView)
+            assert (await client.ask(GetCustomer(customer_id=made.id))).version == 1
+        imported = await client.ask(GetCustomer(customer_id=history.big_owner))
         assert [str(a.balance) for a in imported.accounts] == [f"{BIG}.00"]
-        big = await client.ask(GetAccount(account_id=history.big_account), AccountView)
+        big = await client.ask(GetAccount(account_id=history.big_account))
         assert big.version == BIG + 1
-        page = await client.ask(
-            GetAccountTransactions(account_id=history.big_account, limit=500), TransactionPage
-        )
+        page = await client.ask(GetAccountTransactions(account_id=history.big_account, limit=500))
         assert [t.version for t in page.items] == list(range(BIG + 1, BIG + 1 - 500, -1))
         assert len(await preferred_order(client)) == PREFERRED
         progress = (await status(own))["rebuild"]
@@ -243,7 +237,7 @@ async def test_a_dropped_read_database_is_rebuilt_equal_even_when_the_rebuild_is
     async with CqrsClient.connect(own.env["CQRS_RABBITMQ_URL"], timeout=30) as client:
         # One more event on the big account first: the projector fills nothing, it is in order.
         accepted(await client.send(Deposit(account_id=history.big_account, amount="1.00")))
-        await client.ask(GetAccount(account_id=history.big_account, min_version=BIG + 2), AccountView)
+        await client.ask(GetAccount(account_id=history.big_account, min_version=BIG + 2))
         before, order = await snapshot(own), await preferred_order(client)
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(own.env["CQRS_MONGODB_URL"])
     async with mongo:

@@ -17,9 +17,7 @@ from command_service.store import NOTIFY_CHANNEL
 from cqrs_shared.client import CqrsClient
 from cqrs_shared.contracts import (
     AccountOpened,
-    AccountView,
     CreateCustomer,
-    CustomerView,
     Deposit,
     EventEnvelope,
     GetAccount,
@@ -27,11 +25,10 @@ from cqrs_shared.contracts import (
     GetCustomer,
     MakeCustomerPreferred,
     OpenAccount,
-    TransactionPage,
     Withdraw,
 )
 from cqrs_shared.contracts.events import MoneyDeposited
-from cqrs_shared.messaging.topology import EVENT_QUEUE, dead_letter_queue
+from cqrs_shared.messaging.topology import EVENT_QUEUE, dead_letter_queue, declare_query_queue
 from tests.builders import accepted, insert_events, stream
 from tests.own import Own, own_resources
 from tests.pair import Service, start, wait_ready
@@ -70,7 +67,17 @@ async def test_an_older_query_service_loses_nothing_the_upgraded_one_cannot_take
             assert command.stop() == 0, command.output()
 
 
+async def _queries_routed_to_the_old_reader(own: Own) -> None:
+    """The upgrade's first step (docs/evolution.md): the previous release took queries on its queue
+    by name; clients now send them to ``cqrs.queries``, which the new release binds to that queue.
+    Its clients used to declare that binding themselves; they declare no queue any more."""
+    connection = await aio_pika.connect(own.env["CQRS_RABBITMQ_URL"])
+    async with connection:
+        await declare_query_queue(await connection.channel())
+
+
 async def _while_the_old_reader_runs(own: Own) -> tuple[UUID, UUID]:
+    await _queries_routed_to_the_old_reader(own)
     async with CqrsClient.connect(own.env["CQRS_RABBITMQ_URL"], timeout=30) as client:
         ada = accepted(await client.send(CreateCustomer(name="Ada Upgrade", locale="en"))).id
         account = accepted(await client.send(OpenAccount(customer_id=ada, currency="EUR"))).id
@@ -78,9 +85,9 @@ async def _while_the_old_reader_runs(own: Own) -> tuple[UUID, UUID]:
         accepted(await client.send(Withdraw(account_id=account, amount=Decimal("3"))))
         preferred = accepted(await client.send(MakeCustomerPreferred(customer_id=ada)))
         # What it knows, the older reader applies: customer events (schema 1), the account's opening.
-        view = await client.ask(GetCustomer(customer_id=ada, min_version=preferred.version), CustomerView)
+        view = await client.ask(GetCustomer(customer_id=ada, min_version=preferred.version))
         assert view.is_preferred
-        opened = await client.ask(GetAccount(account_id=account, min_version=1), AccountView)
+        opened = await client.ask(GetAccount(account_id=account, min_version=1))
         assert opened.balance == Decimal(0)
     # The version-2 events it cannot read wait in its dead-letter queue: the deposit (unknown
     # schema), the withdrawal (its gap repair reads the deposit again and fails).
@@ -90,14 +97,14 @@ async def _while_the_old_reader_runs(own: Own) -> tuple[UUID, UUID]:
 
 async def _after_the_upgrade(own: Own, new: Service, ada: UUID, account: UUID) -> None:
     async with CqrsClient.connect(own.env["CQRS_RABBITMQ_URL"], timeout=30) as client:
-        moved = await client.ask(GetAccount(account_id=account, min_version=3), AccountView)
+        moved = await client.ask(GetAccount(account_id=account, min_version=3))
         assert moved.balance == Decimal("7.00")
-        history = await client.ask(GetAccountTransactions(account_id=account), TransactionPage)
+        history = await client.ask(GetAccountTransactions(account_id=account))
         assert [(t.kind, t.amount, t.reference) for t in history.items] == [  # newest first
             ("withdrawal", Decimal("3.00"), ""),
             ("deposit", Decimal("10.00"), "salary"),
         ]
-        view = await client.ask(GetCustomer(customer_id=ada), CustomerView)
+        view = await client.ask(GetCustomer(customer_id=ada))
         assert view.totals == {"EUR": Decimal("7.00")}
     assert await _depth(own, EVENT_DLQ, 0) == 0
     assert "took back 2 event(s)" in new.output()
@@ -132,8 +139,8 @@ async def _a_stored_version_1_event_is_projected(own: Own, ada: UUID) -> None:
     finally:
         await conn.close()
     async with CqrsClient.connect(own.env["CQRS_RABBITMQ_URL"], timeout=30) as client:
-        await client.ask(GetAccount(account_id=savings, min_version=2), AccountView)
-        history = await client.ask(GetAccountTransactions(account_id=savings), TransactionPage)
+        await client.ask(GetAccount(account_id=savings, min_version=2))
+        history = await client.ask(GetAccountTransactions(account_id=savings))
     assert [(t.kind, t.amount, t.balance_after, t.reference) for t in history.items] == [
         ("deposit", Decimal("5.00"), Decimal("5.00"), "")
     ]

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from cqrs_shared.client import CqrsClient
-from cqrs_shared.contracts import CreateCustomer, CustomerView, GetCustomer
+from cqrs_shared.contracts import CreateCustomer, GetCustomer
 from cqrs_shared.observability.tracing import child_traceparent, new_traceparent, trace_id
 from tests.builders import accepted
 from tests.own import own_resources, running
@@ -45,7 +45,7 @@ async def test_one_trace_runs_from_the_command_to_the_query_that_waited_for_it(
                 await client.send(CreateCustomer(name="Traced", locale="en"), traceparent=traceparent)
             )
             query = GetCustomer(customer_id=created.id, token=created.token)
-            await client.ask(query, CustomerView, traceparent=child_traceparent(traceparent))
+            await client.ask(query, traceparent=child_traceparent(traceparent))
         command, query_service = services.command, services.query
     # Stopped: each service flushed its spans on the way out.
     on_command, on_query = spans(command, trace), spans(query_service, trace)

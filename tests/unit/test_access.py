@@ -11,8 +11,18 @@ import pytest
 
 from command_service.settings import COMMAND_TYPES
 from cqrs_shared.cli import main as cli
+from cqrs_shared.cli.exits import EXIT_CONFIGURATION
 from cqrs_shared.messaging import access, topology
-from cqrs_shared.messaging.access import ROLES, Account, Bounds, definitions, grant_commands, password_hash
+from cqrs_shared.messaging.access import (
+    ROLES,
+    Account,
+    Bounds,
+    definitions,
+    grant_commands,
+    grantable,
+    password_hash,
+    subscriber,
+)
 
 OWN = {
     "command": (topology.COMMAND_QUEUE, topology.STREAM_QUEUE),
@@ -184,7 +194,7 @@ def test_cqrs_broker_definitions_names_a_missing_password(
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("CQRS_RABBITMQ_QUERY_PASSWORD")
     monkeypatch.delenv("CQRS_RABBITMQ_QUERY_PASSWORD_FILE", raising=False)
-    assert cli.main(["broker", "definitions", "--out", str(tmp_path / "d.json")]) == 2
+    assert cli.main(["broker", "definitions", "--out", str(tmp_path / "d.json")]) == EXIT_CONFIGURATION
     assert "CQRS_RABBITMQ_QUERY_PASSWORD: not set" in capsys.readouterr().err
     assert not (tmp_path / "d.json").exists()
 
@@ -198,12 +208,114 @@ def test_cqrs_broker_grant_prints_rabbitmqctl_commands(capsys: pytest.CaptureFix
     )
 
 
+def test_a_subscriber_may_declare_bind_and_read_its_own_queues_and_exchanges_and_no_others() -> None:
+    role = subscriber("ledger")
+    own = [
+        topology.subscriber_queue("ledger"),
+        topology.subscriber_queue("ledger", "dlq"),
+        topology.subscriber_queue("ledger", "dlx"),
+        topology.subscriber_queue("ledger", "by-customer", "2"),
+    ]
+    for name in own:
+        assert allows(role.configure, name), name
+        assert allows(role.write, name), name  # a binding's destination; its own dead-letter exchange
+        assert allows(role.read, name), name
+    others = [
+        topology.subscriber_queue("ledger2"),
+        topology.subscriber_queue("other"),
+        "subscriberXledger",  # the dots are literal
+        "subscriber.ledgerXdlq",
+        "subscriber.",
+        "xsubscriber.ledger",
+        "amq.gen-abc",
+        topology.DIRECT_REPLY_TO,
+        *(name for queues in OWN.values() for queue in queues for name in family(queue)),
+    ]
+    for name in others:
+        assert not allows(role.configure, name), name
+        assert not allows(role.write, name), name
+        assert not allows(role.read, name), name
+
+
+def test_a_subscriber_reads_the_events_exchange_and_writes_to_none_of_the_pairs() -> None:
+    role = subscriber("ledger")
+    exchanges = [
+        topology.COMMANDS_EXCHANGE,
+        topology.EVENTS_EXCHANGE,
+        topology.QUERIES_EXCHANGE,
+        topology.DEAD_LETTER_EXCHANGE,
+        topology.PARTITIONS_EXCHANGE,
+        topology.REPLICAS_EXCHANGE,
+        access.DEFAULT_EXCHANGE,
+    ]
+    assert [name for name in exchanges if allows(role.read, name)] == [topology.EVENTS_EXCHANGE]
+    assert [name for name in exchanges if allows(role.write, name) or allows(role.configure, name)] == []
+    assert role.tags == ()
+
+
+@pytest.mark.parametrize(
+    ("key", "allowed"),
+    [
+        ("customer.*", True),
+        ("account.*", True),
+        ("account.#", True),
+        ("customer.created", True),
+        ("account.money_deposited", True),
+        ("#", False),
+        ("*.*", False),
+        ("*.created", False),
+        ("ledger.*", False),
+        ("customer.*.x", False),
+        ("customer", False),
+    ],
+)
+def test_a_subscriber_binds_the_events_by_one_stream_types_keys(key: str, allowed: bool) -> None:
+    (events,) = subscriber("ledger").topics
+    assert events.exchange == topology.EVENTS_EXCHANGE
+    assert allows(events.read, key) is allowed
+    assert not allows(events.write, key)
+
+
+@pytest.mark.parametrize("user", ["a.b", "", "led ger", "x" * 129, "ledger\n", "a*", "^$"])
+def test_a_subscriber_user_whose_name_could_reach_another_users_queues_is_refused(user: str) -> None:
+    with pytest.raises(ValueError, match="a subscriber's user name"):
+        subscriber(user)
+
+
+def test_grantable_gives_the_tables_roles_as_they_are_and_makes_the_subscribers() -> None:
+    assert grantable("client", "teller") is ROLES["client"]
+    assert grantable("subscriber", "ledger") == subscriber("ledger")
+    assert grantable("subscriber", "ledger") != subscriber("audit")
+    with pytest.raises(ValueError, match="no role 'reader'"):
+        grantable("reader", "ledger")
+
+
+def test_cqrs_broker_grant_subscriber_prints_the_users_own_queues(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["broker", "grant", "subscriber", "ledger", "--vhost", "v"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "rabbitmqctl set_user_tags ledger",
+        "rabbitmqctl set_permissions -p v ledger '^subscriber\\.ledger(\\..+)?$' "
+        "'^subscriber\\.ledger(\\..+)?$' '^(cqrs\\.events|subscriber\\.ledger(\\..+)?)$'",
+        "rabbitmqctl set_topic_permissions -p v ledger cqrs.events '^$' "
+        "'^(customer|account)\\.([a-z_]+|\\*|#)$'",
+    ]
+
+
+def test_cqrs_broker_grant_refuses_a_subscriber_whose_name_has_a_dot(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert cli.main(["broker", "grant", "subscriber", "led.ger"]) == 2
+    said = capsys.readouterr()
+    assert said.out == ""
+    assert "a dot would reach into another user's" in said.err
+
+
 def _permissions(role: access.Role) -> dict[str, str]:
     return {"configure": role.configure, "write": role.write, "read": role.read}
 
 
-def test_the_readme_shows_the_permissions_the_table_gives() -> None:
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+def test_the_security_page_shows_the_permissions_the_table_gives() -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "security.md").read_text()
     for role in ROLES.values():
         for pattern in (role.configure, role.write, role.read, *(topic.write for topic in role.topics)):
-            assert pattern in readme, f"README.md lacks the {role.name} role's {pattern}"
+            assert pattern in page, f"docs/security.md lacks the {role.name} role's {pattern}"

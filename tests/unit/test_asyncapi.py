@@ -12,6 +12,7 @@ from cqrs_shared.asyncapi import document, render
 from cqrs_shared.asyncapi.messages import QUERY_RESULTS
 from cqrs_shared.contracts import ErrorCode, GetProjectionStatus, RebuildReadModel, VerifyStream
 from cqrs_shared.messaging import topology
+from cqrs_shared.messaging.access import VHOST
 from query_service.operations.answers import Operations
 from query_service.queries import HANDLERS
 
@@ -76,3 +77,19 @@ def test_an_event_message_is_the_envelope_around_that_event() -> None:
     assert message["payload"]["properties"]["event"] == {"$ref": "#/components/schemas/CustomerCreated"}
     assert message["x-routing-key"] == "customer.created"
     assert json.dumps(message["payload"]).count("MoneyDeposited") == 0
+
+
+def test_the_servers_and_every_channel_name_the_pairs_vhost() -> None:
+    doc = document()
+    assert {name: (server["protocol"], server["pathname"]) for name, server in doc["servers"].items()} == {
+        "local": ("amqp", f"/{VHOST}"),
+        "production": ("amqps", f"/{VHOST}"),
+    }
+    assert doc["servers"]["local"]["host"] == "127.0.0.1:5672"
+    for key, channel in doc["channels"].items():
+        binding = channel["bindings"]["amqp"]
+        assert binding.get("exchange", binding.get("queue"))["vhost"] == VHOST, key
+    schemes = doc["components"]["securitySchemes"]
+    for server in doc["servers"].values():
+        (reference,) = server["security"]
+        assert reference["$ref"].rsplit("/", 1)[-1] in schemes

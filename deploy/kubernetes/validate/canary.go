@@ -66,6 +66,20 @@ var canaries = []canary{
 		trigger := o["spec"].(object)["triggers"].([]any)[0].(object)
 		trigger["metadata"].(object)["host"] = "amqp://cqrs-command:hunter2@rabbitmq:5672/cqrs"
 	}), `trigger metadata "host"`},
+	{"a misspelled ServiceMonitor field (endpoint)", "base+components/servicemonitor", edit("ServiceMonitor", "cqrs-pair", func(o object) {
+		spec := o["spec"].(object)
+		spec["endpoint"] = spec["endpoints"]
+		delete(spec, "endpoints")
+	}), `unknown field "endpoint"`},
+	{"a ServiceMonitor on a port the Services lack", "base+components/servicemonitor", edit("ServiceMonitor", "cqrs-pair", func(o object) {
+		o["spec"].(object)["endpoints"].([]any)[0].(object)["port"] = "metrics"
+	}), `endpoint port "metrics" is not a port of Service/`},
+	{"a ServiceMonitor without a jobLabel", "base+all-components+prefix", edit("ServiceMonitor", "check-cqrs-pair", func(o object) {
+		delete(o["spec"].(object), "jobLabel")
+	}), "no jobLabel"},
+	{"a ServiceMonitor missing the query service", "base+components/servicemonitor", edit("ServiceMonitor", "cqrs-pair", func(o object) {
+		o["spec"].(object)["selector"] = object{"matchLabels": object{"app.kubernetes.io/name": "command-service"}}
+	}), "Deployment/query-service: serves /metrics but no ServiceMonitor"},
 }
 
 // runCanaries plants each fault and reports whether every one was caught, and by which finding.

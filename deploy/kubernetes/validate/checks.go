@@ -75,6 +75,7 @@ func check(set *objectSet, released bool) []string {
 	c.services()
 	c.networkPolicies()
 	c.keda()
+	c.serviceMonitors()
 	return c.findings
 }
 

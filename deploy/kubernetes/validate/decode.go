@@ -32,6 +32,7 @@ type objectSet struct {
 	networkPolicies []*networkingv1.NetworkPolicy
 	scaledObjects   []*ScaledObject
 	triggerAuths    []*TriggerAuthentication
+	serviceMonitors []*ServiceMonitor
 	counts          map[string]int
 }
 
@@ -48,6 +49,7 @@ var apiVersions = map[string]string{
 	"NetworkPolicy":         "networking.k8s.io/v1",
 	"ScaledObject":          "keda.sh/v1alpha1",
 	"TriggerAuthentication": "keda.sh/v1alpha1",
+	"ServiceMonitor":        "monitoring.coreos.com/v1",
 }
 
 // strict decodes YAML into T, refusing unknown (so also misspelled) fields, duplicate keys and
@@ -106,6 +108,8 @@ func (set *objectSet) add(doc document) error {
 		err = into(doc, &set.scaledObjects)
 	case "TriggerAuthentication":
 		err = into(doc, &set.triggerAuths)
+	case "ServiceMonitor":
+		err = into(doc, &set.serviceMonitors)
 	}
 	if err == nil {
 		set.counts[meta.Kind]++

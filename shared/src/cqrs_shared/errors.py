@@ -12,9 +12,12 @@ CqrsError
 │   ├── RequestTimeout      no reply within the timeout
 │   ├── ReplayRefused       the broker refuses to let this user send a dead letter back as it was sent
 │   └── RemoteError         the service replied with an error (has an ErrorInfo)
+│       └── CommandRejectedError   a command's rejection, raised (client.raise_for_rejection)
 └── StartupError            a service cannot start as configured; it exits 1 saying why
     └── TopologyMismatch    a queue exists with other arguments than this version declares
 """
+
+from uuid import UUID
 
 from cqrs_shared.contracts.base import ErrorCode, ErrorInfo
 
@@ -78,6 +81,12 @@ class RemoteError(ClientError):
     def __init__(self, info: ErrorInfo) -> None:
         super().__init__(f"{info.code}: {info.message}")
         self.info = info
+
+
+class CommandRejectedError(RemoteError):
+    def __init__(self, info: ErrorInfo, command_id: UUID | None) -> None:
+        super().__init__(info)
+        self.command_id = command_id
 
 
 class StartupError(CqrsError):

@@ -31,7 +31,7 @@ class QuerySettings(BrokerSettings):
         ge=1,
         le=MAX_PARTITIONS,
         description="partition queues of the events (1: one queue); replicas share them, each "
-        "customer's events in one; the same on every replica (README: Scaling out, to change it)",
+        "customer's events in one; the same on every replica (docs/scaling.md, to change it)",
     )
     operators: list[str] = Field(
         default=["cqrs-admin"],

@@ -17,8 +17,8 @@ from cqrs_shared.asyncapi import document, render
 from cqrs_shared.asyncapi.compat import Breaking, breaking_changes
 
 HOW_TO_PASS = (
-    'Raise SCHEMA_VERSION on the model of each message named and add its upcaster (README: "Evolution:\n'
-    'changing the contract without breaking anyone"), or undo the change.'
+    "Raise SCHEMA_VERSION on the model of each message named and add its upcaster (docs/evolution.md), "
+    "or undo the change."
 )
 
 

@@ -10,6 +10,7 @@ from cqrs_shared.asyncapi.messages import AMQP_BINDING, Message, amqp, answer_of
 from cqrs_shared.asyncapi.schemas import JsonSchema
 from cqrs_shared.contracts.events import routing_key
 from cqrs_shared.messaging import topology
+from cqrs_shared.messaging.access import VHOST
 
 QUEUES = [topology.COMMAND_QUEUE, topology.EVENT_QUEUE, topology.QUERY_QUEUE, topology.STREAM_QUEUE]
 STREAM_REQUESTS = ("ReadStream", "ListStreams")
@@ -17,13 +18,19 @@ Groups = dict[str, list[Message]]
 
 
 def _exchange(name: str, kind: str) -> JsonSchema:
-    exchange = {"name": name, "type": kind, "durable": True, "autoDelete": False, "vhost": "/"}
+    exchange = {"name": name, "type": kind, "durable": True, "autoDelete": False, "vhost": VHOST}
     return {"amqp": {"is": "routingKey", "exchange": exchange, "bindingVersion": AMQP_BINDING}}
 
 
 def _queue(name: str, *, durable: bool = True) -> JsonSchema:
     temporary = not durable
-    queue = {"name": name, "durable": durable, "exclusive": temporary, "autoDelete": temporary, "vhost": "/"}
+    queue = {
+        "name": name,
+        "durable": durable,
+        "exclusive": temporary,
+        "autoDelete": temporary,
+        "vhost": VHOST,
+    }
     return {"amqp": {"is": "queue", "queue": queue, "bindingVersion": AMQP_BINDING}}
 
 
@@ -56,7 +63,9 @@ def channels(groups: Groups) -> JsonSchema:
             f"<what happened>`; the query service subscribes with `{topology.EVENT_QUEUE}` (bound with `#`), "
             f"or, with CQRS_EVENT_PARTITIONS above 1, through the consistent-hash exchange "
             f"`{topology.PARTITIONS_EXCHANGE}` (hashing the `{topology.PARTITION_HEADER}` header) into "
-            f"`{topology.EVENT_QUEUE}.0` .. `.N-1`.",
+            f"`{topology.EVENT_QUEUE}.0` .. `.N-1`. Anyone else subscribes with queues of its own, "
+            f"`{topology.subscriber_queue('<user>')}` (the subscriber role), bound with `customer.*` and "
+            "`account.*`: docs/subscribers.md.",
             _names(groups["event"]),
             _exchange(topology.EVENTS_EXCHANGE, "topic"),
         ),

@@ -5,7 +5,13 @@ definitions  a RabbitMQ definitions document (the vhost; users cqrs-admin, cqrs-
              and cqrs-client with their passwords' hashes, permissions and topic permissions; the
              queue policies) for ``load_definitions`` or ``rabbitmqctl import_definitions``. Each
              password from CQRS_RABBITMQ_<ROLE>_PASSWORD or CQRS_RABBITMQ_<ROLE>_PASSWORD_FILE.
-grant        the rabbitmqctl commands that give an existing user a role (another client, say).
+grant        the rabbitmqctl commands that give an existing user a role (another client, say), or
+             the subscriber role made for that user: its own queues subscriber.<user>[.<anything>],
+             bound to cqrs.events (docs/subscribers.md).
+
+Parsed by parsers/broker.py. With --json, grant prints its commands as a JSON list of argument lists
+(to run without a shell), definitions --out FILE prints {"out": FILE}, and a failure is the CLI's one
+JSON error shape (report.py).
 """
 
 import argparse
@@ -17,59 +23,29 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from cqrs_shared.cli.configuration import ConfigurationError
+from cqrs_shared.cli.exits import EXIT_CONFIGURATION, EXIT_OK, EXIT_USAGE
+from cqrs_shared.cli.report import failure
 from cqrs_shared.messaging.access import (
     ROLES,
-    VHOST,
     Account,
     Bounds,
     definitions,
     grant_commands,
+    grantable,
     password_hash,
 )
 from cqrs_shared.runtime.secret_files import SecretFileError, read_secret
 
-AREA = "broker"
-EXIT_OK, EXIT_CONFIGURATION = 0, 2
 LENGTHS = {  # option -> its variable and default
     "queue_max_length": ("CQRS_QUEUE_MAX_LENGTH", Bounds.work),
     "dead_letter_max_length": ("CQRS_DEAD_LETTER_MAX_LENGTH", Bounds.dead_letter),
 }
 
 
-class ConfigurationError(Exception):
-    """A setting of ``cqrs broker`` that cannot be used; the message names it."""
-
-
-def add_parsers(
-    areas: "argparse._SubParsersAction[argparse.ArgumentParser]", common: argparse.ArgumentParser
-) -> None:
-    area = areas.add_parser(AREA, parents=[common], help="the broker's users, permissions and queue bounds")
-    verbs = area.add_subparsers(dest="verb", required=True)
-    made = verbs.add_parser("definitions", parents=[common], help="write a RabbitMQ definitions document")
-    made.add_argument("--out", required=True, metavar="FILE", help="where to write it; - for stdout")
-    made.add_argument("--vhost", default=VHOST, help=f"the pair's vhost (default {VHOST})")
-    for option, what in (
-        ("queue_max_length", "messages a work queue holds; more go to its .dlq"),
-        ("dead_letter_max_length", "messages a .dlq or retry queue holds; more are refused (nack)"),
-    ):
-        variable, default = LENGTHS[option]
-        made.add_argument(
-            "--" + option.replace("_", "-"),
-            type=int,
-            metavar="N",
-            help=f"{what} (default ${variable}, else {default:,})",
-        )
-    grant = verbs.add_parser("grant", parents=[common], help="rabbitmqctl commands giving a user a role")
-    grant.add_argument("role", choices=sorted(ROLES))
-    grant.add_argument("user")
-    grant.add_argument("--vhost", default=VHOST, help=f"the pair's vhost (default {VHOST})")
-
-
-def run(args: argparse.Namespace, environ: Mapping[str, str] = os.environ) -> int:
+def run(args: argparse.Namespace, environ: Mapping[str, str] = os.environ, *, as_json: bool = False) -> int:
     if args.verb == "grant":
-        for command in grant_commands(ROLES[args.role], args.user, args.vhost):
-            print(shlex.join(["rabbitmqctl", *command]))
-        return EXIT_OK
+        return _grant(args.role, args.user, args.vhost, as_json)
     try:
         accounts = [
             Account(role, role.user, password_hash(_password(role.name, environ), os.urandom(4)))
@@ -77,13 +53,30 @@ def run(args: argparse.Namespace, environ: Mapping[str, str] = os.environ) -> in
         ]
         bounds = Bounds(*(_length(args, option, environ) for option in LENGTHS))
     except (SecretFileError, ConfigurationError) as error:
-        print(f"cqrs broker definitions: {error}", file=sys.stderr)
+        failure("configuration_error", str(error), as_json, label="cqrs broker definitions")
         return EXIT_CONFIGURATION
     text = json.dumps(definitions(accounts, args.vhost, bounds), indent=2) + "\n"
     if args.out == "-":
         sys.stdout.write(text)
-    else:
-        _write(Path(args.out), text)
+        return EXIT_OK
+    _write(Path(args.out), text)
+    if as_json:  # the document is in the file: say where
+        print(json.dumps({"out": args.out}))
+    return EXIT_OK
+
+
+def _grant(name: str, user: str, vhost: str, as_json: bool) -> int:
+    try:
+        role = grantable(name, user)
+    except ValueError as error:  # a user this role cannot have: the command line is wrong
+        failure("usage_error", str(error), as_json, label="cqrs broker grant")
+        return EXIT_USAGE
+    commands = [["rabbitmqctl", *command] for command in grant_commands(role, user, vhost)]
+    if as_json:  # each command as its arguments, to run without a shell
+        print(json.dumps(commands))
+        return EXIT_OK
+    for command in commands:
+        print(shlex.join(command))
     return EXIT_OK
 
 

@@ -1,6 +1,5 @@
 """How the CLI prints: short lines and tables for people, one JSON document for scripts."""
 
-import json
 import sys
 from typing import Any
 
@@ -49,13 +48,6 @@ def _rejected(info: ErrorInfo) -> None:
     print(f"rejected: {info.code}: {info.message}", file=sys.stderr)
     for field, message in info.fields.items():
         print(f"  {field}: {message}", file=sys.stderr)
-
-
-def failure(code: str, message: str, as_json: bool) -> None:
-    if as_json:
-        print(json.dumps({"status": "error", "error": {"code": code, "message": message, "fields": {}}}))
-    else:
-        print(f"error: {message}", file=sys.stderr)
 
 
 def _customer(view: CustomerView) -> str:

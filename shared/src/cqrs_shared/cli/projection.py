@@ -1,4 +1,5 @@
-"""``cqrs projection rebuild|status|verify``: operate the read model, over RabbitMQ only.
+"""``cqrs projection rebuild|status|verify``: operate the read model, over RabbitMQ only (parsed by
+parsers/projection.py).
 
 rebuild  asks the query service to rebuild the read model from the event store, then follows it
          (progress on stderr) until it is done; a rebuild whose runner stopped is resumed.
@@ -14,6 +15,7 @@ import random
 import sys
 import time
 
+from cqrs_shared.cli.exits import EXIT_ERROR, EXIT_OK, EXIT_REJECTED
 from cqrs_shared.client import CqrsClient
 from cqrs_shared.contracts import (
     ErrorCode,
@@ -23,41 +25,24 @@ from cqrs_shared.contracts import (
     RebuildProgress,
     RebuildReadModel,
     StreamCheck,
-    StreamList,
     StreamRef,
     VerifyStream,
 )
 from cqrs_shared.errors import RemoteError
 from cqrs_shared.messaging.topology import OPERATIONS_QUEUE, STREAM_QUEUE
 
-EXIT_OK, EXIT_ERROR, EXIT_REJECTED = 0, 1, 2
-AREA = "projection"
 POLL_SECONDS = 1.0
 VERIFY_AT_ONCE = 8
 
 
-def add_parsers(
-    areas: "argparse._SubParsersAction[argparse.ArgumentParser]", common: argparse.ArgumentParser
-) -> None:
-    area = areas.add_parser(AREA, parents=[common], help="the read model: rebuild, status, verify")
-    verbs = area.add_subparsers(dest="verb", required=True)
-    rebuild = verbs.add_parser(
-        "rebuild", parents=[common], help="rebuild the read model from the event store"
-    )
-    rebuild.add_argument("--no-wait", action="store_true", help="start it and return (follow with status)")
-    verbs.add_parser("status", parents=[common], help="the read model's generation and the last rebuild")
-    verify = verbs.add_parser("verify", parents=[common], help="compare the read model with the event store")
-    verify.add_argument("--sample", type=int, metavar="N", help="check N streams chosen at random")
-
-
 async def run(args: argparse.Namespace, client: CqrsClient, as_json: bool) -> int:
     if args.verb == "status":
-        _status(await client.ask(GetProjectionStatus(), ProjectionStatus, queue=OPERATIONS_QUEUE), as_json)
+        _status(await client.ask(GetProjectionStatus(), queue=OPERATIONS_QUEUE), as_json)
         return EXIT_OK
     if args.verb == "verify":
         return await _verify(client, args.sample, as_json)
     try:
-        started = await client.ask(RebuildReadModel(), ProjectionStatus, queue=OPERATIONS_QUEUE)
+        started = await client.ask(RebuildReadModel(), queue=OPERATIONS_QUEUE)
     except RemoteError as error:
         if error.info.code != ErrorCode.REBUILD_RUNNING:
             raise
@@ -75,7 +60,7 @@ async def _follow(client: CqrsClient, as_json: bool) -> int:
     previous: RebuildProgress | None = None
     while True:
         await asyncio.sleep(POLL_SECONDS)
-        status = await client.ask(GetProjectionStatus(), ProjectionStatus, queue=OPERATIONS_QUEUE)
+        status = await client.ask(GetProjectionStatus(), queue=OPERATIONS_QUEUE)
         progress = status.rebuild
         if progress is None:
             continue
@@ -84,7 +69,7 @@ async def _follow(client: CqrsClient, as_json: bool) -> int:
             return EXIT_OK if progress.state == "done" else EXIT_ERROR
         if not status.running:
             _note("the rebuild's runner stopped; resuming it", as_json)
-            await client.ask(RebuildReadModel(), ProjectionStatus, queue=OPERATIONS_QUEUE)
+            await client.ask(RebuildReadModel(), queue=OPERATIONS_QUEUE)
             continue
         if previous is not None and progress.updated_at == previous.updated_at:
             continue
@@ -141,9 +126,7 @@ async def _verify(client: CqrsClient, sample: int | None, as_json: bool) -> int:
     async def one(ref: StreamRef) -> None:
         nonlocal last_note
         async with limit:
-            checks.append(
-                await client.ask(VerifyStream(stream_id=ref.stream_id), StreamCheck, queue=OPERATIONS_QUEUE)
-            )
+            checks.append(await client.ask(VerifyStream(stream_id=ref.stream_id), queue=OPERATIONS_QUEUE))
         if time.monotonic() - last_note >= POLL_SECONDS:
             last_note = time.monotonic()
             found = sum(_found(check) for check in checks)
@@ -156,10 +139,10 @@ async def _verify(client: CqrsClient, sample: int | None, as_json: bool) -> int:
 
 async def _all_streams(client: CqrsClient) -> list[StreamRef]:
     streams: list[StreamRef] = []
-    page = await client.ask(ListStreams(), StreamList, queue=STREAM_QUEUE)
+    page = await client.ask(ListStreams(), queue=STREAM_QUEUE)
     streams += page.streams
     while page.next is not None:
-        page = await client.ask(ListStreams(after=page.next), StreamList, queue=STREAM_QUEUE)
+        page = await client.ask(ListStreams(after=page.next), queue=STREAM_QUEUE)
         streams += page.streams
     return streams
 

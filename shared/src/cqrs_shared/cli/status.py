@@ -1,6 +1,6 @@
 """The pair at a glance: each service's readiness (its HTTP ``/readyz``) and the depth of every queue.
 
-status = await collect(load(StatusSettings))   # never raises for an unreachable service or broker
+status = await collect(read(StatusSettings), timeout=10)   # never raises for an unreachable service or broker
 """
 
 import asyncio
@@ -16,9 +16,6 @@ from cqrs_shared.messaging.dlq import QUEUES, broker, present
 from cqrs_shared.messaging.topology import dead_letter_queue
 from cqrs_shared.observability.readiness import Readiness
 from cqrs_shared.runtime.settings import BrokerSettings
-
-HTTP_TIMEOUT_SECONDS = 3.0
-DECLARE_TIMEOUT_SECONDS = 5.0
 
 
 class StatusSettings(BrokerSettings):
@@ -67,13 +64,14 @@ class Status:
         return self.broker_problem is None and all(service.ready for service in self.services)
 
 
-async def collect(settings: StatusSettings) -> Status:
-    """Ask both services and the broker at once."""
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=HTTP_TIMEOUT_SECONDS)) as http:
+async def collect(settings: StatusSettings, timeout: float) -> Status:
+    """Ask both services and the broker at once; ``timeout`` bounds each wait (the connection, an
+    HTTP answer, a passive declare)."""
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as http:
         command, query, (queues, problem) = await asyncio.gather(
             readiness(http, "command", str(settings.command_http_url)),
             readiness(http, "query", str(settings.query_http_url)),
-            _depths(settings.rabbitmq_url),
+            _depths(settings.rabbitmq_url, timeout),
         )
     return Status([command, query], queues, problem)
 
@@ -85,7 +83,8 @@ async def readiness(http: aiohttp.ClientSession, name: str, url: str) -> Service
             body = await response.read()
             status = response.status
     except (aiohttp.ClientError, TimeoutError) as error:
-        return Service(name, url, problem=f"{type(error).__name__}: {error}", reachable=False)
+        problem = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        return Service(name, url, problem=problem, reachable=False)
     if status not in (200, 503):
         return Service(name, url, problem=f"unexpected answer from {target}: HTTP {status}")
     try:
@@ -94,29 +93,31 @@ async def readiness(http: aiohttp.ClientSession, name: str, url: str) -> Service
         return Service(name, url, problem=f"unexpected body from {target} (HTTP {status}): {error}")
 
 
-async def queue_depths(connection: AbstractConnection) -> list[QueueDepth]:
+async def queue_depths(connection: AbstractConnection, timeout: float) -> list[QueueDepth]:
     """Each queue and its dead-letter queue, by passive declares (which create nothing)."""
     depths = []
     for queue in await present(connection, QUEUES):  # the partitions that exist
-        depths.append(await _depth(connection, queue, dead_letters=False))
-        depths.append(await _depth(connection, dead_letter_queue(queue), dead_letters=True))
+        depths.append(await _depth(connection, queue, timeout, dead_letters=False))
+        depths.append(await _depth(connection, dead_letter_queue(queue), timeout, dead_letters=True))
     return depths
 
 
-async def _depth(connection: AbstractConnection, name: str, *, dead_letters: bool) -> QueueDepth:
+async def _depth(
+    connection: AbstractConnection, name: str, timeout: float, *, dead_letters: bool
+) -> QueueDepth:
     # A passive declare of a missing queue closes its channel, hence one channel per queue.
     async with connection.channel(publisher_confirms=False) as channel:
         try:
-            queue = await channel.declare_queue(name, passive=True, timeout=DECLARE_TIMEOUT_SECONDS)
+            queue = await channel.declare_queue(name, passive=True, timeout=timeout)
         except ChannelNotFoundEntity:
             return QueueDepth(name, present=False, dead_letters=dead_letters)
         result = queue.declaration_result
         return QueueDepth(name, True, result.message_count or 0, result.consumer_count or 0, dead_letters)
 
 
-async def _depths(url: str) -> tuple[list[QueueDepth], str | None]:
+async def _depths(url: str, timeout: float) -> tuple[list[QueueDepth], str | None]:
     try:
-        async with broker(url) as connection:
-            return await queue_depths(connection), None
+        async with broker(url, timeout) as connection:
+            return await queue_depths(connection, timeout), None
     except (BrokerUnavailable, TimeoutError) as error:
         return [], str(error) or type(error).__name__

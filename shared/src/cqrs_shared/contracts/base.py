@@ -14,7 +14,7 @@ class Contract(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     SCHEMA_VERSION: ClassVar[int] = 1
     """The version of this message's schema, sent in its ``schema_version`` header. Raise it on a
-    change that would break a deployed sender or reader (docs/evolution in the README)."""
+    change that would break a deployed sender or reader (docs/evolution.md)."""
 
 
 class Tolerant(Contract):

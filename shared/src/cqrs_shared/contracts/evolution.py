@@ -6,7 +6,7 @@ knows, one step at a time. A message newer than the reader knows is refused with
 that it waits (dead-lettered with ``unsupported_schema_version``) for a reader that knows it.
 
 To change a message incompatibly: raise its SCHEMA_VERSION, and add here the step from the old
-version to the new one (README: Evolution).
+version to the new one (docs/evolution.md).
 """
 
 from collections.abc import Callable, Mapping

@@ -3,17 +3,23 @@ names, given as a definitions document or as rabbitmqctl commands (pure: no I/O)
 
     document = definitions([Account(ROLES["client"], "cqrs-client", password_hash("pw", salt))])
     grant_commands(ROLES["client"], "teller", VHOST)  # [["set_user_tags", "teller"], ...]
+    grant_commands(grantable("subscriber", "ledger"), "ledger")  # a role made for its user
 
 Permissions are regexes over resource names ("^$" matches none; the default exchange is named
 ``amq.default``). What RabbitMQ 3.10 checks, measured (tests/e2e/test_access.py): direct reply-to
 needs no configure or read permission at all; declaring a queue with a dead-letter exchange needs
 read on the queue and write on that exchange; a binding needs write on the queue and read on the
-exchange; replies, retries and requests to a queue by name are writes on ``amq.default``.
+exchange; replies, retries and requests to a queue by name are writes on ``amq.default``. On a
+topic exchange a binding's key is checked against the topic permission's read pattern (a user with
+no topic permission on it may bind with any key), a publish's routing key against its write pattern;
+a passive declare of an exchange needs no permission; an exchange declared with an alternate exchange
+needs more than read on that one (a subscriber's, falling back to cqrs.events, is refused).
 """
 
 import base64
 import hashlib
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, get_args
@@ -154,6 +160,52 @@ ROLES = {
     # (users, permissions), so no narrower set would bind it: it is the one role that impersonates.
     "admin": Role("admin", EVERYTHING, EVERYTHING, EVERYTHING, tags=("administrator", "impersonator")),
 }
+
+
+SUBSCRIBER = "subscriber"
+# A subscriber's user name is in its queues' names (topology.subscriber_queue), so it may hold no dot:
+# user "a" owns subscriber.a.<anything>, which would include subscriber.a.b, the queue of user "a.b".
+SUBSCRIBER_USER = re.compile(r"[A-Za-z0-9_@-]{1,128}")
+# The keys a subscriber may bind cqrs.events with: one stream type's events, by name or by wildcard
+# (customer.*, account.money_deposited); not a bare "#", which would take stream types added later,
+# that its grant never named.
+_BINDING_KEYS = "(" + "|".join(get_args(StreamType)) + r")\.([a-z_]+|\*|#)"
+
+
+def subscriber(user: str) -> Role:
+    """The role of an outside reader of the events, made for ``user``: it declares, binds and consumes
+    its own queues, subscriber.<user> and subscriber.<user>.<anything> (and exchanges so named: its
+    dead-letter exchange), binds them to cqrs.events by event keys, and does nothing else: no
+    publishing to the pair's exchanges or to the default one, no other queue, no command, no query.
+
+        subscriber("ledger").configure  # '^subscriber\\.ledger(\\..+)?$'
+    """
+    if not SUBSCRIBER_USER.fullmatch(user):
+        raise ValueError(
+            f"a subscriber's user name must be 1 to 128 of A-Z a-z 0-9 _ @ - (its queues are named "
+            f"{topology.subscriber_queue('<user>')}, and a dot would reach into another user's), got {user!r}"
+        )
+    own = topology.subscriber_queue(user).replace(".", r"\.") + r"(\..+)?"
+    return Role(
+        SUBSCRIBER,
+        configure=f"^{own}$",
+        write=f"^{own}$",
+        read=_pattern((topology.EVENTS_EXCHANGE,), regexes=(own,)),
+        topics=(TopicPermission(topology.EVENTS_EXCHANGE, write=NOTHING, read=f"^{_BINDING_KEYS}$"),),
+    )
+
+
+# What `cqrs broker grant` gives: a role of the table, or one made for the user it is given to.
+GRANTABLE = (*sorted(ROLES), SUBSCRIBER)
+
+
+def grantable(name: str, user: str) -> Role:
+    """Role ``name`` (one of GRANTABLE) as given to ``user``; ValueError where ``user`` cannot have it."""
+    if name == SUBSCRIBER:
+        return subscriber(user)
+    if name not in ROLES:
+        raise ValueError(f"no role {name!r}: one of {', '.join(GRANTABLE)}")
+    return ROLES[name]
 
 
 @dataclass(frozen=True)

@@ -200,12 +200,14 @@ def every(letter: DeadLetter) -> bool:
 
 
 @asynccontextmanager
-async def broker(url: str) -> AsyncIterator[AbstractConnection]:
-    """A connection; failing to reach the broker, or losing it, is BrokerUnavailable."""
+async def broker(url: str, timeout: float = CONNECT_TIMEOUT_SECONDS) -> AsyncIterator[AbstractConnection]:
+    """A connection (waited for ``timeout`` s); failing to reach the broker, or losing it, is
+    BrokerUnavailable."""
     try:
-        connection = await connect_first(broker_urls(url), CONNECT_TIMEOUT_SECONDS)
+        connection = await connect_first(broker_urls(url), timeout)
     except (OSError, AMQPConnectionError, TimeoutError) as error:
-        raise BrokerUnavailable(f"cannot reach RabbitMQ at {_safe(url)}: {error}") from None
+        why = str(error) or type(error).__name__  # a TimeoutError says nothing itself
+        raise BrokerUnavailable(f"cannot reach RabbitMQ at {_safe(url)}: {why}") from None
     try:
         async with connection:
             yield connection

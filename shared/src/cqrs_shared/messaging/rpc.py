@@ -78,7 +78,7 @@ class RpcClient:
             try:
                 await publish(exchange, message, routing_key, mandatory=True, timeout=timeout)
             except DeliveryError as error:
-                if isinstance(error.frame, spec.Basic.Nack):  # the queue's bound (README: Limits)
+                if isinstance(error.frame, spec.Basic.Nack):  # the queue's bound (docs/security.md: Limits)
                     raise BrokerUnavailable(
                         f"the broker refused {metadata.type!r} for {routing_key!r}: its queue is full"
                     ) from None

@@ -47,6 +47,17 @@ def replica_queue(replica: str) -> str:
     return f"query-service.replica.{replica}"
 
 
+# Outside readers of the events (the subscriber role, messaging/access.py) name their queues, and any
+# exchange of theirs (a dead-letter exchange, say), after their RabbitMQ user: subscriber.<user> and
+# subscriber.<user>.<anything>.
+SUBSCRIBER_PREFIX = "subscriber"
+
+
+def subscriber_queue(user: str, *suffix: str) -> str:
+    """``user``'s queue, or with ``suffix`` another of its names: subscriber_queue("ledger", "dlq")."""
+    return ".".join((SUBSCRIBER_PREFIX, user, *suffix))
+
+
 QueueType = Literal["classic", "quorum"]
 
 
@@ -164,6 +175,10 @@ async def declare_commands(
     queue = await declare_queue(channel, COMMAND_QUEUE, kind, retry_delays=retry_delays)
     await queue.bind(exchange, routing_key="#")
     return exchange, queue
+
+
+# The exchanges a client sends to, as the services declare them (a client declares nothing else).
+CLIENT_EXCHANGES = {COMMANDS_EXCHANGE: ExchangeType.TOPIC, QUERIES_EXCHANGE: ExchangeType.DIRECT}
 
 
 async def declare_queries(channel: AbstractChannel) -> AbstractExchange:

@@ -29,3 +29,6 @@ REQUEUES_EXHAUSTED = Counter(
     ["queue"],
 )
 BROKER_CONNECTED = Gauge("cqrs_broker_connected", "1 while the broker connection works, else 0")
+# Set by probes.py at every /readyz and every scrape of /metrics, so that an alert on "not ready"
+# sees the checks as of that scrape, also where nothing polls /readyz (`make run`, compose).
+READY = Gauge("cqrs_ready", "1 while every readiness check passes (what /readyz answers 200 for), else 0")

@@ -13,6 +13,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from cqrs_shared.errors import StartupError
+from cqrs_shared.observability import metrics as shared_metrics
 from cqrs_shared.observability.readiness import Check, Readiness
 
 log = logging.getLogger(__name__)
@@ -29,13 +30,19 @@ def _app(service: str, probe: Probe, refresh: Refresh) -> web.Application:
         # Answering at all proves the event loop runs.
         return web.json_response({"service": service, "alive": True})
 
-    async def readyz(_: web.Request) -> web.Response:
+    async def judged() -> Readiness:
+        """The checks' verdict, also kept in the gauge cqrs_ready."""
         try:
             async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
                 readiness = await probe()
         except TimeoutError:
             late = Check(ok=False, reason=f"not answered within {CHECK_TIMEOUT_SECONDS:g} s")
             readiness = Readiness.of(service, {"checks": late})
+        shared_metrics.READY.set(1 if readiness.ready else 0)
+        return readiness
+
+    async def readyz(_: web.Request) -> web.Response:
+        readiness = await judged()
         return web.Response(
             text=readiness.model_dump_json(exclude_none=True),
             content_type="application/json",
@@ -43,6 +50,11 @@ def _app(service: str, probe: Probe, refresh: Refresh) -> web.Application:
         )
 
     async def metrics(_: web.Request) -> web.Response:
+        try:
+            await judged()
+        except Exception as error:  # a check that failed unexpectedly: not ready, and still serve
+            shared_metrics.READY.set(0)
+            log.warning("metrics: could not judge readiness: %r", error)
         try:
             async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
                 await refresh()

@@ -14,6 +14,15 @@ def new_traceparent() -> str:
     return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
 
 
+def ambient_traceparent() -> str:
+    """The caller's trace: the current OpenTelemetry span's context where there is one (the
+    message's consumer then starts a child of it), else a new trace."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    found = carrier.get("traceparent", "")
+    return found if _TRACEPARENT.match(found) else new_traceparent()
+
+
 def child_traceparent(parent: str | None) -> str:
     """Same trace id and flags, a new span id; a missing or malformed parent starts a new trace."""
     match = _TRACEPARENT.match(parent or "")

@@ -37,7 +37,7 @@ class BrokerSettings(BaseSettings):
     # An empty variable means "the default": docker-compose.yml passes every setting as ${CQRS_X:-}.
     model_config = SettingsConfigDict(env_prefix="CQRS_", extra="ignore", frozen=True, env_ignore_empty=True)
 
-    # No default: a service must be told which user it is (README: Users and permissions); guest,
+    # No default: a service must be told which user it is (docs/security.md: Users and permissions); guest,
     # RabbitMQ's own default, exists nowhere this project provisions.
     rabbitmq_url: Annotated[BrokerUrls, Secret()] = Field(
         description="AMQP URL of the broker, with this participant's user and the vhost "
@@ -88,7 +88,7 @@ class BrokerSettings(BaseSettings):
         default=65_536,
         ge=1024,
         # The brokers' max_message_size (infra/provision.sh, compose): prefetch x this is what a
-        # hostile sender can make a consumer hold in memory (README: Threat model).
+        # hostile sender can make a consumer hold in memory (docs/threat-model.md).
         le=1_048_576,
         description="largest message body taken; a larger one is refused before it is parsed",
     )

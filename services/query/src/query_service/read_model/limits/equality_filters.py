@@ -1,7 +1,7 @@
 """FerretDB v1 limit: only equality filters reach the database; ranges, sorts and limits do not.
 
 FerretDB v1 filters with ``_jsonb->'field' @> value``, pushes only equality down to PostgreSQL (no
-range, no sort, no limit when there is a filter) and sorts in memory (README, FerretDB's lookups and
+range, no sort, no limit when there is a filter) and sorts in memory (docs/servers.md, FerretDB's lookups and
 pages): a page read as "after X, sorted, first 50" reads and sorts every match, and grows with the
 read model (bench/scale.py). So a list is read by equality on buckets of layout.BUCKET_SIZE:
 

@@ -1,7 +1,7 @@
 """FerretDB v1 limit: an update reads the whole document, changes it and writes it all back.
 
 Nothing stops a second writer in between: of 200 pairs of concurrent ``$set``s of two fields of one
-document, 184 lost one of the two (README, FerretDB's limits), and an ``$inc`` upsert raced by two
+document, 184 lost one of the two (docs/servers.md, FerretDB's limits), and an ``$inc`` upsert raced by two
 processes failed with a duplicate key (tests/integration/test_counter.py, on the code before this).
 So a counter hands out numbers by claiming each with an insert of a document of its own: the
 server's unique ``_id`` lets one insert of it succeed, whichever process tries. On MongoDB one

@@ -1,0 +1,112 @@
+"""Each customer's balance total from the pair's events, in SQLite; each event applied once in effect.
+
+The pair delivers every event at least once. An event's id and its stream's version are recorded in
+the transaction that applies it, so a redelivered or republished event changes nothing, and a crash
+between that commit and the broker's ack only brings the event back to be ignored.
+
+    ledger = Ledger.open("ledger.sqlite3")
+    ledger.apply(envelope).outcome    # "applied", or "duplicate", "stale", "gap"
+    ledger.totals(customer_id)        # {"EUR": Decimal("20.00")}
+"""
+
+import sqlite3
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal, assert_never
+from uuid import UUID
+
+from cqrs_shared.contracts import (
+    AccountOpened,
+    CustomerCreated,
+    CustomerDetailsEdited,
+    CustomerLocaleChanged,
+    CustomerMadePreferred,
+    Event,
+    EventEnvelope,
+    MoneyDeposited,
+    MoneyWithdrawn,
+)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS seen (event_id TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS streams (stream_id TEXT PRIMARY KEY, version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS accounts (
+    account_id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, currency TEXT NOT NULL, balance TEXT NOT NULL
+);
+"""
+# applied: the stream's next version. duplicate: this event id was handled before. stale: an older
+# version of its stream than one applied (a late copy). gap: versions are missing before it; applied
+# all the same, as a money event carries the account's balance after it, not only the amount.
+Outcome = Literal["applied", "duplicate", "stale", "gap"]
+
+
+@dataclass(frozen=True)
+class Handled:
+    envelope: EventEnvelope
+    outcome: Outcome
+    seen_version: int  # the stream's version before this event
+
+
+class Ledger:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    @classmethod
+    def open(cls, path: str) -> "Ledger":
+        db = sqlite3.connect(path, isolation_level="DEFERRED")
+        db.executescript(SCHEMA)
+        return cls(db)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def apply(self, envelope: EventEnvelope) -> Handled:
+        """Apply ``envelope`` unless it was applied before; one transaction, committed on return."""
+        with self._db:  # commits, or rolls back on an exception
+            event_id, stream_id = str(envelope.event_id), str(envelope.stream_id)
+            if self._db.execute("SELECT 1 FROM seen WHERE event_id = ?", (event_id,)).fetchone():
+                return Handled(envelope, "duplicate", envelope.version)
+            self._db.execute("INSERT INTO seen VALUES (?)", (event_id,))
+            row = self._db.execute("SELECT version FROM streams WHERE stream_id = ?", (stream_id,)).fetchone()
+            seen_version = row[0] if row else 0
+            if envelope.version <= seen_version:
+                return Handled(envelope, "stale", seen_version)
+            self._evolve(envelope.event)
+            self._db.execute(
+                "INSERT INTO streams VALUES (?, ?) ON CONFLICT (stream_id) DO UPDATE SET version = ?",
+                (stream_id, envelope.version, envelope.version),
+            )
+        outcome: Outcome = "applied" if envelope.version == seen_version + 1 else "gap"
+        return Handled(envelope, outcome, seen_version)
+
+    def _evolve(self, event: Event) -> None:
+        match event:
+            case AccountOpened():
+                self._balance(event.account_id, event.customer_id, event.currency, Decimal(0))
+            case MoneyDeposited() | MoneyWithdrawn():
+                self._balance(event.account_id, event.customer_id, event.currency, event.balance)
+            case (
+                CustomerCreated()
+                | CustomerMadePreferred()
+                | CustomerLocaleChanged()
+                | CustomerDetailsEdited()
+            ):
+                pass  # no money moves
+            case _:
+                assert_never(event)
+
+    def _balance(self, account_id: UUID, customer_id: UUID, currency: str, balance: Decimal) -> None:
+        self._db.execute(
+            "INSERT INTO accounts VALUES (?, ?, ?, ?) ON CONFLICT (account_id) DO UPDATE SET balance = ?",
+            (str(account_id), str(customer_id), currency, str(balance), str(balance)),
+        )
+
+    def totals(self, customer_id: UUID) -> dict[str, Decimal]:
+        """The customer's accounts' balances summed, by currency."""
+        rows = self._db.execute(
+            "SELECT currency, balance FROM accounts WHERE customer_id = ?", (str(customer_id),)
+        )
+        found: dict[str, Decimal] = {}
+        for currency, balance in rows:
+            found[currency] = found.get(currency, Decimal(0)) + Decimal(balance)
+        return found
