@@ -14,6 +14,8 @@ RUN python3 -m venv /opt/uv && /opt/uv/bin/pip install --quiet "uv==${UV_VERSION
 WORKDIR /src
 # The locked dependencies first, in a layer of their own: rebuilt only when uv.lock or a manifest changes.
 COPY pyproject.toml uv.lock ./
+COPY packages/contracts/pyproject.toml packages/contracts/README.md packages/contracts/
+COPY packages/client/pyproject.toml packages/client/README.md packages/client/
 COPY shared/pyproject.toml shared/
 COPY services/command/pyproject.toml services/command/
 COPY services/query/pyproject.toml services/query/
@@ -21,6 +23,8 @@ COPY services/query/pyproject.toml services/query/
 ARG SERVICE
 RUN case "$SERVICE" in command|query) ;; *) echo "SERVICE is '$SERVICE': command or query" >&2; exit 1;; esac \
     && /opt/uv/bin/uv sync --frozen --no-dev --no-install-workspace --package "$SERVICE-service"
+COPY packages/contracts/src packages/contracts/src
+COPY packages/client/src packages/client/src
 COPY shared/src shared/src
 COPY services/${SERVICE}/src services/${SERVICE}/src
 RUN /opt/uv/bin/uv sync --frozen --no-dev --no-editable --package "$SERVICE-service"

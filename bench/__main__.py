@@ -34,8 +34,8 @@ from typing import Any
 from bench import echo, pair_ops, procs, profile
 from bench.report import CEILING, Figure, Run, plot, table
 from bench.timing import MIN_SAMPLES, Counter, Operation, Timed, closed_loop, open_loop, warm_up
-from cqrs_shared.client import CqrsClient
-from cqrs_shared.contracts import GetCustomer
+from cqrs_client.client import CqrsClient
+from cqrs_contracts import GetCustomer
 from tests.local_env import use_local_servers
 from tests.own import own_resources, running
 from tests.resources import Servers

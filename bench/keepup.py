@@ -34,8 +34,10 @@ from aio_pika.exceptions import AMQPError
 from prometheus_client.parser import text_string_to_metric_families
 
 from command_service.settings import CommandSettings
-from cqrs_shared.client import CqrsClient
-from cqrs_shared.contracts import (
+from cqrs_client.client import CqrsClient
+from cqrs_client.errors import RequestTimeout
+from cqrs_client.messaging.topology import EVENT_QUEUE
+from cqrs_contracts import (
     Command,
     CommandAccepted,
     CreateCustomer,
@@ -43,8 +45,6 @@ from cqrs_shared.contracts import (
     EditCustomerDetails,
     OpenAccount,
 )
-from cqrs_shared.errors import RequestTimeout
-from cqrs_shared.messaging.topology import EVENT_QUEUE
 from cqrs_shared.runtime.entry import WILDCARD_HOSTS
 from cqrs_shared.runtime.settings import load
 from query_service.settings import QuerySettings

@@ -16,8 +16,9 @@ from uuid import UUID
 import aio_pika
 
 from bench.timing import Operation, Timed
-from cqrs_shared.client import CqrsClient
-from cqrs_shared.contracts import (
+from cqrs_client.client import CqrsClient
+from cqrs_client.messaging.topology import EVENT_QUEUE
+from cqrs_contracts import (
     CommandAccepted,
     CreateCustomer,
     CustomerView,
@@ -27,8 +28,7 @@ from cqrs_shared.contracts import (
     GetCustomersWithName,
     OpenAccount,
 )
-from cqrs_shared.contracts.replies import QueryOk
-from cqrs_shared.messaging.topology import EVENT_QUEUE
+from cqrs_contracts.replies import QueryOk
 from tests.scrape import by_label, exposition
 
 NAMES = 2_000  # distinct names over the seeded customers: a find by name returns a handful

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
-from cqrs_shared.contracts import (
+from cqrs_contracts import (
     CustomerCreated,
     CustomerMadePreferred,
     EventEnvelope,

@@ -6,8 +6,8 @@ CQRS_RABBITMQ_URL=amqp://cqrs-client:cqrs-client@127.0.0.1:5672/cqrs python exam
 import asyncio
 import os
 
-from cqrs_shared.client import CqrsClient, raise_for_rejection
-from cqrs_shared.contracts import CreateCustomer, GetCustomer
+from cqrs_client import CqrsClient, raise_for_rejection
+from cqrs_contracts import CreateCustomer, GetCustomer
 
 
 async def main() -> None:

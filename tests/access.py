@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-from cqrs_shared.messaging import topology
+from cqrs_client.messaging import topology
 from cqrs_shared.messaging.access import Bounds, grant_commands, grantable, policy_commands
 from tests.servers import Rabbitmqctl, rabbitmqctl
 

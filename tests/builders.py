@@ -12,7 +12,7 @@ from uuid import UUID, uuid4
 
 import asyncpg
 
-from cqrs_shared.contracts import (
+from cqrs_contracts import (
     ACCOUNT,
     CUSTOMER,
     AccountEvent,

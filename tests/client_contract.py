@@ -8,8 +8,10 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from cqrs_shared.client import CqrsClient, raise_for_rejection
-from cqrs_shared.contracts import (
+from cqrs_client.client import CqrsClient, raise_for_rejection
+from cqrs_client.errors import CommandRejectedError, RemoteError
+from cqrs_client.fake import FakeClient
+from cqrs_contracts import (
     CUSTOMER,
     CommandRejected,
     CommandReply,
@@ -20,9 +22,7 @@ from cqrs_shared.contracts import (
     GetCustomer,
     MakeCustomerPreferred,
 )
-from cqrs_shared.contracts.replies import QueryFailed
-from cqrs_shared.errors import CommandRejectedError, RemoteError
-from cqrs_shared.fake_client import FakeClient
+from cqrs_contracts.replies import QueryFailed
 
 Client = CqrsClient | FakeClient
 

@@ -5,9 +5,9 @@ from uuid import UUID, uuid4
 
 import asyncpg
 
-from cqrs_shared.client import CqrsClient
-from cqrs_shared.contracts import CommandAccepted, CreateCustomer, CustomerView, GetCustomer
-from cqrs_shared.errors import RemoteError, RequestTimeout
+from cqrs_client.client import CqrsClient
+from cqrs_client.errors import RemoteError, RequestTimeout
+from cqrs_contracts import CommandAccepted, CreateCustomer, CustomerView, GetCustomer
 from tests.waiting import until
 
 

@@ -20,7 +20,8 @@ from aio_pika.abc import AbstractIncomingMessage
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from cqrs_shared.contracts import (
+from cqrs_client.messaging.topology import COMMANDS_EXCHANGE, QUERY_QUEUE
+from cqrs_contracts import (
     ChangeCustomerLocale,
     CreateCustomer,
     Deposit,
@@ -34,7 +35,6 @@ from cqrs_shared.contracts import (
     OpenAccount,
     Withdraw,
 )
-from cqrs_shared.messaging.topology import COMMANDS_EXCHANGE, QUERY_QUEUE
 from tests.e2e.raw import raw_channel
 
 OVER_THE_LIMIT = 65_536 + 1

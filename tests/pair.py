@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from cqrs_shared.client import CqrsClient
+from cqrs_client.client import CqrsClient
 from tests.masked import masked
 from tests.resources import fresh_mongo, fresh_postgres
 

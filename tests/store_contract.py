@@ -15,7 +15,7 @@ from command_service import handler
 from command_service.domain.account import MAX_ACCOUNTS_PER_CUSTOMER
 from command_service.errors import CommandIdTaken
 from command_service.ports import EventStore
-from cqrs_shared.contracts import (
+from cqrs_contracts import (
     Command,
     CommandAccepted,
     CommandRejected,

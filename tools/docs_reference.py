@@ -25,9 +25,9 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings
 
 from command_service.settings import CommandSettings
+from cqrs_client.redaction import redact
 from cqrs_shared.cli import main as cli
 from cqrs_shared.cli.status import StatusSettings
-from cqrs_shared.observability.logs import redact
 from cqrs_shared.runtime.secret_files import SUFFIX, is_secret, variable_of
 from cqrs_shared.runtime.settings import BrokerSettings
 from query_service.settings import QuerySettings

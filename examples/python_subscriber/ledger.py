@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Literal, assert_never
 from uuid import UUID
 
-from cqrs_shared.contracts import (
+from cqrs_contracts import (
     AccountOpened,
     CustomerCreated,
     CustomerDetailsEdited,

@@ -28,9 +28,9 @@ from aio_pika.abc import (
 from ledger import Handled, Ledger  # beside this file
 from pydantic import ValidationError
 
-from cqrs_shared.contracts import AccountEvent, EventEnvelope, StreamType
-from cqrs_shared.contracts.events import unreadable
-from cqrs_shared.messaging import topology
+from cqrs_client.messaging import topology
+from cqrs_contracts import AccountEvent, EventEnvelope, StreamType
+from cqrs_contracts.events import unreadable
 
 BINDING_KEYS = [f"{stream}.*" for stream in get_args(StreamType)]  # customer.*, account.*
 PREFETCH = 32

@@ -15,8 +15,9 @@ from uuid import UUID, uuid4
 
 import asyncpg
 
-from cqrs_shared.client import CqrsClient
-from cqrs_shared.contracts import (
+from cqrs_client.client import CqrsClient
+from cqrs_client.errors import BrokerUnavailable, RemoteError, RequestTimeout
+from cqrs_contracts import (
     Command,
     CommandAccepted,
     CommandReply,
@@ -25,7 +26,6 @@ from cqrs_shared.contracts import (
     GetCustomer,
     OpenAccount,
 )
-from cqrs_shared.errors import BrokerUnavailable, RemoteError, RequestTimeout
 
 SEND_DEADLINE_SECONDS = 120.0
 

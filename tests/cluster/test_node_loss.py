@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from cqrs_shared.client import CqrsClient
+from cqrs_client.client import CqrsClient
 from tests.cluster.conftest import ClusterPair, cluster
 from tests.cluster.load import Load, stored_once, worker
 

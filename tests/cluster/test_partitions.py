@@ -6,7 +6,7 @@ import re
 import signal
 from datetime import UTC, datetime, timedelta
 
-from cqrs_shared.client import CqrsClient
+from cqrs_client.client import CqrsClient
 from tests.cluster.conftest import ClusterPair
 from tests.cluster.load import Load, stored_once, worker
 from tests.pair import Service

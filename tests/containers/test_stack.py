@@ -21,7 +21,7 @@ from uuid import uuid4
 
 import pytest
 
-from cqrs_shared.client import CqrsClient
+from cqrs_client.client import CqrsClient
 from tests.delivery import created, events_of, visible
 from tests.pair import ROOT, free_port
 from tests.waiting import until

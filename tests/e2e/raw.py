@@ -10,7 +10,7 @@ from uuid import UUID, uuid4
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 
-from cqrs_shared.messaging.topology import COMMANDS_EXCHANGE
+from cqrs_client.messaging.topology import COMMANDS_EXCHANGE
 
 
 class Raw:

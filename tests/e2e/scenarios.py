@@ -3,8 +3,8 @@
 import asyncio
 from dataclasses import dataclass
 
-from cqrs_shared.client import CqrsClient
-from cqrs_shared.contracts import (
+from cqrs_client.client import CqrsClient
+from cqrs_contracts import (
     Command,
     CommandAccepted,
     CommandRejected,

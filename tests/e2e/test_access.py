@@ -22,9 +22,11 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 from aio_pika.exceptions import DeliveryError
 from aiormq.exceptions import ChannelAccessRefused, ChannelPreconditionFailed
 
-from cqrs_shared.cli.exits import EXIT_NOT_FOUND, EXIT_REJECTED
-from cqrs_shared.client import CqrsClient
-from cqrs_shared.contracts import (
+from cqrs_client.client import CqrsClient
+from cqrs_client.errors import BrokerUnavailable, RemoteError
+from cqrs_client.messaging import topology
+from cqrs_client.messaging.senders import SENDER_HEADER
+from cqrs_contracts import (
     CreateCustomer,
     CustomerCreated,
     Deposit,
@@ -37,11 +39,10 @@ from cqrs_shared.contracts import (
     RebuildReadModel,
     VerifyStream,
 )
-from cqrs_shared.contracts.base import Answered
-from cqrs_shared.errors import BrokerUnavailable, RemoteError
-from cqrs_shared.messaging import dlq, topology
+from cqrs_contracts.base import Answered
+from cqrs_shared.cli.exits import EXIT_NOT_FOUND, EXIT_REJECTED
+from cqrs_shared.messaging import dlq
 from cqrs_shared.messaging.access import Bounds
-from cqrs_shared.messaging.senders import SENDER_HEADER
 from tests.access import RoleUser, as_user, bound_queues, broker_ctl, connected_users, role_users
 from tests.builders import accepted, rejected
 from tests.e2e.raw import Raw, raw_channel

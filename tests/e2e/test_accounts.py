@@ -6,8 +6,9 @@ from uuid import uuid4
 
 import asyncpg
 
-from cqrs_shared.client import CqrsClient
-from cqrs_shared.contracts import (
+from cqrs_client.client import CqrsClient
+from cqrs_client.messaging import topology
+from cqrs_contracts import (
     CreateCustomer,
     Deposit,
     EditCustomerDetails,
@@ -16,7 +17,6 @@ from cqrs_shared.contracts import (
     GetCustomer,
     OpenAccount,
 )
-from cqrs_shared.messaging import topology
 from tests.e2e.raw import raw_channel
 from tests.e2e.scenarios import accepted, fifty_withdrawals_from_300
 from tests.pair import Cli, Pair

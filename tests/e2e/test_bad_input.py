@@ -7,7 +7,7 @@ from uuid import uuid4
 import aio_pika
 import pytest
 
-from cqrs_shared.messaging import topology
+from cqrs_client.messaging import topology
 from tests.e2e.raw import find_dead_letter, raw_channel
 from tests.pair import Pair
 

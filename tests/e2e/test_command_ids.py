@@ -7,7 +7,7 @@ from uuid import uuid4
 
 import asyncpg
 
-from cqrs_shared.messaging import topology
+from cqrs_client.messaging import topology
 from tests.e2e.raw import Raw, raw_channel
 from tests.pair import Pair
 

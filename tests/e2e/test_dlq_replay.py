@@ -16,8 +16,8 @@ import aio_pika
 import pytest
 from aio_pika.abc import AbstractIncomingMessage
 
-from cqrs_shared.contracts import CreateCustomer, CustomerCreated, GetCustomer, ReadStream
-from cqrs_shared.messaging import topology
+from cqrs_client.messaging import topology
+from cqrs_contracts import CreateCustomer, CustomerCreated, GetCustomer, ReadStream
 from tests.builders import envelope
 from tests.e2e.test_ops import listed, run, wait_listed
 from tests.pair import Cli

@@ -8,8 +8,10 @@ import aio_pika
 import asyncpg
 import pytest
 
-from cqrs_shared.client import CqrsClient
-from cqrs_shared.contracts import (
+from cqrs_client.client import CqrsClient
+from cqrs_client.errors import RemoteError
+from cqrs_client.messaging import topology
+from cqrs_contracts import (
     CommandAccepted,
     CreateCustomer,
     CustomerCreated,
@@ -20,8 +22,6 @@ from cqrs_shared.contracts import (
     ListStreams,
     routing_key,
 )
-from cqrs_shared.errors import RemoteError
-from cqrs_shared.messaging import topology
 from tests.builders import accepted, insert_events, stream
 from tests.e2e.raw import find_dead_letter, raw_channel
 from tests.pair import Pair

@@ -20,8 +20,9 @@ import aio_pika
 import pytest
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 
-from cqrs_shared.client import CqrsClient
-from cqrs_shared.contracts import (
+from cqrs_client.client import CqrsClient
+from cqrs_client.messaging import topology
+from cqrs_contracts import (
     AccountOpened,
     CreateCustomer,
     Deposit,
@@ -30,7 +31,6 @@ from cqrs_shared.contracts import (
     OpenAccount,
     routing_key,
 )
-from cqrs_shared.messaging import topology
 from tests.access import RoleUser, role_users
 from tests.builders import accepted
 from tests.pair import ROOT, Pair

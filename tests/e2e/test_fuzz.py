@@ -16,9 +16,9 @@ import aiohttp
 import pytest
 from pydantic import TypeAdapter
 
-from cqrs_shared.client import CqrsClient
-from cqrs_shared.contracts import CommandReply, CreateCustomer, ErrorCode, GetCustomer
-from cqrs_shared.contracts.replies import QueryFailed, QueryOk
+from cqrs_client.client import CqrsClient
+from cqrs_contracts import CommandReply, CreateCustomer, ErrorCode, GetCustomer
+from cqrs_contracts.replies import QueryFailed, QueryOk
 from tests.builders import accepted
 from tests.fuzz import Hostile, hostile_messages, sender
 from tests.own import Own, Services, own_resources, running

@@ -22,9 +22,9 @@ import aio_pika
 import pytest
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
-from cqrs_shared.client import CqrsClient
-from cqrs_shared.contracts import CreateCustomer, GetCustomer
-from cqrs_shared.messaging import topology
+from cqrs_client.client import CqrsClient
+from cqrs_client.messaging import topology
+from cqrs_contracts import CreateCustomer, GetCustomer
 from tests.builders import accepted
 from tests.e2e.test_fuzz import _still_ready
 from tests.hostile_frames import content_header, publish_frames

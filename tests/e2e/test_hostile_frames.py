@@ -12,9 +12,9 @@ from uuid import uuid4
 import pytest
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
-from cqrs_shared.client import CqrsClient
-from cqrs_shared.contracts import CreateCustomer
-from cqrs_shared.messaging import topology
+from cqrs_client.client import CqrsClient
+from cqrs_client.messaging import topology
+from cqrs_contracts import CreateCustomer
 from tests.e2e.raw import raw_channel
 from tests.hostile_frames import content_header, publish_frames
 from tests.pair import Pair

@@ -45,7 +45,7 @@ def test_a_command_added_to_a_union_alone_fails_mypy_at_the_decider_and_the_test
     tmp_path: Path,
 ) -> None:
     copy = copy_of_the_project(tmp_path / "copy")
-    commands = copy / "shared/src/cqrs_shared/contracts/commands.py"
+    commands = copy / "packages/contracts/src/cqrs_contracts/commands.py"
     source = commands.read_text()
     assert UNION in source
     source = source.replace(UNION, THROW_AWAY.strip() + "\n\n\n" + UNION + " | FreezeCustomer")

@@ -10,8 +10,8 @@ from uuid import uuid4
 
 import aiohttp
 
-from cqrs_shared.client import CqrsClient
-from cqrs_shared.contracts import CreateCustomer, GetCustomer
+from cqrs_client.client import CqrsClient
+from cqrs_contracts import CreateCustomer, GetCustomer
 from tests.builders import accepted
 from tests.pair import ROOT, Pair, Service, free_port
 from tests.scrape import metric

@@ -19,8 +19,8 @@ import pytest
 import yaml
 
 from command_service.settings import CommandSettings
-from cqrs_shared.client import CqrsClient
-from cqrs_shared.contracts import (
+from cqrs_client.client import CqrsClient
+from cqrs_contracts import (
     CommandRejected,
     CreateCustomer,
     Deposit,

@@ -11,9 +11,9 @@ import subprocess
 from typing import Any
 from uuid import uuid4
 
-from cqrs_shared.client import CqrsClient
-from cqrs_shared.contracts import GetCustomer
-from cqrs_shared.messaging import topology
+from cqrs_client.client import CqrsClient
+from cqrs_client.messaging import topology
+from cqrs_contracts import GetCustomer
 from tests.e2e.raw import Raw, raw_channel
 from tests.pair import Cli, Pair
 from tests.waiting import until

@@ -23,8 +23,9 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from command_service.aggregates import ACCOUNT_AGGREGATE, CUSTOMER_AGGREGATE
-from cqrs_shared.client import CqrsClient
-from cqrs_shared.contracts import (
+from cqrs_client.client import CqrsClient
+from cqrs_client.errors import RemoteError
+from cqrs_contracts import (
     CommandAccepted,
     CreateCustomer,
     CustomerCreated,
@@ -37,7 +38,6 @@ from cqrs_shared.contracts import (
     GetCustomer,
     GetPreferredCustomers,
 )
-from cqrs_shared.errors import RemoteError
 from query_service.read_model import layout
 from tests.builders import accepted, envelope, insert_events, savings
 from tests.own import Own, Services, own_resources, running

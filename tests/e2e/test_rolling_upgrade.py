@@ -14,8 +14,9 @@ import asyncpg
 import pytest
 
 from command_service.store import NOTIFY_CHANNEL
-from cqrs_shared.client import CqrsClient
-from cqrs_shared.contracts import (
+from cqrs_client.client import CqrsClient
+from cqrs_client.messaging.topology import EVENT_QUEUE, dead_letter_queue, declare_query_queue
+from cqrs_contracts import (
     AccountOpened,
     CreateCustomer,
     Deposit,
@@ -27,8 +28,7 @@ from cqrs_shared.contracts import (
     OpenAccount,
     Withdraw,
 )
-from cqrs_shared.contracts.events import MoneyDeposited
-from cqrs_shared.messaging.topology import EVENT_QUEUE, dead_letter_queue, declare_query_queue
+from cqrs_contracts.events import MoneyDeposited
 from tests.builders import accepted, insert_events, stream
 from tests.own import Own, own_resources
 from tests.pair import Service, start, wait_ready

@@ -14,8 +14,8 @@ from uuid import uuid4
 
 import aiohttp
 
-from cqrs_shared.client import CqrsClient
-from cqrs_shared.contracts import CreateCustomer, GetCustomer
+from cqrs_client.client import CqrsClient
+from cqrs_contracts import CreateCustomer, GetCustomer
 from tests.builders import accepted
 from tests.own import Own, own_resources, running
 from tests.pair import ROOT, free_port

@@ -19,9 +19,9 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import asyncpg
 import pytest
 
-from cqrs_shared.client import CqrsClient
-from cqrs_shared.contracts import CreateCustomer, GetCustomer
-from cqrs_shared.errors import BrokerUnavailable
+from cqrs_client.client import CqrsClient
+from cqrs_client.errors import BrokerUnavailable
+from cqrs_contracts import CreateCustomer, GetCustomer
 from tests.builders import accepted
 from tests.own import Own, own_resources, running
 from tests.resources import Servers

@@ -8,8 +8,8 @@ from decimal import Decimal
 from uuid import UUID
 
 from bench.pair_ops import view_reads
-from cqrs_shared.client import CqrsClient
-from cqrs_shared.contracts import (
+from cqrs_client.client import CqrsClient
+from cqrs_contracts import (
     CreateCustomer,
     Deposit,
     EditCustomerDetails,

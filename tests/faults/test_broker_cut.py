@@ -12,7 +12,7 @@ from functools import partial
 from pathlib import Path
 from uuid import uuid4
 
-from cqrs_shared.client import CqrsClient
+from cqrs_client.client import CqrsClient
 from tests.delivery import created, events_of, visible
 from tests.faults.supervised import make_run
 from tests.own import own_resources

@@ -5,8 +5,8 @@ from uuid import uuid4
 
 import asyncpg
 
-from cqrs_shared.client import CqrsClient
-from cqrs_shared.contracts import CreateCustomer, EditCustomerDetails, GetCustomer
+from cqrs_client.client import CqrsClient
+from cqrs_contracts import CreateCustomer, EditCustomerDetails, GetCustomer
 from tests.builders import accepted
 from tests.e2e.raw import publish_creates, raw_channel
 from tests.pair import Pair

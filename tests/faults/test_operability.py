@@ -15,8 +15,8 @@ import aiohttp
 import asyncpg
 from pymongo import AsyncMongoClient
 
-from cqrs_shared.client import CqrsClient
-from cqrs_shared.contracts import CreateCustomer, CustomerCreated, GetCustomer, OpenAccount
+from cqrs_client.client import CqrsClient
+from cqrs_contracts import CreateCustomer, CustomerCreated, GetCustomer, OpenAccount
 from tests import scrape
 from tests.builders import accepted, envelope, insert_events
 from tests.own import Own, own_resources, running

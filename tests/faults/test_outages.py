@@ -6,8 +6,8 @@ from uuid import uuid4
 
 import asyncpg
 
-from cqrs_shared.client import CqrsClient
-from cqrs_shared.contracts import GetCustomer
+from cqrs_client.client import CqrsClient
+from cqrs_contracts import GetCustomer
 from tests.e2e.raw import publish_creates, raw_channel
 from tests.pair import Pair
 from tests.waiting import until

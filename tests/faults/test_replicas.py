@@ -5,8 +5,8 @@ import itertools
 
 import asyncpg
 
-from cqrs_shared.client import CqrsClient
-from cqrs_shared.contracts import (
+from cqrs_client.client import CqrsClient
+from cqrs_contracts import (
     Deposit,
     EditCustomerDetails,
     GetAccount,

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cqrs_shared.client import CqrsClient
-from cqrs_shared.contracts import CreateCustomer, GetCustomer
-from cqrs_shared.observability.tracing import child_traceparent, new_traceparent, trace_id
+from cqrs_client.client import CqrsClient
+from cqrs_client.tracing import child_traceparent, new_traceparent, trace_id
+from cqrs_contracts import CreateCustomer, GetCustomer
 from tests.builders import accepted
 from tests.own import own_resources, running
 from tests.pair import Service

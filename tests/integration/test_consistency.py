@@ -6,7 +6,7 @@ from uuid import uuid4
 
 import pytest
 
-from cqrs_shared.contracts import ACCOUNT, CUSTOMER, CustomerCreated, CustomerMadePreferred, StreamPosition
+from cqrs_contracts import ACCOUNT, CUSTOMER, CustomerCreated, CustomerMadePreferred, StreamPosition
 from query_service.errors import ForgedToken, ViewBehind
 from query_service.projection.consistency import MAX_AHEAD, MAX_WAITING, POLL_SECONDS, Consistency
 from query_service.projection.projections import project

@@ -10,7 +10,7 @@ import pytest
 from command_service import migrate as migrations
 from command_service.migrate import available, migrate
 from command_service.store import PostgresEventStore, open_pool
-from cqrs_shared.contracts import CUSTOMER, CommandAccepted, CreateCustomer, Metadata
+from cqrs_contracts import CUSTOMER, CommandAccepted, CreateCustomer, Metadata
 from tests.store_contract import EventStoreContract, send
 
 

@@ -13,16 +13,17 @@ import aio_pika
 import pytest
 from aio_pika.abc import AbstractQueue, AbstractRobustConnection
 
-from cqrs_shared.client import CqrsClient
-from cqrs_shared.contracts import ErrorCode, ErrorInfo, Metadata
-from cqrs_shared.contracts.replies import QueryFailed
-from cqrs_shared.errors import BrokerUnavailable, RequestTimeout, TopologyMismatch
-from cqrs_shared.messaging import consumer, envelope, topology
-from cqrs_shared.messaging.channels import login, open_channel
+from cqrs_client.client import CqrsClient
+from cqrs_client.errors import BrokerUnavailable, RequestTimeout, TopologyMismatch
+from cqrs_client.messaging import envelope, topology
+from cqrs_client.messaging.channels import login, open_channel
+from cqrs_client.messaging.envelope import Delivery
+from cqrs_client.messaging.rpc import RpcClient
+from cqrs_contracts import ErrorCode, ErrorInfo, Metadata
+from cqrs_contracts.replies import QueryFailed
+from cqrs_shared.messaging import consumer
 from cqrs_shared.messaging.consumer import Consumer, Outcome
-from cqrs_shared.messaging.envelope import Delivery
 from cqrs_shared.messaging.responder import Responder
-from cqrs_shared.messaging.rpc import RpcClient
 from cqrs_shared.observability import metrics
 from query_service.subscription.event_queues import EventQueues
 from tests.hostile_frames import content_header, publish_frames

@@ -5,7 +5,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from cqrs_shared.contracts import (
+from cqrs_contracts import (
     AccountOpened,
     CustomerCreated,
     CustomerDetailsEdited,

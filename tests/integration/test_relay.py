@@ -21,7 +21,8 @@ from prometheus_client import REGISTRY
 from command_service.held_streams import Backoff
 from command_service.relay import Relay
 from command_service.store import PostgresEventStore
-from cqrs_shared.contracts import (
+from cqrs_client.messaging import topology
+from cqrs_contracts import (
     CreateCustomer,
     CustomerCreated,
     CustomerDetailsEdited,
@@ -29,7 +30,6 @@ from cqrs_shared.contracts import (
     EventEnvelope,
     Metadata,
 )
-from cqrs_shared.messaging import topology
 from tests.builders import accepted, envelope, insert_events, stream
 from tests.resources import fresh_vhost, no_vhost
 from tests.store_contract import send

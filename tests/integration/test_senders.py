@@ -8,13 +8,13 @@ from uuid import uuid4
 import aio_pika
 from aio_pika.abc import HeadersType
 
-from cqrs_shared.messaging import topology
-from cqrs_shared.messaging.channels import login, open_channel
+from cqrs_client.messaging import topology
+from cqrs_client.messaging.channels import login, open_channel
+from cqrs_client.messaging.envelope import Delivery
+from cqrs_client.messaging.senders import SENDER_HEADER
 from cqrs_shared.messaging.consumer import Consumer, Outcome
-from cqrs_shared.messaging.envelope import Delivery
 from cqrs_shared.messaging.responder import Responder
 from cqrs_shared.messaging.retry import RetryPolicy
-from cqrs_shared.messaging.senders import SENDER_HEADER
 from tests.access import role_users
 from tests.resources import Servers, fresh_vhost
 from tests.waiting import until

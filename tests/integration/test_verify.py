@@ -5,7 +5,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from cqrs_shared.contracts import CustomerCreated, EventEnvelope
+from cqrs_contracts import CustomerCreated, EventEnvelope
 from query_service.operations import verify
 from query_service.operations.answers import Operations
 from query_service.projection.consistency import Consistency

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from command_service.settings import COMMAND_TYPES
+from cqrs_client.messaging import topology
 from cqrs_shared.cli import main as cli
 from cqrs_shared.cli.exits import EXIT_CONFIGURATION
-from cqrs_shared.messaging import access, topology
+from cqrs_shared.messaging import access
 from cqrs_shared.messaging.access import (
     ROLES,
     Account,

@@ -21,7 +21,7 @@ from command_service.domain.errors import (
     NotFound,
     TooManyAccounts,
 )
-from cqrs_shared.contracts import (
+from cqrs_contracts import (
     AccountEvent,
     AccountOpened,
     Deposit,

@@ -8,10 +8,10 @@ from typing import Any, get_type_hints
 import pytest
 
 from command_service.routes import ROUTES
+from cqrs_client.messaging import topology
+from cqrs_contracts import ErrorCode, GetProjectionStatus, RebuildReadModel, VerifyStream
 from cqrs_shared.asyncapi import document, render
 from cqrs_shared.asyncapi.messages import QUERY_RESULTS
-from cqrs_shared.contracts import ErrorCode, GetProjectionStatus, RebuildReadModel, VerifyStream
-from cqrs_shared.messaging import topology
 from cqrs_shared.messaging.access import VHOST
 from query_service.operations.answers import Operations
 from query_service.queries import HANDLERS

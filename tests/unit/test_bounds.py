@@ -5,8 +5,8 @@ from uuid import uuid4
 import pytest
 from pydantic import ValidationError
 
-from cqrs_shared.contracts import Deposit, GetCustomer, GetCustomersWithName, ReadStream
-from cqrs_shared.contracts.base import MAX_CURSOR_LENGTH, MAX_TOKEN_POSITIONS, MAX_VERSION
+from cqrs_contracts import Deposit, GetCustomer, GetCustomersWithName, ReadStream
+from cqrs_contracts.base import MAX_CURSOR_LENGTH, MAX_TOKEN_POSITIONS, MAX_VERSION
 
 
 def token(positions: int) -> str:

@@ -6,7 +6,7 @@ import pytest
 
 from command_service.domain.customer import Customer, decide, evolve
 from command_service.domain.errors import AlreadyExists, NotFound
-from cqrs_shared.contracts import (
+from cqrs_contracts import (
     ChangeCustomerLocale,
     CreateCustomer,
     CustomerCreated,

@@ -11,9 +11,7 @@ from uuid import uuid4
 import pytest
 from aio_pika.abc import FieldValue, HeadersType
 
-from cqrs_shared.contracts import CreateCustomer, CustomerCreated, GetCustomer, ListStreams
-from cqrs_shared.messaging.dlq import MAX_JUDGED_BYTES, DeadLetter, refusal
-from cqrs_shared.messaging.topology import (
+from cqrs_client.messaging.topology import (
     COMMAND_QUEUE,
     EVENT_QUEUE,
     QUERY_QUEUE,
@@ -22,6 +20,8 @@ from cqrs_shared.messaging.topology import (
     event_partition,
     retry_queue,
 )
+from cqrs_contracts import CreateCustomer, CustomerCreated, GetCustomer, ListStreams
+from cqrs_shared.messaging.dlq import MAX_JUDGED_BYTES, DeadLetter, refusal
 from tests.builders import envelope
 
 COMMAND = CreateCustomer(name="Ada", locale="en").model_dump_json().encode()

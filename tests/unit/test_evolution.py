@@ -8,11 +8,11 @@ from uuid import uuid4
 import pytest
 from pydantic import ValidationError
 
-from cqrs_shared.contracts import CustomerView, Deposit, EventEnvelope, MoneyDeposited
-from cqrs_shared.contracts.base import ErrorCode
-from cqrs_shared.contracts.events import unreadable
-from cqrs_shared.contracts.evolution import NewerSchema, upcast
-from cqrs_shared.errors import UnsupportedSchema
+from cqrs_client.errors import UnsupportedSchema
+from cqrs_contracts import CustomerView, Deposit, EventEnvelope, MoneyDeposited
+from cqrs_contracts.base import ErrorCode
+from cqrs_contracts.events import unreadable
+from cqrs_contracts.evolution import NewerSchema, upcast
 from cqrs_shared.messaging.parsing import Catalogue
 
 

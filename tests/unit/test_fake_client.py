@@ -7,8 +7,8 @@ from uuid import uuid4
 import pytest
 from pydantic import ValidationError
 
-from cqrs_shared.contracts import CreateCustomer, CustomerView, GetAccount
-from cqrs_shared.fake_client import FakeClient, NotProgrammed
+from cqrs_client.fake import FakeClient, NotProgrammed
+from cqrs_contracts import CreateCustomer, CustomerView, GetAccount
 from tests.client_contract import ClientContract, program_like_the_pair
 
 

@@ -16,7 +16,8 @@ from command_service.grants import Grants
 from command_service.memory import InMemoryEventStore
 from command_service.ports import Change, Loaded, Owner, Recorded, StreamState
 from command_service.routes import route_of
-from cqrs_shared.contracts import (
+from cqrs_client.messaging.envelope import Delivery
+from cqrs_contracts import (
     ACCOUNT,
     CUSTOMER,
     CommandAccepted,
@@ -27,7 +28,6 @@ from cqrs_shared.contracts import (
     OpenAccount,
     Withdraw,
 )
-from cqrs_shared.messaging.envelope import Delivery
 from cqrs_shared.runtime.keyed_lock import KeyedLock
 from tests.builders import accepted, rejected
 from tests.store_contract import EventStoreContract, recorded_reply, send

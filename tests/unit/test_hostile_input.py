@@ -7,14 +7,15 @@ from uuid import uuid4
 import pytest
 from pamqp import frame
 
-from cqrs_shared.contracts import Command, ErrorCode
-from cqrs_shared.errors import MalformedMessage
-from cqrs_shared.messaging import tolerant_frames
-from cqrs_shared.messaging.envelope import Delivery
+from cqrs_client.errors import MalformedMessage
+from cqrs_client.messaging import tolerant_frames
+from cqrs_client.messaging.envelope import Delivery
+from cqrs_client.messaging.tolerant_frames import MAX_DEPTH, TOO_DEEP, UNREADABLE_TIMESTAMP
+from cqrs_client.redaction import redact
+from cqrs_contracts import Command, ErrorCode
 from cqrs_shared.messaging.parsing import Catalogue
 from cqrs_shared.messaging.screening import screen
-from cqrs_shared.messaging.tolerant_frames import MAX_DEPTH, TOO_DEEP, UNREADABLE_TIMESTAMP
-from cqrs_shared.observability.logs import MAX_LINE_CHARS, cut, redact
+from cqrs_shared.observability.logs import MAX_LINE_CHARS, cut
 from tests.hostile_frames import content_header
 
 COMMANDS = Catalogue[Command](Command, ErrorCode.UNKNOWN_COMMAND)

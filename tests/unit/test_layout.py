@@ -4,7 +4,7 @@ from decimal import Decimal
 from typing import Any, get_args
 from uuid import uuid4
 
-from cqrs_shared.contracts import (
+from cqrs_contracts import (
     AccountOpened,
     CustomerCreated,
     CustomerMadePreferred,

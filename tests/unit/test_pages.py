@@ -2,7 +2,7 @@
 
 from uuid import UUID, uuid4
 
-from cqrs_shared.contracts import EventEnvelope
+from cqrs_contracts import EventEnvelope
 from query_service.projection.repair import pages
 from tests.builders import savings
 

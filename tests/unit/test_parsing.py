@@ -5,9 +5,9 @@ from uuid import uuid4
 
 import pytest
 
-from cqrs_shared.contracts import Command, CreateCustomer, ErrorCode
-from cqrs_shared.errors import InvalidMessage, MalformedMessage, UnknownMessageType
-from cqrs_shared.messaging.envelope import Delivery
+from cqrs_client.errors import InvalidMessage, MalformedMessage, UnknownMessageType
+from cqrs_client.messaging.envelope import Delivery
+from cqrs_contracts import Command, CreateCustomer, ErrorCode
 from cqrs_shared.messaging.parsing import Catalogue
 
 COMMANDS = Catalogue[Command](Command, ErrorCode.UNKNOWN_COMMAND)

@@ -3,8 +3,8 @@
 import pytest
 from pydantic import ValidationError
 
-from cqrs_shared.messaging import topology
-from cqrs_shared.messaging.channels import FailoverConnection, broker_urls
+from cqrs_client.messaging import topology
+from cqrs_client.messaging.channels import FailoverConnection, broker_urls
 from cqrs_shared.runtime.settings import BrokerSettings
 from query_service.subscription.partitions import Membership, owned, to_release
 

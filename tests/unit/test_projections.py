@@ -3,7 +3,7 @@
 from decimal import Decimal
 from uuid import uuid4
 
-from cqrs_shared.contracts import (
+from cqrs_contracts import (
     AccountOpened,
     CustomerCreated,
     CustomerDetailsEdited,

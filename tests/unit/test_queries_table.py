@@ -3,8 +3,8 @@ queue has a handler, and each handler returns what its query says it is answered
 
 from typing import get_type_hints
 
-from cqrs_shared.contracts import Operation, Query
-from cqrs_shared.contracts.base import result_of
+from cqrs_contracts import Operation, Query
+from cqrs_contracts.base import result_of
 from cqrs_shared.messaging.parsing import members
 from query_service.queries import HANDLERS
 

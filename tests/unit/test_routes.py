@@ -5,8 +5,8 @@ from typing import get_args
 
 from command_service.aggregates import ACCOUNT_AGGREGATE, CUSTOMER_AGGREGATE
 from command_service.routes import ROUTES
-from cqrs_shared.contracts import AccountCommand, Command, CustomerCommand
-from cqrs_shared.contracts.base import result_of
+from cqrs_contracts import AccountCommand, Command, CustomerCommand
+from cqrs_contracts.base import result_of
 from cqrs_shared.messaging.parsing import members
 
 UNIONS = {CUSTOMER_AGGREGATE.stream_type: CustomerCommand, ACCOUNT_AGGREGATE.stream_type: AccountCommand}

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from command_service.settings import CommandSettings
-from cqrs_shared.observability.logs import redact
+from cqrs_client.redaction import redact
 from cqrs_shared.runtime.settings import BrokerSettings, load
 from query_service.settings import QuerySettings
 

@@ -1,7 +1,7 @@
 """Who sent a message (messaging/senders.py): the broker-checked user, or, on the service's own copy,
 the sender it names; nobody else's header counts."""
 
-from cqrs_shared.messaging.senders import MAX_SENDER_CHARS, SENDER_HEADER, naming, sender
+from cqrs_client.messaging.senders import MAX_SENDER_CHARS, SENDER_HEADER, naming, sender
 
 SERVICE = "cqrs-command"
 

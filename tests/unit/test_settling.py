@@ -6,9 +6,9 @@ from typing import cast
 import pytest
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
 
+from cqrs_client.messaging.envelope import Delivery
 from cqrs_shared.messaging import consumer
 from cqrs_shared.messaging.consumer import Consumer, Outcome
-from cqrs_shared.messaging.envelope import Delivery
 from cqrs_shared.messaging.responder import Responder
 
 

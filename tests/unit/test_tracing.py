@@ -1,4 +1,4 @@
-from cqrs_shared.observability.tracing import child_traceparent, new_traceparent, trace_id
+from cqrs_client.tracing import child_traceparent, new_traceparent, trace_id
 
 
 def test_child_keeps_the_trace_id_and_changes_the_span() -> None:

@@ -6,7 +6,7 @@ from asyncpg.exceptions import InternalClientError
 from pymongo.errors import AutoReconnect, OperationFailure
 
 from command_service.transient import is_transient as command_transient
-from cqrs_shared.errors import RequestTimeout
+from cqrs_client.errors import RequestTimeout
 from query_service.errors import RepairFailed
 from query_service.transient import is_transient as query_transient
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from cqrs_shared.contracts.values import canonical_locale, canonical_name
+from cqrs_contracts.values import canonical_locale, canonical_name
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from uuid import UUID
 from pydantic import TypeAdapter
 
 from command_service.domain import account, customer
-from cqrs_shared.contracts import ACCOUNT, CUSTOMER, Contract, StreamType
+from cqrs_contracts import ACCOUNT, CUSTOMER, Contract, StreamType
 
 S = TypeVar("S")
 

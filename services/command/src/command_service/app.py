@@ -15,8 +15,8 @@ from command_service.relay import Relay
 from command_service.settings import CommandSettings
 from command_service.store import PostgresEventStore, open_pool, session
 from command_service.transient import is_transient
-from cqrs_shared.messaging import topology
-from cqrs_shared.messaging.channels import open_channel, open_connection
+from cqrs_client.messaging import topology
+from cqrs_client.messaging.channels import open_channel, open_connection
 from cqrs_shared.messaging.consumer import Consumer
 from cqrs_shared.messaging.responder import Responder
 from cqrs_shared.messaging.watchdog import health, watch

@@ -5,7 +5,10 @@ from command_service.errors import CommandIdTaken
 from command_service.grants import Grants
 from command_service.ports import EventStore
 from command_service.routes import route_of
-from cqrs_shared.contracts import (
+from cqrs_client.errors import InvalidMessage, MessageError
+from cqrs_client.messaging.envelope import Delivery
+from cqrs_client.messaging.topology import COMMANDS_EXCHANGE
+from cqrs_contracts import (
     Command,
     CommandRejected,
     Contract,
@@ -14,13 +17,10 @@ from cqrs_shared.contracts import (
     StreamEvents,
     message_type,
 )
-from cqrs_shared.contracts.queries import ListStreams, ReadStream, StreamList
-from cqrs_shared.contracts.replies import QueryFailed, QueryOk
-from cqrs_shared.errors import InvalidMessage, MessageError
+from cqrs_contracts.queries import ListStreams, ReadStream, StreamList
+from cqrs_contracts.replies import QueryFailed, QueryOk
 from cqrs_shared.messaging.consumer import Outcome
-from cqrs_shared.messaging.envelope import Delivery
 from cqrs_shared.messaging.parsing import Catalogue
-from cqrs_shared.messaging.topology import COMMANDS_EXCHANGE
 from cqrs_shared.runtime.keyed_lock import KeyedLock
 
 COMMANDS = Catalogue[Command](Command, ErrorCode.UNKNOWN_COMMAND)

@@ -22,7 +22,7 @@ from command_service.ports import (
     StreamState,
 )
 from command_service.routes import Route, route_of
-from cqrs_shared.contracts import (
+from cqrs_contracts import (
     Command,
     CommandAccepted,
     CommandRejected,
@@ -31,7 +31,7 @@ from cqrs_shared.contracts import (
     Metadata,
     StreamPosition,
 )
-from cqrs_shared.contracts.commands import Versioned
+from cqrs_contracts.commands import Versioned
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ from command_service.ports import (
     StreamState,
     pending_event,
 )
-from cqrs_shared.contracts import Metadata
-from cqrs_shared.contracts.queries import StreamRef
+from cqrs_contracts import Metadata
+from cqrs_contracts.queries import StreamRef
 
 
 class InMemoryEventStore:

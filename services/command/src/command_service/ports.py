@@ -10,8 +10,8 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
-from cqrs_shared.contracts import CommandReply, EventEnvelope, Metadata, StreamType
-from cqrs_shared.contracts.queries import StreamRef
+from cqrs_contracts import CommandReply, EventEnvelope, Metadata, StreamType
+from cqrs_contracts.queries import StreamRef
 
 JsonObject = dict[str, Any]
 

@@ -27,11 +27,11 @@ from command_service import metrics
 from command_service.held_streams import DEFAULT_BACKOFF, Backoff, HeldStreams
 from command_service.ports import PendingEvent, UnreadableEvent
 from command_service.store import NOTIFY_CHANNEL, Connection, PostgresEventStore, session
-from cqrs_shared.contracts import routing_key
-from cqrs_shared.messaging import topology
-from cqrs_shared.messaging.envelope import outgoing
-from cqrs_shared.messaging.publishing import publish
-from cqrs_shared.observability.tracing import continued
+from cqrs_client.messaging import topology
+from cqrs_client.messaging.envelope import outgoing
+from cqrs_client.messaging.publishing import publish
+from cqrs_client.tracing import continued
+from cqrs_contracts import routing_key
 from cqrs_shared.runtime.waiting import first_of
 
 log = logging.getLogger(__name__)

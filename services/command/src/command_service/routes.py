@@ -10,7 +10,7 @@ from uuid import UUID, uuid5
 
 from command_service.aggregates import ACCOUNT_AGGREGATE, CUSTOMER_AGGREGATE, Aggregate
 from command_service.domain import account
-from cqrs_shared.contracts import (
+from cqrs_contracts import (
     CUSTOMER,
     ChangeCustomerLocale,
     Command,

@@ -5,7 +5,7 @@ from typing import Annotated
 from pydantic import Field, PostgresDsn, field_validator
 
 from command_service.grants import Grants
-from cqrs_shared.contracts import Command, ErrorCode
+from cqrs_contracts import Command, ErrorCode
 from cqrs_shared.messaging.parsing import Catalogue
 from cqrs_shared.runtime.secret_files import Secret
 from cqrs_shared.runtime.settings import BrokerSettings

@@ -26,10 +26,10 @@ from command_service.ports import (
     pending_event,
     read_pending,
 )
-from cqrs_shared.contracts import CommandReply
-from cqrs_shared.contracts.queries import StreamRef
-from cqrs_shared.errors import StartupError
-from cqrs_shared.observability.logs import redact
+from cqrs_client.errors import StartupError
+from cqrs_client.redaction import redact
+from cqrs_contracts import CommandReply
+from cqrs_contracts.queries import StreamRef
 
 NOTIFY_CHANNEL = "cqrs_events"
 Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy

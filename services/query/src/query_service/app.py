@@ -11,18 +11,18 @@ from typing import TypeVar
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractQueue
 from pymongo.errors import PyMongoError
 
-from cqrs_shared.contracts import Metadata
-from cqrs_shared.errors import StartupError
-from cqrs_shared.messaging import topology
-from cqrs_shared.messaging.channels import open_channel, open_connection
+from cqrs_client.errors import StartupError
+from cqrs_client.messaging import topology
+from cqrs_client.messaging.channels import open_channel, open_connection
+from cqrs_client.messaging.envelope import outgoing
+from cqrs_client.messaging.publishing import publish
+from cqrs_client.messaging.rpc import RpcClient
+from cqrs_client.redaction import redact
+from cqrs_contracts import Metadata
 from cqrs_shared.messaging.consumer import Consumer, Handler, Outcome
-from cqrs_shared.messaging.envelope import outgoing
-from cqrs_shared.messaging.publishing import publish
 from cqrs_shared.messaging.responder import Responder
 from cqrs_shared.messaging.retry import RetryPolicy
-from cqrs_shared.messaging.rpc import RpcClient
 from cqrs_shared.messaging.watchdog import health, watch
-from cqrs_shared.observability.logs import redact
 from cqrs_shared.observability.probes import serve_probes
 from query_service.entrypoint import EVENT_TYPES, QUERIES, REBUILD, on_event, on_operation, on_query
 from query_service.health import QueryHealth

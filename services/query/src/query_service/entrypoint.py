@@ -4,7 +4,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cqrs_shared.contracts import (
+from cqrs_client.errors import MalformedMessage, MessageError, UnsupportedSchema
+from cqrs_client.messaging.envelope import Delivery
+from cqrs_client.messaging.topology import OPERATIONS_QUEUE
+from cqrs_contracts import (
     Contract,
     ErrorCode,
     ErrorInfo,
@@ -14,13 +17,10 @@ from cqrs_shared.contracts import (
     Query,
     RebuildReadModel,
 )
-from cqrs_shared.contracts.events import unreadable
-from cqrs_shared.contracts.replies import QueryFailed, QueryOk
-from cqrs_shared.errors import MalformedMessage, MessageError, UnsupportedSchema
+from cqrs_contracts.events import unreadable
+from cqrs_contracts.replies import QueryFailed, QueryOk
 from cqrs_shared.messaging.consumer import Outcome
-from cqrs_shared.messaging.envelope import Delivery
 from cqrs_shared.messaging.parsing import Catalogue, field_errors, load_json, members
-from cqrs_shared.messaging.topology import OPERATIONS_QUEUE
 from query_service import metrics, queries
 from query_service.errors import QueryError
 from query_service.operations.answers import Operations

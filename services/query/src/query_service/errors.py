@@ -8,7 +8,7 @@ QueryError
 └── RebuildNeedsOneReplica  partitions are projected by several replicas: a rebuild would miss events
 """
 
-from cqrs_shared.contracts import ErrorCode
+from cqrs_contracts import ErrorCode
 
 
 class QueryError(Exception):

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 from uuid import UUID
 
-from cqrs_shared.contracts import (
+from cqrs_contracts import (
     ACCOUNT,
     CUSTOMER,
     AccountView,

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from pydantic import Field, MongoDsn
 
-from cqrs_shared.messaging.topology import MAX_PARTITIONS
+from cqrs_client.messaging.topology import MAX_PARTITIONS
 from cqrs_shared.runtime.secret_files import Secret
 from cqrs_shared.runtime.settings import BrokerSettings
 

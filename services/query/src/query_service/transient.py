@@ -3,7 +3,7 @@
 from aio_pika.exceptions import AMQPError
 from pymongo.errors import ConnectionFailure, ExecutionTimeout, WTimeoutError
 
-from cqrs_shared.errors import ClientError
+from cqrs_client.errors import ClientError
 from query_service.errors import RepairFailed
 
 

@@ -6,10 +6,10 @@ Operations are the pair's own: ``receive`` is what a service takes in, ``send`` 
 from collections.abc import Iterable
 from typing import Any
 
+from cqrs_client.messaging import topology
+from cqrs_contracts.events import routing_key
 from cqrs_shared.asyncapi.messages import AMQP_BINDING, Message, amqp, answer_of, ref
 from cqrs_shared.asyncapi.schemas import JsonSchema
-from cqrs_shared.contracts.events import routing_key
-from cqrs_shared.messaging import topology
 from cqrs_shared.messaging.access import VHOST
 
 QUEUES = [topology.COMMAND_QUEUE, topology.EVENT_QUEUE, topology.QUERY_QUEUE, topology.STREAM_QUEUE]

@@ -3,7 +3,7 @@
 from collections.abc import Mapping
 from typing import Any
 
-from cqrs_shared.contracts.base import ErrorCode
+from cqrs_contracts.base import ErrorCode
 
 DESCRIPTIONS: Mapping[ErrorCode, str] = {
     ErrorCode.VALIDATION_ERROR: "a known message whose fields break the contract (a customer's 101st "

@@ -6,8 +6,8 @@ type, correlation_id, reply_to, timestamp, content_type, user_id) and the header
 that ``$message.header#/correlation_id`` and ``#/reply_to`` point somewhere (messaging/envelope.py).
 """
 
+from cqrs_client.messaging.envelope import CONTENT_TYPE
 from cqrs_shared.asyncapi.schemas import SCHEMAS, JsonSchema
-from cqrs_shared.messaging.envelope import CONTENT_TYPE
 
 _COMMON: dict[str, JsonSchema] = {
     "content_type": {"const": CONTENT_TYPE, "description": "AMQP property: the body is JSON (UTF-8)"},

@@ -6,18 +6,18 @@ from typing import Any, Literal, cast
 
 from pydantic import BaseModel
 
-from cqrs_shared.asyncapi.headers import dead_letter_headers, headers
-from cqrs_shared.asyncapi.schemas import SCHEMAS, JsonSchema
-from cqrs_shared.contracts.base import Contract, result_of
-from cqrs_shared.contracts.commands import Command
-from cqrs_shared.contracts.events import SCHEMA_KEY, Event, EventEnvelope, routing_key
-from cqrs_shared.contracts.queries import (
+from cqrs_client.messaging.envelope import CONTENT_TYPE
+from cqrs_contracts.base import Contract, result_of
+from cqrs_contracts.commands import Command
+from cqrs_contracts.events import SCHEMA_KEY, Event, EventEnvelope, routing_key
+from cqrs_contracts.queries import (
     ListStreams,
     Query,
     ReadStream,
 )
-from cqrs_shared.contracts.replies import CommandAccepted, CommandRejected, QueryFailed, QueryOk
-from cqrs_shared.messaging.envelope import CONTENT_TYPE
+from cqrs_contracts.replies import CommandAccepted, CommandRejected, QueryFailed, QueryOk
+from cqrs_shared.asyncapi.headers import dead_letter_headers, headers
+from cqrs_shared.asyncapi.schemas import SCHEMAS, JsonSchema
 from cqrs_shared.messaging.parsing import members
 
 Kind = Literal["command", "event", "query", "reply"]

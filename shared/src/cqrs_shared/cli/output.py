@@ -3,7 +3,7 @@
 import sys
 from typing import Any
 
-from cqrs_shared.contracts import (
+from cqrs_contracts import (
     AccountView,
     CommandAccepted,
     CommandRejected,
@@ -13,7 +13,7 @@ from cqrs_shared.contracts import (
     ErrorInfo,
     TransactionPage,
 )
-from cqrs_shared.contracts.replies import QueryFailed
+from cqrs_contracts.replies import QueryFailed
 
 
 def show(value: Contract, as_json: bool) -> None:

@@ -15,9 +15,10 @@ import random
 import sys
 import time
 
-from cqrs_shared.cli.exits import EXIT_ERROR, EXIT_OK, EXIT_REJECTED
-from cqrs_shared.client import CqrsClient
-from cqrs_shared.contracts import (
+from cqrs_client.client import CqrsClient
+from cqrs_client.errors import RemoteError
+from cqrs_client.messaging.topology import OPERATIONS_QUEUE, STREAM_QUEUE
+from cqrs_contracts import (
     ErrorCode,
     GetProjectionStatus,
     ListStreams,
@@ -28,8 +29,7 @@ from cqrs_shared.contracts import (
     StreamRef,
     VerifyStream,
 )
-from cqrs_shared.errors import RemoteError
-from cqrs_shared.messaging.topology import OPERATIONS_QUEUE, STREAM_QUEUE
+from cqrs_shared.cli.exits import EXIT_ERROR, EXIT_OK, EXIT_REJECTED
 
 POLL_SECONDS = 1.0
 VERIFY_AT_ONCE = 8

@@ -4,10 +4,8 @@ asked over RabbitMQ, the answer printed (pydantic validates the message as it is
 import argparse
 from typing import Any
 
-from cqrs_shared.cli import output
-from cqrs_shared.cli.exits import EXIT_ERROR, EXIT_NOT_FOUND, EXIT_OK, EXIT_REJECTED, EXIT_UNAVAILABLE
-from cqrs_shared.client import CqrsClient
-from cqrs_shared.contracts import (
+from cqrs_client.client import CqrsClient
+from cqrs_contracts import (
     ChangeCustomerLocale,
     Command,
     CommandRejected,
@@ -25,7 +23,9 @@ from cqrs_shared.contracts import (
     Query,
     Withdraw,
 )
-from cqrs_shared.contracts.base import Answered
+from cqrs_contracts.base import Answered
+from cqrs_shared.cli import output
+from cqrs_shared.cli.exits import EXIT_ERROR, EXIT_NOT_FOUND, EXIT_OK, EXIT_REJECTED, EXIT_UNAVAILABLE
 
 # An error reply's code that has an exit code of its own; any other is a rejection.
 EXIT_BY_CODE = {

@@ -8,15 +8,15 @@ import logging
 from aiormq.exceptions import ChannelAccessRefused
 from pydantic import ValidationError
 
+from cqrs_client.client import CqrsClient
+from cqrs_client.errors import BrokerUnavailable, RemoteError, ReplayRefused, RequestTimeout
+from cqrs_contracts import CommandRejected, ErrorCode, ErrorInfo
 from cqrs_shared.cli import ops, output, projection, requests
 from cqrs_shared.cli.configuration import ConfigurationError, read
 from cqrs_shared.cli.exits import EXIT_CONFIGURATION, EXIT_ERROR, EXIT_REJECTED, EXIT_UNAVAILABLE
 from cqrs_shared.cli.parsers import ops as ops_parsers
 from cqrs_shared.cli.parsers import projection as projection_parsers
 from cqrs_shared.cli.report import failure
-from cqrs_shared.client import CqrsClient
-from cqrs_shared.contracts import CommandRejected, ErrorCode, ErrorInfo
-from cqrs_shared.errors import BrokerUnavailable, RemoteError, ReplayRefused, RequestTimeout
 from cqrs_shared.messaging.parsing import field_errors
 from cqrs_shared.runtime.settings import BrokerSettings
 

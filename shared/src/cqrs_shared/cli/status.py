@@ -11,9 +11,9 @@ from aio_pika.abc import AbstractConnection
 from aio_pika.exceptions import ChannelNotFoundEntity
 from pydantic import AnyHttpUrl, Field, ValidationError
 
-from cqrs_shared.errors import BrokerUnavailable
+from cqrs_client.errors import BrokerUnavailable
+from cqrs_client.messaging.topology import dead_letter_queue
 from cqrs_shared.messaging.dlq import QUEUES, broker, present
-from cqrs_shared.messaging.topology import dead_letter_queue
 from cqrs_shared.observability.readiness import Readiness
 from cqrs_shared.runtime.settings import BrokerSettings
 

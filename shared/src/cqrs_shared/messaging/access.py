@@ -24,8 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, get_args
 
-from cqrs_shared.contracts import Command, StreamType
-from cqrs_shared.messaging import topology
+from cqrs_client.messaging import topology
+from cqrs_contracts import Command, StreamType
 from cqrs_shared.messaging.parsing import members
 
 VHOST = "cqrs"

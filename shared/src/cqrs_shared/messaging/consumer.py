@@ -22,19 +22,19 @@ from types import TracebackType
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
 from aio_pika.exceptions import AMQPError
 
-from cqrs_shared.contracts.base import Contract, ErrorCode, ErrorInfo
-from cqrs_shared.contracts.replies import QueryFailed
-from cqrs_shared.errors import ReplyTooLarge
-from cqrs_shared.messaging.channels import close_bounded
-from cqrs_shared.messaging.envelope import Delivery, delivery
+from cqrs_client.errors import ReplyTooLarge
+from cqrs_client.messaging.channels import close_bounded
+from cqrs_client.messaging.envelope import Delivery, delivery
+from cqrs_client.messaging.topology import retry_queue
+from cqrs_client.tracing import trace_id
+from cqrs_contracts.base import Contract, ErrorCode, ErrorInfo
+from cqrs_contracts.replies import QueryFailed
 from cqrs_shared.messaging.requeues import REQUEUE_BUDGET, RequeueBudget
 from cqrs_shared.messaging.responder import Responder, attempt_of
 from cqrs_shared.messaging.retry import RetryPolicy
 from cqrs_shared.messaging.screening import screen
-from cqrs_shared.messaging.topology import retry_queue
 from cqrs_shared.observability import metrics
 from cqrs_shared.observability.logs import message_context
-from cqrs_shared.observability.tracing import trace_id
 
 log = logging.getLogger(__name__)
 

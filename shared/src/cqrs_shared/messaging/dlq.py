@@ -25,20 +25,10 @@ from aio_pika.exceptions import (
 )
 from aiormq.exceptions import ChannelPreconditionFailed
 
-from cqrs_shared.contracts import (
-    Command,
-    Event,
-    ListStreams,
-    Operation,
-    Query,
-    ReadStream,
-)
-from cqrs_shared.errors import BrokerUnavailable, MalformedMessage, ReplayRefused
-from cqrs_shared.messaging.channels import broker_urls, connect_first
-from cqrs_shared.messaging.parsing import load_json, members
-from cqrs_shared.messaging.publishing import publish
-from cqrs_shared.messaging.responder import copy
-from cqrs_shared.messaging.topology import (
+from cqrs_client.errors import BrokerUnavailable, MalformedMessage, ReplayRefused
+from cqrs_client.messaging.channels import broker_urls, connect_first
+from cqrs_client.messaging.publishing import publish
+from cqrs_client.messaging.topology import (
     COMMAND_QUEUE,
     EVENT_PARTITIONS,
     EVENT_QUEUE,
@@ -49,6 +39,16 @@ from cqrs_shared.messaging.topology import (
     exists,
     retry_queue,
 )
+from cqrs_contracts import (
+    Command,
+    Event,
+    ListStreams,
+    Operation,
+    Query,
+    ReadStream,
+)
+from cqrs_shared.messaging.parsing import load_json, members
+from cqrs_shared.messaging.responder import copy
 
 # The event queue's partitions (CQRS_EVENT_PARTITIONS) count where they exist (present()).
 QUEUES = (COMMAND_QUEUE, STREAM_QUEUE, EVENT_QUEUE, QUERY_QUEUE, OPERATIONS_QUEUE, *EVENT_PARTITIONS)

@@ -10,9 +10,9 @@ from typing import Annotated, Any, Generic, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from cqrs_shared.contracts.base import ErrorCode
-from cqrs_shared.contracts.evolution import upcast
-from cqrs_shared.errors import InvalidMessage, MalformedMessage, UnknownMessageType, UnsupportedSchema
+from cqrs_client.errors import InvalidMessage, MalformedMessage, UnknownMessageType, UnsupportedSchema
+from cqrs_contracts.base import ErrorCode
+from cqrs_contracts.evolution import upcast
 
 M = TypeVar("M")
 

@@ -11,14 +11,14 @@ from typing import Protocol
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, HeadersType
 
-from cqrs_shared.contracts.base import Contract, ErrorInfo
-from cqrs_shared.errors import ReplyTooLarge
-from cqrs_shared.messaging.envelope import Delivery, outgoing
-from cqrs_shared.messaging.publishing import publish
+from cqrs_client.errors import ReplyTooLarge
+from cqrs_client.messaging.envelope import Delivery, outgoing
+from cqrs_client.messaging.publishing import publish
+from cqrs_client.messaging.senders import naming, sender
+from cqrs_client.messaging.tolerant_frames import UNREADABLE_TIMESTAMP, encodable
+from cqrs_client.messaging.topology import DEAD_LETTER_EXCHANGE
+from cqrs_contracts.base import Contract, ErrorInfo
 from cqrs_shared.messaging.screening import reply_address_allowed
-from cqrs_shared.messaging.senders import naming, sender
-from cqrs_shared.messaging.tolerant_frames import UNREADABLE_TIMESTAMP, encodable
-from cqrs_shared.messaging.topology import DEAD_LETTER_EXCHANGE
 from cqrs_shared.observability import metrics
 
 ATTEMPT_HEADER = "x-attempt"

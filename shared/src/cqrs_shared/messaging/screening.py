@@ -4,10 +4,10 @@ reply address. One function, run by the consumer inside its protected block (iss
     problem = screen(received, max_bytes=65_536)   # None, or the ErrorInfo to answer and dead-letter
 """
 
-from cqrs_shared.contracts.base import ErrorCode, ErrorInfo
-from cqrs_shared.messaging.envelope import Delivery
-from cqrs_shared.messaging.tolerant_frames import UNREADABLE_TIMESTAMP
-from cqrs_shared.messaging.topology import DIRECT_REPLY_TO
+from cqrs_client.messaging.envelope import Delivery
+from cqrs_client.messaging.tolerant_frames import UNREADABLE_TIMESTAMP
+from cqrs_client.messaging.topology import DIRECT_REPLY_TO
+from cqrs_contracts.base import ErrorCode, ErrorInfo
 
 # The reply addresses a service answers to: RabbitMQ's direct reply-to, and the server-named queues
 # a client declares for itself (exclusive to its connection). A name the sender chose is refused,

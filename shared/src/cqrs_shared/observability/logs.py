@@ -9,30 +9,19 @@ import contextlib
 import contextvars
 import json
 import logging
-import re
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Literal
 
+from cqrs_client.redaction import redact
+
 LogFormat = Literal["auto", "json", "text"]
 _context: contextvars.ContextVar[tuple[tuple[str, str], ...]] = contextvars.ContextVar(
     "cqrs_log_context", default=()
 )
-# user:password@ in any URL (amqp, postgresql, mongodb, http): the password goes, the rest stays. Up to
-# the last @ of the word: a password with an unencoded @ in it must not leave its tail behind. Each
-# part is bounded, so that a try at each position costs a bounded number of steps: unbounded, the
-# scheme part made the pattern quadratic on dotted text (``a.a.a…``: 120 KB took ~38 s; issue 20).
-_PASSWORD_IN_URL = re.compile(r"(\b[a-z][a-z0-9+.-]{0,31}://[^:/@\s]{0,256}:)\S{0,512}@", re.IGNORECASE)
 # Lines carry senders' text (dead-letter reasons, ids): cut before any pattern runs over them.
 MAX_LINE_CHARS = 4000
-# password=... as a DSN parameter (postgresql://host/db?password=..., libpq's "password=... host=...").
-_PASSWORD_PARAMETER = re.compile(r"(\bpassword=)(?:'[^']*'|[^&\s'\"]+)", re.IGNORECASE)
-
-
-def redact(text: str) -> str:
-    """``amqp://user:secret@host`` -> ``amqp://user:***@host``, wherever it stands in ``text``."""
-    return _PASSWORD_PARAMETER.sub(r"\1***", _PASSWORD_IN_URL.sub(r"\1***@", text))
 
 
 def cut(text: str, limit: int = MAX_LINE_CHARS) -> str:

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from cqrs_shared.errors import StartupError
+from cqrs_client.errors import StartupError
 from cqrs_shared.observability import metrics as shared_metrics
 from cqrs_shared.observability.readiness import Check, Readiness
 

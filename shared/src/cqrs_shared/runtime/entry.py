@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings
 
-from cqrs_shared.observability.logs import redact
+from cqrs_client.redaction import redact
 from cqrs_shared.runtime.secret_files import SUFFIX, is_secret
 
 SERVE = "serve"

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
-from cqrs_shared.errors import StartupError
+from cqrs_client.errors import StartupError
 from cqrs_shared.messaging.watchdog import BrokerLost
 from cqrs_shared.observability import logs, telemetry
 from cqrs_shared.runtime.drain import within_budget

@@ -7,9 +7,9 @@ from typing import Annotated, Literal, TypeVar
 from pydantic import AfterValidator, AmqpDsn, Field, TypeAdapter, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from cqrs_shared.messaging.channels import broker_urls, login
+from cqrs_client.messaging.channels import broker_urls, login
+from cqrs_client.messaging.topology import QueueKind, QueueType
 from cqrs_shared.messaging.retry import RetryPolicy
-from cqrs_shared.messaging.topology import QueueKind, QueueType
 from cqrs_shared.runtime.secret_files import Secret, SecretFileError, SecretFiles, file_variable_in_use
 
 _AMQP_URL = TypeAdapter(AmqpDsn)

@@ -13,7 +13,7 @@ from command_service.domain.errors import (
     NotFound,
     TooManyAccounts,
 )
-from cqrs_shared.contracts import (
+from cqrs_contracts import (
     AccountCommand,
     AccountEvent,
     AccountOpened,
@@ -23,7 +23,7 @@ from cqrs_shared.contracts import (
     OpenAccount,
     Withdraw,
 )
-from cqrs_shared.contracts.money import in_currency
+from cqrs_contracts.money import in_currency
 
 # The read model embeds every account in its customer's document (MongoDB: 16 MB at most), and the
 # customer view lists them all: a bound keeps both small. Raise it only with the view paged.

@@ -5,7 +5,7 @@ from typing import assert_never
 from uuid import UUID
 
 from command_service.domain.errors import AlreadyExists, NotFound
-from cqrs_shared.contracts import (
+from cqrs_contracts import (
     ChangeCustomerLocale,
     CreateCustomer,
     CustomerCommand,

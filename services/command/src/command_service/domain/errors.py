@@ -9,7 +9,7 @@ DomainError
 └── TooManyAccounts   a customer who has the most accounts one may have opens another
 """
 
-from cqrs_shared.contracts import ErrorCode
+from cqrs_contracts import ErrorCode
 
 
 class DomainError(Exception):

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import assert_never
 from uuid import UUID
 
-from cqrs_shared.contracts import (
+from cqrs_contracts import (
     EventEnvelope,
     GetProjectionStatus,
     Operation,

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from uuid import UUID
 
-from cqrs_shared.contracts import CUSTOMER, EventEnvelope, RebuildProgress, StreamList, StreamType
+from cqrs_contracts import CUSTOMER, EventEnvelope, RebuildProgress, StreamList, StreamType
 from query_service.projection import projector
 from query_service.projection.projections import document_owner
 from query_service.projection.projector import Projector

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from cqrs_shared.contracts import Difference, EventEnvelope, StreamCheck
+from cqrs_contracts import Difference, EventEnvelope, StreamCheck
 from query_service.projection.projections import project
 from query_service.read_model import layout
 from query_service.read_model.changes import Numbered

@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from uuid import UUID
 
-from cqrs_shared.contracts import StreamPosition
+from cqrs_contracts import StreamPosition
 from cqrs_shared.runtime.waiting import first_of
 from query_service import metrics
 from query_service.errors import ForgedToken, ViewBehind

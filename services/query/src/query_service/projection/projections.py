@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any, Literal, assert_never
 from uuid import UUID
 
-from cqrs_shared.contracts import (
+from cqrs_contracts import (
     AccountEvent,
     AccountOpened,
     CustomerCreated,
@@ -24,7 +24,7 @@ from cqrs_shared.contracts import (
     MoneyWithdrawn,
     TransactionView,
 )
-from cqrs_shared.contracts.money import in_currency
+from cqrs_contracts.money import in_currency
 from query_service.read_model import layout
 from query_service.read_model.changes import PREFERRED_LIST, DocumentChange
 from query_service.read_model.limits.no_decimal128 import ledger_fields

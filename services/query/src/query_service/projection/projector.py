@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from uuid import UUID
 
-from cqrs_shared.contracts import EventEnvelope
+from cqrs_contracts import EventEnvelope
 from cqrs_shared.runtime.keyed_lock import KeyedLock
 from query_service import metrics
 from query_service.errors import RepairFailed

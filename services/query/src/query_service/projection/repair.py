@@ -8,11 +8,11 @@ from uuid import UUID
 from aio_pika.abc import AbstractExchange
 from pydantic import TypeAdapter
 
-from cqrs_shared.contracts import EventEnvelope, ListStreams, Metadata, StreamEvents, StreamList
-from cqrs_shared.contracts import ReadStream as ReadStreamQuery
-from cqrs_shared.contracts.replies import QueryFailed, QueryOk
-from cqrs_shared.messaging.rpc import RpcClient
-from cqrs_shared.messaging.topology import STREAM_QUEUE
+from cqrs_client.messaging.rpc import RpcClient
+from cqrs_client.messaging.topology import STREAM_QUEUE
+from cqrs_contracts import EventEnvelope, ListStreams, Metadata, StreamEvents, StreamList
+from cqrs_contracts import ReadStream as ReadStreamQuery
+from cqrs_contracts.replies import QueryFailed, QueryOk
 from query_service.errors import RepairFailed
 
 # A stream's events after a version, a page at most: StreamReader, or a fake in the unit tests.

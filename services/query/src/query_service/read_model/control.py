@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from cqrs_shared.contracts import RebuildProgress
+from cqrs_contracts import RebuildProgress
 from query_service.read_model import layout
 from query_service.read_model.layout import Document
 

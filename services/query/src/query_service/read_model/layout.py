@@ -11,7 +11,7 @@ from uuid import UUID
 
 from pymongo import ASCENDING
 
-from cqrs_shared.contracts import (
+from cqrs_contracts import (
     ACCOUNT,
     CUSTOMER,
     AccountSummary,

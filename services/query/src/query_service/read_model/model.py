@@ -17,7 +17,7 @@ from uuid import UUID
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
-from cqrs_shared.contracts import AccountView, CustomerView, StreamType
+from cqrs_contracts import AccountView, CustomerView, StreamType
 from query_service.read_model import control
 from query_service.read_model.cache import ViewCache
 from query_service.read_model.layout import Document

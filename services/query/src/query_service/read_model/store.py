@@ -16,7 +16,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from cqrs_shared.contracts import AccountView, CustomerView, StreamType
+from cqrs_contracts import AccountView, CustomerView, StreamType
 from query_service import metrics
 from query_service.read_model import layout
 from query_service.read_model.cache import ViewCache

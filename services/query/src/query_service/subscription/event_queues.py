@@ -4,8 +4,8 @@ from dataclasses import dataclass
 
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractQueue
 
-from cqrs_shared.errors import TopologyMismatch
-from cqrs_shared.messaging import topology
+from cqrs_client.errors import TopologyMismatch
+from cqrs_client.messaging import topology
 
 
 @dataclass(frozen=True)

@@ -40,10 +40,10 @@ from aio_pika.abc import (
 )
 from aio_pika.exceptions import AMQPError
 
-from cqrs_shared.messaging import topology
-from cqrs_shared.messaging.channels import CLOSE_TIMEOUT_SECONDS, open_channel
+from cqrs_client.messaging import topology
+from cqrs_client.messaging.channels import CLOSE_TIMEOUT_SECONDS, open_channel
+from cqrs_client.messaging.envelope import Delivery
 from cqrs_shared.messaging.consumer import DRAIN_TIMEOUT_SECONDS, Consumer, Handler, Outcome
-from cqrs_shared.messaging.envelope import Delivery
 from cqrs_shared.runtime.waiting import first_of
 from query_service.subscription.event_queues import EventQueues
 from query_service.subscription.partitions import Membership, owned, to_release

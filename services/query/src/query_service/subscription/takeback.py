@@ -15,10 +15,10 @@ import logging
 from aio_pika.abc import AbstractConnection
 from aio_pika.exceptions import AMQPError
 
-from cqrs_shared.contracts import ErrorCode
-from cqrs_shared.contracts.events import unreadable
+from cqrs_client.messaging.topology import dead_letter_queue
+from cqrs_contracts import ErrorCode
+from cqrs_contracts.events import unreadable
 from cqrs_shared.messaging import dlq
-from cqrs_shared.messaging.topology import dead_letter_queue
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from uuid import UUID
 
 from pymongo.asynchronous.collection import AsyncCollection
 
-from cqrs_shared.contracts import AccountView, CustomerView, TransactionView
+from cqrs_contracts import AccountView, CustomerView, TransactionView
 from query_service.read_model import layout
 from query_service.read_model.cache import ViewCache
 from query_service.read_model.changes import DocumentChange, Numbered

@@ -9,9 +9,9 @@ from_minor_units(1250, "EUR")          # Decimal("12.50")
 
 from decimal import Decimal
 
-from cqrs_shared.contracts import TransactionView
-from cqrs_shared.contracts.currencies import MINOR_UNITS, canonical_currency
-from cqrs_shared.contracts.money import in_currency
+from cqrs_contracts import TransactionView
+from cqrs_contracts.currencies import MINOR_UNITS, canonical_currency
+from cqrs_contracts.money import in_currency
 from query_service.read_model import layout
 from query_service.read_model.layout import Document
 

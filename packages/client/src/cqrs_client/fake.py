@@ -20,11 +20,11 @@ from uuid import UUID, uuid4
 
 from pydantic import TypeAdapter
 
-from cqrs_shared.contracts import Command, CommandAccepted, CommandReply, Contract, StreamType
-from cqrs_shared.contracts.base import Answered, result_of
-from cqrs_shared.contracts.consistency import StreamPosition, format_token
-from cqrs_shared.contracts.replies import QueryFailed, QueryOk
-from cqrs_shared.errors import RemoteError
+from cqrs_client.errors import RemoteError
+from cqrs_contracts import Command, CommandAccepted, CommandReply, Contract, StreamType
+from cqrs_contracts.base import Answered, result_of
+from cqrs_contracts.consistency import StreamPosition, format_token
+from cqrs_contracts.replies import QueryFailed, QueryOk
 
 R = TypeVar("R", bound=Contract)
 C = TypeVar("C", bound=Contract)

@@ -13,7 +13,7 @@ from aio_pika.abc import (
 )
 from aio_pika.exceptions import ChannelNotFoundEntity, ChannelPreconditionFailed
 
-from cqrs_shared.errors import TopologyMismatch
+from cqrs_client.errors import TopologyMismatch
 
 COMMANDS_EXCHANGE = "cqrs.commands"
 EVENTS_EXCHANGE = "cqrs.events"

@@ -8,7 +8,7 @@ async with CqrsClient.connect("amqp://cqrs-client:PASSWORD@127.0.0.1:5672/cqrs")
 ``send`` takes commands only and returns the reply, accepted or rejected; ``raise_for_rejection``
 turns a rejection into ``CommandRejectedError``. ``ask`` returns the query's own result type and
 raises ``RemoteError`` for an error reply. Both raise ``RequestTimeout`` and ``BrokerUnavailable``:
-every error is a ``ClientError`` (cqrs_shared.errors). A retry (``attempts``) sends the same command
+every error is a ``ClientError`` (cqrs_client.errors). A retry (``attempts``) sends the same command
 id, so the command service applies it once. The caller's OpenTelemetry span, if any, is the parent of
 the message's trace. The client declares no queue: the services own them (an exchange it sends to
 that is missing, it declares as they do, where its user may).
@@ -26,7 +26,12 @@ from aio_pika.exceptions import AMQPError
 from aiormq.exceptions import ChannelAccessRefused, ChannelNotFoundEntity
 from pydantic import TypeAdapter
 
-from cqrs_shared.contracts import (
+from cqrs_client.errors import BrokerUnavailable, CommandRejectedError, RemoteError, RequestTimeout
+from cqrs_client.messaging import topology
+from cqrs_client.messaging.channels import broker_urls, connect_failover, connect_first
+from cqrs_client.messaging.rpc import RpcClient
+from cqrs_client.tracing import ambient_traceparent
+from cqrs_contracts import (
     Command,
     CommandAccepted,
     CommandRejected,
@@ -35,13 +40,8 @@ from cqrs_shared.contracts import (
     Metadata,
     message_type,
 )
-from cqrs_shared.contracts.base import Answered, result_of
-from cqrs_shared.contracts.replies import QueryFailed, QueryOk
-from cqrs_shared.errors import BrokerUnavailable, CommandRejectedError, RemoteError, RequestTimeout
-from cqrs_shared.messaging import topology
-from cqrs_shared.messaging.channels import broker_urls, connect_failover, connect_first
-from cqrs_shared.messaging.rpc import RpcClient
-from cqrs_shared.observability.tracing import ambient_traceparent
+from cqrs_contracts.base import Answered, result_of
+from cqrs_contracts.replies import QueryFailed, QueryOk
 
 R = TypeVar("R", bound=Contract)
 _COMMAND_REPLY = TypeAdapter[CommandReply](CommandReply)

@@ -6,12 +6,12 @@ from uuid import UUID
 
 from pydantic import Field
 
-from cqrs_shared.contracts.base import MAX_CURSOR_LENGTH, MAX_VERSION, Answered, Contract, Tolerant
-from cqrs_shared.contracts.consistency import Token
-from cqrs_shared.contracts.events import EventEnvelope
-from cqrs_shared.contracts.money import Balance
-from cqrs_shared.contracts.projection import GetProjectionStatus, RebuildReadModel, VerifyStream
-from cqrs_shared.contracts.streams import StreamType
+from cqrs_contracts.base import MAX_CURSOR_LENGTH, MAX_VERSION, Answered, Contract, Tolerant
+from cqrs_contracts.consistency import Token
+from cqrs_contracts.events import EventEnvelope
+from cqrs_contracts.money import Balance
+from cqrs_contracts.projection import GetProjectionStatus, RebuildReadModel, VerifyStream
+from cqrs_contracts.streams import StreamType
 
 MAX_PAGE = 500
 PageSize = Annotated[int, Field(ge=1, le=MAX_PAGE)]

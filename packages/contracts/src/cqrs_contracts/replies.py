@@ -5,8 +5,8 @@ from uuid import UUID
 
 from pydantic import Field
 
-from cqrs_shared.contracts.base import ErrorInfo, Tolerant
-from cqrs_shared.contracts.streams import StreamType
+from cqrs_contracts.base import ErrorInfo, Tolerant
+from cqrs_contracts.streams import StreamType
 
 T = TypeVar("T")
 

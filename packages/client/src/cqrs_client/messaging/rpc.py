@@ -16,12 +16,12 @@ from aio_pika.abc import (
 from aio_pika.exceptions import DeliveryError
 from aiormq import spec
 
-from cqrs_shared.contracts.metadata import Metadata
-from cqrs_shared.errors import BrokerUnavailable, RequestTimeout
-from cqrs_shared.messaging.channels import close_bounded
-from cqrs_shared.messaging.envelope import outgoing
-from cqrs_shared.messaging.publishing import publish
-from cqrs_shared.messaging.topology import DIRECT_REPLY_TO
+from cqrs_client.errors import BrokerUnavailable, RequestTimeout
+from cqrs_client.messaging.channels import close_bounded
+from cqrs_client.messaging.envelope import outgoing
+from cqrs_client.messaging.publishing import publish
+from cqrs_client.messaging.topology import DIRECT_REPLY_TO
+from cqrs_contracts.metadata import Metadata
 
 
 class RpcClient:

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from pydantic import Field
 
-from cqrs_shared.contracts.base import Answered, Contract, Tolerant
+from cqrs_contracts.base import Answered, Contract, Tolerant
 
 RebuildState = Literal["requested", "building", "switching", "done", "failed"]
 

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer
 
-from cqrs_shared.contracts.currencies import MINOR_UNITS, canonical_currency
+from cqrs_contracts.currencies import MINOR_UNITS, canonical_currency
 
 MAX_AMOUNT = Decimal("1000000000")  # one billion of any currency in one command
 

@@ -5,9 +5,9 @@ from uuid import UUID
 
 from pydantic import Field, model_validator
 
-from cqrs_shared.contracts.base import MAX_VERSION, Contract
-from cqrs_shared.contracts.money import Amount
-from cqrs_shared.contracts.values import Currency, CustomerName, Locale, Reference
+from cqrs_contracts.base import MAX_VERSION, Contract
+from cqrs_contracts.money import Amount
+from cqrs_contracts.values import Currency, CustomerName, Locale, Reference
 
 ExpectedVersion = Annotated[int | None, Field(default=None, ge=0, le=MAX_VERSION)]
 

@@ -9,8 +9,8 @@ from uuid import UUID
 
 from pydantic import BeforeValidator, Field, PlainSerializer, ValidationError
 
-from cqrs_shared.contracts.base import MAX_TOKEN_POSITIONS, MAX_VERSION, Contract
-from cqrs_shared.contracts.streams import StreamType
+from cqrs_contracts.base import MAX_TOKEN_POSITIONS, MAX_VERSION, Contract
+from cqrs_contracts.streams import StreamType
 
 
 class StreamPosition(Contract):

@@ -7,10 +7,10 @@ from uuid import UUID
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, DeliveryMode, HeadersType
 
-from cqrs_shared.contracts.metadata import SCHEMA_VERSION, Metadata
-from cqrs_shared.errors import MalformedMessage, UnsupportedSchema
-from cqrs_shared.messaging.senders import sender
-from cqrs_shared.observability.tracing import child_traceparent
+from cqrs_client.errors import MalformedMessage, UnsupportedSchema
+from cqrs_client.messaging.senders import sender
+from cqrs_client.tracing import child_traceparent
+from cqrs_contracts.metadata import SCHEMA_VERSION, Metadata
 
 CONTENT_TYPE = "application/json"
 

@@ -15,9 +15,9 @@ from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractRobustConn
 from aio_pika.exceptions import AMQPError
 from yarl import URL
 
-from cqrs_shared.errors import StartupError
-from cqrs_shared.messaging import tolerant_frames
-from cqrs_shared.observability.logs import redact
+from cqrs_client.errors import StartupError
+from cqrs_client.messaging import tolerant_frames
+from cqrs_client.redaction import redact
 
 log = logging.getLogger(__name__)
 

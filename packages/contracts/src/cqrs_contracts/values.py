@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator
 
-from cqrs_shared.contracts.currencies import canonical_currency
+from cqrs_contracts.currencies import canonical_currency
 
 MAX_NAME_LENGTH = 200
 MAX_REFERENCE_LENGTH = 140

@@ -19,7 +19,7 @@ CqrsError
 
 from uuid import UUID
 
-from cqrs_shared.contracts.base import ErrorCode, ErrorInfo
+from cqrs_contracts.base import ErrorCode, ErrorInfo
 
 
 class CqrsError(Exception):

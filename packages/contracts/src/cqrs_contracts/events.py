@@ -6,11 +6,11 @@ from uuid import UUID
 
 from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
-from cqrs_shared.contracts.base import Tolerant
-from cqrs_shared.contracts.evolution import NewerSchema, upcast
-from cqrs_shared.contracts.money import Balance
-from cqrs_shared.contracts.streams import StreamType
-from cqrs_shared.contracts.values import Reference
+from cqrs_contracts.base import Tolerant
+from cqrs_contracts.evolution import NewerSchema, upcast
+from cqrs_contracts.money import Balance
+from cqrs_contracts.streams import StreamType
+from cqrs_contracts.values import Reference
 
 
 class CustomerCreated(Tolerant):

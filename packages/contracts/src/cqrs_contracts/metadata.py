@@ -5,7 +5,7 @@ from uuid import UUID, uuid4
 
 from pydantic import Field
 
-from cqrs_shared.contracts.base import Contract
+from cqrs_contracts.base import Contract
 
 SCHEMA_VERSION = 1
 

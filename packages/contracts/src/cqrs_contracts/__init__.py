@@ -1,10 +1,10 @@
 """The wire: frozen pydantic models of every command, event, query, reply and error.
 
-Re-exports the public names so callers write ``from cqrs_shared.contracts import CreateCustomer``.
+Re-exports the public names so callers write ``from cqrs_contracts import CreateCustomer``.
 """
 
-from cqrs_shared.contracts.base import Contract, ErrorCode, ErrorInfo, message_type
-from cqrs_shared.contracts.commands import (
+from cqrs_contracts.base import Contract, ErrorCode, ErrorInfo, message_type
+from cqrs_contracts.commands import (
     AccountCommand,
     ChangeCustomerLocale,
     Command,
@@ -16,8 +16,8 @@ from cqrs_shared.contracts.commands import (
     OpenAccount,
     Withdraw,
 )
-from cqrs_shared.contracts.consistency import StreamPosition, format_token, parse_token
-from cqrs_shared.contracts.events import (
+from cqrs_contracts.consistency import StreamPosition, format_token, parse_token
+from cqrs_contracts.events import (
     AccountEvent,
     AccountOpened,
     CustomerCreated,
@@ -31,8 +31,8 @@ from cqrs_shared.contracts.events import (
     MoneyWithdrawn,
     routing_key,
 )
-from cqrs_shared.contracts.metadata import Metadata
-from cqrs_shared.contracts.projection import (
+from cqrs_contracts.metadata import Metadata
+from cqrs_contracts.projection import (
     Difference,
     GetProjectionStatus,
     Operation,
@@ -42,7 +42,7 @@ from cqrs_shared.contracts.projection import (
     StreamCheck,
     VerifyStream,
 )
-from cqrs_shared.contracts.queries import (
+from cqrs_contracts.queries import (
     AccountSummary,
     AccountView,
     CustomerPage,
@@ -61,14 +61,14 @@ from cqrs_shared.contracts.queries import (
     TransactionPage,
     TransactionView,
 )
-from cqrs_shared.contracts.replies import (
+from cqrs_contracts.replies import (
     CommandAccepted,
     CommandRejected,
     CommandReply,
     QueryFailed,
     QueryOk,
 )
-from cqrs_shared.contracts.streams import ACCOUNT, CUSTOMER, StreamType
+from cqrs_contracts.streams import ACCOUNT, CUSTOMER, StreamType
 
 __all__ = [
     "ACCOUNT",

@@ -1,0 +1,1 @@
+"""The transport the client needs: connections, envelopes, request/reply, the topology's names."""
