@@ -5,9 +5,11 @@ from datetime import UTC, datetime
 from uuid import uuid4
 
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
 from pydantic import ValidationError
 
 from cqrs_client.fake import FakeClient, NotProgrammed
+from cqrs_client.tracing import ambient_traceparent
 from cqrs_contracts import CreateCustomer, CustomerView, GetAccount
 from tests.client_contract import ClientContract, program_like_the_pair
 
@@ -44,3 +46,13 @@ async def test_what_was_sent_is_recorded_once_per_command_id() -> None:
     await fake.send(command, command_id=command_id)
     await fake.send(command, command_id=command_id)
     assert fake.sent == [command]
+
+
+def test_the_callers_span_is_the_parent_of_what_the_client_sends() -> None:
+    tracer = TracerProvider().get_tracer("caller")
+    with tracer.start_as_current_span("handling a request") as span:
+        caller = span.get_span_context()
+        expected = f"00-{caller.trace_id:032x}-{caller.span_id:016x}-{int(caller.trace_flags):02x}"
+        assert ambient_traceparent() == expected
+    first, second = ambient_traceparent(), ambient_traceparent()  # no span: a new trace each time
+    assert first.split("-")[1] != second.split("-")[1]
