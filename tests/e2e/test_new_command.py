@@ -20,7 +20,13 @@ class FreezeCustomer(Contract):
 UNION = (
     "CustomerCommand = CreateCustomer | MakeCustomerPreferred | ChangeCustomerLocale | EditCustomerDetails"
 )
-SOURCES = ("shared/src", "services/command/src", "services/query/src")
+SOURCES = (
+    "packages/contracts/src",
+    "packages/client/src",
+    "shared/src",
+    "services/command/src",
+    "services/query/src",
+)
 
 
 def copy_of_the_project(to: Path) -> Path:
