@@ -19,32 +19,34 @@ def uv(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def wheel_and_requirements(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def wheel_and_requirements(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Path], Path]:
     out = tmp_path_factory.mktemp("dist")
-    built = uv("build", "--quiet", "--package", "cqrs-shared", "--wheel", "-o", str(out))
-    assert built.returncode == 0, built.stderr
+    for package in ("cqrs-pair-contracts", "cqrs-pair-client", "cqrs-shared"):
+        built = uv("build", "--quiet", "--package", package, "--wheel", "-o", str(out))
+        assert built.returncode == 0, built.stderr
     exported = uv(
         "export", "--frozen", "--package", "cqrs-shared", "--no-dev", "--no-hashes", "--no-emit-workspace"
     )
     assert exported.returncode == 0, exported.stderr
     requirements = out / "requirements.txt"
     requirements.write_text(exported.stdout)
-    (wheel,) = out.glob("cqrs_shared-*.whl")
-    return wheel, requirements
+    wheels = sorted(out.glob("*.whl"))
+    assert len(wheels) == 3, wheels
+    return wheels, requirements
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)
 def test_the_client_installs_from_wheels_only(
-    platform: str, wheel_and_requirements: tuple[Path, Path], tmp_path: Path
+    platform: str, wheel_and_requirements: tuple[list[Path], Path], tmp_path: Path
 ) -> None:
-    wheel, requirements = wheel_and_requirements
+    wheels, requirements = wheel_and_requirements
     target = tmp_path / "site-packages"
     installed = uv(
         "pip", "install", "--quiet", "--python-platform", platform,
         "--python-version", f"{sys.version_info.major}.{sys.version_info.minor}",
-        "--only-binary", ":all:", "--target", str(target), "-r", str(requirements), str(wheel),
+        "--only-binary", ":all:", "--target", str(target), "-r", str(requirements), *map(str, wheels),
     )  # fmt: skip
     assert installed.returncode == 0, installed.stderr
     names = {path.name.split("-")[0].lower() for path in target.iterdir()}
-    assert {"cqrs_shared", "aio_pika", "pydantic", "aiohttp"} <= names
+    assert {"cqrs_contracts", "cqrs_client", "cqrs_shared", "aio_pika", "pydantic", "aiohttp"} <= names
     assert ("uvloop" in names) is (not platform.endswith("windows-msvc"))
