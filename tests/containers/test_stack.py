@@ -248,7 +248,7 @@ def test_a_stopped_command_service_drains_and_exits_0(stack: Stack) -> None:
 
 def test_each_image_carries_its_oci_annotations(stack: Stack) -> None:
     for service in ("command-service", "query-service"):
-        (container,) = stack.containers(service)
+        container = stack.containers(service)[0]  # replicas, after the scaling test, share one image
         labels = stack.inspect(container, "{{json .Config.Labels}}")
         assert f'"org.opencontainers.image.title":"{service}"' in labels, labels
         assert '"org.opencontainers.image.licenses":"Apache-2.0"' in labels, labels
