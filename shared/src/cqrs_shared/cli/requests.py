@@ -82,15 +82,9 @@ def _account_message(args: argparse.Namespace) -> Command | Query:
     verb = args.verb
     if verb == "open":
         return OpenAccount(account_id=args.id, customer_id=args.customer_id, currency=args.currency)
-    if verb == "deposit":
-        return Deposit(
-            account_id=args.id,
-            amount=args.amount,
-            expected_version=args.expected_version,
-            reference=args.reference,
-        )
-    if verb == "withdraw":
-        return Withdraw(
+    if verb in ("deposit", "withdraw"):
+        move = Deposit if verb == "deposit" else Withdraw
+        return move(
             account_id=args.id,
             amount=args.amount,
             expected_version=args.expected_version,
