@@ -7,6 +7,7 @@ from pydantic import Field, model_validator
 
 from cqrs_contracts.base import MAX_VERSION, Contract
 from cqrs_contracts.money import Amount
+from cqrs_contracts.transfers import TransferLeg
 from cqrs_contracts.values import Currency, CustomerName, Locale, Reference
 
 ExpectedVersion = Annotated[int | None, Field(default=None, ge=0, le=MAX_VERSION)]
@@ -72,6 +73,8 @@ class Deposit(Versioned):
     amount: Amount
     reference: Reference = ""
     """The sender's words for it (at most 140 characters), shown in the account's history."""
+    transfer: TransferLeg | None = None
+    """Set by the transfer process manager only (a client's command that sets it is refused)."""
 
 
 class Withdraw(Versioned):
@@ -82,11 +85,68 @@ class Withdraw(Versioned):
     amount: Amount
     reference: Reference = ""
     """The sender's words for it (at most 140 characters), shown in the account's history."""
+    transfer: TransferLeg | None = None
+    """Set by the transfer process manager only (a client's command that sets it is refused)."""
+
+
+class TransferMoney(Contract):
+    """Move money between two accounts of one currency; without ``transfer_id`` the id derives from
+    the command id. Accepted means requested: a process manager then withdraws from the source,
+    deposits to the destination, and on a failure after the withdrawal deposits back; the transfer
+    ends ``completed`` or ``failed`` (``GetTransfer``)."""
+
+    type: Literal["TransferMoney"] = "TransferMoney"
+    transfer_id: UUID | None = None
+    from_account_id: UUID
+    to_account_id: UUID
+    amount: Amount
+    reference: Reference = ""
+
+    @model_validator(mode="after")
+    def _two_accounts(self) -> "TransferMoney":
+        if self.from_account_id == self.to_account_id:
+            raise ValueError("a transfer needs two different accounts")
+        return self
+
+
+class MarkTransferDebited(Contract):
+    """The process manager's: the money left the source account (its withdrawal's event was seen)."""
+
+    type: Literal["MarkTransferDebited"] = "MarkTransferDebited"
+    transfer_id: UUID
+    withdrawal: UUID
+    """The id of the withdrawal's event."""
+
+
+class CompleteTransfer(Contract):
+    """The process manager's: the money reached the destination account."""
+
+    type: Literal["CompleteTransfer"] = "CompleteTransfer"
+    transfer_id: UUID
+    deposit: UUID
+    """The id of the deposit's event."""
+
+
+class FailTransfer(Contract):
+    """The process manager's: the transfer cannot complete; ``refunded`` when money had left the
+    source and was deposited back."""
+
+    type: Literal["FailTransfer"] = "FailTransfer"
+    transfer_id: UUID
+    reason: str = Field(min_length=1, max_length=300)
+    refunded: bool = False
+    refund: UUID | None = None
+    """The id of the refund's event, when refunded."""
 
 
 # Each aggregate's commands, spelled here once: the deciders match on them (and end in assert_never,
 # so a command added here and not decided fails mypy), and Command is their union.
 CustomerCommand = CreateCustomer | MakeCustomerPreferred | ChangeCustomerLocale | EditCustomerDetails
 AccountCommand = OpenAccount | Deposit | Withdraw
+TransferCommand = TransferMoney | MarkTransferDebited | CompleteTransfer | FailTransfer
 
-Command = Annotated[CustomerCommand | AccountCommand, Field(discriminator="type")]
+Command = Annotated[CustomerCommand | AccountCommand | TransferCommand, Field(discriminator="type")]
+
+# Commands only the command service's own process manager gives (in process, never off the broker):
+# one of these, or a Deposit or Withdraw with a ``transfer``, from a sender is refused.
+PROCESS_COMMANDS = frozenset({"MarkTransferDebited", "CompleteTransfer", "FailTransfer"})

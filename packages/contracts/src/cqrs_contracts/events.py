@@ -10,6 +10,7 @@ from cqrs_contracts.base import Tolerant
 from cqrs_contracts.evolution import NewerSchema, upcast
 from cqrs_contracts.money import Balance
 from cqrs_contracts.streams import StreamType
+from cqrs_contracts.transfers import TransferLeg
 from cqrs_contracts.values import Reference
 
 
@@ -49,7 +50,8 @@ class AccountOpened(Tolerant):
 
 class MoneyDeposited(Tolerant):
     """Carries the owner, the currency, the balance after it and the sender's reference: a reader
-    needs nothing else. Version 2 added ``reference`` (version 1 events read with an empty one)."""
+    needs nothing else. Version 2 added ``reference`` (version 1 events read with an empty one);
+    ``transfer`` (optional, so no new version) says which transfer step it was, if one."""
 
     SCHEMA_VERSION: ClassVar[int] = 2
     type: Literal["MoneyDeposited"] = "MoneyDeposited"
@@ -59,6 +61,7 @@ class MoneyDeposited(Tolerant):
     amount: Balance
     balance: Balance
     reference: Reference
+    transfer: TransferLeg | None = None
 
 
 class MoneyWithdrawn(Tolerant):
@@ -70,14 +73,58 @@ class MoneyWithdrawn(Tolerant):
     amount: Balance
     balance: Balance
     reference: Reference
+    transfer: TransferLeg | None = None
+
+
+class TransferRequested(Tolerant):
+    """A transfer was accepted: both accounts exist and share ``currency``. Carries both owners, so
+    a reader needs nothing else."""
+
+    type: Literal["TransferRequested"] = "TransferRequested"
+    transfer_id: UUID
+    from_account_id: UUID
+    to_account_id: UUID
+    from_customer_id: UUID
+    to_customer_id: UUID
+    currency: str
+    amount: Balance
+    reference: Reference
+
+
+class TransferDebited(Tolerant):
+    """The money left the source account (the withdrawal's event id)."""
+
+    type: Literal["TransferDebited"] = "TransferDebited"
+    transfer_id: UUID
+    withdrawal: UUID
+
+
+class TransferCompleted(Tolerant):
+    """The money reached the destination account (the deposit's event id)."""
+
+    type: Literal["TransferCompleted"] = "TransferCompleted"
+    transfer_id: UUID
+    deposit: UUID
+
+
+class TransferFailed(Tolerant):
+    """The transfer ended without moving money: ``refunded`` when it had left the source and was
+    deposited back (the refund's event id)."""
+
+    type: Literal["TransferFailed"] = "TransferFailed"
+    transfer_id: UUID
+    reason: str
+    refunded: bool
+    refund: UUID | None = None
 
 
 # Each aggregate's events, spelled here once: the deciders' evolve and the projections match on them
 # (ending in assert_never), and Event is their union.
 CustomerEvent = CustomerCreated | CustomerMadePreferred | CustomerLocaleChanged | CustomerDetailsEdited
 AccountEvent = AccountOpened | MoneyDeposited | MoneyWithdrawn
+TransferEvent = TransferRequested | TransferDebited | TransferCompleted | TransferFailed
 
-Event = Annotated[CustomerEvent | AccountEvent, Field(discriminator="type")]
+Event = Annotated[CustomerEvent | AccountEvent | TransferEvent, Field(discriminator="type")]
 
 # Topic routing keys on exchange cqrs.events: "<stream type>.<what happened>".
 _ROUTING_KEYS: dict[str, str] = {
@@ -88,6 +135,10 @@ _ROUTING_KEYS: dict[str, str] = {
     "AccountOpened": "account.opened",
     "MoneyDeposited": "account.money_deposited",
     "MoneyWithdrawn": "account.money_withdrawn",
+    "TransferRequested": "transfer.requested",
+    "TransferDebited": "transfer.debited",
+    "TransferCompleted": "transfer.completed",
+    "TransferFailed": "transfer.failed",
 }
 
 
@@ -104,6 +155,10 @@ _EVENTS = (
     AccountOpened,
     MoneyDeposited,
     MoneyWithdrawn,
+    TransferRequested,
+    TransferDebited,
+    TransferCompleted,
+    TransferFailed,
 )
 EVENT_VERSIONS = {str(model.model_fields["type"].default): model.SCHEMA_VERSION for model in _EVENTS}
 
@@ -142,6 +197,9 @@ class EventEnvelope(Tolerant):
     version: int = Field(ge=1)
     occurred_at: datetime
     event: Event
+    position: int | None = Field(default=None, ge=1)
+    """The event's place in the global commit order of all streams (gap-free, from 1): given on
+    events published from a store that positions them, and on every event ReadAll answers."""
 
     @property
     def schema_version(self) -> int:

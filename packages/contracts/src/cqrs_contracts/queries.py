@@ -61,6 +61,8 @@ class TransactionView(Tolerant):
     balance_after: Balance
     at: datetime
     reference: str = ""
+    transfer_id: UUID | None = Field(default=None, description="the transfer this was a step of")
+    counterpart: UUID | None = Field(default=None, description="the transfer's other account")
 
 
 class TransactionPage(Tolerant):
@@ -116,6 +118,59 @@ class GetAccountTransactions(Contract, Answered[TransactionPage]):
     token: Token = ()
 
 
+TransferStatus = Literal["requested", "debited", "completed", "failed"]
+
+
+class TransferStepView(Tolerant):
+    """One step the transfer took, when its event was committed."""
+
+    step: Literal["requested", "debited", "completed", "failed"]
+    at: datetime
+
+
+class TransferView(Tolerant):
+    """A transfer as the query service serves it: where it stands, and the steps it took."""
+
+    id: UUID
+    from_account_id: UUID
+    to_account_id: UUID
+    currency: str
+    amount: Balance
+    reference: str = ""
+    status: TransferStatus
+    refunded: bool = False
+    reason: str | None = None
+    steps: list[TransferStepView] = Field(default_factory=list)
+    requested_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class TransferPage(Tolerant):
+    items: list[TransferView]
+    next: str | None
+
+
+class GetTransfer(Contract, Answered[TransferView]):
+    """One transfer; ``min_version``/``token`` wait (bounded) until the view has them."""
+
+    type: Literal["GetTransfer"] = "GetTransfer"
+    transfer_id: UUID
+    min_version: MinVersion = None
+    token: Token = ()
+
+
+class ListTransfers(Contract, Answered[TransferPage]):
+    """Transfers newest first; ``stuck``: only those not ended ``older_than`` seconds after they
+    were requested (a transfer past its budget)."""
+
+    type: Literal["ListTransfers"] = "ListTransfers"
+    stuck: bool = False
+    older_than: Annotated[float, Field(ge=0, le=86_400 * 365)] = 60.0
+    limit: PageSize = 50
+    after: Cursor = None
+
+
 class StreamEvents(Tolerant):
     events: list[EventEnvelope]
 
@@ -150,12 +205,31 @@ class ListStreams(Contract, Answered[StreamList]):
     limit: Annotated[int, Field(ge=1, le=1000)] = 1000
 
 
+class PositionedEvents(Tolerant):
+    """Events in the global commit order; ``head``: the last position committed when it was read."""
+
+    events: list[EventEnvelope] = Field(description="each with its position")
+    head: int = Field(ge=0)
+
+
+class ReadAll(Contract, Answered[PositionedEvents]):
+    """Ask the command side for the events of every stream after a global position, in commit order
+    (a subscriber catching up). Positions are gap-free: the first event after ``after_position`` is
+    at ``after_position + 1``; fewer than ``limit`` events means the reader is at the head."""
+
+    type: Literal["ReadAll"] = "ReadAll"
+    after_position: int = Field(default=0, ge=0, le=2**63 - 1)
+    limit: Annotated[int, Field(ge=1, le=1000)] = 500
+
+
 Query = Annotated[
     GetCustomer
     | GetCustomersWithName
     | GetPreferredCustomers
     | GetAccount
     | GetAccountTransactions
+    | GetTransfer
+    | ListTransfers
     | RebuildReadModel
     | GetProjectionStatus
     | VerifyStream,

@@ -2,7 +2,8 @@
 
 from typing import Final, Literal
 
-StreamType = Literal["customer", "account"]
+StreamType = Literal["customer", "account", "transfer"]
 
 CUSTOMER: Final = "customer"
 ACCOUNT: Final = "account"
+TRANSFER: Final = "transfer"

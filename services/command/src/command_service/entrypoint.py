@@ -17,14 +17,15 @@ from cqrs_contracts import (
     StreamEvents,
     message_type,
 )
-from cqrs_contracts.queries import ListStreams, ReadStream, StreamList
+from cqrs_contracts.queries import ListStreams, PositionedEvents, ReadAll, ReadStream, StreamList
 from cqrs_contracts.replies import QueryFailed, QueryOk
 from cqrs_shared.messaging.consumer import Outcome
 from cqrs_shared.messaging.parsing import Catalogue
 from cqrs_shared.runtime.keyed_lock import KeyedLock
 
 COMMANDS = Catalogue[Command](Command, ErrorCode.UNKNOWN_COMMAND)
-STREAM_READS = Catalogue[ReadStream | ListStreams](ReadStream | ListStreams, ErrorCode.UNKNOWN_QUERY)
+StreamRead = ReadStream | ListStreams | ReadAll
+STREAM_READS = Catalogue[StreamRead](StreamRead, ErrorCode.UNKNOWN_QUERY)
 
 
 def command_error(info: ErrorInfo) -> Contract:
@@ -70,8 +71,9 @@ async def on_command(delivery: Delivery, store: EventStore, streams: KeyedLock, 
 
 
 async def on_read_stream(delivery: Delivery, store: EventStore) -> Outcome:
-    """A stream's events after a version (the projector's gap repair), or a page of the streams
-    (for a rebuild or a verify of the read model), from the event store."""
+    """A stream's events after a version (the projector's gap repair), a page of the streams (for a
+    rebuild or a verify of the read model), or the events of all streams after a global position
+    (a subscriber catching up), from the event store."""
     try:
         delivery.check_schema()
         request = STREAM_READS.parse(delivery.body, delivery.schema_version, claimed=[delivery.type])
@@ -79,6 +81,10 @@ async def on_read_stream(delivery: Delivery, store: EventStore) -> Outcome:
         return Outcome(reply=QueryFailed(error=error.info), dead_letter=error.info)
     if isinstance(request, ListStreams):
         return Outcome(reply=QueryOk[StreamList](result=await _list_streams(request, store)))
+    if isinstance(request, ReadAll):
+        found, head = await store.read_all(request.after_position, request.limit)
+        positioned = PositionedEvents(events=[item.envelope for item in found], head=head)
+        return Outcome(reply=QueryOk[PositionedEvents](result=positioned))
     events = await store.read_stream(request.stream_id, request.after_version, request.limit)
     result = StreamEvents(events=[item.envelope for item in events])
     return Outcome(reply=QueryOk[StreamEvents](result=result))

@@ -67,6 +67,15 @@ class InMemoryEventStore:
         ]
         return found[:limit]
 
+    async def read_all(self, after_position: int, limit: int) -> tuple[list[PendingEvent], int]:
+        await asyncio.sleep(0)
+        # Positioned at commit (a commit happens at once here), so position n is events[n - 1].
+        return self.events[after_position : after_position + limit], len(self.events)
+
+    async def assign_positions(self, limit: int) -> int:
+        await asyncio.sleep(0)
+        return 0
+
     def _append(self, stream: StreamChange, metadata: Metadata) -> None:
         current = self.streams.get(stream.stream_id)
         if (current.version if current else 0) != stream.loaded_version:
@@ -80,6 +89,7 @@ class InMemoryEventStore:
         for version, event in enumerate(stream.events, start=stream.loaded_version + 1):
             row = {
                 "seq": len(self.events) + 1,
+                "position": len(self.events) + 1,
                 "event_id": event.event_id,
                 "stream_type": stream.stream_type,
                 "stream_id": stream.stream_id,

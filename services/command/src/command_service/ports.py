@@ -135,6 +135,16 @@ class EventStore(Protocol):
         """How many streams there are."""
         ...
 
+    async def read_all(self, after_position: int, limit: int) -> tuple[list[PendingEvent], int]:
+        """The events of every stream after a global position, in position order, at most
+        ``limit``; and the head, the last position given when it was read."""
+        ...
+
+    async def assign_positions(self, limit: int) -> int:
+        """Give committed events without a global position theirs (at most ``limit``, oldest
+        first); how many got one. Positions are gap-free and follow the commit order."""
+        ...
+
 
 class Row(Protocol):
     """A row of the ``events`` table by column name: an asyncpg Record, or a dict."""
@@ -154,6 +164,7 @@ def pending_event(row: Row) -> PendingEvent:
             "event": row["data"],
             # Stored in the schema it was written in; read through the upcasters (contracts/evolution).
             "schema_version": row["schema_version"],
+            "position": row["position"],
         }
     )
     metadata = Metadata(

@@ -1,6 +1,7 @@
 """The outbox relay: publishes committed events in order, with publisher confirms.
 
-One relay leads (a PostgreSQL advisory lock), so replicas never reorder a stream. It wakes on
+One relay leads (a PostgreSQL advisory lock), so replicas never reorder a stream. The leader also
+gives each committed event its global position (store.assign_positions) before it publishes it. It wakes on
 LISTEN/NOTIFY and polls as a fallback. It reads "what is not yet published" rather than "what is
 after the last sequence number", so a transaction that commits late with an earlier sequence
 number is still published (the outbox high-water-mark bug cannot happen).
@@ -38,6 +39,11 @@ log = logging.getLogger(__name__)
 
 # pg_try_advisory_lock key: "cqrsrela" as an int64.
 RELAY_LOCK = 0x6371727372656C61
+
+
+# Events numbered per batch: more than a batch publishes, so a backlog without positions (events
+# committed by a replica of an older version) is soon numbered.
+POSITIONS_PER_BATCH = 1000
 
 
 class LeadershipLost(Exception):
@@ -82,6 +88,8 @@ class Relay:
         return (await self._publish_batch()).confirmed
 
     async def _publish_batch(self) -> _Batch:
+        # Numbered first: only an event with its global position goes out (store.unpublished).
+        await self._store.assign_positions(POSITIONS_PER_BATCH)
         pending = await self._store.unpublished(self._batch_size, self._held.waiting())
         streams: dict[UUID, list[PendingEvent | UnreadableEvent]] = {}
         for item in pending:

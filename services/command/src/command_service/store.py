@@ -32,6 +32,8 @@ from cqrs_contracts import CommandReply
 from cqrs_contracts.queries import StreamRef
 
 NOTIFY_CHANNEL = "cqrs_events"
+# pg_advisory_xact_lock key: "cqrspost" as an int64: one numbering of positions at a time.
+POSITION_LOCK = 0x63717273706F7374
 Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 REPLY = TypeAdapter[CommandReply](CommandReply)
 
@@ -189,14 +191,31 @@ class PostgresEventStore:
     async def count_streams(self) -> int:
         return int(await self._pool.fetchval("SELECT count(*) FROM streams"))
 
+    async def read_all(self, after_position: int, limit: int) -> tuple[list[PendingEvent], int]:
+        rows = await self._pool.fetch(
+            f"{_EVENT_COLUMNS} WHERE position > $1 ORDER BY position LIMIT $2", after_position, limit
+        )
+        head = await self._pool.fetchval("SELECT coalesce(max(position), 0) FROM events")
+        return [pending_event(row) for row in rows], int(head)
+
+    async def assign_positions(self, limit: int) -> int:
+        async with self._pool.acquire() as conn, conn.transaction():
+            # Taken before the numbering statement starts, so its snapshot sees every numbering
+            # committed before: read committed takes a snapshot per statement.
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", POSITION_LOCK)
+            numbered: int = await conn.fetchval(_POSITION, limit)
+        return numbered
+
     async def unpublished(
         self, limit: int, held_back: Sequence[UUID] = ()
     ) -> list[PendingEvent | UnreadableEvent]:
-        """Committed events not yet confirmed by the broker, in commit-safe order (seq), but for the
-        streams ``held_back``: a stream that waits must not fill every batch and starve the others."""
+        """Committed events not yet confirmed by the broker, in commit order (their positions), but
+        for the streams ``held_back``: a stream that waits must not fill every batch and starve the
+        others. An event is published once it has a position (assign_positions), so that readers
+        of the events live and of ReadAll see one order."""
         rows = await self._pool.fetch(
-            f"{_EVENT_COLUMNS} WHERE published_at IS NULL AND stream_id <> ALL($2::uuid[])"
-            " ORDER BY seq LIMIT $1",
+            f"{_EVENT_COLUMNS} WHERE published_at IS NULL AND position IS NOT NULL"
+            " AND stream_id <> ALL($2::uuid[]) ORDER BY position LIMIT $1",
             limit,
             list(held_back),
         )
@@ -259,7 +278,18 @@ _APPEND_NEW = f"WITH state AS ({_STATE_NEW}){_APPEND_TAIL}"
 _APPEND_NEXT = f"WITH state AS ({_STATE_NEXT}){_APPEND_TAIL}"
 _APPEND_OWNED = f"WITH {_OWNER}, state AS ({_STATE_OWNED}){_APPEND_TAIL}"
 
+# The next committed events without a position ($1 at most), in seq order, numbered after the highest
+# position given (migrations/004_positions.sql says why this keeps positions gap-free).
+_POSITION = (
+    "WITH head AS (SELECT coalesce(max(position), 0) AS last FROM events),"
+    " next AS (SELECT seq, row_number() OVER (ORDER BY seq) AS n FROM"
+    " (SELECT seq FROM events WHERE position IS NULL ORDER BY seq LIMIT $1) AS unnumbered),"
+    " numbered AS (UPDATE events SET position = head.last + next.n FROM head, next"
+    " WHERE events.seq = next.seq RETURNING 1)"
+    " SELECT count(*)::int FROM numbered"
+)
+
 _EVENT_COLUMNS = (
-    "SELECT seq, event_id, stream_type, stream_id, version, type, schema_version, data,"
+    "SELECT seq, position, event_id, stream_type, stream_id, version, type, schema_version, data,"
     " correlation_id, causation_id, traceparent, occurred_at FROM events"
 )
