@@ -4,17 +4,21 @@ stream(CustomerCreated(customer_id=ID, name="Ada", locale="en"), CustomerMadePre
 accepted(await client.send(CreateCustomer(name="Ada", locale="en")))
 """
 
+import json
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import repeat
+from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
 
+from command_service.aggregates import ACCOUNT_AGGREGATE, CUSTOMER_AGGREGATE
 from cqrs_contracts import (
     ACCOUNT,
     CUSTOMER,
+    TRANSFER,
     AccountEvent,
     AccountOpened,
     CommandAccepted,
@@ -25,15 +29,18 @@ from cqrs_contracts import (
     EventEnvelope,
     MoneyDeposited,
     StreamType,
+    TransferEvent,
 )
 
 AT = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 
 def stream_of(event: Event) -> tuple[StreamType, UUID]:
-    """The stream an event belongs to: its account's, or its customer's."""
+    """The stream an event belongs to: its account's, its transfer's, or its customer's."""
     if isinstance(event, AccountEvent):
         return ACCOUNT, event.account_id
+    if isinstance(event, TransferEvent):
+        return TRANSFER, event.transfer_id
     return CUSTOMER, event.customer_id
 
 
@@ -121,3 +128,28 @@ async def insert_events(
 
 def _as_written(envelope: EventEnvelope) -> tuple[int, str]:
     return envelope.schema_version, envelope.event.model_dump_json()
+
+
+async def insert_streams(conn: asyncpg.Connection, streams: list[list[EventEnvelope]]) -> None:
+    """The streams table's rows, with the state the deciders fold from the events."""
+    rows = []
+    for events in streams:
+        aggregate = ACCOUNT_AGGREGATE if events[0].stream_type == "account" else CUSTOMER_AGGREGATE
+        state: Any = None
+        for item in events:
+            state = aggregate.evolve(state, item.event)
+        last = events[-1]
+        rows.append(
+            (
+                last.stream_id,
+                last.stream_type,
+                last.version,
+                json.dumps(aggregate.dump(state)),
+                last.occurred_at,
+            )
+        )
+    await conn.executemany(
+        "INSERT INTO streams (stream_id, stream_type, version, state, updated_at)"
+        " VALUES ($1, $2, $3, $4::text::jsonb, $5)",
+        rows,
+    )

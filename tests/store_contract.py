@@ -262,3 +262,15 @@ class EventStoreContract:
         replies = await asyncio.gather(*(send(store, OpenAccount(customer_id=customer)) for _ in range(5)))
         assert all(isinstance(reply, CommandAccepted) for reply in replies)
         assert (await store.load(uuid4(), [customer])).streams[customer].owned == 5
+
+    async def test_read_all_gives_every_event_once_in_gap_free_positions(self, store: EventStore) -> None:
+        customer = await customer_with_accounts(store, 2)
+        accepted(await send(store, MakeCustomerPreferred(customer_id=customer)))
+        await store.assign_positions(1000)
+        first, head = await store.read_all(0, 2)
+        rest, _ = await store.read_all(2, 1000)
+        positions = [item.envelope.position for item in first + rest]
+        assert head == 4
+        assert positions == [1, 2, 3, 4]
+        assert [item.seq for item in first + rest] == sorted(item.seq for item in first + rest)
+        assert await store.read_all(4, 10) == ([], 4)

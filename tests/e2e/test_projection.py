@@ -22,7 +22,6 @@ import asyncpg
 import pytest
 from pymongo import AsyncMongoClient
 
-from command_service.aggregates import ACCOUNT_AGGREGATE, CUSTOMER_AGGREGATE
 from cqrs_client.client import CqrsClient
 from cqrs_client.errors import RemoteError
 from cqrs_contracts import (
@@ -32,14 +31,13 @@ from cqrs_contracts import (
     CustomerDetailsEdited,
     CustomerMadePreferred,
     Deposit,
-    EventEnvelope,
     GetAccount,
     GetAccountTransactions,
     GetCustomer,
     GetPreferredCustomers,
 )
 from query_service.read_model import layout
-from tests.builders import accepted, envelope, insert_events, savings
+from tests.builders import accepted, envelope, insert_events, insert_streams, savings
 from tests.own import Own, Services, own_resources, running
 from tests.pair import ROOT, start, wait_ready
 from tests.resources import Servers
@@ -100,35 +98,10 @@ async def history(own: Own) -> History:
     conn = await asyncpg.connect(own.dsn)
     try:
         await insert_events(conn, [item for stream in streams for item in stream], published=True)
-        await _insert_streams(conn, streams)
+        await insert_streams(conn, streams)
     finally:
         await conn.close()
     return History(customers, accounts[3][0], accounts[3][1], sum(len(s) for s in streams))
-
-
-async def _insert_streams(conn: asyncpg.Connection, streams: list[list[EventEnvelope]]) -> None:
-    """The streams table's rows, with the state the deciders fold from the events."""
-    rows = []
-    for events in streams:
-        aggregate = ACCOUNT_AGGREGATE if events[0].stream_type == "account" else CUSTOMER_AGGREGATE
-        state: Any = None
-        for item in events:
-            state = aggregate.evolve(state, item.event)
-        last = events[-1]
-        rows.append(
-            (
-                last.stream_id,
-                last.stream_type,
-                last.version,
-                json.dumps(aggregate.dump(state)),
-                last.occurred_at,
-            )
-        )
-    await conn.executemany(
-        "INSERT INTO streams (stream_id, stream_type, version, state, updated_at)"
-        " VALUES ($1, $2, $3, $4::text::jsonb, $5)",
-        rows,
-    )
 
 
 async def cqrs(own: Own, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:

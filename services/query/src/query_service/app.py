@@ -2,8 +2,8 @@
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import TypeVar
@@ -28,7 +28,9 @@ from query_service.entrypoint import EVENT_TYPES, QUERIES, REBUILD, on_event, on
 from query_service.health import QueryHealth
 from query_service.operations.answers import Operations
 from query_service.operations.rebuild import Rebuilder
+from query_service.projection.catchup import CatchUp
 from query_service.projection.consistency import Consistency
+from query_service.projection.positions import AppliedPositions
 from query_service.projection.projector import Projector
 from query_service.projection.repair import StreamReader
 from query_service.read_model.model import ReadModel
@@ -53,7 +55,10 @@ async def serve(settings: QuerySettings, stopped: asyncio.Event) -> None:
         model = await _read_model(stack, settings)
         broker = await _Broker.open(stack, settings)
         consistency = Consistency(model, settings.max_wait)
-        projector = Projector(model, broker.read_stream)
+        positions = AppliedPositions()
+        projector = Projector(model, broker.read_stream, positions)
+        catch_up = CatchUp(model, projector, broker.read_stream.read_all, positions)
+        consistency.catching_up = catch_up.behind
         rebuilder = Rebuilder(model, projector, broker.read_stream, broker.read_stream.list_streams)
         stack.push_async_callback(rebuilder.stop)
         queues = EventQueues(settings.event_partitions, settings.queue_kind(), broker.retry.delays())
@@ -69,14 +74,19 @@ async def serve(settings: QuerySettings, stopped: asyncio.Event) -> None:
         operations = Operations(model, broker.read_stream, consistency, rebuild_to, subscription.shared)
         answer = partial(_answering, model=model, consistency=consistency, operations=operations)
         requests, operators = await broker.rpc_queues(stack)
-        checks = QueryHealth(model.db, events, broker.up, settings.ready_max_lag)
+        checks = QueryHealth(model.db, events, broker.up, settings.ready_max_lag, catch_up.behind)
         async with (
             _probes(settings, checks),
-            subscription,
             broker.consume(requests, answer(on_query)),
             broker.consume(operators, answer(partial(on_operation, operators=frozenset(settings.operators)))),
+            _watching(broker.up, stopped, settings.broker_grace),
         ):
-            await _until_stopped(model, broker.up, stopped, settings.broker_grace)
+            # The event queues are bound already: what commits while this reads waits there.
+            await catch_up.run(stopped)
+            if stopped.is_set():
+                return
+            async with subscription:
+                await _until_stopped(model, catch_up, subscription, stopped)
     log.info("query service stopped")
 
 
@@ -179,17 +189,38 @@ def _caching(model: ReadModel) -> Callable[[bool], None]:
     return lambda everything: model.cache.enable() if everything else model.cache.disable()
 
 
+@asynccontextmanager
+async def _watching(broker_up: asyncio.Event, stopped: asyncio.Event, grace: float) -> AsyncIterator[None]:
+    """Until the block ends: stop (crash-only) when the broker stays away longer than ``grace``."""
+
+    async def watching() -> None:
+        try:
+            await watch(broker_up, stopped, grace)
+        finally:
+            stopped.set()
+
+    task = asyncio.create_task(watching(), name="broker watch")
+    try:
+        yield
+    finally:
+        stopped.set()
+        await task
+
+
 async def _until_stopped(
-    model: ReadModel, broker_up: asyncio.Event, stopped: asyncio.Event, grace: float
+    model: ReadModel, catch_up: CatchUp, subscription: Subscription, stopped: asyncio.Event
 ) -> None:
     log.info("query service ready")
     following = asyncio.create_task(model.follow(stopped), name="generation follower")
+    keeping = asyncio.create_task(
+        catch_up.keep(stopped, subscription.projects_everything), name="checkpoint keeper"
+    )
     try:
-        # Until stopped; or until the broker stays away too long, then stop (crash-only).
-        await watch(broker_up, stopped, grace)
+        await stopped.wait()
     finally:
         stopped.set()
         await following
+        await keeping
     log.info("stopping: finishing in-flight events and queries")
 
 

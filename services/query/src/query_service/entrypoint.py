@@ -84,6 +84,10 @@ def _forbidden(why: str) -> Outcome:
 async def _answer(
     query: Query, model: ReadModel, consistency: Consistency, operations: Operations
 ) -> Outcome:
+    behind = None if isinstance(query, Operation) else consistency.catching_up()
+    if behind is not None:
+        info = ErrorInfo(code=ErrorCode.VIEW_BEHIND, message=f"the read model is {behind}")
+        return Outcome(reply=QueryFailed(error=info))
     try:
         result: Contract
         if isinstance(query, Operation):

@@ -1,6 +1,8 @@
-"""The query service's readiness: broker, database, and a projection lag under the threshold."""
+"""The query service's readiness: broker, database, caught up with the event store at start, and a
+projection lag under the threshold."""
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aio_pika.abc import AbstractQueue
@@ -19,6 +21,7 @@ class QueryHealth:
     events: list[AbstractQueue]
     broker_up: asyncio.Event
     max_lag: float
+    catching_up: Callable[[], str | None] = lambda: None
 
     async def refresh(self) -> int:
         """Events waiting in the event queues (every partition), into the gauge."""
@@ -35,7 +38,13 @@ class QueryHealth:
             database = Check(ok=True)
         except PyMongoError as error:
             database = Check(ok=False, reason=f"database unreachable: {type(error).__name__}")
-        checks = {"broker": broker, "database": database, "projection_lag": await self._lag()}
+        behind = self.catching_up()
+        checks = {
+            "broker": broker,
+            "database": database,
+            "catch_up": Check.when(behind is None, behind or ""),
+            "projection_lag": await self._lag(),
+        }
         return Readiness.of("query", checks)
 
     async def _lag(self) -> Check:

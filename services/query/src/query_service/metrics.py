@@ -51,3 +51,14 @@ def applied(occurred_at: datetime) -> None:
 
 def last_lag() -> float:
     return _last_lag[0]
+
+CHECKPOINT = Gauge(
+    "cqrs_read_model_checkpoint",
+    "The global position up to which this process knows every event is applied to the read model",
+)
+CATCH_UP_HEAD = Gauge(
+    "cqrs_catch_up_head", "The event store's last position when this process last read it catching up"
+)
+CATCH_UP_EVENTS = Counter(
+    "cqrs_catch_up_events_total", "Events read from the command side's ReadAll and applied, catching up"
+)

@@ -7,7 +7,7 @@ a slow poll covers what other replicas project.
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from uuid import UUID
 
 from cqrs_contracts import StreamPosition
@@ -32,6 +32,8 @@ class Consistency:
         # stream id -> (event set when it next moves, how many queries watch it)
         self._watched: dict[UUID, tuple[asyncio.Event, int]] = {}
         self._waiting = 0
+        # Why no query can be answered from the view yet (it is catching up: CatchUp.behind).
+        self.catching_up: Callable[[], str | None] = lambda: None
 
     def moved(self, stream_id: UUID) -> None:
         """The projector applied an event of ``stream_id``: wake whoever waits for it."""

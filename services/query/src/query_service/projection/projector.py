@@ -13,6 +13,7 @@ from cqrs_contracts import EventEnvelope
 from cqrs_shared.runtime.keyed_lock import KeyedLock
 from query_service import metrics
 from query_service.errors import RepairFailed
+from query_service.projection.positions import AppliedPositions
 from query_service.projection.projections import document_owner, project
 from query_service.projection.repair import ReadStream, pages
 from query_service.read_model.model import ReadModel
@@ -30,10 +31,14 @@ class Projector:
     event partition has a single active consumer (see messaging.topology).
     """
 
-    def __init__(self, model: ReadModel, read_stream: ReadStream) -> None:
+    def __init__(
+        self, model: ReadModel, read_stream: ReadStream, positions: AppliedPositions | None = None
+    ) -> None:
         self._model = model
         self._read_stream = read_stream
         self._owners = KeyedLock()
+        # The global positions applied, live or catching up: the read model's checkpoint.
+        self.positions = positions or AppliedPositions()
 
     @asynccontextmanager
     async def owning(self, owner: UUID) -> AsyncIterator[None]:
@@ -56,6 +61,7 @@ class Projector:
             if retiring is not None:
                 for change in project(envelope):
                     await retiring.apply(change)  # best effort: a gap there is left as it is
+            self.positions.applied(envelope.position)
             return applied
 
 

@@ -1,5 +1,6 @@
 """Read the event store from the command side over RPC (never from its database): one stream's
-events after a version (gap repair, rebuild, verify), or a page of the list of streams (rebuild);
+events after a version (gap repair, rebuild, verify), a page of the list of streams (rebuild), or
+the events of all streams after a global position (catch-up);
 and pages(), the one loop that reads a stream page by page, which all three use."""
 
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -10,7 +11,15 @@ from pydantic import TypeAdapter
 
 from cqrs_client.messaging.rpc import RpcClient
 from cqrs_client.messaging.topology import STREAM_QUEUE
-from cqrs_contracts import EventEnvelope, ListStreams, Metadata, StreamEvents, StreamList
+from cqrs_contracts import (
+    EventEnvelope,
+    ListStreams,
+    Metadata,
+    PositionedEvents,
+    ReadAll,
+    StreamEvents,
+    StreamList,
+)
 from cqrs_contracts import ReadStream as ReadStreamQuery
 from cqrs_contracts.replies import QueryFailed, QueryOk
 from query_service.errors import RepairFailed
@@ -52,6 +61,7 @@ async def pages(
 
 
 _REPLY = TypeAdapter[QueryOk[StreamEvents] | QueryFailed](QueryOk[StreamEvents] | QueryFailed)
+_POSITIONED = TypeAdapter[QueryOk[PositionedEvents] | QueryFailed](QueryOk[PositionedEvents] | QueryFailed)
 _LISTED = TypeAdapter[QueryOk[StreamList] | QueryFailed](QueryOk[StreamList] | QueryFailed)
 
 
@@ -75,7 +85,19 @@ class StreamReader:
             raise RepairFailed(f"command side could not list its streams: {reply.error.message}")
         return reply.result
 
-    async def _ask(self, request: ReadStreamQuery | ListStreams) -> bytes:
+    async def read_all(self, after_position: int, limit: int) -> PositionedEvents:
+        """The events of every stream after a global position (catch-up.py)."""
+        reply = _POSITIONED.validate_json(
+            await self._ask(ReadAll(after_position=after_position, limit=limit))
+        )
+        if isinstance(reply, QueryFailed):
+            raise RepairFailed(f"command side could not read its events: {reply.error.message}")
+        result = reply.result
+        if any(item.position is None for item in result.events):
+            raise RepairFailed("command side answered ReadAll with events without positions")
+        return result
+
+    async def _ask(self, request: ReadStreamQuery | ListStreams | ReadAll) -> bytes:
         return await self._rpc.call(
             self._exchange,
             STREAM_QUEUE,
