@@ -20,7 +20,10 @@ from cqrs_contracts import (
     ErrorCode,
     ErrorInfo,
     GetCustomer,
+    GetTransfer,
+    ListTransfers,
     MakeCustomerPreferred,
+    TransferPage,
 )
 from cqrs_contracts.replies import QueryFailed
 
@@ -55,9 +58,14 @@ def program_like_the_pair(fake: FakeClient) -> None:
             return QueryFailed(error=ErrorInfo(code=ErrorCode.NOT_FOUND, message="no such customer"))
         return found
 
+    def transfer(query: GetTransfer) -> QueryFailed:
+        return QueryFailed(error=ErrorInfo(code=ErrorCode.NOT_FOUND, message="no such transfer"))
+
     fake.on(CreateCustomer, create)
     fake.on(MakeCustomerPreferred, prefer)
     fake.answer(GetCustomer, get)
+    fake.answer(GetTransfer, transfer)
+    fake.answer(ListTransfers, lambda query: TransferPage(items=[], next=None))
 
 
 class ClientContract:
@@ -86,3 +94,13 @@ class ClientContract:
             raise_for_rejection(reply)
         assert raised.value.info.code == ErrorCode.NOT_FOUND
         assert isinstance(raised.value, RemoteError)  # one hierarchy: every client error
+
+    async def test_a_transfer_never_requested_is_not_found(self, client: Client) -> None:
+        with pytest.raises(RemoteError) as raised:
+            await client.get_transfer(uuid4())
+        assert raised.value.info.code == ErrorCode.NOT_FOUND
+
+    async def test_transfers_are_listed_a_bounded_page_at_a_time(self, client: Client) -> None:
+        page = await client.list_transfers(stuck=True, older_than=3600, limit=5)
+        assert isinstance(page, TransferPage)
+        assert len(page.items) <= 5

@@ -9,7 +9,7 @@ import asyncio
 import json
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -37,6 +37,7 @@ from cqrs_contracts import (
     GetProjectionStatus,
     OpenAccount,
     RebuildReadModel,
+    TransferMoney,
     VerifyStream,
 )
 from cqrs_contracts.base import Answered
@@ -173,6 +174,27 @@ async def test_each_service_as_its_role_and_a_client_user_send_and_ask(roles: Ro
     assert view.name == "Least Privilege"
     assert [item.balance for item in view.accounts] == [Decimal("12.50")]
     assert balance.balance == Decimal("12.50")
+
+
+async def test_a_transfer_completes_with_the_command_service_as_its_role(roles: Roles) -> None:
+    """The process manager's queue is declared, bound and consumed under the command role."""
+    async with CqrsClient.connect(roles.url("client"), timeout=10) as client:
+        source, destination = await an_account(client), await an_account(client)
+        accepted(await client.send(Deposit(account_id=UUID(source), amount=Decimal("10.00"))))
+        sent = accepted(
+            await client.send(
+                TransferMoney(from_account_id=UUID(source), to_account_id=UUID(destination), amount="4")
+            )
+        )
+        # Opened, then credited: version 2 once the transfer's deposit is projected.
+        credited = GetAccount(account_id=UUID(destination), min_version=2)
+        for _ in range(10):
+            with suppress(RemoteError):  # not there yet (view_behind, or not projected yet)
+                balance = await client.ask(credited)
+                break
+        else:
+            raise AssertionError(f"transfer {sent.id} did not reach {destination}")
+    assert balance.balance == Decimal("4.00")
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,7 @@ from cqrs_shared.messaging.access import (
 )
 
 OWN = {
-    "command": (topology.COMMAND_QUEUE, topology.STREAM_QUEUE),
+    "command": (topology.COMMAND_QUEUE, topology.STREAM_QUEUE, topology.TRANSFER_QUEUE),
     "query": (topology.EVENT_QUEUE, topology.QUERY_QUEUE),
 }
 PASSWORDS = {f"CQRS_RABBITMQ_{role.upper()}_PASSWORD": f"pw-{role}" for role in ROLES}
@@ -98,6 +98,15 @@ def test_topic_permissions_name_every_command_type_and_every_event_stream() -> N
     assert allows(events.write, "customer.created")
     assert allows(events.write, "account.money_deposited")
     assert not allows(events.write, "ledger.cooked")
+
+
+def test_the_command_service_binds_its_transfer_queue_to_the_events_by_the_transfer_keys_only() -> None:
+    role = ROLES["command"]
+    (events,) = role.topics
+    assert allows(role.read, topology.EVENTS_EXCHANGE)  # a binding needs read on the exchange
+    assert [key for key in topology.TRANSFER_KEYS if allows(events.read, key)] == list(topology.TRANSFER_KEYS)
+    for key in ("#", "customer.*", "account.*", "transfer.#", "account.opened"):
+        assert not allows(events.read, key), key
 
 
 def test_no_role_that_writes_to_queues_by_name_impersonates_but_the_administrator() -> None:
@@ -298,7 +307,7 @@ def test_cqrs_broker_grant_subscriber_prints_the_users_own_queues(capsys: pytest
         "rabbitmqctl set_permissions -p v ledger '^subscriber\\.ledger(\\..+)?$' "
         "'^subscriber\\.ledger(\\..+)?$' '^(cqrs\\.events|subscriber\\.ledger(\\..+)?)$'",
         "rabbitmqctl set_topic_permissions -p v ledger cqrs.events '^$' "
-        "'^(customer|account)\\.([a-z_]+|\\*|#)$'",
+        "'^(customer|account|transfer)\\.([a-z_]+|\\*|#)$'",
     ]
 
 

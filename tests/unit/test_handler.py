@@ -26,6 +26,7 @@ from cqrs_contracts import (
     ErrorCode,
     Metadata,
     OpenAccount,
+    TransferMoney,
     Withdraw,
 )
 from cqrs_shared.runtime.keyed_lock import KeyedLock
@@ -191,3 +192,24 @@ async def test_a_taken_command_id_is_refused_as_a_conflict_and_kept_when_no_one_
     assert reply.command_id == command_id
     assert (outcome.dead_letter == reply.error) is dead_lettered
     assert len(store.streams) == 1
+
+
+async def test_a_transfer_is_decided_on_itself_and_both_accounts_read_at_once() -> None:
+    store = Conflicting(times=0)
+    customer = accepted(await send(store, CreateCustomer(name="Ada", locale="en")))
+    source = accepted(await send(store, OpenAccount(customer_id=customer.id)))
+    destination = accepted(await send(store, OpenAccount(customer_id=customer.id)))
+    transfer_id = uuid4()
+    command = TransferMoney(
+        transfer_id=transfer_id, from_account_id=source.id, to_account_id=destination.id, amount="1"
+    )
+    assert accepted(await send(store, command)).id == transfer_id
+    assert store.loads[-1] == [transfer_id, source.id, destination.id]
+
+
+async def test_a_transfer_naming_a_customer_as_its_account_is_not_found() -> None:
+    store = InMemoryEventStore()
+    customer = accepted(await send(store, CreateCustomer(name="Ada", locale="en")))
+    account = accepted(await send(store, OpenAccount(customer_id=customer.id)))
+    command = TransferMoney(from_account_id=account.id, to_account_id=customer.id, amount="1")
+    rejected(await send(store, command), ErrorCode.NOT_FOUND)

@@ -3,13 +3,17 @@ aggregate whose union (contracts) holds it, so its decider is the one that match
 
 from typing import get_args
 
-from command_service.aggregates import ACCOUNT_AGGREGATE, CUSTOMER_AGGREGATE
+from command_service.aggregates import ACCOUNT_AGGREGATE, CUSTOMER_AGGREGATE, TRANSFER_AGGREGATE
 from command_service.routes import ROUTES
-from cqrs_contracts import AccountCommand, Command, CustomerCommand
+from cqrs_contracts import AccountCommand, Command, CustomerCommand, TransferCommand
 from cqrs_contracts.base import result_of
 from cqrs_shared.messaging.parsing import members
 
-UNIONS = {CUSTOMER_AGGREGATE.stream_type: CustomerCommand, ACCOUNT_AGGREGATE.stream_type: AccountCommand}
+UNIONS = {
+    CUSTOMER_AGGREGATE.stream_type: CustomerCommand,
+    ACCOUNT_AGGREGATE.stream_type: AccountCommand,
+    TRANSFER_AGGREGATE.stream_type: TransferCommand,
+}
 
 
 def test_every_command_is_routed_and_nothing_else() -> None:

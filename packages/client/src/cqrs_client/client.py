@@ -31,6 +31,7 @@ from cqrs_client.messaging import topology
 from cqrs_client.messaging.channels import broker_urls, connect_failover, connect_first
 from cqrs_client.messaging.rpc import RpcClient
 from cqrs_client.tracing import ambient_traceparent
+from cqrs_client.transfers import TransferCalls
 from cqrs_contracts import (
     Command,
     CommandAccepted,
@@ -59,7 +60,7 @@ def _reply_of(result: type[R]) -> "TypeAdapter[QueryOk[R] | QueryFailed]":
 DEFAULT_TIMEOUT = 10.0
 
 
-class CqrsClient:
+class CqrsClient(TransferCalls):
     def __init__(
         self,
         rpc: RpcClient,

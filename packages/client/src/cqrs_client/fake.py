@@ -21,6 +21,7 @@ from uuid import UUID, uuid4
 from pydantic import TypeAdapter
 
 from cqrs_client.errors import RemoteError
+from cqrs_client.transfers import TransferCalls
 from cqrs_contracts import Command, CommandAccepted, CommandReply, Contract, StreamType
 from cqrs_contracts.base import Answered, result_of
 from cqrs_contracts.consistency import StreamPosition, format_token
@@ -36,7 +37,7 @@ class NotProgrammed(AssertionError):
     """The fake was sent a message it was told nothing about."""
 
 
-class FakeClient:
+class FakeClient(TransferCalls):
     def __init__(self) -> None:
         self._commands: dict[type[Contract], Callable[[Any], CommandReply]] = {}
         self._queries: dict[type[Contract], Callable[[Any], Contract | QueryFailed]] = {}

@@ -7,8 +7,8 @@ from uuid import UUID
 
 from pydantic import TypeAdapter
 
-from command_service.domain import account, customer
-from cqrs_contracts import ACCOUNT, CUSTOMER, Contract, StreamType
+from command_service.domain import account, customer, transfer
+from cqrs_contracts import ACCOUNT, CUSTOMER, TRANSFER, Contract, StreamType
 
 S = TypeVar("S")
 
@@ -17,7 +17,9 @@ S = TypeVar("S")
 class Aggregate(Generic[S]):
     stream_type: StreamType
     state_type: type[S]
-    decide: Callable[[S | None, Any, UUID], list[Any]]
+    decide: Callable[..., list[Any]]
+    """(state, command, stream_id, *peers): the peers' states only where a route names some
+    (routes.Peers: a transfer's two accounts)."""
     evolve: Callable[[S | None, Any], S]
     # Built once: a TypeAdapter compiles a schema, which is not work for every message.
     _codec: TypeAdapter[S] = field(init=False, repr=False, compare=False)
@@ -33,9 +35,11 @@ class Aggregate(Generic[S]):
     def load(self, data: dict[str, Any]) -> S:
         return self._codec.validate_python(data)
 
-    def run(self, state: S | None, command: Contract, stream_id: UUID) -> tuple[list[Any], S | None]:
+    def run(
+        self, state: S | None, command: Contract, stream_id: UUID, peers: tuple[Any, ...] = ()
+    ) -> tuple[list[Any], S | None]:
         """Decide, then fold the events into the new state."""
-        events = self.decide(state, command, stream_id)
+        events = self.decide(state, command, stream_id, *peers)
         for event in events:
             state = self.evolve(state, event)
         return events, state
@@ -43,3 +47,4 @@ class Aggregate(Generic[S]):
 
 CUSTOMER_AGGREGATE = Aggregate(CUSTOMER, customer.Customer, customer.decide, customer.evolve)
 ACCOUNT_AGGREGATE = Aggregate(ACCOUNT, account.Account, account.decide, account.evolve)
+TRANSFER_AGGREGATE = Aggregate(TRANSFER, transfer.Transfer, transfer.decide, transfer.evolve)

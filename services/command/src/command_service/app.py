@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from functools import partial
 
@@ -11,6 +12,8 @@ from aio_pika.abc import AbstractConnection, AbstractQueue
 from command_service.entrypoint import COMMANDS, STREAM_READS, command_error, on_command, on_read_stream
 from command_service.health import CommandHealth
 from command_service.migrate import migrate
+from command_service.process.runner import Timing, TransferRunner
+from command_service.process.store import ProcessStore
 from command_service.relay import Relay
 from command_service.settings import CommandSettings
 from command_service.store import PostgresEventStore, open_pool, session
@@ -60,7 +63,9 @@ async def serve(settings: CommandSettings, stopped: asyncio.Event) -> None:
         consume = partial(
             Consumer, responder=responder, transient=is_transient, max_bytes=settings.max_message_bytes
         )
-        handle = partial(on_command, store=store, streams=KeyedLock(), grants=settings.grants())
+        locks = KeyedLock()  # one per process: the entry point's and the transfer process manager's
+        handle = partial(on_command, store=store, streams=locks, grants=settings.grants())
+        await _transfers(stack, connection, pool, store, locks, settings, stopped, consume)
         checks = CommandHealth(pool, store, broker_up)
         async with (
             _probes(settings, checks),
@@ -106,6 +111,27 @@ async def _queues(
     kind = settings.queue_kind()
     _, commands = await topology.declare_commands(channel, kind, settings.retry_policy().delays())
     return commands, await topology.declare_queue(channel, topology.STREAM_QUEUE, kind)
+
+
+async def _transfers(
+    stack: AsyncExitStack,
+    connection: AbstractConnection,
+    pool: asyncpg.Pool,
+    store: PostgresEventStore,
+    locks: KeyedLock,
+    settings: CommandSettings,
+    stopped: asyncio.Event,
+    consume: Callable[..., Consumer],
+) -> None:
+    """The transfer process manager: its queue's consumer on a channel of its own, and its sweeper,
+    a task until ``stopped``; both end (in-flight work finished) as the stack closes."""
+    channel = await open_channel(stack, connection, prefetch=settings.prefetch)
+    queue = await topology.declare_transfer_queue(channel, settings.queue_kind())
+    timing = Timing(settings.transfer_step_timeout, settings.transfer_budget)
+    runner = TransferRunner(ProcessStore(pool), store, locks, timing)
+    sweeper = asyncio.create_task(runner.sweeping(stopped), name="transfer-sweeper")
+    stack.push_async_callback(asyncio.wait_for, sweeper, None)
+    await stack.enter_async_context(consume(queue, runner.on_event))
 
 
 def _probes(settings: CommandSettings, checks: CommandHealth) -> AbstractAsyncContextManager[int]:

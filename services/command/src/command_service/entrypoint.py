@@ -12,11 +12,14 @@ from cqrs_contracts import (
     Command,
     CommandRejected,
     Contract,
+    Deposit,
     ErrorCode,
     ErrorInfo,
     StreamEvents,
+    Withdraw,
     message_type,
 )
+from cqrs_contracts.commands import PROCESS_COMMANDS
 from cqrs_contracts.queries import ListStreams, PositionedEvents, ReadAll, ReadStream, StreamList
 from cqrs_contracts.replies import QueryFailed, QueryOk
 from cqrs_shared.messaging.consumer import Outcome
@@ -50,7 +53,7 @@ async def on_command(delivery: Delivery, store: EventStore, streams: KeyedLock, 
         return Outcome(reply=rejected, dead_letter=None if delivery.reply_to else error.info)
     except MessageError as error:
         return Outcome(reply=CommandRejected(command_id=None, error=error.info), dead_letter=error.info)
-    refusal = grants.refusal(delivery.sender, message_type(command))
+    refusal = grants.refusal(delivery.sender, message_type(command)) or _process_only(command)
     if refusal is not None:
         # Judged on the command the body holds, whatever the routing key or type property said.
         refused = ErrorInfo(code=ErrorCode.FORBIDDEN, message=refusal)
@@ -68,6 +71,16 @@ async def on_command(delivery: Delivery, store: EventStore, streams: KeyedLock, 
             taken = ErrorInfo(code=ErrorCode.CONCURRENCY_CONFLICT, message=str(error))
             reply = CommandRejected(command_id=metadata.message_id, error=taken)
             return Outcome(reply=reply, dead_letter=None if delivery.reply_to else taken)
+
+
+def _process_only(command: Command) -> str | None:
+    """Why ``command`` may come only from the transfer process manager (in process), if it may:
+    off the broker it would move a transfer, or money as a transfer's step, on anyone's word."""
+    if command.type in PROCESS_COMMANDS:
+        return f"{command.type} is given by the transfer process manager only"
+    if isinstance(command, Deposit | Withdraw) and command.transfer is not None:
+        return f"a {command.type} with a transfer is given by the transfer process manager only"
+    return None
 
 
 async def on_read_stream(delivery: Delivery, store: EventStore) -> Outcome:

@@ -50,8 +50,7 @@ async def handle(
     the command_id names another command or another sender's: then nothing is applied."""
     route = route_of(command)
     target = route.target(command, metadata.message_id)
-    required = route.required(command)
-    reads = [target] if required is None else [target, required[1]]
+    reads = route.reads(command, target)
     for attempt in range(1, MAX_ATTEMPTS + 1):
         loaded = await store.load(metadata.message_id, reads)
         if loaded.recorded is not None:
@@ -99,7 +98,7 @@ def decide(
         required = _required(route, command, loaded)
         state = None if current is None else _state(route, current, target)
         _check_expected(command, version)
-        events, new_state = aggregate.run(state, command, target)
+        events, new_state = aggregate.run(state, command, target, _peers(route, command, loaded))
         owner = _owner(route, required) if version == 0 and events else None
     except DomainError as error:
         return _rejected(command, metadata, sender, error)
@@ -134,6 +133,20 @@ def _required(route: Route[Any], command: Command, loaded: Loaded) -> tuple[UUID
     if found is None or found.stream_type != stream_type:
         raise NotFound(f"{stream_type} {stream_id} does not exist")
     return stream_id, found
+
+
+def _peers(route: Route[Any], command: Command, loaded: Loaded) -> tuple[object, ...]:
+    """The decider's context from the peer streams as loaded: () when the route names none."""
+    peers = route.peers
+    if peers is None:
+        return ()
+    states = []
+    for stream_id in peers.ids(command):
+        found = loaded.streams.get(stream_id)
+        # A stream of another kind is no such peer: the decider says what is missing.
+        fits = found is not None and found.stream_type == peers.aggregate.stream_type
+        states.append(peers.aggregate.load(found.state) if found is not None and fits else None)
+    return (peers.context(*states),)
 
 
 def _owner(route: Route[Any], required: tuple[UUID, StreamState] | None) -> Owner | None:

@@ -26,3 +26,8 @@ RELAY_HELD_STREAMS = Gauge(
     "(its next event's row cannot be read)",
     ["reason"],
 )
+# Above 0 needs an operator: a transfer unfinished past CQRS_TRANSFER_BUDGET (process/runner.py logs
+# each once). Its step is still given again, with backoff, until it moves.
+TRANSFERS_STUCK = Gauge(
+    "cqrs_transfers_stuck", "Transfers unfinished past their budget (CQRS_TRANSFER_BUDGET seconds)"
+)

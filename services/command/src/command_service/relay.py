@@ -89,7 +89,7 @@ class Relay:
 
     async def _publish_batch(self) -> _Batch:
         # Numbered first: only an event with its global position goes out (store.unpublished).
-        await self._store.assign_positions(POSITIONS_PER_BATCH)
+        numbered = await self._store.assign_positions(POSITIONS_PER_BATCH)
         pending = await self._store.unpublished(self._batch_size, self._held.waiting())
         streams: dict[UUID, list[PendingEvent | UnreadableEvent]] = {}
         for item in pending:
@@ -104,7 +104,8 @@ class Relay:
                 metrics.COMMIT_TO_PUBLISH.observe((now - event.envelope.occurred_at).total_seconds())
         # Held streams are left out of the next batch, so it moves on; after a broker failure, the
         # next batch would fail alike: wait for NOTIFY or the poll instead.
-        more = len(pending) >= self._batch_size and not any(outcome.failed for outcome in outcomes)
+        failed = any(outcome.failed for outcome in outcomes)
+        more = (len(pending) >= self._batch_size or numbered >= POSITIONS_PER_BATCH) and not failed
         return _Batch(len(confirmed), more)
 
     async def _publish_stream(self, stream_id: UUID, items: list[PendingEvent | UnreadableEvent]) -> _Outcome:

@@ -31,6 +31,19 @@ class CommandSettings(BrokerSettings):
         description='JSON {"user": ["Deposit", ...] or ["*"]}: which RabbitMQ users may send which '
         "commands; empty: any user may send any command",
     )
+    transfer_step_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description="seconds a transfer's step may take before it is given again (then backing off, "
+        "up to 8 times this)",
+    )
+    transfer_budget: float = Field(
+        default=60.0,
+        gt=0,
+        le=86_400,
+        description="seconds a transfer may take in all before it counts as stuck (cqrs_transfers_stuck)",
+    )
     command_http_port: int = Field(
         default=8081, ge=0, le=65535, description="port of /healthz, /readyz, /metrics (0: any free port)"
     )

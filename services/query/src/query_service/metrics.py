@@ -52,6 +52,7 @@ def applied(occurred_at: datetime) -> None:
 def last_lag() -> float:
     return _last_lag[0]
 
+
 CHECKPOINT = Gauge(
     "cqrs_read_model_checkpoint",
     "The global position up to which this process knows every event is applied to the read model",

@@ -5,12 +5,14 @@ bottom routes each query model to its handler.
 """
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID
 
 from cqrs_contracts import (
     ACCOUNT,
     CUSTOMER,
+    TRANSFER,
     AccountView,
     Contract,
     CustomerPage,
@@ -20,9 +22,13 @@ from cqrs_contracts import (
     GetCustomer,
     GetCustomersWithName,
     GetPreferredCustomers,
+    GetTransfer,
+    ListTransfers,
     StreamPosition,
     StreamType,
     TransactionPage,
+    TransferPage,
+    TransferView,
 )
 from query_service.errors import BadCursor, NotFound
 from query_service.projection.consistency import Consistency
@@ -83,6 +89,24 @@ async def preferred_customers(
     return CustomerPage(items=page.items, next=page.next)
 
 
+async def get_transfer(query: GetTransfer, store: ReadStore, consistency: Consistency) -> TransferView:
+    await consistency.wait_for(_wanted(query.token, TRANSFER, query.transfer_id, query.min_version))
+    view = await store.transfers.transfer(query.transfer_id)
+    if view is None:
+        raise NotFound(f"transfer {query.transfer_id} not found")
+    return view
+
+
+async def list_transfers(query: ListTransfers, store: ReadStore, consistency: Consistency) -> TransferPage:
+    """Newest first; ``stuck``: those still open ``older_than`` seconds after they were requested."""
+    if query.stuck:
+        before = datetime.now(UTC) - timedelta(seconds=query.older_than)
+        page = await _paged(store.transfers.stuck(before, query.limit, query.after))
+    else:
+        page = await _paged(store.transfers.newest(query.limit, query.after))
+    return TransferPage(items=page.items, next=page.next)
+
+
 async def _paged(read: Awaitable[Page[T]]) -> Page[T]:
     try:
         return await read
@@ -108,4 +132,6 @@ HANDLERS: dict[type[Contract], Handler] = {
     GetPreferredCustomers: preferred_customers,
     GetAccount: get_account,
     GetAccountTransactions: account_transactions,
+    GetTransfer: get_transfer,
+    ListTransfers: list_transfers,
 }

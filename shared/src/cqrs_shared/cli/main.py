@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from cqrs_shared.cli import exits
-from cqrs_shared.cli.parsers import broker, completion, ops, pair, projection
+from cqrs_shared.cli.parsers import broker, completion, ops, pair, projection, transfer
 from cqrs_shared.cli.parsers.common import DEFAULT_TIMEOUT_SECONDS, CliParser, UsageError, options
 from cqrs_shared.cli.report import failure
 
@@ -63,6 +63,7 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--version", action=_Version, help="print the installed version and exit")
     areas = top.add_subparsers(dest="area", required=True)
     pair.add_parsers(areas, common)
+    transfer.add_parsers(areas, common)
     ops.add_parsers(areas, common)
     projection.add_parsers(areas, common)
     broker.add_parsers(areas)

@@ -86,9 +86,13 @@ def _history(page: TransactionPage) -> str:
         return "no transactions"
     lines = [f"{'VERSION':>7}  {'KIND':<10}  {'AMOUNT':>14}  {'BALANCE':>14}  {'AT':<23}  REFERENCE"]
     for item in page.items:
+        reference = item.reference
+        if item.transfer_id is not None:  # a step of a transfer: with the other account
+            way = "to" if item.kind == "withdrawal" else "from"
+            reference = f"{reference} [transfer {item.transfer_id} {way} {item.counterpart}]".lstrip()
         lines.append(
             f"{item.version:>7}  {item.kind:<10}  {item.amount:>14}  {item.balance_after:>14}  "
-            f"{item.at:%Y-%m-%d %H:%M:%S} UTC  {item.reference}".rstrip()
+            f"{item.at:%Y-%m-%d %H:%M:%S} UTC  {reference}".rstrip()
         )
     if page.next:
         lines.append(f"next page: --after {page.next}")

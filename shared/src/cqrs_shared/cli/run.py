@@ -11,11 +11,12 @@ from pydantic import ValidationError
 from cqrs_client.client import CqrsClient
 from cqrs_client.errors import BrokerUnavailable, RemoteError, ReplayRefused, RequestTimeout
 from cqrs_contracts import CommandRejected, ErrorCode, ErrorInfo
-from cqrs_shared.cli import ops, output, projection, requests
+from cqrs_shared.cli import ops, output, projection, requests, transfers
 from cqrs_shared.cli.configuration import ConfigurationError, read
 from cqrs_shared.cli.exits import EXIT_CONFIGURATION, EXIT_ERROR, EXIT_REJECTED, EXIT_UNAVAILABLE
 from cqrs_shared.cli.parsers import ops as ops_parsers
 from cqrs_shared.cli.parsers import projection as projection_parsers
+from cqrs_shared.cli.parsers import transfer as transfer_parsers
 from cqrs_shared.cli.report import failure
 from cqrs_shared.messaging.parsing import field_errors
 from cqrs_shared.runtime.settings import BrokerSettings
@@ -60,6 +61,9 @@ async def _verb(args: argparse.Namespace, url: str, as_json: bool, timeout: floa
     if args.area == projection_parsers.AREA:
         async with CqrsClient.connect(url, timeout=timeout) as client:
             return await projection.run(args, client, as_json)
+    if args.area == transfer_parsers.AREA:
+        async with CqrsClient.connect(url, timeout=timeout) as client:
+            return await transfers.run(args, client, as_json)
     message = requests.message(args)  # invalid arguments are refused before connecting
     async with CqrsClient.connect(url, timeout=timeout) as client:
         return await requests.run(args, message, client, as_json)

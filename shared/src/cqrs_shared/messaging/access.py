@@ -37,6 +37,7 @@ COMMAND_TYPES = tuple(sorted(str(model.model_fields["type"].default) for model i
 WORK_QUEUES = (
     topology.COMMAND_QUEUE,
     topology.STREAM_QUEUE,
+    topology.TRANSFER_QUEUE,
     topology.EVENT_QUEUE,
     topology.QUERY_QUEUE,
     topology.OPERATIONS_QUEUE,
@@ -93,11 +94,12 @@ class Role:
         return f"cqrs-{self.name}"
 
 
-_COMMAND_SIDE = (topology.COMMAND_QUEUE, topology.STREAM_QUEUE)
+_COMMAND_SIDE = (topology.COMMAND_QUEUE, topology.STREAM_QUEUE, topology.TRANSFER_QUEUE)
 _QUERY_SIDE = (topology.EVENT_QUEUE, topology.QUERY_QUEUE, topology.OPERATIONS_QUEUE)
 # The events, their partitions' hash exchange, and the query replicas' announcements.
 _QUERY_EXCHANGES = (topology.EVENTS_EXCHANGE, topology.PARTITIONS_EXCHANGE, topology.REPLICAS_EXCHANGE)
 _EVENT_KEYS = "(" + "|".join(get_args(StreamType)) + r")\.[a-z_]+"
+_TRANSFER_BINDINGS = "^(" + "|".join(re.escape(key) for key in topology.TRANSFER_KEYS) + ")$"
 
 # A service declares its exchanges and queues, binds and consumes its own, and publishes replies,
 # retries and dead letters. Replies to direct reply-to need the default exchange, which reaches any
@@ -116,10 +118,13 @@ ROLES = {
             _COMMAND_SIDE,
             PARKED + "?",
         ),
+        # cqrs.events read: the transfer process manager binds its queue to it, by TRANSFER_KEYS only.
         read=_pattern(
-            (topology.COMMANDS_EXCHANGE, topology.DEAD_LETTER_EXCHANGE), _COMMAND_SIDE, RETRY + "?"
+            (topology.COMMANDS_EXCHANGE, topology.EVENTS_EXCHANGE, topology.DEAD_LETTER_EXCHANGE),
+            _COMMAND_SIDE,
+            RETRY + "?",
         ),
-        topics=(TopicPermission(topology.EVENTS_EXCHANGE, f"^{_EVENT_KEYS}$"),),
+        topics=(TopicPermission(topology.EVENTS_EXCHANGE, f"^{_EVENT_KEYS}$", _TRANSFER_BINDINGS),),
     ),
     "query": Role(
         "query",

@@ -22,6 +22,10 @@ DEAD_LETTER_EXCHANGE = "cqrs.dead-letter"
 
 COMMAND_QUEUE = "command-service.commands"
 STREAM_QUEUE = "command-service.streams"
+# The transfer process manager's events (command_service/process): the transfers' own, and the
+# deposits and withdrawals among which its steps are.
+TRANSFER_QUEUE = "command-service.transfers"
+TRANSFER_KEYS = ("transfer.*", "account.money_deposited", "account.money_withdrawn")
 EVENT_QUEUE = "query-service.events"
 QUERY_QUEUE = "query-service.rpc"
 # The read model's operations (rebuild, status, verify): reached only through the default exchange,
@@ -175,6 +179,16 @@ async def declare_commands(
     queue = await declare_queue(channel, COMMAND_QUEUE, kind, retry_delays=retry_delays)
     await queue.bind(exchange, routing_key="#")
     return exchange, queue
+
+
+async def declare_transfer_queue(channel: AbstractChannel, kind: QueueKind = CLASSIC) -> AbstractQueue:
+    """The transfer process manager's subscription: the events that can be its steps (TRANSFER_KEYS).
+    Replicas compete for it; each transfer's moves are serialised by its row in PostgreSQL."""
+    exchange = await declare_events(channel)
+    queue = await declare_queue(channel, TRANSFER_QUEUE, kind)
+    for key in TRANSFER_KEYS:
+        await queue.bind(exchange, routing_key=key)
+    return queue
 
 
 # The exchanges a client sends to, as the services declare them (a client declares nothing else).

@@ -1,5 +1,5 @@
-"""The bank account decider: open, deposit, withdraw; the balance never goes below zero; a customer
-has at most MAX_ACCOUNTS_PER_CUSTOMER accounts."""
+"""The bank account decider: open, deposit, withdraw; the balance never goes below zero nor above
+MAX_BALANCE; a customer has at most MAX_ACCOUNTS_PER_CUSTOMER accounts."""
 
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -23,11 +23,15 @@ from cqrs_contracts import (
     OpenAccount,
     Withdraw,
 )
-from cqrs_contracts.money import in_currency
+from cqrs_contracts.money import MAX_AMOUNT, in_currency
 
 # The read model embeds every account in its customer's document (MongoDB: 16 MB at most), and the
 # customer view lists them all: a bound keeps both small. Raise it only with the view paged.
 MAX_ACCOUNTS_PER_CUSTOMER = 100
+# A balance has a ceiling, as the amount of one command has (MAX_AMOUNT): a read model or report
+# summing balances stays within exact decimal precision. It is also the honest way a deposit, and so
+# a transfer's credit, can be refused (tests/e2e/test_transfers.py relies on it).
+MAX_BALANCE = 100 * MAX_AMOUNT
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,12 @@ def decide(state: Account | None, command: AccountCommand, stream_id: UUID) -> l
         raise NotFound(f"account {stream_id} does not exist")
     amount = _amount(command.amount, state.currency)
     if isinstance(command, Deposit):
+        if state.balance + amount > MAX_BALANCE:
+            raise InvalidValue(
+                f"account {state.id} holds at most {MAX_BALANCE} {state.currency}: "
+                f"the balance is {state.balance}",
+                {"amount": f"more than the account can take ({MAX_BALANCE - state.balance})"},
+            )
         return [_moved(MoneyDeposited, state, command, amount, state.balance + amount)]
     if isinstance(command, Withdraw):
         if amount > state.balance:
@@ -109,4 +119,5 @@ def _moved(
         amount=amount,
         balance=balance,
         reference=command.reference,
+        transfer=command.transfer,
     )

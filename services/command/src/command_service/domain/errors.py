@@ -6,7 +6,8 @@ DomainError
 ├── VersionMismatch   the command's expected_version is not the current version
 ├── InsufficientFunds a withdrawal beyond the balance
 ├── InvalidValue      a value the aggregate cannot take (an amount finer than its currency)
-└── TooManyAccounts   a customer who has the most accounts one may have opens another
+├── TooManyAccounts   a customer who has the most accounts one may have opens another
+└── InvalidTransition a transfer moved out of order, or after it ended
 """
 
 from cqrs_contracts import ErrorCode
@@ -42,4 +43,9 @@ class InvalidValue(DomainError):
 
 
 class TooManyAccounts(DomainError):
+    code = ErrorCode.VALIDATION_ERROR
+
+
+class InvalidTransition(DomainError):
+    # Not concurrency_conflict: trying again cannot help a transfer that has ended.
     code = ErrorCode.VALIDATION_ERROR

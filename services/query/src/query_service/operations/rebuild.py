@@ -19,13 +19,13 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from uuid import UUID
 
-from cqrs_contracts import CUSTOMER, EventEnvelope, RebuildProgress, StreamList, StreamType
+from cqrs_contracts import CUSTOMER, TRANSFER, EventEnvelope, RebuildProgress, StreamList, StreamType
 from query_service.projection import projector
 from query_service.projection.projections import document_owner
 from query_service.projection.projector import Projector
 from query_service.projection.repair import PAGE, ReadStream, pages
 from query_service.read_model import control, layout
-from query_service.read_model.changes import PREFERRED_LIST
+from query_service.read_model.changes import PREFERRED_LIST, TRANSFER_LIST
 from query_service.read_model.model import REFRESH, Building, ReadModel
 from query_service.read_model.store import ReadStore
 from query_service.read_model.upgrade import mark_layout
@@ -166,7 +166,7 @@ class Rebuilder:
         (no live event of the same customer is applied meanwhile); then it is covered."""
         store = building.store
         first: list[EventEnvelope] | None = None
-        if kind == CUSTOMER:
+        if kind in (CUSTOMER, TRANSFER):  # their events write their own documents only
             owner = stream_id
         else:
             account = await store.account(stream_id)
@@ -202,10 +202,14 @@ class Rebuilder:
         """Number the deferred, point queries at ``store``, and drop the old generation."""
         await self._flush(state="switching")
         # Until a pass finds none: an apply in flight at the first pass may still have deferred one.
-        numbered = await store.lists.number_deferred(layout.CUSTOMERS, PREFERRED_LIST)
-        while numbered:
-            await asyncio.sleep(REFRESH)
-            numbered = await store.lists.number_deferred(layout.CUSTOMERS, PREFERRED_LIST)
+        for collection, numbered_list in (
+            (layout.CUSTOMERS, PREFERRED_LIST),
+            (layout.TRANSFERS, TRANSFER_LIST),
+        ):
+            numbered = await store.lists.number_deferred(collection, numbered_list)
+            while numbered:
+                await asyncio.sleep(REFRESH)
+                numbered = await store.lists.number_deferred(collection, numbered_list)
         old = self._model.store
         self._model.retiring, self._model.store, self._model.building = old, store, None
         await control.set_generation(self._model.db, store.generation)

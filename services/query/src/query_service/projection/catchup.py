@@ -38,6 +38,8 @@ PAGE = 500
 # positions may stay before the sole projecting replica reads it from the command side.
 SAVE_SECONDS = 1.0
 FILL_AFTER_SECONDS = 5.0
+# A hole is filled a small page a round, so that filling never crowds out the live events.
+FILL_PAGE = 100
 RETRY_SECONDS = 1.0
 
 ReadAll = Callable[[int, int], Awaitable[PositionedEvents]]
@@ -99,9 +101,9 @@ class CatchUp:
         self.progress.done = True
         log.info("%s (%d events read)", self.progress.describe(), self.progress.position - start)
 
-    async def _page(self, after: int) -> int:
+    async def _page(self, after: int, size: int = PAGE) -> int:
         """Read and apply the events after ``after``; how many there were."""
-        page = await self._read_all(after, PAGE)
+        page = await self._read_all(after, size)
         self.progress.head = page.head
         metrics.CATCH_UP_HEAD.set(page.head)
         await self._apply(page.events)
@@ -131,12 +133,18 @@ class CatchUp:
         while not stopped.is_set():
             await first_of([stopped], SAVE_SECONDS)
             try:
-                if self._positions.holed_for() > FILL_AFTER_SECONDS and sole():
-                    await self._page(self._positions.low)
+                if self._filling(sole):
+                    await self._page(self._positions.low, FILL_PAGE)
                 await self._save()
             except (PyMongoError, RepairFailed, TimeoutError) as error:
                 log.warning("keeping the checkpoint failed, trying again: %r", error)
         await self._save()
+
+    def _filling(self, sole: Callable[[], bool]) -> bool:
+        """Whether to fill the hole: it stayed, no other replica projects (none would race this one
+        on a document), and no rebuild runs here (it brings every event in itself)."""
+        stayed = self._positions.holed_for() > FILL_AFTER_SECONDS
+        return stayed and self._model.building is None and sole()
 
     async def _save(self) -> None:
         low = self._positions.low

@@ -1,7 +1,8 @@
 """Pure projections: what each event changes in which read documents. No I/O.
 
 Every change is gated on a version field of its document: it applies only on top of the stream's
-previous version, which makes duplicates no-ops and exposes gaps. An account event changes several
+previous version, which makes duplicates no-ops and exposes gaps. A transfer's events change its
+own document only (transfer_projections.py). An account event changes several
 documents; they are listed so that the account document comes last: when it shows version N, the
 customer's embedded account and the transaction history have N too (consistency tokens rely on it).
 """
@@ -23,8 +24,10 @@ from cqrs_contracts import (
     MoneyDeposited,
     MoneyWithdrawn,
     TransactionView,
+    TransferEvent,
 )
 from cqrs_contracts.money import in_currency
+from query_service.projection.transfer_projections import transfer_change
 from query_service.read_model import layout
 from query_service.read_model.changes import PREFERRED_LIST, DocumentChange
 from query_service.read_model.limits.no_decimal128 import ledger_fields
@@ -36,7 +39,8 @@ def fold_name(name: str) -> str:
 
 
 def document_owner(envelope: EventEnvelope) -> UUID:
-    """The customer whose document ``envelope`` writes: every account event writes it too.
+    """The customer whose document ``envelope`` writes: every account event writes it too (a
+    transfer's events write only the transfer's document: their key is the transfer).
 
     The projector applies one owner's events one at a time. Version gates stop stale writes on
     MongoDB, but a server that updates a document by reading and rewriting all of it (FerretDB v1)
@@ -50,6 +54,8 @@ def project(envelope: EventEnvelope) -> list[DocumentChange]:
     event = envelope.event
     if isinstance(event, AccountEvent):
         return _account(envelope, event)
+    if isinstance(event, TransferEvent):
+        return [transfer_change(envelope, event)]
     fields = _customer_fields(event, envelope.occurred_at)
     fields[layout.UPDATED_AT] = envelope.occurred_at
     numbered = PREFERRED_LIST if isinstance(event, CustomerMadePreferred) else None
@@ -98,6 +104,11 @@ def _account(envelope: EventEnvelope, event: AccountEvent) -> list[DocumentChang
         )
         line = layout.encode_transaction(kind, str(event.amount), balance, at, event.reference)
         fields = {layout.ACCOUNT_ID: account_id, layout.history_item(version): line}
+        if event.transfer is not None:
+            leg = event.transfer
+            fields[layout.history_leg(version)] = layout.encode_leg(
+                str(leg.transfer_id), str(leg.counterpart), leg.step
+            )
         bucket = layout.history_bucket(account_id, layout.bucket_of(version))
         gate = layout.history_gate(version)
         changes = [
@@ -128,6 +139,8 @@ def _ledger_entry(
         balance_after=event.balance,
         at=envelope.occurred_at,
         reference=event.reference,
+        transfer_id=None if event.transfer is None else event.transfer.transfer_id,
+        counterpart=None if event.transfer is None else event.transfer.counterpart,
     )
     account_id = str(event.account_id)
     fields = ledger_fields(account_id, str(event.customer_id), event.currency, view)

@@ -46,3 +46,6 @@ class Numbered:
 PREFERRED_LIST = Numbered(
     layout.PREFERRED_COUNTER, layout.PREFERRED_SEQ, layout.PREFERRED_BUCKET, layout.PREFERRED_AT
 )
+TRANSFER_LIST = Numbered(
+    layout.TRANSFER_COUNTER, layout.TRANSFER_SEQ, layout.TRANSFER_BUCKET, layout.TRANSFER_LISTED_AT
+)

@@ -14,11 +14,14 @@ from pymongo import ASCENDING
 from cqrs_contracts import (
     ACCOUNT,
     CUSTOMER,
+    TRANSFER,
     AccountSummary,
     AccountView,
     CustomerView,
     StreamType,
     TransactionView,
+    TransferStepView,
+    TransferView,
 )
 
 Document = dict[str, Any]
@@ -27,6 +30,7 @@ CUSTOMERS: Final = "customers"
 ACCOUNTS: Final = "accounts"
 TRANSACTIONS: Final = "transactions"
 LEDGER: Final = "ledger"
+TRANSFERS: Final = "transfers"
 
 # Every document: its id as text (a UUID's, or "<account id>:<version>" for a transaction).
 ID: Final = "_id"
@@ -65,6 +69,38 @@ LEDGER_VERSION: Final = "version"
 AMOUNT_MINOR: Final = "amount_minor"
 BALANCE_AFTER_MINOR: Final = "balance_after_minor"
 REFERENCE: Final = "reference"
+# A deposit or withdrawal that was a step of a transfer: the bucket keeps legs.v<version> =
+# "<transfer id>|<counterpart>|<step>" beside its line (lines written before transfers read on as
+# they were); its ledger document has transfer_id and counterpart (null otherwise).
+LEGS: Final = "legs"
+TRANSFER_ID: Final = "transfer_id"
+COUNTERPART: Final = "counterpart"
+
+# transfers/<transfer id>: one document per transfer, typed: from_/to_account_id, from_/to_customer_id,
+# currency, amount_minor (int64 minor units, limits/no_decimal128.py), reference, status (requested,
+# debited, completed, failed), refunded, reason, steps.<step> = when its event was committed (a
+# sub-document keyed by step: each event sets its own with $set under the version gate, where an
+# array would need a read or a $push), requested_at, updated_at, version. ``open`` is true while
+# the transfer is requested or debited (the stuck list reads it by equality,
+# limits/transfer_lists.py); transfer_seq and transfer_bucket number the transfers in the order
+# they were requested (newest first pages by bucket, as the preferred customers do).
+FROM_ACCOUNT_ID: Final = "from_account_id"
+TO_ACCOUNT_ID: Final = "to_account_id"
+FROM_CUSTOMER_ID: Final = "from_customer_id"
+TO_CUSTOMER_ID: Final = "to_customer_id"
+STATUS: Final = "status"
+REFUNDED: Final = "refunded"
+REASON: Final = "reason"
+STEPS: Final = "steps"
+REQUESTED_AT: Final = "requested_at"
+OPEN: Final = "open"
+TRANSFER_SEQ: Final = "transfer_seq"
+TRANSFER_BUCKET: Final = "transfer_bucket"
+TRANSFER_COUNTER: Final = "transfers"
+# Only while a rebuild defers numbering: when the transfer was requested.
+TRANSFER_LISTED_AT: Final = "transfer_listed_at"
+# The steps in the order a transfer takes them (a transfer takes each at most once).
+STEP_ORDER: Final = ("requested", "debited", "completed", "failed")
 
 
 def ledger_entry(account_id: str, version: int) -> str:
@@ -101,13 +137,16 @@ def claim(counter: str, number: int) -> str:
 
 # The layout the documents follow, kept in COUNTERS as {_id: "layout", value: N} (upgrade.py).
 # 1: before the buckets; 2: history and preferred customers page by bucket; 3: a history bucket is
-# one document; 4: the typed ledger beside the buckets.
+# one document; 4: the typed ledger beside the buckets. Transfers (their collection, the legs in
+# the buckets, the ledger's transfer fields) need no layout of their own: they only add, and no
+# document of layout 4 lacks anything (no transfer event existed to project); the transfers'
+# indexes are made at start (ReadStore.ensure_indexes), like every index.
 LAYOUT: Final = "layout"
 LAYOUT_VERSION: Final = 4
 
 # Generations. A rebuild writes a new set of the collections above side by side with the ones queries
 # read, then switches to it; generation 0 has the plain names, generation N the suffix "_N".
-GENERATION_COLLECTIONS: Final = (CUSTOMERS, ACCOUNTS, TRANSACTIONS, LEDGER, COUNTERS)
+GENERATION_COLLECTIONS: Final = (CUSTOMERS, ACCOUNTS, TRANSACTIONS, LEDGER, TRANSFERS, COUNTERS)
 # Outside every generation: {_id: "generation", value: N} (what queries read) and {_id: "rebuild", ...}.
 PROJECTION: Final = "projection"
 GENERATION: Final = "generation"
@@ -131,13 +170,16 @@ def generation_of(name: str) -> int | None:
 POSITIONS: Final[dict[StreamType, tuple[str, str]]] = {
     CUSTOMER: (CUSTOMERS, VERSION),
     ACCOUNT: (ACCOUNTS, VERSION),
+    TRANSFER: (TRANSFERS, VERSION),
 }
 
-# (collection, keys): name lookup pages by id; preferred customers page by bucket (history buckets
-# are found by id; the ledger is ranged by id).
+# (collection, keys): name lookup pages by id; preferred customers and transfers page by bucket;
+# stuck transfers are the open ones (history buckets are found by id; the ledger is ranged by id).
 INDEXES: Final[tuple[tuple[str, list[tuple[str, int]]], ...]] = (
     (CUSTOMERS, [(NAME_FOLDED, ASCENDING), (ID, ASCENDING)]),
     (CUSTOMERS, [(PREFERRED_BUCKET, ASCENDING), (PREFERRED_SEQ, ASCENDING)]),
+    (TRANSFERS, [(TRANSFER_BUCKET, ASCENDING), (TRANSFER_SEQ, ASCENDING)]),
+    (TRANSFERS, [(OPEN, ASCENDING), (TRANSFER_SEQ, ASCENDING)]),
 )
 
 
@@ -190,10 +232,25 @@ def encode_transaction(kind: str, amount: str, balance_after: str, at: datetime,
 
 
 def history_items(bucket: Document | None) -> list[tuple[int, str]]:
-    """The transactions a bucket document holds, as (version, line), in no particular order."""
+    """The transactions a bucket document holds, as (version, line), in no particular order; a
+    transfer's step has its leg appended after a newline (see history_leg)."""
     items: dict[str, str] = (bucket or {}).get(ITEMS, {})
     recorded: dict[str, int] = (bucket or {}).get(RECORDED, {})
-    return [(int(key[1:]), line) for key, line in items.items() if key in recorded]
+    legs: dict[str, str] = (bucket or {}).get(LEGS, {})
+    return [
+        (int(key[1:]), f"{line}\n{legs[key]}" if key in legs else line)
+        for key, line in items.items()
+        if key in recorded
+    ]
+
+
+def history_leg(version: int) -> str:
+    """The dotted path of the transfer leg of the transaction at ``version`` in its bucket."""
+    return f"{LEGS}.v{version}"
+
+
+def encode_leg(transfer_id: str, counterpart: str, step: str) -> str:
+    return "|".join((transfer_id, counterpart, step))
 
 
 def customer_view(doc: Document) -> CustomerView:
@@ -234,7 +291,11 @@ def account_view(doc: Document) -> AccountView:
 
 
 def transaction_view(version: int, line: str) -> TransactionView:
+    """A line of history_items: the transaction, and after a newline its transfer leg, if any (a
+    reference is one line: the contracts refuse control characters in it)."""
+    line, _, leg = line.partition("\n")
     kind, amount, balance_after, at, *reference = line.split("|", 4)
+    transfer_id, counterpart = leg.split("|")[:2] if leg else (None, None)
     return TransactionView(
         version=version,
         kind=kind,
@@ -242,4 +303,27 @@ def transaction_view(version: int, line: str) -> TransactionView:
         balance_after=balance_after,
         at=at,
         reference="".join(reference),
+        transfer_id=transfer_id,
+        counterpart=counterpart,
+    )
+
+
+def transfer_view(doc: Document, amount: Decimal) -> TransferView:
+    """A transfer document as its view, with ``amount`` read from its minor units
+    (limits/no_decimal128.transfer_of does both)."""
+    steps: dict[str, Any] = doc.get(STEPS, {})
+    return TransferView(
+        id=doc[ID],
+        from_account_id=doc[FROM_ACCOUNT_ID],
+        to_account_id=doc[TO_ACCOUNT_ID],
+        currency=doc[CURRENCY],
+        amount=amount,
+        reference=doc.get(REFERENCE, ""),
+        status=doc[STATUS],
+        refunded=doc.get(REFUNDED, False),
+        reason=doc.get(REASON),
+        steps=[TransferStepView(step=step, at=steps[step]) for step in STEP_ORDER if step in steps],
+        requested_at=doc[REQUESTED_AT],
+        updated_at=doc[UPDATED_AT],
+        version=doc[VERSION],
     )

@@ -24,6 +24,7 @@ from query_service.read_model.changes import DocumentChange
 from query_service.read_model.cursors import Page, decode_cursor, first_of
 from query_service.read_model.layout import Document
 from query_service.read_model.limits.equality_filters import BucketPages, NumberedLists
+from query_service.read_model.limits.transfer_lists import TransferPages
 
 # Stream positions this process saw applied, kept per generation (at most this many, then forgotten).
 KNOWN_POSITIONS = 100_000
@@ -86,6 +87,7 @@ class ReadStore:
         self.cache: ViewCache[CustomerView | AccountView] = ViewCache(0)
         self.lists = NumberedLists(self._collection, lambda: self.cache)
         self.pages = BucketPages(self._collection, self.lists.numbers)
+        self.transfers = TransferPages(self._collection, self.lists.numbers)
 
     def _collection(self, name: str) -> AsyncCollection[Document]:
         return self.db[layout.named(name, self.generation)]

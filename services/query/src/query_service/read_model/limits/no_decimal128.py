@@ -9,7 +9,7 @@ from_minor_units(1250, "EUR")          # Decimal("12.50")
 
 from decimal import Decimal
 
-from cqrs_contracts import TransactionView
+from cqrs_contracts import TransactionView, TransferView
 from cqrs_contracts.currencies import MINOR_UNITS, canonical_currency
 from cqrs_contracts.money import in_currency
 from query_service.read_model import layout
@@ -43,5 +43,12 @@ def ledger_fields(account_id: str, customer_id: str, currency: str, item: Transa
         layout.CURRENCY: currency,
         layout.AT: item.at,
         layout.REFERENCE: item.reference,
+        layout.TRANSFER_ID: None if item.transfer_id is None else str(item.transfer_id),
+        layout.COUNTERPART: None if item.counterpart is None else str(item.counterpart),
         layout.RECORDED: 1,
     }
+
+
+def transfer_of(doc: Document) -> TransferView:
+    """A transfer document as its view, its amount back from minor units."""
+    return layout.transfer_view(doc, from_minor_units(doc[layout.AMOUNT_MINOR], doc[layout.CURRENCY]))
