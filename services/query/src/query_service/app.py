@@ -59,7 +59,8 @@ async def serve(settings: QuerySettings, stopped: asyncio.Event) -> None:
         projector = Projector(model, broker.read_stream, positions)
         catch_up = CatchUp(model, projector, broker.read_stream.read_all, positions)
         consistency.catching_up = catch_up.behind
-        rebuilder = Rebuilder(model, projector, broker.read_stream, broker.read_stream.list_streams)
+        reader = broker.read_stream
+        rebuilder = Rebuilder(model, projector, reader, reader.list_streams, reader.head)
         stack.push_async_callback(rebuilder.stop)
         queues = EventQueues(settings.event_partitions, settings.queue_kind(), broker.retry.delays())
         events = await broker.declare(

@@ -1,6 +1,6 @@
 """Rebuild the read model from the command side's event store into a new generation, then switch.
 
-rebuilder = Rebuilder(model, projector, read_stream, list_streams)
+rebuilder = Rebuilder(model, projector, read_stream, list_streams, head)
 rebuilder.start()        # in the process that projects (the event queue's active consumer)
 
 Queries keep reading the current generation while every stream is read over RabbitMQ (ListStreams,
@@ -24,7 +24,7 @@ from query_service.projection import projector
 from query_service.projection.projections import document_owner
 from query_service.projection.projector import Projector
 from query_service.projection.repair import PAGE, ReadStream, pages
-from query_service.read_model import control, layout
+from query_service.read_model import checkpoint, control, layout
 from query_service.read_model.changes import PREFERRED_LIST, TRANSFER_LIST
 from query_service.read_model.model import REFRESH, Building, ReadModel
 from query_service.read_model.store import ReadStore
@@ -48,8 +48,11 @@ class Rebuilder:
         owners: Projector,
         read_stream: ReadStream,
         list_streams: ListStreamsCall,
+        head: Callable[[], Awaitable[int]] | None = None,
     ) -> None:
+        """``head``: the event store's last global position (the new generation's checkpoint)."""
         self._model = model
+        self._head = head
         self._owners = owners
         self._read_stream = read_stream
         self._list_streams = list_streams
@@ -121,10 +124,12 @@ class Rebuilder:
         )
         await self._flush()
         log.info("rebuilding the read model into generation %d%s", target, " (resumed)" if resuming else "")
+        # Read before the listing starts: every event up to it is in the streams the listing finds.
+        head = await self._head() if self._head is not None else 0
         building = Building(store)
         self._model.building = building
         await self._fill(building)
-        await self._switch(store)
+        await self._switch(store, head)
 
     async def _fill(self, building: Building) -> None:
         """Every stream of the event store, a page of the listing at a time."""
@@ -198,7 +203,7 @@ class Rebuilder:
                 applied += 1
         return applied
 
-    async def _switch(self, store: ReadStore) -> None:
+    async def _switch(self, store: ReadStore, head: int) -> None:
         """Number the deferred, point queries at ``store``, and drop the old generation."""
         await self._flush(state="switching")
         # Until a pass finds none: an apply in flight at the first pass may still have deferred one.
@@ -211,6 +216,7 @@ class Rebuilder:
                 await asyncio.sleep(REFRESH)
                 numbered = await store.lists.number_deferred(collection, numbered_list)
         old = self._model.store
+        await checkpoint.save(self._model.db, store.generation, head, create=True)
         self._model.retiring, self._model.store, self._model.building = old, store, None
         await control.set_generation(self._model.db, store.generation)
         log.info(

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from pymongo.errors import PyMongoError
 
+from cqrs_client.errors import BrokerUnavailable
 from cqrs_contracts import EventEnvelope, PositionedEvents
 from cqrs_shared.runtime.waiting import first_of
 from query_service import metrics
@@ -27,7 +28,7 @@ from query_service.errors import RepairFailed
 from query_service.projection.positions import AppliedPositions
 from query_service.projection.projections import document_owner
 from query_service.projection.projector import Projector
-from query_service.read_model import checkpoint
+from query_service.read_model import checkpoint, control
 from query_service.read_model.model import ReadModel
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,9 @@ FILL_AFTER_SECONDS = 5.0
 # A hole is filled a small page a round, so that filling never crowds out the live events.
 FILL_PAGE = 100
 RETRY_SECONDS = 1.0
+# What a round may fail with and be tried again: the read database, the command side (not there yet
+# at start, or slow), the broker.
+TRANSIENT = (PyMongoError, RepairFailed, TimeoutError, BrokerUnavailable)
 
 ReadAll = Callable[[int, int], Awaitable[PositionedEvents]]
 
@@ -85,19 +89,26 @@ class CatchUp:
         start = await checkpoint.load(self._model.db, self._model.store.generation)
         self._positions.reset(start)
         self.progress = Progress(start=start, position=start)
+        unfinished = await control.rebuild(self._model.db)
+        if unfinished is not None and unfinished.state in control.RUNNING:
+            # The rebuild brings every event into its generation, and catching up the one it will
+            # replace would only hold this replica back from resuming it (cqrs projection rebuild).
+            log.info("no catch-up: a rebuild into generation %d is unfinished", unfinished.target)
+            self.progress.done = True
+            return
         log.info("catching up from position %d", start)
         while not stopped.is_set():
             try:
                 if await self._page(self.progress.position) < PAGE:
                     break
-            except (PyMongoError, RepairFailed, TimeoutError) as error:
+            except TRANSIENT as error:
                 log.warning(
                     "catching up at position %d failed, trying again: %r", self.progress.position, error
                 )
                 await first_of([stopped], RETRY_SECONDS)
         else:
             return
-        await self._save()
+        await self._save(create=True)
         self.progress.done = True
         log.info("%s (%d events read)", self.progress.describe(), self.progress.position - start)
 
@@ -136,7 +147,7 @@ class CatchUp:
                 if self._filling(sole):
                     await self._page(self._positions.low, FILL_PAGE)
                 await self._save()
-            except (PyMongoError, RepairFailed, TimeoutError) as error:
+            except TRANSIENT as error:
                 log.warning("keeping the checkpoint failed, trying again: %r", error)
         await self._save()
 
@@ -146,7 +157,7 @@ class CatchUp:
         stayed = self._positions.holed_for() > FILL_AFTER_SECONDS
         return stayed and self._model.building is None and sole()
 
-    async def _save(self) -> None:
+    async def _save(self, *, create: bool = False) -> None:
         low = self._positions.low
-        await checkpoint.save(self._model.db, self._model.store.generation, low)
+        await checkpoint.save(self._model.db, self._model.store.generation, low, create=create)
         metrics.CHECKPOINT.set(low)

@@ -97,6 +97,10 @@ class StreamReader:
             raise RepairFailed("command side answered ReadAll with events without positions")
         return result
 
+    async def head(self) -> int:
+        """The event store's last global position."""
+        return (await self.read_all(0, 1)).head
+
     async def _ask(self, request: ReadStreamQuery | ListStreams | ReadAll) -> bytes:
         return await self._rpc.call(
             self._exchange,

@@ -25,14 +25,18 @@ async def load(db: AsyncDatabase[Document], generation: int) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-async def save(db: AsyncDatabase[Document], generation: int, position: int) -> None:
-    """Move the checkpoint forward to ``position`` (never back)."""
+async def save(
+    db: AsyncDatabase[Document], generation: int, position: int, *, create: bool = False
+) -> None:
+    """Move the checkpoint forward to ``position`` (never back). Only with ``create`` (a catch-up or a
+    rebuild that reached it) is a missing checkpoint made: a read database dropped under a running
+    service must not get back a checkpoint that vouches for documents it lost."""
     control = db[layout.PROJECTION]
     key = _key(generation)
     moved = await control.update_one(
         {layout.ID: key, POSITION: {"$lt": position}}, {"$set": {POSITION: position}}
     )
-    if moved.matched_count:
+    if moved.matched_count or not create:
         return
     # There already, at this position or past it (or a racing saver's: it moves on at the next save).
     with contextlib.suppress(DuplicateKeyError):
