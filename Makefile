@@ -1,5 +1,5 @@
 # The verbs of the project. Each is one line; the scripts in infra/ say what they do.
-.PHONY: run test unit test-cluster test-containers lint up down servers stop bench bench-scale fuzz bench-keepup asyncapi contract-check cluster cluster-stop k8s-check docs reference
+.PHONY: run test unit test-cluster test-containers lint up down servers stop bench bench-scale fuzz bench-keepup bench-catch-up asyncapi contract-check cluster cluster-stop k8s-check docs reference
 # The official AsyncAPI parser (tools/asyncapi, pinned in its package-lock.json), installed on first use.
 VALIDATE_ASYNCAPI = { test -d tools/asyncapi/node_modules || npm ci --prefix tools/asyncapi --ignore-scripts --no-audit --no-fund --silent; } && node tools/asyncapi/validate.mjs docs/asyncapi.json
 
@@ -62,6 +62,9 @@ bench-scale: ## does a read stay as fast at 100,000 customers as at 1,000? (seed
 
 bench-keepup: ## does the projector keep up with the command side at full rate? (needs `make run`)
 	uv run python -m bench.keepup
+
+bench-catch-up: ## how fast does an empty read model catch up with 100,000 events? (needs `make servers`)
+	uv run --group bench python -m bench.catch_up
 
 fuzz:     ## 10,000 hostile commands and queries, and 10,000 hostile frames of each kind, against a pair of its own
 	CQRS_FUZZ_MESSAGES=10000 CQRS_FUZZ_FRAMES=10000 bash infra/test.sh -s tests/e2e/test_fuzz.py tests/e2e/test_fuzz_frames.py
