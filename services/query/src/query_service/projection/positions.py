@@ -29,11 +29,7 @@ class AppliedPositions:
         if position is None or position <= self.low:
             return
         if position == self.low + 1:
-            self.low = position
-            while self.low + 1 in self._ahead:
-                self._ahead.remove(self.low + 1)
-                self.low += 1
-            self._moved_at = time.monotonic()
+            self._move_to(position)
         elif len(self._ahead) < MAX_AHEAD:
             self._ahead.add(position)
         else:
@@ -42,10 +38,16 @@ class AppliedPositions:
     def reset(self, start: int) -> None:
         """Begin again at ``start`` (a catch-up reached it, or a new generation began there)."""
         if start > self.low:
-            self.low = start
             self._ahead = {p for p in self._ahead if p > start}
-            self.applied(start)  # joins what was ahead
-            self._moved_at = time.monotonic()
+            self._move_to(start)
+
+    def _move_to(self, position: int) -> None:
+        """The mark at ``position``, then over what was applied ahead of it without a hole."""
+        self.low = position
+        while self.low + 1 in self._ahead:
+            self._ahead.remove(self.low + 1)
+            self.low += 1
+        self._moved_at = time.monotonic()
 
     def holed_for(self) -> float:
         """Seconds the mark has been stuck below events already applied (0 when there is no hole)."""
