@@ -112,26 +112,30 @@ class CatchUp:
         self.progress.done = True
         log.info("%s (%d events read)", self.progress.describe(), self.progress.position - start)
 
-    async def _page(self, after: int, size: int = PAGE) -> int:
-        """Read and apply the events after ``after``; how many there were."""
+    async def _page(self, after: int, size: int = PAGE, *, batched: bool = True) -> int:
+        """Read and apply the events after ``after``; how many there were. ``batched``: in few
+        writes (read_model/batches.py), only while no query reads the model."""
         page = await self._read_all(after, size)
         self.progress.head = page.head
         metrics.CATCH_UP_HEAD.set(page.head)
-        await self._apply(page.events)
+        await self._apply(page.events, batched)
         if page.events:
             last = page.events[-1].position
             self.progress.position = last if last is not None else after + len(page.events)
         metrics.CATCH_UP_EVENTS.inc(len(page.events))
         return len(page.events)
 
-    async def _apply(self, events: list[EventEnvelope]) -> None:
-        """Each document owner's events in order, the owners side by side (Projector.handle keeps
-        each owner's writers one at a time)."""
+    async def _apply(self, events: list[EventEnvelope], batched: bool) -> None:
+        """Each document owner's events in order, the owners side by side (the projector keeps each
+        owner's writers one at a time)."""
         owners: dict[object, list[EventEnvelope]] = {}
         for envelope in events:
             owners.setdefault(document_owner(envelope), []).append(envelope)
 
         async def in_order(owned: list[EventEnvelope]) -> None:
+            if batched:
+                await self._projector.handle_batch(owned)
+                return
             for envelope in owned:
                 await self._projector.handle(envelope)
 
@@ -145,7 +149,7 @@ class CatchUp:
             await first_of([stopped], SAVE_SECONDS)
             try:
                 if self._filling(sole):
-                    await self._page(self._positions.low, FILL_PAGE)
+                    await self._page(self._positions.low, FILL_PAGE, batched=False)
                 await self._save()
             except TRANSIENT as error:
                 log.warning("keeping the checkpoint failed, trying again: %r", error)

@@ -22,6 +22,13 @@ class DocumentChange:
     fields: dict[str, Any] = field(default_factory=dict)
     numbered: "Numbered | None" = None
     shared: bool = False
+    after: int | None = None
+    """The gate the document must be at, when not ``version - 1``: several consecutive changes of one
+    document made one (read_model/batches.py)."""
+
+    @property
+    def expected(self) -> int:
+        return self.version - 1 if self.after is None else self.after
 
 
 @dataclass(frozen=True)

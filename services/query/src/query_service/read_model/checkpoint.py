@@ -25,9 +25,7 @@ async def load(db: AsyncDatabase[Document], generation: int) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-async def save(
-    db: AsyncDatabase[Document], generation: int, position: int, *, create: bool = False
-) -> None:
+async def save(db: AsyncDatabase[Document], generation: int, position: int, *, create: bool = False) -> None:
     """Move the checkpoint forward to ``position`` (never back). Only with ``create`` (a catch-up or a
     rebuild that reached it) is a missing checkpoint made: a read database dropped under a running
     service must not get back a checkpoint that vouches for documents it lost."""

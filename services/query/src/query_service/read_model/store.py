@@ -92,6 +92,10 @@ class ReadStore:
     def _collection(self, name: str) -> AsyncCollection[Document]:
         return self.db[layout.named(name, self.generation)]
 
+    def collection(self, name: str) -> AsyncCollection[Document]:
+        """This generation's collection ``name`` (layout's names)."""
+        return self._collection(name)
+
     async def ensure_indexes(self) -> None:
         for collection, keys in layout.INDEXES:
             await self._collection(collection).create_index(keys)
@@ -116,11 +120,9 @@ class ReadStore:
         collection = self._collection(change.collection)
         fields = {**change.fields, **await self.lists.fields(change), change.gate: change.version}
         update = {"$set": fields}
-        if change.version == 1:
+        if change.expected == 0:
             return await self._create(change, update)
-        result = await collection.update_one(
-            {layout.ID: change.doc_id, change.gate: change.version - 1}, update
-        )
+        result = await collection.update_one({layout.ID: change.doc_id, change.gate: change.expected}, update)
         if result.matched_count:
             return Applied.APPLIED
         current = await self.version(change.collection, change.doc_id, change.gate)
@@ -134,7 +136,7 @@ class ReadStore:
         if change.shared and (await collection.update_one(where, update)).matched_count:
             return Applied.APPLIED
         try:
-            await collection.insert_one({layout.ID: change.doc_id, **_nested(update["$set"])})
+            await collection.insert_one({layout.ID: change.doc_id, **nested(update["$set"])})
             return Applied.APPLIED
         except DuplicateKeyError:
             pass
@@ -194,7 +196,7 @@ class ReadStore:
         return first_of(docs, limit, layout.ID, layout.customer_view)
 
 
-def _nested(fields: Document) -> Document:
+def nested(fields: Document) -> Document:
     """Dotted paths as nested documents, for an insert: {"a.b": 1} -> {"a": {"b": 1}}."""
     doc: Document = {}
     for path, value in fields.items():
