@@ -200,3 +200,16 @@ def test_a_deposit_beyond_the_balance_ceiling_is_refused() -> None:
     full = account(DESTINATION, BOB, balance=str(MAX_BALANCE))
     with pytest.raises(InvalidValue):
         decide_account(full, Deposit(account_id=DESTINATION, amount="0.01"), DESTINATION)
+
+
+def test_a_transfers_refund_is_taken_even_past_the_ceiling_it_was_under_before_the_debit() -> None:
+    # The source filled up between the debit and the refund: refusing the refund would leave the
+    # money nowhere (found by tests/faults/test_transfer_money.py's author; a credit is still refused).
+    full = account(SOURCE, ALICE, balance=str(MAX_BALANCE))
+    refund = TransferLeg(transfer_id=uuid4(), counterpart=DESTINATION, step="refund")
+    (refunded,) = decide_account(full, Deposit(account_id=SOURCE, amount="5", transfer=refund), SOURCE)
+    assert isinstance(refunded, MoneyDeposited)
+    assert refunded.balance == MAX_BALANCE + 5
+    credit = TransferLeg(transfer_id=uuid4(), counterpart=SOURCE, step="credit")
+    with pytest.raises(InvalidValue):
+        decide_account(full, Deposit(account_id=SOURCE, amount="5", transfer=credit), SOURCE)

@@ -24,6 +24,7 @@ from cqrs_contracts import (
     Withdraw,
 )
 from cqrs_contracts.money import MAX_AMOUNT, in_currency
+from cqrs_contracts.transfers import REFUND
 
 # The read model embeds every account in its customer's document (MongoDB: 16 MB at most), and the
 # customer view lists them all: a bound keeps both small. Raise it only with the view paged.
@@ -54,7 +55,7 @@ def decide(state: Account | None, command: AccountCommand, stream_id: UUID) -> l
         raise NotFound(f"account {stream_id} does not exist")
     amount = _amount(command.amount, state.currency)
     if isinstance(command, Deposit):
-        if state.balance + amount > MAX_BALANCE:
+        if state.balance + amount > MAX_BALANCE and not _refund(command):
             raise InvalidValue(
                 f"account {state.id} holds at most {MAX_BALANCE} {state.currency}: "
                 f"the balance is {state.balance}",
@@ -69,6 +70,12 @@ def decide(state: Account | None, command: AccountCommand, stream_id: UUID) -> l
             )
         return [_moved(MoneyWithdrawn, state, command, amount, state.balance - amount)]
     assert_never(command)
+
+
+def _refund(command: Deposit) -> bool:
+    """A transfer's refund puts back money that left this account: it must never be refused, or the
+    money would be nowhere (the source filled up meanwhile: tests/unit/test_account_decider.py)."""
+    return command.transfer is not None and command.transfer.step == REFUND
 
 
 def check_room(customer_id: UUID, accounts: int) -> None:
