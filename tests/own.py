@@ -8,11 +8,13 @@ async with own_resources(servers, {"CQRS_RETRY_ATTEMPTS": "3"}, proxied=True) as
 """
 
 import asyncio
+import json
 import sys
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from tests.pair import ROOT, Service, settings, start, wait_ready
@@ -106,3 +108,15 @@ async def _proxy_to(url: str) -> AsyncIterator[tuple[int, asyncio.subprocess.Pro
     finally:
         process.terminate()
         await process.wait()
+
+
+async def verified(own: Own) -> dict[str, Any]:
+    """`cqrs projection verify --json`, as an operator runs it with the pair's settings; it must pass."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "cqrs_shared.cli", "projection", "verify", "--json", env=own.env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode == 0, out.decode() + err.decode()
+    found: dict[str, Any] = json.loads(out)
+    return found

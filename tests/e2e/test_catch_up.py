@@ -6,7 +6,6 @@ as missing until an operator ran `cqrs projection rebuild`.
 
 import asyncio
 import json
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from cqrs_client.messaging import topology
 from cqrs_contracts import CreateCustomer, CustomerCreated, ErrorCode, GetAccount, GetCustomer
 from tests.builders import accepted, envelope, insert_events, insert_streams, savings
 from tests.own import Own, own_resources, running
+from tests.own import verified as own_verified
 from tests.pair import Service, start, wait_ready
 from tests.resources import Servers
 from tests.waiting import until
@@ -75,16 +75,6 @@ async def readiness(service: Service) -> dict[str, Any]:
         return found
 
 
-async def cqrs_verify(own: Own) -> str:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "cqrs_shared.cli", "projection", "verify", "--json", env=own.env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(process.communicate(), 120)
-    assert process.returncode == 0, out.decode() + err.decode()
-    return out.decode()
-
-
 async def test_an_empty_read_model_beside_a_history_catches_up_before_it_reports_ready(
     own: Own, tmp_path: Path
 ) -> None:
@@ -121,7 +111,7 @@ async def test_an_empty_read_model_beside_a_history_catches_up_before_it_reports
             assert (
                 await client.ask(GetCustomer(customer_id=created.id, token=created.token))
             ).name == "Newer"
-        verified = json.loads(await cqrs_verify(own))
+        verified = await own_verified(own)
         assert verified["differences"] == [], verified
         assert verified["checked"] >= 2 * CUSTOMERS + 1
     finally:

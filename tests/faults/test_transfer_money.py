@@ -19,7 +19,6 @@ wait, it proves:
 
 import asyncio
 import json
-import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -52,7 +51,7 @@ from cqrs_contracts import (
 from cqrs_contracts.money import MAX_AMOUNT
 from tests.faults.chaos import Chaos
 from tests.faults.transfer_plans import Figures, Group, Move, Plan, plans
-from tests.own import Own, own_resources, running
+from tests.own import Own, own_resources, running, verified
 from tests.resources import Servers
 from tests.waiting import until
 
@@ -356,18 +355,6 @@ async def _connected(dsn: str) -> AsyncIterator[asyncpg.Connection]:
         await conn.close()
 
 
-async def verify(own: Own) -> dict[str, Any]:
-    """`cqrs projection verify --json`, as an operator runs it, with the pair's settings."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "cqrs_shared.cli", "projection", "verify", "--json", env=own.env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(process.communicate(), 120)
-    assert process.returncode == 0, out.decode() + err.decode()
-    verified: dict[str, Any] = json.loads(out)
-    return verified
-
-
 async def test_money_is_never_created_or_lost_while_the_pair_is_killed_and_cut(under: Under) -> None:
     figures = under.figures
 
@@ -389,9 +376,9 @@ async def test_money_is_never_created_or_lost_while_the_pair_is_killed_and_cut(u
 
     began = time.monotonic()
     await asyncio.to_thread(property_holds)
-    verified = await verify(under.own)
-    print(f"\nmoney is conserved in {time.monotonic() - began:.0f} s: {figures}; verify: {verified}")
-    assert verified["differences"] == [], verified
+    verify = await verified(under.own)
+    print(f"\nmoney is conserved in {time.monotonic() - began:.0f} s: {figures}; verify: {verify}")
+    assert verify["differences"] == [], verify
     assert figures.examples == EXAMPLES
     assert figures.transfers == figures.completed + figures.failed
     assert figures.moves >= 200, figures
