@@ -35,18 +35,20 @@ from cqrs_contracts import (
     GetAccount,
     GetCustomer,
     GetProjectionStatus,
+    ListStreams,
     OpenAccount,
+    ReadAll,
     RebuildReadModel,
     TransferMoney,
     VerifyStream,
 )
-from cqrs_contracts.base import Answered
+from cqrs_contracts.base import Answered, Contract
 from cqrs_shared.cli.exits import EXIT_NOT_FOUND, EXIT_REJECTED
 from cqrs_shared.messaging import dlq
 from cqrs_shared.messaging.access import Bounds
 from tests.access import RoleUser, as_user, bound_queues, broker_ctl, connected_users, role_users
 from tests.builders import accepted, rejected
-from tests.e2e.raw import Raw, raw_channel
+from tests.e2e.raw import Raw, find_dead_letter, raw_channel
 from tests.faults.supervised import make_run
 from tests.own import Own, own_resources, running
 from tests.pair import Cli, Service
@@ -208,6 +210,11 @@ async def test_a_transfer_completes_with_the_command_service_as_its_role(roles: 
         ("client", publish("", topology.EVENT_QUEUE), "access to exchange 'amq.default'"),
         ("client", publish("", topology.COMMAND_QUEUE), "access to exchange 'amq.default'"),
         ("client", publish("", topology.OPERATIONS_QUEUE), "access to exchange 'amq.default'"),
+        (
+            "client",
+            publish(topology.STREAMS_EXCHANGE, topology.STREAM_QUEUE),
+            "access to exchange 'cqrs.streams'",
+        ),
         ("client", consume(topology.COMMAND_QUEUE), "access to queue 'command-service.commands'"),
         ("client", publish(topology.COMMANDS_EXCHANGE, "DropTables"), "access to topic 'DropTables'"),
         (
@@ -547,6 +554,9 @@ OTHER_SUBSCRIBER = topology.subscriber_queue("someone-else")
             "access to exchange 'cqrs.events'",
         ),
         (_as_subscriber(publish("", topology.COMMAND_QUEUE)), "access to exchange 'amq.default'"),
+        (_as_subscriber(publish("", topology.STREAM_QUEUE)), "access to exchange 'amq.default'"),
+        # cqrs.streams is a door to the stream queue only: no taking others' requests off it.
+        (_bind(topology.STREAMS_EXCHANGE, topology.STREAM_QUEUE), "access to exchange 'cqrs.streams'"),
         (_publish_to_own, "access to exchange 'amq.default'"),
         (_bind(topology.EVENTS_EXCHANGE, "#"), "access to topic '#'"),
         (_bind(topology.EVENTS_EXCHANGE, "ledger.*"), "access to topic 'ledger.*'"),
@@ -565,6 +575,58 @@ async def test_the_broker_refuses_a_subscriber_all_but_its_own_queues_and_the_ev
     said = await refusal(subscriber.url, lambda channel: act(channel, subscriber.queue))
     assert "ACCESS_REFUSED" in said, said
     assert what in said, said
+
+
+async def stream_read(user: RoleUser, request: Contract) -> tuple[str, dict[str, Any]]:
+    """``request`` through cqrs.streams as ``user`` (its user_id, which the broker checks), the
+    reply by direct reply-to: its correlation id, and the reply."""
+    connection = await aio_pika.connect(user.url)
+    async with connection:
+        channel = await connection.channel()
+        replies: asyncio.Queue[bytes] = asyncio.Queue()
+
+        async def take(message: AbstractIncomingMessage) -> None:
+            await replies.put(message.body)
+
+        await (await channel.declare_queue(topology.DIRECT_REPLY_TO, passive=True)).consume(take, no_ack=True)
+        correlation_id = str(uuid4())
+        message = aio_pika.Message(
+            request.model_dump_json().encode(),
+            message_id=str(uuid4()),
+            type=str(type(request).model_fields["type"].default),
+            correlation_id=correlation_id,
+            reply_to=topology.DIRECT_REPLY_TO,
+            user_id=user.name,
+        )
+        streams = await channel.get_exchange(topology.STREAMS_EXCHANGE)
+        await streams.publish(message, routing_key=topology.STREAM_QUEUE)
+        async with asyncio.timeout(10):
+            return correlation_id, json.loads(await replies.get())
+
+
+@pytest.mark.parametrize("request_", [ReadAll(), ListStreams()], ids=["ReadAll", "ListStreams"])
+async def test_a_subscriber_who_is_no_event_reader_is_refused_the_event_store_with_a_structured_error(
+    roles: Roles, request_: Contract
+) -> None:
+    """The subscriber role may write to cqrs.streams (to catch up), but a ReadAll answers every event
+    of every stream: the command side answers only the users in CQRS_EVENT_READERS (none here)."""
+    async with CqrsClient.connect(roles.url("client"), timeout=10) as client:
+        accepted(await client.send(CreateCustomer(name="Not For Strangers", locale="en")))
+    subscriber = roles.users["subscriber"]
+    correlation_id, reply = await stream_read(subscriber, request_)
+    assert reply == {
+        "status": "error",
+        "error": {
+            "code": "forbidden",
+            "message": f"user {subscriber.name!r} may not read the event store (CQRS_EVENT_READERS)",
+            "fields": {},
+        },
+    }
+    async with raw_channel(roles.own.amqp_url) as admin:
+        streams_dlq = topology.dead_letter_queue(topology.STREAM_QUEUE)
+        dead = await find_dead_letter(admin.channel, streams_dlq, correlation_id)
+    assert dead.headers["x-error-code"] == "forbidden"
+    assert dead.headers[SENDER_HEADER] == subscriber.name
 
 
 async def test_make_run_connects_each_service_as_its_role(servers: Servers, tmp_path: Path) -> None:

@@ -1,7 +1,10 @@
 """The example subscribers (examples/) as subscriber users of the pair: they see each event the pair
 publishes, each once in effect, also when it is delivered again; the Python one reads an old schema,
-notes a gap, and dead-letters what it cannot read."""
+notes a gap, and dead-letters what it cannot read; started from position 0 it catches up with what
+was committed before it existed (ReadAll), then follows live, and remembers its position; a user
+the command side does not list as an event reader is refused the history."""
 
+import asyncio
 import json
 import os
 import shutil
@@ -33,6 +36,7 @@ from cqrs_contracts import (
 )
 from tests.access import RoleUser, role_users
 from tests.builders import accepted
+from tests.own import own_resources, running
 from tests.pair import ROOT, Pair
 from tests.programs import Line, Program, program
 from tests.resources import Servers
@@ -43,20 +47,34 @@ PYTHON_SUBSCRIBER = ROOT / "examples" / "python_subscriber" / "subscriber.py"
 NODE_SUBSCRIBER = ROOT / "examples" / "node_subscriber"
 
 
+# Subscriber users: one per example, one that starts late (its queue made after the events it must
+# see), one the command side does not list as an event reader (CQRS_EVENT_READERS).
+SUBSCRIBERS = {"python": "subscriber", "node": "subscriber", "late": "subscriber", "stranger": "subscriber"}
+READERS = ("python", "late")
+
+
 @pytest.fixture(scope="module")
-async def subscribers(servers: Servers, pair: Pair) -> AsyncIterator[dict[str, RoleUser]]:
-    """A subscriber user for each example on the pair's vhost, granted as `cqrs broker grant` says;
-    afterwards their queues go too, lest they fill up with the events of the tests that follow."""
-    vhost = pair.env["CQRS_RABBITMQ_URL"]
-    with role_users(servers.rabbitmq, vhost, {"python": "subscriber", "node": "subscriber"}) as users:
-        yield users
-    connection = await aio_pika.connect(vhost)
-    async with connection:
-        channel = await connection.channel()
-        for user in users.values():
-            for queue in (user.queue, topology.subscriber_queue(user.name, "dlq")):
-                await channel.queue_delete(queue)
-            await channel.exchange_delete(topology.subscriber_queue(user.name, "dlx"))
+async def paired(
+    servers: Servers, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[tuple[Pair, dict[str, RoleUser]]]:
+    """A pair of this module's own (its vhost and databases go with it), and the subscriber users,
+    granted as `cqrs broker grant` says; the command side answers the history to READERS only."""
+    async with own_resources(servers) as own:
+        with role_users(servers.rabbitmq, own.amqp_url, SUBSCRIBERS) as users:
+            readers = json.dumps([users[label].name for label in READERS])
+            logs = tmp_path_factory.mktemp("examples")
+            async with running({**own.env, "CQRS_EVENT_READERS": readers}, logs, clean_exit=True) as both:
+                yield Pair(own.env, both.command, both.query, own.dsn, logs), users
+
+
+@pytest.fixture(scope="module")
+def pair(paired: tuple[Pair, dict[str, RoleUser]]) -> Pair:
+    return paired[0]
+
+
+@pytest.fixture(scope="module")
+def subscribers(paired: tuple[Pair, dict[str, RoleUser]]) -> dict[str, RoleUser]:
+    return paired[1]
 
 
 @pytest.fixture
@@ -236,6 +254,62 @@ async def test_the_python_subscriber_reads_an_old_schema_notes_a_gap_and_dead_le
         return sorted(dead) == sorted(sent)
 
     await until(both, what="both in the subscriber's dead-letter queue")
+
+
+def from_history(program: Program, *streams: UUID) -> list[tuple[str, int, str]]:
+    lines = of_streams(program, *streams)
+    return [(line["type"], line["version"], line["outcome"]) for line in lines if line["from"] == "history"]
+
+
+async def test_the_python_subscriber_started_from_position_0_sees_what_was_committed_before_it_existed(
+    pair: Pair, subscribers: dict[str, RoleUser], tmp_path: Path
+) -> None:
+    """Its user's queue does not exist yet: what was committed before reaches it only by ReadAll."""
+    user, database = subscribers["late"], tmp_path / "late.sqlite3"
+    async with CqrsClient.connect(pair.env["CQRS_RABBITMQ_URL"], timeout=10) as client:
+        customer = accepted(await client.send(CreateCustomer(name="Before", locale="en")))
+        account = accepted(await client.send(OpenAccount(customer_id=customer.id, currency="EUR")))
+        accepted(await client.send(Deposit(account_id=account.id, amount=Decimal("5.00"))))
+        async with python_subscriber(pair, user, database) as run:
+            caught = await run.line(lambda line: "caught_up" in line, what="caught up")
+            await run.line(lambda line: line.get("ready") == user.queue, what="ready")
+            accepted(await client.send(Deposit(account_id=account.id, amount=Decimal("2.50"))))
+            third = (str(account.id), 3)
+            live = await run.line(lambda line: (line.get("stream_id"), line.get("version")) == third)
+            assert await run.stop() == 0, run.output()
+        # Started again on its database: it reads the history after its position, and nothing before.
+        async with python_subscriber(pair, user, database) as rerun:
+            again = await rerun.line(lambda line: "caught_up" in line, what="caught up again")
+    assert run.lines[0] == {"catching_up": 0}
+    assert from_history(run, customer.id, account.id) == [
+        ("CustomerCreated", 1, "applied"),
+        ("AccountOpened", 1, "applied"),
+        ("MoneyDeposited", 2, "applied"),
+    ]
+    read = [line for line in run.lines if line.get("from") == "history" and "position" in line]
+    positions = [line["position"] for line in read]
+    assert positions == list(range(1, len(positions) + 1))  # from 1, gap-free, in commit order
+    assert caught == {"caught_up": positions[-1], "head": positions[-1]}
+    assert (live["outcome"], live["from"], live["totals"]) == ("applied", "live", {"EUR": "7.50"})
+    assert live["position"] > caught["caught_up"]
+    assert rerun.lines[0] == {"catching_up": live["position"]}
+    assert again["caught_up"] == again["head"] >= live["position"]
+    assert from_history(rerun, customer.id, account.id) == []
+
+
+async def test_the_python_subscriber_of_a_user_who_is_no_event_reader_is_refused_the_history(
+    pair: Pair, subscribers: dict[str, RoleUser], tmp_path: Path
+) -> None:
+    user = subscribers["stranger"]
+    async with python_subscriber(pair, user, tmp_path / "stranger.sqlite3") as run:
+        refused = await run.line(about("outcome", "not caught up"), what="the refusal")
+        async with asyncio.timeout(15):
+            assert await run.process.wait() == 1, run.output()  # it stops by itself
+    assert refused["code"] == "forbidden"
+    assert refused["reason"] == (
+        f"forbidden: user {user.name!r} may not read the event store (CQRS_EVENT_READERS)"
+    )
+    assert not any("ready" in line for line in run.lines)
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,7 @@ ALL_QUEUES = [
     for queue in (
         topology.COMMAND_QUEUE,
         topology.STREAM_QUEUE,
+        topology.TRANSFER_QUEUE,
         topology.EVENT_QUEUE,
         topology.QUERY_QUEUE,
         topology.OPERATIONS_QUEUE,

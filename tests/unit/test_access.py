@@ -263,6 +263,19 @@ def test_a_subscriber_reads_the_events_exchange_and_writes_to_none_of_the_pairs(
     assert role.tags == ()
 
 
+def test_a_subscriber_sends_stream_reads_to_the_stream_queues_own_exchange_only() -> None:
+    """cqrs.streams reaches command-service.streams alone (the command service binds it); the
+    default exchange would reach every queue by name, and a subscriber may not bind cqrs.streams to
+    a queue of its own to take others' requests."""
+    role, command = subscriber("ledger"), ROLES["command"]
+    assert allows(role.write, topology.STREAMS_EXCHANGE)
+    assert not allows(role.read, topology.STREAMS_EXCHANGE)
+    assert not allows(role.configure, topology.STREAMS_EXCHANGE)
+    assert allows(command.configure, topology.STREAMS_EXCHANGE)  # declares it
+    assert allows(command.read, topology.STREAMS_EXCHANGE)  # binds its stream queue to it
+    assert not any(allows(ROLES[name].write, topology.STREAMS_EXCHANGE) for name in ("client", "query"))
+
+
 @pytest.mark.parametrize(
     ("key", "allowed"),
     [
@@ -305,7 +318,7 @@ def test_cqrs_broker_grant_subscriber_prints_the_users_own_queues(capsys: pytest
     assert capsys.readouterr().out.splitlines() == [
         "rabbitmqctl set_user_tags ledger",
         "rabbitmqctl set_permissions -p v ledger '^subscriber\\.ledger(\\..+)?$' "
-        "'^subscriber\\.ledger(\\..+)?$' '^(cqrs\\.events|subscriber\\.ledger(\\..+)?)$'",
+        "'^(cqrs\\.streams|subscriber\\.ledger(\\..+)?)$' '^(cqrs\\.events|subscriber\\.ledger(\\..+)?)$'",
         "rabbitmqctl set_topic_permissions -p v ledger cqrs.events '^$' "
         "'^(customer|account|transfer)\\.([a-z_]+|\\*|#)$'",
     ]

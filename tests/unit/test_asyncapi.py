@@ -93,3 +93,23 @@ def test_the_servers_and_every_channel_name_the_pairs_vhost() -> None:
     for server in doc["servers"].values():
         (reference,) = server["security"]
         assert reference["$ref"].rsplit("/", 1)[-1] in schemes
+
+
+def test_the_document_names_the_transfer_process_managers_queue_and_the_catch_up_read() -> None:
+    doc = document()
+    advance = doc["operations"]["advanceTransfer"]
+    taken = {message["$ref"].rsplit("/", 1)[-1] for message in advance["messages"]}
+    assert taken == {
+        "TransferRequested",
+        "TransferDebited",
+        "TransferCompleted",
+        "TransferFailed",
+        "MoneyDeposited",
+        "MoneyWithdrawn",
+    }
+    assert topology.TRANSFER_QUEUE in advance["summary"]
+    assert topology.TRANSFER_QUEUE in doc["channels"]["deadLetters"]["parameters"]["queue"]["enum"]
+    assert "ReadAll" in doc["channels"]["streams"]["messages"]
+    [answer, _] = doc["operations"]["answerReadAll"]["reply"]["messages"]
+    assert answer["$ref"].endswith("QueryOk.PositionedEvents")
+    assert topology.STREAMS_EXCHANGE in doc["channels"]["streams"]["description"]

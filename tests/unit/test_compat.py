@@ -110,6 +110,17 @@ def test_a_new_error_code_is_fine_for_readers_too() -> None:
     assert changes(old, new) == ['A: payload.code: value(s) no longer taken: "a"']
 
 
+def test_a_new_stream_type_is_fine_for_readers_too_also_where_the_old_document_had_it_inline() -> None:
+    """Readers set a stream type they do not know aside (contracts: events.unreadable, StreamList);
+    before stream types were one named schema, each field had them inline."""
+    old = api(("A",), A=obj(kind={"type": "string", "enum": ["customer", "account"]}))
+    new = api(("A",), A=obj(kind={"$ref": "#/components/schemas/StreamType"}))
+    new["components"]["schemas"]["StreamType"] = {"type": "string", "enum": ["customer", "account", "x"]}
+    assert changes(old, new) == []
+    new["components"]["schemas"]["StreamType"]["enum"] = ["customer", "x"]
+    assert changes(old, new) == ['A: payload.kind: value(s) no longer taken: "account"']
+
+
 def test_a_changed_const_breaks() -> None:
     old, new = obj(type={"const": "A", "type": "string"}), obj(type={"const": "B", "type": "string"})
     assert changes(api(A=old), api(A=new)) == [

@@ -16,12 +16,13 @@ from cqrs_client.messaging.topology import (
     EVENT_QUEUE,
     QUERY_QUEUE,
     STREAM_QUEUE,
+    TRANSFER_QUEUE,
     dead_letter_queue,
     event_partition,
     retry_queue,
 )
-from cqrs_contracts import CreateCustomer, CustomerCreated, GetCustomer, ListStreams
-from cqrs_shared.messaging.dlq import MAX_JUDGED_BYTES, DeadLetter, refusal
+from cqrs_contracts import CreateCustomer, CustomerCreated, GetCustomer, ListStreams, ReadAll
+from cqrs_shared.messaging.dlq import MAX_JUDGED_BYTES, DeadLetter, dead_letter_queues, refusal
 from tests.builders import envelope
 
 COMMAND = CreateCustomer(name="Ada", locale="en").model_dump_json().encode()
@@ -130,6 +131,18 @@ def test_every_kind_of_message_goes_back_to_its_own_queue() -> None:
     assert refusal(letter(query, {}, queue=QUERY_QUEUE, type_="GetCustomer")) is None
     assert refusal(letter(EVENT, {}, queue=EVENT_QUEUE, type_="CustomerCreated")) is None
     assert refusal(letter(EVENT, {}, queue=event_partition(0))) is None
+    read_all = ReadAll().model_dump_json().encode()
+    assert refusal(letter(read_all, {}, queue=STREAM_QUEUE, type_="ReadAll")) is None
+
+
+def test_the_transfer_process_managers_dead_letters_are_known_and_go_back_to_its_queue() -> None:
+    """command-service.transfers takes event envelopes, as the query service's event queue does."""
+    assert dead_letter_queues(TRANSFER_QUEUE) == [dead_letter_queue(TRANSFER_QUEUE)]
+    assert dead_letter_queue(TRANSFER_QUEUE) in dead_letter_queues(None)
+    assert refusal(letter(EVENT, {}, queue=TRANSFER_QUEUE, type_="CustomerCreated")) is None
+    why = refusal(letter(COMMAND, {}, queue=TRANSFER_QUEUE))
+    assert why is not None
+    assert why.startswith(f'not a message of {TRANSFER_QUEUE}: the body names no "type" in its "event"')
 
 
 def test_a_type_property_that_names_another_message_than_the_body_is_refused() -> None:

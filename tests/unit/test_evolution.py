@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from cqrs_client.errors import UnsupportedSchema
-from cqrs_contracts import CustomerView, Deposit, EventEnvelope, MoneyDeposited
+from cqrs_contracts import CustomerView, Deposit, EventEnvelope, MoneyDeposited, StreamList
 from cqrs_contracts.base import ErrorCode
 from cqrs_contracts.events import unreadable
 from cqrs_contracts.evolution import NewerSchema, upcast
@@ -85,6 +85,17 @@ def test_an_event_newer_than_the_reader_is_refused_not_misread() -> None:
 def test_an_event_type_the_reader_does_not_know_waits_for_a_newer_reader() -> None:
     body = {**_v1_deposit(), "event": {"type": "AccountClosed", "account_id": str(uuid4())}}
     assert unreadable(body) == "event type 'AccountClosed' is unknown to this reader"
+
+
+def test_a_stream_type_the_reader_does_not_know_waits_for_a_newer_reader_and_is_skipped_in_a_list() -> None:
+    """Stream types are an open set (docs/evolution.md): a new one is no reason to refuse a page."""
+    body = {**_v1_deposit(), "stream_type": "ledger"}
+    assert unreadable(body) == "stream type 'ledger' is unknown to this reader"
+    known = {"stream_type": "account", "stream_id": str(uuid4()), "version": 2}
+    page = StreamList.model_validate(
+        {"streams": [{**known, "stream_type": "ledger"}, known], "next": None, "total": 2}
+    )
+    assert [ref.stream_type for ref in page.streams] == ["account"]
 
 
 def test_upcasting_steps_up_one_version_at_a_time() -> None:

@@ -86,12 +86,13 @@ from cqrs_contracts.replies import (
     QueryFailed,
     QueryOk,
 )
-from cqrs_contracts.streams import ACCOUNT, CUSTOMER, TRANSFER, StreamType
+from cqrs_contracts.streams import ACCOUNT, CUSTOMER, STREAM_TYPES, TRANSFER, StreamType
 from cqrs_contracts.transfers import TransferLeg, TransferStep
 
 __all__ = [
     "ACCOUNT",
     "CUSTOMER",
+    "STREAM_TYPES",
     "TRANSFER",
     "AccountCommand",
     "AccountEvent",

@@ -9,7 +9,7 @@ from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, mod
 from cqrs_contracts.base import Tolerant
 from cqrs_contracts.evolution import NewerSchema, upcast
 from cqrs_contracts.money import Balance
-from cqrs_contracts.streams import StreamType
+from cqrs_contracts.streams import STREAM_TYPES, StreamType
 from cqrs_contracts.transfers import TransferLeg
 from cqrs_contracts.values import Reference
 
@@ -165,12 +165,15 @@ EVENT_VERSIONS = {str(model.model_fields["type"].default): model.SCHEMA_VERSION 
 
 def unreadable(body: Any) -> str | None:
     """Why this reader cannot read the event envelope ``body`` yet (a newer schema version, or an
-    event type it does not know), or None. Such an event waits for a newer reader."""
+    event type or stream type it does not know), or None. Such an event waits for a newer reader."""
     if not isinstance(body, dict) or not isinstance(body.get("event"), dict):
         return None
     event_type = body["event"].get("type")
     if isinstance(event_type, str) and event_type not in EVENT_VERSIONS:
-        return f"event type {event_type!r} is unknown to this reader"
+        return f"event type {event_type[:100]!r} is unknown to this reader"
+    stream_type = body.get("stream_type")
+    if isinstance(stream_type, str) and stream_type not in STREAM_TYPES:
+        return f"stream type {stream_type[:100]!r} is unknown to this reader"
     try:
         upcast(body["event"], body.get(SCHEMA_KEY, 1), EVENT_VERSIONS)
     except NewerSchema as error:

@@ -1,17 +1,17 @@
 """Queries to the query service (and the command side's stream read), with their results."""
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from cqrs_contracts.base import MAX_CURSOR_LENGTH, MAX_VERSION, Answered, Contract, Tolerant
 from cqrs_contracts.consistency import Token
 from cqrs_contracts.events import EventEnvelope
 from cqrs_contracts.money import Balance
 from cqrs_contracts.projection import GetProjectionStatus, RebuildReadModel, VerifyStream
-from cqrs_contracts.streams import StreamType
+from cqrs_contracts.streams import STREAM_TYPES, StreamType
 
 MAX_PAGE = 500
 PageSize = Annotated[int, Field(ge=1, le=MAX_PAGE)]
@@ -191,9 +191,24 @@ class StreamRef(Tolerant):
 
 
 class StreamList(Tolerant):
+    """A page of the streams. A stream of a kind this reader does not know is skipped, not refused
+    (stream types are an open set: docs/evolution.md); ``next`` pages on all the same."""
+
     streams: list[StreamRef]
     next: UUID | None = Field(description="pass back as `after` for the next page; none after the last")
     total: int | None = Field(default=None, description="how many streams there are (on the first page)")
+
+    @field_validator("streams", mode="before")
+    @classmethod
+    def _known_kinds(cls, streams: Any) -> Any:
+        if not isinstance(streams, list):
+            return streams
+        return [ref for ref in streams if not _unknown_kind(ref)]
+
+
+def _unknown_kind(ref: Any) -> bool:
+    kind = ref.get("stream_type") if isinstance(ref, dict) else None
+    return isinstance(kind, str) and kind not in STREAM_TYPES
 
 
 class ListStreams(Contract, Answered[StreamList]):

@@ -76,7 +76,11 @@ async def serve(settings: CommandSettings, stopped: asyncio.Event) -> None:
                 error_reply=command_error,
                 retry=settings.retry_policy(),
             ),
-            consume(streams, partial(on_read_stream, store=store), types=STREAM_READS.types),
+            consume(
+                streams,
+                partial(on_read_stream, store=store, readers=frozenset(settings.event_readers)),
+                types=STREAM_READS.types,
+            ),
         ):
             log.info("command service ready")
             try:
@@ -110,7 +114,7 @@ async def _queues(
     channel = await open_channel(stack, connection, prefetch=settings.prefetch)
     kind = settings.queue_kind()
     _, commands = await topology.declare_commands(channel, kind, settings.retry_policy().delays())
-    return commands, await topology.declare_queue(channel, topology.STREAM_QUEUE, kind)
+    return commands, await topology.declare_stream_queue(channel, kind)
 
 
 async def _transfers(

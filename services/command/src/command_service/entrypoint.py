@@ -7,7 +7,7 @@ from command_service.ports import EventStore
 from command_service.routes import route_of
 from cqrs_client.errors import InvalidMessage, MessageError
 from cqrs_client.messaging.envelope import Delivery
-from cqrs_client.messaging.topology import COMMANDS_EXCHANGE
+from cqrs_client.messaging.topology import COMMANDS_EXCHANGE, STREAMS_EXCHANGE
 from cqrs_contracts import (
     Command,
     CommandRejected,
@@ -83,10 +83,15 @@ def _process_only(command: Command) -> str | None:
     return None
 
 
-async def on_read_stream(delivery: Delivery, store: EventStore) -> Outcome:
+async def on_read_stream(delivery: Delivery, store: EventStore, readers: frozenset[str]) -> Outcome:
     """A stream's events after a version (the projector's gap repair), a page of the streams (for a
     rebuild or a verify of the read model), or the events of all streams after a global position
-    (a subscriber catching up), from the event store."""
+    (a subscriber catching up), from the event store. Each answer may hold any event, so what
+    comes through the outside readers' door is answered only for ``readers`` (_outsider)."""
+    refusal = _outsider(delivery, readers)
+    if refusal is not None:
+        refused = ErrorInfo(code=ErrorCode.FORBIDDEN, message=refusal)
+        return Outcome(reply=QueryFailed(error=refused), dead_letter=refused)
     try:
         delivery.check_schema()
         request = STREAM_READS.parse(delivery.body, delivery.schema_version, claimed=[delivery.type])
@@ -101,6 +106,16 @@ async def on_read_stream(delivery: Delivery, store: EventStore) -> Outcome:
     events = await store.read_stream(request.stream_id, request.after_version, request.limit)
     result = StreamEvents(events=[item.envelope for item in events])
     return Outcome(reply=QueryOk[StreamEvents](result=result))
+
+
+def _outsider(delivery: Delivery, readers: frozenset[str]) -> str | None:
+    """Why a stream read through ``cqrs.streams`` may not be answered (its user_id, which the broker
+    checked, is not in CQRS_EVENT_READERS), or None. Through the default exchange come only the
+    pair's own services and its operators: no other role may write to it (messaging/access.py)."""
+    if delivery.exchange != STREAMS_EXCHANGE or delivery.sender in readers:
+        return None
+    user = (delivery.sender or "(none)")[:64]
+    return f"user {user!r} may not read the event store (CQRS_EVENT_READERS)"
 
 
 async def _list_streams(request: ListStreams, store: EventStore) -> StreamList:

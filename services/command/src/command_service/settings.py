@@ -31,6 +31,13 @@ class CommandSettings(BrokerSettings):
         description='JSON {"user": ["Deposit", ...] or ["*"]}: which RabbitMQ users may send which '
         "commands; empty: any user may send any command",
     )
+    event_readers: list[str] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="RabbitMQ users outside the pair (subscribers) whose reads of the event store "
+        "through cqrs.streams (ReadAll, ReadStream, ListStreams) are answered: each may read every "
+        "event; anyone else there is refused `forbidden` (docs/subscribers.md)",
+    )
     transfer_step_timeout: float = Field(
         default=5.0,
         gt=0,

@@ -3,6 +3,7 @@
 Operations are the pair's own: ``receive`` is what a service takes in, ``send`` what it puts out.
 """
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -12,8 +13,15 @@ from cqrs_shared.asyncapi.messages import AMQP_BINDING, Message, amqp, answer_of
 from cqrs_shared.asyncapi.schemas import JsonSchema
 from cqrs_shared.messaging.access import VHOST
 
-QUEUES = [topology.COMMAND_QUEUE, topology.EVENT_QUEUE, topology.QUERY_QUEUE, topology.STREAM_QUEUE]
-STREAM_REQUESTS = ("ReadStream", "ListStreams")
+QUEUES = [
+    topology.COMMAND_QUEUE,
+    topology.EVENT_QUEUE,
+    topology.QUERY_QUEUE,
+    topology.OPERATIONS_QUEUE,
+    topology.STREAM_QUEUE,
+    topology.TRANSFER_QUEUE,
+]
+STREAM_REQUESTS = ("ReadStream", "ListStreams", "ReadAll")
 Groups = dict[str, list[Message]]
 
 
@@ -63,9 +71,11 @@ def channels(groups: Groups) -> JsonSchema:
             f"<what happened>`; the query service subscribes with `{topology.EVENT_QUEUE}` (bound with `#`), "
             f"or, with CQRS_EVENT_PARTITIONS above 1, through the consistent-hash exchange "
             f"`{topology.PARTITIONS_EXCHANGE}` (hashing the `{topology.PARTITION_HEADER}` header) into "
-            f"`{topology.EVENT_QUEUE}.0` .. `.N-1`. Anyone else subscribes with queues of its own, "
-            f"`{topology.subscriber_queue('<user>')}` (the subscriber role), bound with `customer.*` and "
-            "`account.*`: docs/subscribers.md.",
+            f"`{topology.EVENT_QUEUE}.0` .. `.N-1`. The command side's transfer process manager "
+            f"subscribes with `{topology.TRANSFER_QUEUE}` (bound with "
+            f"{', '.join(f'`{key}`' for key in topology.TRANSFER_KEYS)}). Anyone else subscribes with "
+            f"queues of its own, `{topology.subscriber_queue('<user>')}` (the subscriber role), bound "
+            "with a stream type's keys (`customer.*`, `account.*`, `transfer.*`): docs/subscribers.md.",
             _names(groups["event"]),
             _exchange(topology.EVENTS_EXCHANGE, "topic"),
         ),
@@ -82,7 +92,10 @@ def channels(groups: Groups) -> JsonSchema:
         "streams": _channel(
             topology.STREAM_QUEUE,
             "The command side's event store, read-only: to the default exchange, the queue's name as "
-            "routing key.",
+            "routing key (the pair's services and its operators); or, for a subscriber catching up, to "
+            f"the direct exchange `{topology.STREAMS_EXCHANGE}` with that routing key, answered only for "
+            "the users in CQRS_EVENT_READERS (others: `forbidden`). ReadAll gives every stream's events "
+            "in their global, gap-free commit order: docs/subscribers.md.",
             STREAM_REQUESTS,
             _queue(topology.STREAM_QUEUE),
         ),
@@ -109,6 +122,11 @@ def channels(groups: Groups) -> JsonSchema:
     found["events"]["parameters"] = {"eventKey": _parameter(event_keys, "each message's x-routing-key")}
     found["deadLetters"]["parameters"] = {"queue": _parameter(QUEUES, "the queue it was taken from")}
     return found
+
+
+def _bound(key: str, bindings: Iterable[str]) -> bool:
+    """Whether a topic exchange routes ``key`` by one of ``bindings`` (none of them holds a ``#``)."""
+    return any(re.fullmatch(re.escape(binding).replace(r"\*", "[^.]+"), key) for binding in bindings)
 
 
 def _operation(action: str, channel: str, names: Iterable[str], summary: str, **more: Any) -> JsonSchema:
@@ -158,6 +176,14 @@ def operations(groups: Groups) -> JsonSchema:
             "events",
             events,
             "The query service applies events to its read model.",
+            bindings=amqp(ack=True),
+        ),
+        "advanceTransfer": _operation(
+            "receive",
+            "events",
+            [name for name in events if _bound(routing_key(name), topology.TRANSFER_KEYS)],
+            f"The transfer process manager (command side, queue `{topology.TRANSFER_QUEUE}`) takes a "
+            "transfer's events and the deposits and withdrawals of its steps, and gives the next step.",
             bindings=amqp(ack=True),
         ),
         "deadLetter": _operation(

@@ -17,9 +17,11 @@ A message the pair writes (in a ``send`` operation or a reply: events, replies, 
 deployed readers as well; for it these break too: a type widened (null, say), an enum value added, a
 bound loosened, a field no longer required.
 
-Fine: a new message, a new optional field, a loosened input; a new ErrorCode value and a new member
-of a tagged union (an event in StreamEvents) count as new messages, which readers must expect.
-Titles, descriptions, defaults and examples are not compared.
+Fine: a new message, a new optional field, a loosened input; a new member of a tagged union (an
+event in StreamEvents) counts as a new message, which readers must expect. So does a new value of an
+open enum (OPEN_ENUMS), where the old or the new document names it: an ErrorCode, a StreamType (a
+new kind of stream comes with event types of its own, which a reader that does not know them sets
+aside: docs/evolution.md). Titles, descriptions, defaults and examples are not compared.
 
 >>> [str(change) for change in breaking_changes(committed, generated)]  # doctest: +SKIP
 ['CreateCustomer: payload.locale: field removed']
@@ -32,7 +34,7 @@ from typing import Any
 
 Json = Mapping[str, Any]
 Alternatives = dict[str, tuple[str | None, Json]]
-OPEN_ENUMS = frozenset({"#/components/schemas/ErrorCode"})
+OPEN_ENUMS = frozenset({"#/components/schemas/ErrorCode", "#/components/schemas/StreamType"})
 _UPPER = ("maxLength", "maxItems", "maxProperties", "maximum", "exclusiveMaximum")
 _LOWER = ("minLength", "minItems", "minProperties", "minimum", "exclusiveMinimum")
 
@@ -187,9 +189,10 @@ class _Diff:
             if not kind.startswith("object "):  # a new member of a tagged union: a new message
                 self._break(path, f"type widened: may now be {kind}", readers_only=True)
         for kind in sorted(was.keys() & now.keys()):
-            (ref, before), (_, after) = was[kind], now[kind]
+            (ref, before), (new_ref, after) = was[kind], now[kind]
             if _version(after) <= _version(before):  # an embedded model whose version was raised: fine
-                self._same(before, after, path, open_enum=ref in OPEN_ENUMS, depth=depth)
+                open_enum = bool({ref, new_ref} & OPEN_ENUMS)  # the new document may name it first
+                self._same(before, after, path, open_enum=open_enum, depth=depth)
 
     def _same(self, old: Json, new: Json, path: str, *, open_enum: bool, depth: int) -> None:
         self._values(_allowed(old), _allowed(new), path, open_enum)

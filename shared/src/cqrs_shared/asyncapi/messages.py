@@ -13,6 +13,7 @@ from cqrs_contracts.events import SCHEMA_KEY, Event, EventEnvelope, routing_key
 from cqrs_contracts.queries import (
     ListStreams,
     Query,
+    ReadAll,
     ReadStream,
 )
 from cqrs_contracts.replies import CommandAccepted, CommandRejected, QueryFailed, QueryOk
@@ -37,7 +38,7 @@ def _answers(queries: Sequence[type[BaseModel]]) -> Mapping[type[Contract], type
 
 QUERY_RESULTS = _answers(members(Query))
 # What the command side's stream queue answers with.
-STREAM_RESULTS = _answers([ReadStream, ListStreams])
+STREAM_RESULTS = _answers([ReadStream, ListStreams, ReadAll])
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,11 @@ from cqrs_shared.asyncapi.errors import error_code_schema
 
 JsonSchema = dict[str, Any]
 SCHEMAS = "#/components/schemas/"
+OPEN_STREAM_TYPES = (
+    "The kind of stream (aggregate). An open enum: a new kind comes with event types of its own; a "
+    "reader that does not know it sets its events aside (dead-letters them) and skips it in a list "
+    "of streams (docs/evolution.md)."
+)
 
 
 class WireJsonSchema(GenerateJsonSchema):
@@ -65,4 +70,6 @@ def component_schemas(bodies: Sequence[type[BaseModel]]) -> tuple[dict[type[Base
     schemas: JsonSchema = _asyncapi_discriminators(top.get("$defs", {}))
     if "ErrorCode" in schemas:
         schemas["ErrorCode"] = error_code_schema(schemas["ErrorCode"])
+    if "StreamType" in schemas:
+        schemas["StreamType"] = schemas["StreamType"] | {"description": OPEN_STREAM_TYPES}
     return {body: str(refs[(body, "serialization")]["$ref"]) for body in bodies}, schemas

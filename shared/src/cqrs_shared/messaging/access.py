@@ -22,10 +22,10 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, get_args
+from typing import Any
 
 from cqrs_client.messaging import topology
-from cqrs_contracts import Command, StreamType
+from cqrs_contracts import STREAM_TYPES, Command
 from cqrs_shared.messaging.parsing import members
 
 VHOST = "cqrs"
@@ -95,10 +95,12 @@ class Role:
 
 
 _COMMAND_SIDE = (topology.COMMAND_QUEUE, topology.STREAM_QUEUE, topology.TRANSFER_QUEUE)
+# The commands, the events, and the outside readers' door to the stream queue.
+_COMMAND_EXCHANGES = (topology.COMMANDS_EXCHANGE, topology.EVENTS_EXCHANGE, topology.STREAMS_EXCHANGE)
 _QUERY_SIDE = (topology.EVENT_QUEUE, topology.QUERY_QUEUE, topology.OPERATIONS_QUEUE)
 # The events, their partitions' hash exchange, and the query replicas' announcements.
 _QUERY_EXCHANGES = (topology.EVENTS_EXCHANGE, topology.PARTITIONS_EXCHANGE, topology.REPLICAS_EXCHANGE)
-_EVENT_KEYS = "(" + "|".join(get_args(StreamType)) + r")\.[a-z_]+"
+_EVENT_KEYS = "(" + "|".join(STREAM_TYPES) + r")\.[a-z_]+"
 _TRANSFER_BINDINGS = "^(" + "|".join(re.escape(key) for key in topology.TRANSFER_KEYS) + ")$"
 
 # A service declares its exchanges and queues, binds and consumes its own, and publishes replies,
@@ -109,7 +111,7 @@ ROLES = {
     "command": Role(
         "command",
         configure=_pattern(
-            (topology.COMMANDS_EXCHANGE, topology.EVENTS_EXCHANGE, topology.DEAD_LETTER_EXCHANGE),
+            (*_COMMAND_EXCHANGES, topology.DEAD_LETTER_EXCHANGE),
             _COMMAND_SIDE,
             PARKED + "?",
         ),
@@ -120,7 +122,7 @@ ROLES = {
         ),
         # cqrs.events read: the transfer process manager binds its queue to it, by TRANSFER_KEYS only.
         read=_pattern(
-            (topology.COMMANDS_EXCHANGE, topology.EVENTS_EXCHANGE, topology.DEAD_LETTER_EXCHANGE),
+            (*_COMMAND_EXCHANGES, topology.DEAD_LETTER_EXCHANGE),
             _COMMAND_SIDE,
             RETRY + "?",
         ),
@@ -174,14 +176,17 @@ SUBSCRIBER_USER = re.compile(r"[A-Za-z0-9_@-]{1,128}")
 # The keys a subscriber may bind cqrs.events with: one stream type's events, by name or by wildcard
 # (customer.*, account.money_deposited); not a bare "#", which would take stream types added later,
 # that its grant never named.
-_BINDING_KEYS = "(" + "|".join(get_args(StreamType)) + r")\.([a-z_]+|\*|#)"
+_BINDING_KEYS = "(" + "|".join(STREAM_TYPES) + r")\.([a-z_]+|\*|#)"
 
 
 def subscriber(user: str) -> Role:
     """The role of an outside reader of the events, made for ``user``: it declares, binds and consumes
     its own queues, subscriber.<user> and subscriber.<user>.<anything> (and exchanges so named: its
-    dead-letter exchange), binds them to cqrs.events by event keys, and does nothing else: no
-    publishing to the pair's exchanges or to the default one, no other queue, no command, no query.
+    dead-letter exchange), binds them to cqrs.events by event keys, sends stream reads (ReadAll) to
+    cqrs.streams, which reaches the command side's stream queue only (answered for the users in
+    CQRS_EVENT_READERS), and does nothing else: no publishing to the pair's other exchanges or to
+    the default one (a write there reaches every queue by name, whatever the routing key: topic
+    permissions bind topic exchanges only), no other queue, no command, no query.
 
         subscriber("ledger").configure  # '^subscriber\\.ledger(\\..+)?$'
     """
@@ -194,7 +199,7 @@ def subscriber(user: str) -> Role:
     return Role(
         SUBSCRIBER,
         configure=f"^{own}$",
-        write=f"^{own}$",
+        write=_pattern((topology.STREAMS_EXCHANGE,), regexes=(own,)),
         read=_pattern((topology.EVENTS_EXCHANGE,), regexes=(own,)),
         topics=(TopicPermission(topology.EVENTS_EXCHANGE, write=NOTHING, read=f"^{_BINDING_KEYS}$"),),
     )

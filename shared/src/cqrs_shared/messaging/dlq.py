@@ -35,6 +35,7 @@ from cqrs_client.messaging.topology import (
     OPERATIONS_QUEUE,
     QUERY_QUEUE,
     STREAM_QUEUE,
+    TRANSFER_QUEUE,
     dead_letter_queue,
     exists,
     retry_queue,
@@ -45,13 +46,22 @@ from cqrs_contracts import (
     ListStreams,
     Operation,
     Query,
+    ReadAll,
     ReadStream,
 )
 from cqrs_shared.messaging.parsing import load_json, members
 from cqrs_shared.messaging.responder import copy
 
 # The event queue's partitions (CQRS_EVENT_PARTITIONS) count where they exist (present()).
-QUEUES = (COMMAND_QUEUE, STREAM_QUEUE, EVENT_QUEUE, QUERY_QUEUE, OPERATIONS_QUEUE, *EVENT_PARTITIONS)
+QUEUES = (
+    COMMAND_QUEUE,
+    STREAM_QUEUE,
+    TRANSFER_QUEUE,
+    EVENT_QUEUE,
+    QUERY_QUEUE,
+    OPERATIONS_QUEUE,
+    *EVENT_PARTITIONS,
+)
 _ORIGIN = {dead_letter_queue(queue): queue for queue in QUEUES}
 _PARTITIONS = frozenset(EVENT_PARTITIONS) | {dead_letter_queue(queue) for queue in EVENT_PARTITIONS}
 CONNECT_TIMEOUT_SECONDS = 5.0
@@ -80,11 +90,11 @@ def _types(union: object) -> frozenset[str]:
 
 
 # What each work queue's consumer runs, by the type the body names: the contracts' unions. An event
-# queue's body is an envelope, the type that of its "event".
-_EVENT_QUEUES = frozenset({EVENT_QUEUE, *EVENT_PARTITIONS})
+# queue's body is an envelope, the type that of its "event" (the transfer process manager's too).
+_EVENT_QUEUES = frozenset({EVENT_QUEUE, TRANSFER_QUEUE, *EVENT_PARTITIONS})
 _TAKES: dict[str, frozenset[str]] = {
     COMMAND_QUEUE: _types(Command),
-    STREAM_QUEUE: _types(ReadStream | ListStreams),
+    STREAM_QUEUE: _types(ReadStream | ListStreams | ReadAll),
     QUERY_QUEUE: _types(Query),
     OPERATIONS_QUEUE: _types(Operation),
     **dict.fromkeys(_EVENT_QUEUES, _types(Event)),
@@ -160,7 +170,7 @@ def dead_letter_queues(queue: str | None) -> list[str]:
         return list(_ORIGIN)
     name = _ORIGIN.get(queue, queue)
     if name not in QUEUES:
-        known = ", ".join(QUEUES[:5])
+        known = ", ".join(QUEUES[:6])
         raise ValueError(
             f"unknown queue {queue!r}; one of {known}, {EVENT_QUEUE}.N (or their dead-letter queues)"
         )

@@ -22,6 +22,12 @@ DEAD_LETTER_EXCHANGE = "cqrs.dead-letter"
 
 COMMAND_QUEUE = "command-service.commands"
 STREAM_QUEUE = "command-service.streams"
+# The door of outside readers (subscribers catching up: ReadAll) to the stream queue: a direct
+# exchange to which only that queue is bound, by its name. The pair's services and its operators
+# reach the queue through the default exchange, which reaches every queue by name and which no
+# subscriber may write to; what comes through this door the command service answers only for the
+# users in CQRS_EVENT_READERS.
+STREAMS_EXCHANGE = "cqrs.streams"
 # The transfer process manager's events (command_service/process): the transfers' own, and the
 # deposits and withdrawals among which its steps are.
 TRANSFER_QUEUE = "command-service.transfers"
@@ -179,6 +185,14 @@ async def declare_commands(
     queue = await declare_queue(channel, COMMAND_QUEUE, kind, retry_delays=retry_delays)
     await queue.bind(exchange, routing_key="#")
     return exchange, queue
+
+
+async def declare_stream_queue(channel: AbstractChannel, kind: QueueKind = CLASSIC) -> AbstractQueue:
+    """The command side's stream reads' queue, bound to ``cqrs.streams`` by its own name."""
+    exchange = await channel.declare_exchange(STREAMS_EXCHANGE, ExchangeType.DIRECT, durable=True)
+    queue = await declare_queue(channel, STREAM_QUEUE, kind)
+    await queue.bind(exchange, routing_key=STREAM_QUEUE)
+    return queue
 
 
 async def declare_transfer_queue(channel: AbstractChannel, kind: QueueKind = CLASSIC) -> AbstractQueue:
