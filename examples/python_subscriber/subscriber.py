@@ -107,6 +107,10 @@ async def handle(message: AbstractIncomingMessage, ledger: Ledger) -> None:
             reason = envelope[:MAX_REASON]
             emit({"outcome": "dead-lettered", "message_id": message.message_id, "reason": reason})
             return
+        # A live event's position is a header (a body with it would break older readers).
+        position = (message.headers or {}).get(topology.POSITION_HEADER)
+        if isinstance(position, int) and not isinstance(position, bool) and position > 0:
+            envelope = envelope.model_copy(update={"position": position})
         handled = ledger.apply(envelope)  # at or below the ledger's position: a duplicate
         await message.ack()
     emit(line(handled, ledger, "live"))

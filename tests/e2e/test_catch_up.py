@@ -152,3 +152,22 @@ async def _lose_event_queue(own: Own) -> None:
         other = await channel.declare_queue("someone-else", auto_delete=False)
         await other.bind(events, routing_key="#")
         await channel.queue_delete(topology.EVENT_QUEUE)
+
+
+async def test_a_replica_starting_beside_one_that_follows_the_live_events_leaves_the_catching_up_to_it(
+    own: Own, tmp_path: Path
+) -> None:
+    async with running(own.env, tmp_path) as services:
+        second = start("query-own-2", "query_service", own.env, tmp_path)
+        try:
+            await wait_ready(second)
+            # It would write the documents the first one writes (FerretDB v1 could lose one of two
+            # such writes); the first keeps the read model up to date.
+            assert "no catch-up: replica" in second.output(), second.output()
+            async with CqrsClient.connect(own.env["CQRS_RABBITMQ_URL"], timeout=10) as client:
+                created = accepted(await client.send(CreateCustomer(name="Both", locale="en")))
+                view = await client.ask(GetCustomer(customer_id=created.id, token=created.token))
+                assert view.name == "Both"
+        finally:
+            assert second.stop() == 0, second.output()
+        assert "catching up from position 0" in services.query.output()

@@ -2,15 +2,19 @@
 
 import json
 import time
+from unittest import mock
 from uuid import uuid4
 
 import pytest
+from aio_pika.abc import AbstractIncomingMessage
 from pamqp import frame
 
 from cqrs_client.errors import MalformedMessage
 from cqrs_client.messaging import tolerant_frames
 from cqrs_client.messaging.envelope import Delivery
+from cqrs_client.messaging.envelope import delivery as incoming
 from cqrs_client.messaging.tolerant_frames import MAX_DEPTH, TOO_DEEP, UNREADABLE_TIMESTAMP
+from cqrs_client.messaging.topology import POSITION_HEADER
 from cqrs_client.redaction import redact
 from cqrs_contracts import Command, ErrorCode
 from cqrs_shared.messaging.parsing import Catalogue
@@ -129,3 +133,19 @@ def test_headers_pamqp_decodes_but_cannot_encode_are_made_to_fit_a_copy() -> Non
 def test_an_integer_longer_than_python_reads_is_malformed() -> None:
     with pytest.raises(MalformedMessage, match="not JSON this service reads"):
         COMMANDS.parse(b'{"type": "CreateCustomer", "name": ' + b"9" * 5000 + b"}")
+
+
+@pytest.mark.parametrize(
+    ("value", "read"),
+    [(42, 42), (2**63 - 1, 2**63 - 1), (0, None), (-1, None), (2**63, None), (True, None), ("42", None),
+     (b"42", None), (4.2, None), ({"n": 1}, None)],
+)  # fmt: skip
+def test_an_events_position_header_is_read_only_as_a_positive_63_bit_integer(
+    value: object, read: int | None
+) -> None:
+    properties = dict.fromkeys(("message_id", "type", "correlation_id", "reply_to", "timestamp", "user_id"))
+    message = mock.Mock(
+        AbstractIncomingMessage, body=b"{}", exchange="cqrs.events", routing_key="x", **properties
+    )
+    message.headers = {POSITION_HEADER: value}
+    assert incoming(message).position == read

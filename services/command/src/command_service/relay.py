@@ -171,9 +171,12 @@ class Relay:
             log.info("stream %s published again after %d tries (%s)", stream_id, hold.tries, hold.reason)
 
     async def _publish(self, item: PendingEvent) -> None:
-        message = outgoing(item.envelope.model_dump_json().encode(), item.metadata)
+        body = item.envelope.model_dump_json(exclude={"position"}).encode()
+        message = outgoing(body, item.metadata)
         # What the query service's partitions are hashed by (messaging.topology).
         message.headers[topology.PARTITION_HEADER] = str(item.envelope.partition_key)
+        if item.envelope.position is not None:
+            message.headers[topology.POSITION_HEADER] = item.envelope.position
         # Bounded (publishing.py): a publish lost with a broken connection must not hold the relay
         # forever. If the broker did take the event, publishing it again is harmless (readers are
         # idempotent). Mandatory: an event no queue is bound for comes back (PublishError), rather

@@ -125,6 +125,8 @@ async def on_event(
         envelope = parse_event(delivery.body)
     except MessageError as error:
         return Outcome(dead_letter=error.info)
+    if delivery.position is not None:  # a live event's position comes as a header (topology.py)
+        envelope = envelope.model_copy(update={"position": delivery.position})
     await projector.handle(envelope)
     consistency.moved(envelope.stream_id)
     metrics.applied(envelope.occurred_at)

@@ -47,6 +47,13 @@ _PARTITION_KEY: JsonSchema = {
     "account's events: its customer); the consistent-hash exchange cqrs.events.partitioned routes by "
     "it, so that one customer's events reach one partition queue, in order",
 }
+_POSITION: JsonSchema = {
+    "type": "integer",
+    "minimum": 1,
+    "description": "AMQP header position: the event's global position (gap-free, from 1, in commit "
+    "order), the one ReadAll pages by; in a header, not the body, so that a reader of a release "
+    "before positions reads the body as it did",
+}
 _WRITTEN = ["content_type", "correlation_id", "message_id", "schema_version", "timestamp", "type"]
 
 
@@ -87,6 +94,7 @@ def headers(kind: str, type_: str, version: int) -> JsonSchema:
         properties["reply_to"] = _REPLY_TO
     if kind == "event":
         properties["partition-key"] = _PARTITION_KEY
+        properties["position"] = _POSITION
     required = {"command": ["message_id"], "query": []}.get(kind, _WRITTEN)
     return {"type": "object", "properties": properties, "required": required}
 

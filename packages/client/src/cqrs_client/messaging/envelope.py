@@ -9,6 +9,7 @@ from aio_pika.abc import AbstractIncomingMessage, DeliveryMode, HeadersType
 
 from cqrs_client.errors import MalformedMessage, UnsupportedSchema
 from cqrs_client.messaging.senders import sender
+from cqrs_client.messaging.topology import POSITION_HEADER
 from cqrs_client.tracing import child_traceparent
 from cqrs_contracts.metadata import SCHEMA_VERSION, Metadata
 
@@ -70,6 +71,8 @@ class Delivery:
     """The exchange it was published to (a retried or replayed message: another one)."""
     sender: str | None = None
     """Who sent it: its user_id, or the sender a copy this service made names (senders.py)."""
+    position: int | None = None
+    """An event's global position (its ``position`` header), where it is a positive 63-bit integer."""
 
     def check_schema(self) -> None:
         """Raise UnsupportedSchema unless the schema_version header is a positive integer.
@@ -140,6 +143,14 @@ class _Headers:
         self.problem = self.problem or f"header {name} has {len(value)} characters; at most {limit} are read"
         return None
 
+    def position(self) -> int | None:
+        """The ``position`` header where it is an integer from 1 to 2**63 - 1; else None (the
+        event is then read as one without a position: its reader's checkpoint waits)."""
+        value = self.values.get(POSITION_HEADER)
+        if isinstance(value, bool) or not isinstance(value, int):
+            return None
+        return value if 1 <= value < 2**63 else None
+
     def schema_version(self) -> int | str:
         """As an int where it is one (also "1" from clients that send text); else its text, bounded."""
         value = self.values.get("schema_version", SCHEMA_VERSION)
@@ -176,4 +187,5 @@ def delivery(message: AbstractIncomingMessage, publisher: str | None = None) -> 
         header_problem=headers.problem,
         exchange=message.exchange or "",
         sender=sender(message.user_id, headers.values, publisher),
+        position=headers.position(),
     )

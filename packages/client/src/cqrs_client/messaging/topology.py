@@ -45,6 +45,9 @@ DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
 # the id of the customer whose documents the event changes (contracts.partition_key).
 PARTITIONS_EXCHANGE = "cqrs.events.partitioned"
 PARTITION_HEADER = "partition-key"
+# An event's global position, as a header: a body with a field the previous release does not know
+# would be refused by its (strict) reader during a rolling upgrade (tests/e2e/test_rolling_upgrade.py).
+POSITION_HEADER = "position"
 # Points each partition queue takes on the hash ring: more points, a more even share.
 PARTITION_WEIGHT = "100"
 

@@ -13,7 +13,10 @@ the version gates make harmless.
 """
 
 import asyncio
+import contextlib
 import logging
+import os
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -79,6 +82,7 @@ class CatchUp:
         self._read_all = read_all
         self._positions = positions
         self.progress = Progress(done=False)
+        self.runner = f"{socket.gethostname()}-{os.getpid()}"
 
     def behind(self) -> str | None:
         """Why the read model is behind the event store (catching up), or None once it caught up."""
@@ -89,11 +93,9 @@ class CatchUp:
         start = await checkpoint.load(self._model.db, self._model.store.generation)
         self._positions.reset(start)
         self.progress = Progress(start=start, position=start)
-        unfinished = await control.rebuild(self._model.db)
-        if unfinished is not None and unfinished.state in control.RUNNING:
-            # The rebuild brings every event into its generation, and catching up the one it will
-            # replace would only hold this replica back from resuming it (cqrs projection rebuild).
-            log.info("no catch-up: a rebuild into generation %d is unfinished", unfinished.target)
+        reason = await self._needless()
+        if reason is not None:
+            log.info("no catch-up: %s", reason)
             self.progress.done = True
             return
         log.info("catching up from position %d", start)
@@ -111,6 +113,20 @@ class CatchUp:
         await self._save(create=True)
         self.progress.done = True
         log.info("%s (%d events read)", self.progress.describe(), self.progress.position - start)
+
+    async def _needless(self) -> str | None:
+        """Why this replica must not catch up now, if it must not."""
+        unfinished = await control.rebuild(self._model.db)
+        if unfinished is not None and unfinished.state in control.RUNNING:
+            # The rebuild brings every event into its generation, and catching up the one it will
+            # replace would only hold this replica back from resuming it (cqrs projection rebuild).
+            return f"a rebuild into generation {unfinished.target} is unfinished"
+        other = await checkpoint.followed_by_another(self._model.db, self.runner)
+        if other is not None:
+            # It keeps the read model up to date; catching up beside it would write the documents
+            # it writes, which FerretDB v1 (whole-document rewrites) could lose one of.
+            return f"replica {other} follows the live events"
+        return None
 
     async def _page(self, after: int, size: int = PAGE, *, batched: bool = True) -> int:
         """Read and apply the events after ``after``; how many there were. ``batched``: in few
@@ -146,14 +162,17 @@ class CatchUp:
         stays and this replica alone projects every partition (``sole``), read the events after
         the checkpoint and apply them (a dead-lettered event, or one lost with a queue)."""
         while not stopped.is_set():
-            await first_of([stopped], SAVE_SECONDS)
             try:
+                await checkpoint.follow(self._model.db, self.runner)
                 if self._filling(sole):
                     await self._page(self._positions.low, FILL_PAGE, batched=False)
                 await self._save()
             except TRANSIENT as error:
                 log.warning("keeping the checkpoint failed, trying again: %r", error)
-        await self._save()
+            await first_of([stopped], SAVE_SECONDS)
+        with contextlib.suppress(*TRANSIENT):
+            await self._save()
+            await checkpoint.unfollow(self._model.db, self.runner)
 
     def _filling(self, sole: Callable[[], bool]) -> bool:
         """Whether to fill the hole: it stayed, no other replica projects (none would race this one
