@@ -49,21 +49,25 @@ async def test_an_older_query_service_loses_nothing_the_upgraded_one_cannot_take
     previous = release(PREVIOUS_RELEASE)
     async with own_resources(servers, QUICK) as own:
         command = start("command-new", "command_service", own.env, tmp_path)
-        old = start(
-            "query-old", "query_service", own.env, tmp_path, python=str(previous), cwd=previous.parents[2]
-        )
         try:
-            await asyncio.gather(wait_ready(command), wait_ready(old))
-            ada, account = await _while_the_old_reader_runs(own)
+            old = start(
+                "query-old", "query_service", own.env, tmp_path, python=str(previous), cwd=previous.parents[2]
+            )
+            try:
+                await asyncio.gather(wait_ready(command), wait_ready(old))
+                ada, account = await _while_the_old_reader_runs(own)
+            finally:
+                assert old.stop() == 0, old.output()
+            new = start("query-new", "query_service", own.env, tmp_path)
+            try:
+                await wait_ready(new)
+                await _after_the_upgrade(own, new, ada, account)
+                await _a_stored_version_1_event_is_projected(own, ada)
+            finally:
+                assert new.stop() == 0, new.output()
         finally:
-            assert old.stop() == 0, old.output()
-        new = start("query-new", "query_service", own.env, tmp_path)
-        try:
-            await wait_ready(new)
-            await _after_the_upgrade(own, new, ada, account)
-            await _a_stored_version_1_event_is_projected(own, ada)
-        finally:
-            assert new.stop() == 0, new.output()
+            # Stopped whatever failed before: a process left running fails a later test (its Popen
+            # collected while it runs is a ResourceWarning, an error here).
             assert command.stop() == 0, command.output()
 
 
