@@ -111,12 +111,15 @@ async def _proxy_to(url: str) -> AsyncIterator[tuple[int, asyncio.subprocess.Pro
 
 
 async def verified(own: Own) -> dict[str, Any]:
-    """`cqrs projection verify --json`, as an operator runs it with the pair's settings; it must pass."""
+    """`cqrs projection verify --json`, as an operator runs it with the pair's settings; it must pass.
+    A minute per reply: in the container check (FerretDB in a container, the machine shared with
+    Docker) one VerifyStream of a 101-event account took longer than the CLI's default 10 s."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "cqrs_shared.cli", "projection", "verify", "--json", env=own.env,
+        sys.executable, "-m", "cqrs_shared.cli", "projection", "verify", "--json", "--timeout", "60",
+        env=own.env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
-    out, err = await asyncio.wait_for(process.communicate(), 120)
+    out, err = await asyncio.wait_for(process.communicate(), 300)
     assert process.returncode == 0, out.decode() + err.decode()
     found: dict[str, Any] = json.loads(out)
     return found
