@@ -2,9 +2,7 @@
 
 from typing import Any
 
-from pydantic import ValidationError
-
-from cqrs_client.errors import MalformedMessage, MessageError, UnsupportedSchema
+from cqrs_client.errors import MessageError
 from cqrs_client.messaging.envelope import Delivery
 from cqrs_client.messaging.topology import OPERATIONS_QUEUE
 from cqrs_contracts import (
@@ -12,15 +10,13 @@ from cqrs_contracts import (
     ErrorCode,
     ErrorInfo,
     Event,
-    EventEnvelope,
     Operation,
     Query,
     RebuildReadModel,
 )
-from cqrs_contracts.events import unreadable
 from cqrs_contracts.replies import QueryFailed, QueryOk
 from cqrs_shared.messaging.consumer import Outcome
-from cqrs_shared.messaging.parsing import Catalogue, field_errors, load_json, members
+from cqrs_shared.messaging.parsing import Catalogue, members, parse_event
 from query_service import metrics, queries
 from query_service.errors import QueryError
 from query_service.operations.answers import Operations
@@ -97,19 +93,6 @@ async def _answer(
     except QueryError as error:
         return Outcome(reply=QueryFailed(error=ErrorInfo(code=error.code, message=str(error))))
     return Outcome(reply=QueryOk[Any](result=result))
-
-
-def parse_event(body: bytes) -> EventEnvelope:
-    """The envelope, its event in the version this code knows; one this code does not know yet (a
-    newer schema version or event type) is UnsupportedSchema: it waits for a newer reader."""
-    data = load_json(body)
-    newer = unreadable(data)
-    if newer is not None:
-        raise UnsupportedSchema(newer)
-    try:
-        return EventEnvelope.model_validate(data)
-    except ValidationError as error:
-        raise MalformedMessage("not an event this service knows", field_errors(error)) from None
 
 
 async def on_event(

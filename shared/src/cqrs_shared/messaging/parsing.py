@@ -12,6 +12,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from cqrs_client.errors import InvalidMessage, MalformedMessage, UnknownMessageType, UnsupportedSchema
 from cqrs_contracts.base import ErrorCode
+from cqrs_contracts.events import EventEnvelope, unreadable
 from cqrs_contracts.evolution import upcast
 
 M = TypeVar("M")
@@ -94,3 +95,18 @@ def field_errors(error: ValidationError, skip: int = 0) -> dict[str, str]:
         message = item["msg"].removeprefix("Value error, ")
         fields[path] = f"{fields[path]}; {message}" if path in fields else message
     return fields
+
+
+def parse_event(body: bytes) -> EventEnvelope:
+    """An event message's envelope, its event in the version this code knows. One this code does not
+    know yet (a newer schema version, an event or stream type) is UnsupportedSchema: it waits for a
+    newer reader; one that is no event envelope is MalformedMessage. The body's schema_version
+    decides (the header repeats it; before versions it said 1)."""
+    data = load_json(body)
+    newer = unreadable(data)
+    if newer is not None:
+        raise UnsupportedSchema(newer)
+    try:
+        return EventEnvelope.model_validate(data)
+    except ValidationError as error:
+        raise MalformedMessage("not an event this service knows", field_errors(error)) from None

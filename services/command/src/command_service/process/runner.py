@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from functools import partial
 from uuid import UUID
 
-from pydantic import ValidationError
-
 from command_service import handler, metrics
 from command_service.errors import CommandIdTaken
 from command_service.ports import EventStore
@@ -26,12 +24,11 @@ from command_service.process.store import ProcessStore, Tracked
 from command_service.process.transfers import Refused, Seen, step_id
 from command_service.routes import route_of
 from command_service.transient import is_transient
-from cqrs_client.errors import MalformedMessage, MessageError, UnsupportedSchema
+from cqrs_client.errors import MessageError
 from cqrs_client.messaging.envelope import Delivery
-from cqrs_contracts import CommandRejected, CommandReply, EventEnvelope, Metadata, TransferRequested
-from cqrs_contracts.events import unreadable
+from cqrs_contracts import CommandRejected, CommandReply, Metadata, TransferRequested
 from cqrs_shared.messaging.consumer import Outcome
-from cqrs_shared.messaging.parsing import field_errors, load_json
+from cqrs_shared.messaging.parsing import parse_event
 from cqrs_shared.runtime.keyed_lock import KeyedLock
 
 log = logging.getLogger(__name__)
@@ -155,16 +152,3 @@ class TransferRunner:
                 # transfer stays where it is and shows as stuck (metrics) for an operator.
                 log.error("transfer %s: %s", tracked.process.transfer_id, error)
                 return None
-
-
-def parse_event(body: bytes) -> EventEnvelope:
-    """The envelope, its event in the version this code knows; UnsupportedSchema for one it does not
-    know yet, MalformedMessage for one that is not an event."""
-    data = load_json(body)
-    newer = unreadable(data)
-    if newer is not None:
-        raise UnsupportedSchema(newer)
-    try:
-        return EventEnvelope.model_validate(data)
-    except ValidationError as error:
-        raise MalformedMessage("not an event this service knows", field_errors(error)) from None

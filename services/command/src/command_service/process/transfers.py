@@ -171,38 +171,28 @@ def _leg(
 def command(process: Process) -> Command | None:
     """The command the process's stage gives (under step_id); None once it is done."""
     transfer_id, stage = process.transfer_id, process.stage
-    source, destination = process.from_account_id, process.to_account_id
     reason = process.reason or "refused"
-    if stage == "debit":
-        return Withdraw(
-            account_id=source,
-            amount=process.amount,
-            reference=process.reference,
-            transfer=TransferLeg(transfer_id=transfer_id, counterpart=destination, step="debit"),
-        )
+    if stage == "debit" or stage == "credit" or stage == "refund":
+        return _money_step(process, stage)
     if stage == "fail":
         return FailTransfer(transfer_id=transfer_id, reason=reason, refunded=False)
     if stage == "mark" and process.withdrawal is not None:
         return MarkTransferDebited(transfer_id=transfer_id, withdrawal=process.withdrawal)
-    if stage == "credit":
-        return Deposit(
-            account_id=destination,
-            amount=process.amount,
-            reference=process.reference,
-            transfer=TransferLeg(transfer_id=transfer_id, counterpart=source, step="credit"),
-        )
     if stage == "complete" and process.deposit is not None:
         return CompleteTransfer(transfer_id=transfer_id, deposit=process.deposit)
-    if stage == "refund":
-        return Deposit(
-            account_id=source,
-            amount=process.amount,
-            reference=process.reference,
-            transfer=TransferLeg(transfer_id=transfer_id, counterpart=destination, step="refund"),
-        )
     if stage == "fail_refunded":
         return FailTransfer(transfer_id=transfer_id, reason=reason, refunded=True, refund=process.deposit)
     return None
+
+
+def _money_step(process: Process, step: TransferStep) -> Withdraw | Deposit:
+    """The debit (a withdrawal from the source), the credit (a deposit to the destination) or the
+    refund (a deposit back to the source), carrying its leg of the transfer."""
+    source, destination = process.from_account_id, process.to_account_id
+    account, counterpart = (destination, source) if step == "credit" else (source, destination)
+    leg = TransferLeg(transfer_id=process.transfer_id, counterpart=counterpart, step=step)
+    kind = Withdraw if step == "debit" else Deposit
+    return kind(account_id=account, amount=process.amount, reference=process.reference, transfer=leg)
 
 
 def backoff(attempts: int, timeout: float) -> float:
