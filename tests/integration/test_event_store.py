@@ -11,6 +11,7 @@ from command_service import migrate as migrations
 from command_service.migrate import available, migrate
 from command_service.store import PostgresEventStore, open_pool
 from cqrs_contracts import CUSTOMER, CommandAccepted, CreateCustomer, Metadata
+from tests.recent_contract import RecentStatesContract
 from tests.store_contract import EventStoreContract, send
 
 
@@ -67,6 +68,12 @@ async def test_rows_written_before_owners_and_senders_were_recorded_read_as_such
 
 
 class TestPostgresEventStore(EventStoreContract):
+    @pytest.fixture
+    def store(self, event_store: PostgresEventStore) -> PostgresEventStore:
+        return event_store
+
+
+class TestRecentStatesOnPostgres(RecentStatesContract):
     @pytest.fixture
     def store(self, event_store: PostgresEventStore) -> PostgresEventStore:
         return event_store

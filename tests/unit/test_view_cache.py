@@ -106,3 +106,62 @@ def test_while_a_document_is_written_its_view_is_neither_served_nor_kept() -> No
     assert not cache.fill("ada", "read during the write", ticket)
     assert cache.fill("ada", "v5", cache.ticket())
     assert cache.get("ada") == "v5"
+
+
+def test_a_view_the_writer_tells_is_kept_once_its_write_is_done() -> None:
+    cache = projecting()
+    with cache.writing("ada") as rewrite:
+        assert rewrite.before is None
+        rewrite.after = "v1"
+        assert cache.get("ada") is None  # not while the write is on the wire
+    assert cache.get("ada") == "v1"
+
+
+def test_a_write_sees_the_view_kept_before_it_and_keeps_its_age() -> None:
+    now = [0.0]
+    cache = projecting(max_age=60, clock=lambda: now[0])
+    cache.fill("ada", "v1", cache.ticket())
+    now[0] = 50
+    with cache.writing("ada") as rewrite:
+        assert rewrite.before == "v1"
+        rewrite.after = "v2"
+    assert cache.get("ada") == "v2"
+    now[0] = 61  # the first read's age: an edit no projector announced shows as before
+    assert cache.get("ada") is None
+
+
+def test_a_view_too_old_is_not_handed_to_the_writer() -> None:
+    now = [0.0]
+    cache = projecting(max_age=60, clock=lambda: now[0])
+    cache.fill("ada", "v1", cache.ticket())
+    now[0] = 61
+    with cache.writing("ada") as rewrite:
+        assert rewrite.before is None
+
+
+def test_a_write_across_losing_the_channel_keeps_nothing() -> None:
+    cache = projecting()
+    with cache.writing("ada") as rewrite:
+        rewrite.after = "v1"
+        cache.disable()
+        cache.enable()  # another replica may have written meanwhile
+    assert cache.get("ada") is None
+
+
+def test_a_write_that_failed_keeps_nothing() -> None:
+    cache = projecting()
+    cache.fill("ada", "v1", cache.ticket())
+    try:
+        with cache.writing("ada"):
+            raise ConnectionError
+    except ConnectionError:
+        pass
+    assert cache.get("ada") is None
+
+
+def test_a_process_that_does_not_project_keeps_no_written_view() -> None:
+    cache: ViewCache[str] = ViewCache(10)
+    with cache.writing("ada") as rewrite:
+        rewrite.after = "v1"
+    cache.enable()
+    assert cache.get("ada") is None

@@ -14,6 +14,7 @@ from command_service.health import CommandHealth
 from command_service.migrate import migrate
 from command_service.process.runner import Timing, TransferRunner
 from command_service.process.store import ProcessStore
+from command_service.recent_states import RecentStates
 from command_service.relay import Relay
 from command_service.settings import CommandSettings
 from command_service.store import PostgresEventStore, open_pool, session
@@ -64,8 +65,9 @@ async def serve(settings: CommandSettings, stopped: asyncio.Event) -> None:
             Consumer, responder=responder, transient=is_transient, max_bytes=settings.max_message_bytes
         )
         locks = KeyedLock()  # one per process: the entry point's and the transfer process manager's
-        handle = partial(on_command, store=store, streams=locks, grants=settings.grants())
-        await _transfers(stack, connection, pool, store, locks, settings, stopped, consume)
+        recent = RecentStates(settings.recent_states)
+        handle = partial(on_command, store=store, streams=locks, grants=settings.grants(), recent=recent)
+        await _transfers(stack, connection, pool, store, locks, recent, settings, stopped, consume)
         checks = CommandHealth(pool, store, broker_up)
         async with (
             _probes(settings, checks),
@@ -123,6 +125,7 @@ async def _transfers(
     pool: asyncpg.Pool,
     store: PostgresEventStore,
     locks: KeyedLock,
+    recent: RecentStates,
     settings: CommandSettings,
     stopped: asyncio.Event,
     consume: Callable[..., Consumer],
@@ -132,7 +135,7 @@ async def _transfers(
     channel = await open_channel(stack, connection, prefetch=settings.prefetch)
     queue = await topology.declare_transfer_queue(channel, settings.queue_kind())
     timing = Timing(settings.transfer_step_timeout, settings.transfer_budget)
-    runner = TransferRunner(ProcessStore(pool), store, locks, timing)
+    runner = TransferRunner(ProcessStore(pool), store, locks, timing, recent)
     sweeper = asyncio.create_task(runner.sweeping(stopped), name="transfer-sweeper")
     stack.push_async_callback(asyncio.wait_for, sweeper, None)
     await stack.enter_async_context(consume(queue, runner.on_event))

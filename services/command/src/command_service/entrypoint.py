@@ -4,6 +4,7 @@ from command_service import handler
 from command_service.errors import CommandIdTaken
 from command_service.grants import Grants
 from command_service.ports import EventStore
+from command_service.recent_states import RecentStates
 from command_service.routes import route_of
 from cqrs_client.errors import InvalidMessage, MessageError
 from cqrs_client.messaging.envelope import Delivery
@@ -35,7 +36,13 @@ def command_error(info: ErrorInfo) -> Contract:
     return CommandRejected(command_id=None, error=info)
 
 
-async def on_command(delivery: Delivery, store: EventStore, streams: KeyedLock, grants: Grants) -> Outcome:
+async def on_command(
+    delivery: Delivery,
+    store: EventStore,
+    streams: KeyedLock,
+    grants: Grants,
+    recent: RecentStates | None = None,
+) -> Outcome:
     """A command message: reply accepted/rejected; what cannot be handled is also dead-lettered."""
     try:
         metadata = delivery.metadata()
@@ -64,7 +71,9 @@ async def on_command(delivery: Delivery, store: EventStore, streams: KeyedLock, 
     # queue up here instead of colliding in the database and retrying.
     async with streams.hold(str(route_of(command).target(command, metadata.message_id))):
         try:
-            return Outcome(reply=await handler.handle(command, metadata, store, sender=delivery.sender))
+            return Outcome(
+                reply=await handler.handle(command, metadata, store, sender=delivery.sender, recent=recent)
+            )
         except CommandIdTaken as error:
             # Not recorded (the id's result is the first command's), so, without a sender to tell,
             # the dead-letter queue is the only trace of a command that was never applied.

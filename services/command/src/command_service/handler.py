@@ -21,6 +21,7 @@ from command_service.ports import (
     StreamChange,
     StreamState,
 )
+from command_service.recent_states import RecentStates
 from command_service.routes import Route, route_of
 from cqrs_contracts import (
     Command,
@@ -43,21 +44,41 @@ BACKOFF_SECONDS = 0.005
 
 
 async def handle(
-    command: Command, metadata: Metadata, store: EventStore, *, sender: str | None
+    command: Command,
+    metadata: Metadata,
+    store: EventStore,
+    *,
+    sender: str | None,
+    recent: RecentStates | None = None,
 ) -> CommandReply:
     """Apply ``command`` of ``sender`` (the user_id RabbitMQ checked) once; its repeat (the same
     command_id, type and sender) gets the reply recorded the first time. Raises CommandIdTaken when
-    the command_id names another command or another sender's: then nothing is applied."""
+    the command_id names another command or another sender's: then nothing is applied.
+
+    With ``recent``, the first attempt decides on the states this process last knew, without a
+    load, when that decision appends to its stream (recent_states.py says why that is safe)."""
     route = route_of(command)
     target = route.target(command, metadata.message_id)
     reads = route.reads(command, target)
     for attempt in range(1, MAX_ATTEMPTS + 1):
+        if attempt == 1 and recent is not None and route.peers is None:
+            assumed = recent.assumed(reads, target, creates=route.creates)
+            change = (
+                None if assumed is None else _appending(route, command, metadata, target, assumed, sender)
+            )
+            if change is not None:
+                try:
+                    return reply_of(await _commit(store, change, recent), command, metadata, sender)
+                except ConcurrencyConflict:
+                    continue  # what was assumed has moved: load it
         loaded = await store.load(metadata.message_id, reads)
+        if recent is not None:
+            recent.loaded(loaded)
         if loaded.recorded is not None:
             return reply_of(loaded.recorded, command, metadata, sender)
         try:
             change = decide(route, command, metadata, target, loaded, sender=sender)
-            return reply_of(await store.commit(change), command, metadata, sender)
+            return reply_of(await _commit(store, change, recent), command, metadata, sender)
         except ConcurrencyConflict:
             log.debug("conflict on command %s, attempt %d", metadata.message_id, attempt)
             await asyncio.sleep(random.uniform(0, BACKOFF_SECONDS * attempt))
@@ -65,6 +86,27 @@ async def handle(
     return reply_of(
         await store.commit(_rejected(command, metadata, sender, gave_up)), command, metadata, sender
     )
+
+
+def _appending(
+    route: Route[Any], command: Command, metadata: Metadata, target: UUID, assumed: Loaded, sender: str | None
+) -> Change | None:
+    """The decision on assumed states, if it appends to its stream (a commit checks it); else None."""
+    change = decide(route, command, metadata, target, assumed, sender=sender)
+    return change if change.stream is not None else None
+
+
+async def _commit(store: EventStore, change: Change, recent: RecentStates | None) -> Recorded:
+    """Commit ``change``; the stream's state is then known (or, after any failure, forgotten)."""
+    try:
+        recorded = await store.commit(change)
+    except BaseException:
+        if recent is not None and change.stream is not None:
+            recent.forget(change.stream.stream_id)
+        raise
+    if recent is not None and recorded.reply == change.reply:
+        recent.committed(change)  # written by this commit, not a repeat's earlier reply
+    return recorded
 
 
 def reply_of(recorded: Recorded, command: Command, metadata: Metadata, sender: str | None) -> CommandReply:

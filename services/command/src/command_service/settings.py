@@ -22,6 +22,13 @@ class CommandSettings(BrokerSettings):
     relay_batch_size: int = Field(
         default=200, ge=1, le=10_000, description="events the outbox relay reads per round"
     )
+    recent_states: int = Field(
+        default=10_000,
+        ge=0,
+        le=1_000_000,
+        description="streams whose state this process keeps after a commit or a load, so that the next "
+        "command on one decides without a load (its append still checks the version); 0: always load",
+    )
     migrate_on_start: bool = Field(
         default=True,
         description="apply missing migrations at start (false where `command-service migrate` runs first)",

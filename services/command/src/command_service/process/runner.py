@@ -22,6 +22,7 @@ from command_service.ports import EventStore
 from command_service.process import transfers
 from command_service.process.store import ProcessStore, Tracked
 from command_service.process.transfers import Refused, Seen, step_id
+from command_service.recent_states import RecentStates
 from command_service.routes import route_of
 from command_service.transient import is_transient
 from cqrs_client.errors import MessageError
@@ -51,8 +52,16 @@ class Timing:
 class TransferRunner:
     """The transfer processes' consumer (on_event) and sweeper (sweep, sweeping)."""
 
-    def __init__(self, store: ProcessStore, events: EventStore, streams: KeyedLock, timing: Timing) -> None:
+    def __init__(
+        self,
+        store: ProcessStore,
+        events: EventStore,
+        streams: KeyedLock,
+        timing: Timing,
+        recent: RecentStates | None = None,
+    ) -> None:
         self._store = store
+        self._recent = recent  # the entry point's: a step's commit keeps its account's state current
         self._events = events
         self._streams = streams  # the entry point's: one command per stream at a time in this process
         self._transfers = KeyedLock()
@@ -146,7 +155,9 @@ class TransferRunner:
         )
         async with self._streams.hold(str(route_of(command).target(command, command_id))):
             try:
-                return await handler.handle(command, metadata, self._events, sender=SENDER)
+                return await handler.handle(
+                    command, metadata, self._events, sender=SENDER, recent=self._recent
+                )
             except CommandIdTaken as error:
                 # Someone else's command holds this stage's id: the stage cannot be given; the
                 # transfer stays where it is and shows as stuck (metrics) for an operator.

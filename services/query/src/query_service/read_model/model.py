@@ -17,11 +17,11 @@ from uuid import UUID
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
-from cqrs_contracts import AccountView, CustomerView, StreamType
+from cqrs_contracts import StreamType
 from query_service.read_model import control
 from query_service.read_model.cache import ViewCache
 from query_service.read_model.layout import Document
-from query_service.read_model.store import ReadStore
+from query_service.read_model.store import Kept, ReadStore
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class ReadModel:
     ) -> None:
         self.db = db
         # The views this process may keep (cache.py): handed to whichever generation is current.
-        self.cache: ViewCache[CustomerView | AccountView] = ViewCache(cache_size)
+        self.cache: ViewCache[Kept] = ViewCache(cache_size)
         self._store = store or ReadStore(db)
         self._store.cache = self.cache
         self.retiring: ReadStore | None = None

@@ -8,7 +8,9 @@ async with open_database(url, "cqrs_read") as db:
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import Enum
+from typing import Any
 from uuid import UUID
 
 from pymongo import ASCENDING, AsyncMongoClient
@@ -22,6 +24,7 @@ from query_service.read_model import layout
 from query_service.read_model.cache import ViewCache
 from query_service.read_model.changes import DocumentChange
 from query_service.read_model.cursors import Page, decode_cursor, first_of
+from query_service.read_model.inserts import Inserts
 from query_service.read_model.layout import Document
 from query_service.read_model.limits.equality_filters import BucketPages, NumberedLists
 from query_service.read_model.limits.transfer_lists import TransferPages
@@ -47,6 +50,20 @@ class Gap:
     """The document is behind: it holds ``current``, the change needs ``version - 1``."""
 
     current: int
+
+
+@dataclass(frozen=True)
+class Kept:
+    """What the view cache keeps of a document (cache.py): the document as stored, and its view."""
+
+    document: Document
+    view: CustomerView | AccountView
+
+
+VIEWS: dict[str, Callable[[Document], CustomerView | AccountView]] = {
+    layout.CUSTOMERS: layout.customer_view,
+    layout.ACCOUNTS: layout.account_view,
+}
 
 
 def _uuid_text(value: str) -> str:
@@ -82,9 +99,10 @@ class ReadStore:
         self._customers = self._collection(layout.CUSTOMERS)
         self._accounts = self._collection(layout.ACCOUNTS)
         self.known = KnownPositions()
+        self._inserts: dict[str, Inserts] = {}
         # Views by (collection, id), used while this generation is the one queries read and this
         # process projects (ReadModel hands its cache to the current store; cache.py says why).
-        self.cache: ViewCache[CustomerView | AccountView] = ViewCache(0)
+        self.cache: ViewCache[Kept] = ViewCache(0)
         self.lists = NumberedLists(self._collection, lambda: self.cache)
         self.pages = BucketPages(self._collection, self.lists.numbers)
         self.transfers = TransferPages(self._collection, self.lists.numbers)
@@ -95,6 +113,13 @@ class ReadStore:
     def collection(self, name: str) -> AsyncCollection[Document]:
         """This generation's collection ``name`` (layout's names)."""
         return self._collection(name)
+
+    def inserts(self, name: str) -> Inserts:
+        """The inserts of concurrent writers into collection ``name``, sent together (inserts.py)."""
+        found = self._inserts.get(name)
+        if found is None:
+            found = self._inserts[name] = Inserts(self._collection(name))
+        return found
 
     async def ensure_indexes(self) -> None:
         for collection, keys in layout.INDEXES:
@@ -112,36 +137,43 @@ class ReadStore:
         return {doc[layout.ID]: doc for doc in found if doc is not None}
 
     async def apply(self, change: DocumentChange) -> Applied | Gap:
-        """Apply ``change`` if the document is at ``version - 1``; say what happened otherwise."""
-        with self.cache.writing((change.collection, change.doc_id)):
-            return await self._apply(change)
+        """Apply ``change`` if the document is at ``version - 1``; say what happened otherwise.
+        The cache keeps the document it wrote when it knows all of it: inserted, or kept before."""
+        with self.cache.writing((change.collection, change.doc_id)) as rewrite:
+            fields = {**change.fields, **await self.lists.fields(change), change.gate: change.version}
+            before = None if rewrite.before is None else rewrite.before.document
+            outcome, base = await self._apply(change, fields, before)
+            if base is not None and change.collection in VIEWS:
+                rewrite.after = kept(change.collection, with_fields(base, stored(fields)))
+            return outcome
 
-    async def _apply(self, change: DocumentChange) -> Applied | Gap:
+    async def _apply(
+        self, change: DocumentChange, fields: Document, before: Document | None
+    ) -> tuple[Applied | Gap, Document | None]:
+        """What happened, and the document the write set ``fields`` on, when it is known."""
         collection = self._collection(change.collection)
-        fields = {**change.fields, **await self.lists.fields(change), change.gate: change.version}
-        update = {"$set": fields}
         if change.expected == 0:
-            return await self._create(change, update)
-        result = await collection.update_one({layout.ID: change.doc_id, change.gate: change.expected}, update)
-        if result.matched_count:
-            return Applied.APPLIED
+            return await self._create(change, fields)
+        where = {layout.ID: change.doc_id, change.gate: change.expected}
+        if (await collection.update_one(where, {"$set": fields})).matched_count:
+            return Applied.APPLIED, before
         current = await self.version(change.collection, change.doc_id, change.gate)
-        return Applied.DUPLICATE if current >= change.version else Gap(current)
+        return (Applied.DUPLICATE if current >= change.version else Gap(current)), None
 
-    async def _create(self, change: DocumentChange, update: Document) -> Applied:
+    async def _create(self, change: DocumentChange, fields: Document) -> tuple[Applied, Document | None]:
         """Insert the document; if it exists already (made by another stream's event), fill it in.
         A shared document is filled in first, and made only where that finds none."""
         collection = self._collection(change.collection)
         where = {layout.ID: change.doc_id, change.gate: {"$exists": False}}
-        if change.shared and (await collection.update_one(where, update)).matched_count:
-            return Applied.APPLIED
+        if change.shared and (await collection.update_one(where, {"$set": fields})).matched_count:
+            return Applied.APPLIED, None
         try:
-            await collection.insert_one({layout.ID: change.doc_id, **nested(update["$set"])})
-            return Applied.APPLIED
+            await self.inserts(change.collection).insert({layout.ID: change.doc_id, **nested(fields)})
+            return Applied.APPLIED, {layout.ID: change.doc_id}
         except DuplicateKeyError:
             pass
-        result = await collection.update_one(where, update)
-        return Applied.APPLIED if result.matched_count else Applied.DUPLICATE
+        result = await collection.update_one(where, {"$set": fields})
+        return (Applied.APPLIED if result.matched_count else Applied.DUPLICATE), None
 
     async def version(self, collection: str, doc_id: str, gate: str) -> int:
         value = layout.field_of(
@@ -176,14 +208,14 @@ class ReadStore:
         cached = self.cache.get(key)
         if cached is not None:
             metrics.VIEW_HIT.inc()
-            return cached
+            return cached.view
         (metrics.VIEW_MISS if self.cache.enabled else metrics.VIEW_UNCACHED).inc()
         ticket = self.cache.ticket()
         doc = await documents.find_one(layout.exists({layout.ID: doc_id}))
         if doc is None:
             return None
         view = read(doc)
-        self.cache.fill(key, view, ticket)
+        self.cache.fill(key, Kept(doc, view), ticket)
         return view
 
     async def customers_with_name(self, folded: str, limit: int, after: str | None) -> Page[CustomerView]:
@@ -198,11 +230,48 @@ class ReadStore:
 
 def nested(fields: Document) -> Document:
     """Dotted paths as nested documents, for an insert: {"a.b": 1} -> {"a": {"b": 1}}."""
-    doc: Document = {}
+    return with_fields({}, fields)
+
+
+def with_fields(doc: Document, fields: Document) -> Document:
+    """``doc`` with ``fields`` (dotted paths) set, as ``$set`` sets them; ``doc`` is not changed
+    (what a path goes through is copied, the rest shared)."""
+    result = dict(doc)
+    copied = {id(result)}
     for path, value in fields.items():
         *parents, leaf = path.split(".")
-        target = doc
+        target = result
         for part in parents:
-            target = target.setdefault(part, {})
+            child = target.get(part)
+            if not isinstance(child, dict):
+                child = target[part] = {}
+                copied.add(id(child))
+            elif id(child) not in copied:
+                child = target[part] = dict(child)
+                copied.add(id(child))
+            target = child
         target[leaf] = value
-    return doc
+    return result
+
+
+def stored(fields: Document) -> Document:
+    """``fields`` as a read gives them back: BSON keeps a time to the millisecond, in UTC."""
+    return {path: _stored(value) for path, value in fields.items()}
+
+
+def _stored(value: Any) -> Any:
+    if not isinstance(value, datetime):
+        return value
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def kept(collection: str, doc: Document) -> Kept | None:
+    """The cache's entry for ``doc``, or None where a read would not find it (no version of its own
+    yet: layout.exists) or could not make a view of it."""
+    if layout.VERSION not in doc:
+        return None
+    try:
+        return Kept(doc, VIEWS[collection](doc))
+    except (KeyError, TypeError, ValueError):
+        return None

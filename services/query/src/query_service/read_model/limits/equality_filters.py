@@ -21,7 +21,7 @@ from uuid import UUID
 
 from pymongo.asynchronous.collection import AsyncCollection
 
-from cqrs_contracts import AccountView, CustomerView, TransactionView
+from cqrs_contracts import CustomerView, TransactionView
 from query_service.read_model import layout
 from query_service.read_model.cache import ViewCache
 from query_service.read_model.changes import DocumentChange, Numbered
@@ -41,9 +41,7 @@ def buckets_per_page(limit: int) -> int:
 class NumberedLists:
     """Places in the numbered lists (changes.Numbered) of one generation."""
 
-    def __init__(
-        self, collections: Collections, cache: Callable[[], ViewCache[CustomerView | AccountView]]
-    ) -> None:
+    def __init__(self, collections: Collections, cache: Callable[[], ViewCache[Any]]) -> None:
         self._collections = collections
         self._cache = cache
         self.numbers = ClaimedNumbers(collections(layout.COUNTERS))
