@@ -1,5 +1,5 @@
 # The verbs of the project. Each is one line; the scripts in infra/ say what they do.
-.PHONY: run test unit test-cluster test-containers lint up down servers stop bench bench-scale fuzz bench-keepup bench-catch-up asyncapi contract-check cluster cluster-stop k8s-check docs reference
+.PHONY: run test unit test-cluster test-containers lint up down servers stop bench bench-scale soak fuzz bench-keepup bench-catch-up asyncapi contract-check cluster cluster-stop k8s-check docs reference
 # The official AsyncAPI parser (tools/asyncapi, pinned in its package-lock.json), installed on first use.
 VALIDATE_ASYNCAPI = { test -d tools/asyncapi/node_modules || npm ci --prefix tools/asyncapi --ignore-scripts --no-audit --no-fund --silent; } && node tools/asyncapi/validate.mjs docs/asyncapi.json
 
@@ -50,6 +50,9 @@ stop:     ## stop the local servers
 
 bench:    ## the pair beside a raw echo, aio-pika JsonRPC and FastStream, one run (docs/performance.md)
 	bash infra/bench.sh $(BENCH_ARGS)
+
+soak:     ## the pair at half its command rate, with queries, for SOAK_MINUTES (30): memory, queue depth, lag (docs/performance.md)
+	bash infra/soak.sh $(SOAK_ARGS)
 
 cluster:  ## a three-node RabbitMQ cluster on 127.0.0.1:5701-5703 beside the local servers (infra/cluster.sh)
 	bash infra/provision.sh && bash infra/cluster.sh start

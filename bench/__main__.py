@@ -153,7 +153,10 @@ async def main(args: argparse.Namespace) -> Run:
     )
     run = Run(facts=_facts(args))
     with tempfile.TemporaryDirectory(prefix="cqrs-bench-") as logs:
-        async with own_resources(servers) as own, running(own.env, Path(logs), clean_exit=True) as services:
+        async with (
+            own_resources(servers) as own,
+            running(_env(own.env, args), Path(logs), clean_exit=True) as services,
+        ):
             command, query = services.command, services.query
             groups = [
                 procs.Group("benchmark", procs.pid_is(os.getpid())),
@@ -232,6 +235,13 @@ async def _lag(bench: Bench, client: CqrsClient, rate: float) -> None:
     say(f"    p50 {figure.p50_ms} ms, p99 {figure.p99_ms} ms over {figure.n} reads")
 
 
+def _env(env: dict[str, str], args: argparse.Namespace) -> dict[str, str]:
+    """The pair's settings, with the read cache's size when --read-cache gives one."""
+    if args.read_cache is None:
+        return env
+    return {**env, "CQRS_READ_CACHE_SIZE": str(args.read_cache)}
+
+
 def _facts(args: argparse.Namespace) -> dict[str, object]:
     return {
         "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -240,6 +250,7 @@ def _facts(args: argparse.Namespace) -> dict[str, object]:
         "seconds": args.seconds,
         "warmup": args.warmup,
         "in_flight": args.in_flight,
+        "read_cache": "default" if args.read_cache is None else args.read_cache,
     }
 
 
@@ -267,6 +278,11 @@ def arguments() -> argparse.Namespace:
     )
     parser.add_argument(
         "--lag-rate", type=float, default=100, help="the lag's rate when commands are not run"
+    )
+    parser.add_argument(
+        "--read-cache",
+        type=int,
+        help="the query service's view cache size (CQRS_READ_CACHE_SIZE; 0: every read from the database)",
     )
     parser.add_argument("--profile", type=Path, help="py-spy the services into this folder (profile.py)")
     parser.add_argument("--json", action="store_true", help="print the JSON document instead of the table")

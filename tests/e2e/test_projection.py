@@ -199,7 +199,7 @@ async def test_a_rebuild_brings_in_the_whole_event_store_while_queries_and_comma
         progress = (await status(own))["rebuild"]
         assert progress["events_applied"] >= history.events >= 10_000
 
-    verified = await cqrs(own, "projection", "verify")
+    verified = await cqrs(own, "projection", "verify", "--timeout", "60")
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "no differences" in verified.stdout
 
@@ -258,19 +258,19 @@ async def test_verify_finds_a_document_changed_by_hand_and_nothing_after_a_rebui
         customers = mongo[own.read_db][layout.named(layout.CUSTOMERS, generation)]
         await customers.update_one({layout.ID: target}, {"$set": {layout.NAME: "Changed By Hand"}})
 
-    found = await cqrs(own, "projection", "verify")
+    found = await cqrs(own, "projection", "verify", "--timeout", "60")
     assert found.returncode == 1, found.stdout + found.stderr
     assert (
         f'customers/{target}  name: expected "Imported {(CUSTOMERS - 1) % 7}", found "Changed By Hand"'
         in found.stdout
     )
-    as_json = json.loads((await cqrs(own, "projection", "verify", "--json")).stdout)
+    as_json = json.loads((await cqrs(own, "projection", "verify", "--timeout", "60", "--json")).stdout)
     assert [(d["document"], d["field"]) for d in as_json["differences"]] == [(f"customers/{target}", "name")]
-    sampled = await cqrs(own, "projection", "verify", "--sample", "5")
+    sampled = await cqrs(own, "projection", "verify", "--timeout", "60", "--sample", "5")
     assert "checked 5 of" in sampled.stdout
 
     rebuilt = await cqrs(own, "projection", "rebuild")
     assert rebuilt.returncode == 0, rebuilt.stderr
-    clean = await cqrs(own, "projection", "verify")
+    clean = await cqrs(own, "projection", "verify", "--timeout", "60")
     assert clean.returncode == 0, clean.stdout
     assert "no differences" in clean.stdout

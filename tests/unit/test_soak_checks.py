@@ -1,0 +1,120 @@
+"""The soak's verdict (bench/soak_checks.py): windows, the depth trend, the lag floor, memory, failures."""
+
+import pytest
+
+from bench.soak_checks import (
+    RELAY_BATCH,
+    Sample,
+    Windows,
+    clean,
+    depth,
+    judge,
+    lag,
+    memory,
+    sample_every,
+    slope,
+)
+
+TOTAL = 1800.0
+RATE = 200.0  # commands (events) per second offered
+
+
+def run(
+    depths: list[int] | None = None,
+    rss: list[float] | None = None,
+    lags: list[float] | None = None,
+    total: float = TOTAL,
+    count: int = 180,
+) -> list[Sample]:
+    """``count`` + 1 samples over ``total`` seconds, from t = 0."""
+    every = total / count
+    return [
+        Sample(
+            t=k * every,
+            rss_mb={"command service": 70.0, "query service": (rss or [90.0] * (count + 1))[k]},
+            depth=(depths or [0] * (count + 1))[k],
+            lag_ms=[(lags or [20.0] * (count + 1))[k]] * 20,
+        )
+        for k in range(count + 1)
+    ]
+
+
+def test_a_long_run_has_five_minute_windows_and_a_short_one_fifths() -> None:
+    assert Windows.of(1800) == Windows(300, (300, 600), (1500, 1800))
+    assert Windows.of(60) == Windows(12, (12, 24), (48, 60))
+
+
+def test_a_sample_every_ten_seconds_but_fifteen_in_a_short_run() -> None:
+    assert sample_every(1800) == 10
+    assert sample_every(45) == 3
+
+
+def test_the_least_squares_slope_of_a_line_is_its_slope() -> None:
+    assert slope([(0, 1), (1, 3), (2, 5)]) == pytest.approx(2)
+    assert slope([(5, 7)]) == 0
+
+
+def test_a_steady_pair_passes_every_check() -> None:
+    checks = judge(run(), TOTAL, RATE, {})
+    assert all(check.passed for check in checks), checks
+
+
+def test_a_queue_that_keeps_growing_fails() -> None:
+    growing = [k * 10 for k in range(181)]  # 1 event/s more than applied
+    assert not depth(run(growing), Windows.of(TOTAL), RATE).check().passed
+
+
+def test_a_sawtooth_of_relay_batches_is_no_trend() -> None:
+    teeth = [RELAY_BATCH if k % 7 in (0, 1) else 0 for k in range(181)]
+    teeth[-1] = teeth[-2] = RELAY_BATCH  # a tall tooth at the very end tilts the line most
+    slow = 40.0  # 2 s of events is 80, less than a batch: the margin is the batch
+    trend = depth(run(teeth), Windows.of(TOTAL), slow)
+    assert trend.margin == RELAY_BATCH
+    assert trend.check().passed
+
+
+def test_a_backlog_that_grows_but_stays_within_two_seconds_of_events_passes() -> None:
+    small = [k * 2 for k in range(181)]  # up to 360 events: 1.8 s at 200/s
+    assert depth(run(small), Windows.of(TOTAL), RATE).check().passed
+
+
+def test_a_short_tall_spike_in_the_middle_does_not_fail_the_trend() -> None:
+    spike = [5_000 if 80 <= k <= 82 else 0 for k in range(181)]
+    assert depth(run(spike), Windows.of(TOTAL), RATE).check().passed
+
+
+def test_memory_growing_more_than_a_tenth_after_warm_up_fails() -> None:
+    rss = [90.0] * 31 + [90.0 + 0.1 * k for k in range(150)]  # 90 MB after warm-up, 105 at the end
+    checks = {check.name: check for check in memory(run(rss=rss), Windows.of(TOTAL))}
+    assert checks["memory, command service"].passed
+    assert not checks["memory, query service"].passed
+
+
+def test_memory_growing_during_warm_up_only_passes() -> None:
+    rss = [50.0 + k for k in range(30)] + [80.0] * 151
+    assert all(check.passed for check in memory(run(rss=rss), Windows.of(TOTAL)))
+
+
+def test_lag_p99_doubling_from_the_first_window_to_the_last_fails() -> None:
+    lags = [20.0] * 150 + [45.0] * 31
+    check = lag(run(lags=lags), Windows.of(TOTAL))
+    assert not check.passed, check
+
+
+def test_a_tiny_first_p99_is_compared_as_the_floor() -> None:
+    lags = [2.0] * 150 + [15.0] * 31  # 7.5 x, but within twice the 10 ms floor
+    assert lag(run(lags=lags), Windows.of(TOTAL)).passed
+
+
+def test_a_window_without_read_backs_fails_the_lag_check() -> None:
+    samples = run()
+    for sample in samples[150:]:
+        sample.lag_ms = []
+    assert not lag(samples, Windows.of(TOTAL)).passed
+
+
+def test_any_failed_timed_out_or_shed_operation_fails() -> None:
+    assert clean({"commands timed out": 0}).passed
+    failed = clean({"commands timed out": 1, "queries shed": 2})
+    assert not failed.passed
+    assert failed.detail == "commands timed out 1, queries shed 2"
