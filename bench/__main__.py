@@ -71,6 +71,10 @@ class Bench:
     ) -> Figure:
         seconds = self.args.seconds
         say(f"... {scenario}, {in_flight} in flight")
+        if not extra:
+            # What the figure before left (events still to project) is not this figure's CPU.
+            await pair_ops.drained(self.admin_url)
+            await asyncio.sleep(1.0)  # and those the projector holds, in hand
         await warm_up(operation, in_flight, self.args.warmup, self.counter)
         groups = self.groups + extra
         before = procs.cpu_seconds(groups)

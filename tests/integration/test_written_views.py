@@ -46,10 +46,12 @@ async def kept_and_read(store: ReadStore, collection: str, doc_id: str) -> tuple
     """The view kept after the writes, and the one a read of the database gives (JSON both)."""
     cached = store.cache.get((collection, doc_id))
     assert cached is not None, "the write kept no view"
+    view = cached.view
+    assert view is not None, "the kept document makes no view"
     store.cache.clear()
-    read = await (store.customer if collection == layout.CUSTOMERS else store.account)(cached.view.id)
+    read = await (store.customer if collection == layout.CUSTOMERS else store.account)(view.id)
     assert read is not None
-    return cached.view.model_dump_json(), read.model_dump_json()
+    return view.model_dump_json(), read.model_dump_json()
 
 
 async def test_every_written_customer_view_is_what_a_read_returns(read_store: ReadStore) -> None:

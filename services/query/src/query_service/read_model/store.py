@@ -52,12 +52,31 @@ class Gap:
     current: int
 
 
-@dataclass(frozen=True)
 class Kept:
-    """What the view cache keeps of a document (cache.py): the document as stored, and its view."""
+    """What the view cache keeps of a document (cache.py): the document as stored, and its view,
+    made at the first read that wants it (a document written again before any read costs none)."""
 
-    document: Document
-    view: CustomerView | AccountView
+    __slots__ = ("_view", "document", "read")
+
+    def __init__(
+        self,
+        document: Document,
+        read: Callable[[Document], CustomerView | AccountView],
+        view: CustomerView | AccountView | None = None,
+    ) -> None:
+        self.document = document
+        self.read = read
+        self._view = view
+
+    @property
+    def view(self) -> CustomerView | AccountView | None:
+        """None where the document makes no view (then the database answers)."""
+        if self._view is None:
+            try:
+                self._view = self.read(self.document)
+            except (KeyError, TypeError, ValueError):
+                return None
+        return self._view
 
 
 VIEWS: dict[str, Callable[[Document], CustomerView | AccountView]] = {
@@ -206,16 +225,17 @@ class ReadStore:
         """The view of one document: from the cache, else read (and kept, unless it changed meanwhile)."""
         key = (collection, doc_id)
         cached = self.cache.get(key)
-        if cached is not None:
+        view = None if cached is None else cached.view
+        if view is not None:
             metrics.VIEW_HIT.inc()
-            return cached.view
+            return view
         (metrics.VIEW_MISS if self.cache.enabled else metrics.VIEW_UNCACHED).inc()
         ticket = self.cache.ticket()
         doc = await documents.find_one(layout.exists({layout.ID: doc_id}))
         if doc is None:
             return None
         view = read(doc)
-        self.cache.fill(key, Kept(doc, view), ticket)
+        self.cache.fill(key, Kept(doc, read, view), ticket)
         return view
 
     async def customers_with_name(self, folded: str, limit: int, after: str | None) -> Page[CustomerView]:
@@ -268,10 +288,7 @@ def _stored(value: Any) -> Any:
 
 def kept(collection: str, doc: Document) -> Kept | None:
     """The cache's entry for ``doc``, or None where a read would not find it (no version of its own
-    yet: layout.exists) or could not make a view of it."""
+    yet: layout.exists)."""
     if layout.VERSION not in doc:
         return None
-    try:
-        return Kept(doc, VIEWS[collection](doc))
-    except (KeyError, TypeError, ValueError):
-        return None
+    return Kept(doc, VIEWS[collection])
