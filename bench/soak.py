@@ -185,7 +185,7 @@ def arguments() -> argparse.Namespace:
     )
     parser.add_argument("--rate", type=positive, help="commands/s offered, instead of half the measured rate")
     parser.add_argument(
-        "--queries-per-command", type=float, default=1.0, help="query rate / command rate (1)"
+        "--queries-per-command", type=float, default=0.5, help="query rate / command rate (0.5)"
     )
     parser.add_argument("--customers", type=int, default=2_000, help="customers seeded (2,000)")
     parser.add_argument("--accounts", type=int, default=200, help="accounts seeded, for deposits (200)")

@@ -7,11 +7,9 @@ with message_context(message_id=..., correlation_id=..., type=..., trace_id=...)
 
 import contextlib
 import contextvars
-import io
 import json
 import logging
 import sys
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Literal
@@ -22,10 +20,6 @@ LogFormat = Literal["auto", "json", "text"]
 _context: contextvars.ContextVar[tuple[tuple[str, str], ...]] = contextvars.ContextVar(
     "cqrs_log_context", default=()
 )
-# Lines below WARNING wait in a buffer for at most this long: one write for many lines, where a
-# write a line (one per message handled) cost 1-2 % of a service's CPU (docs/performance.md).
-FLUSH_EVERY_SECONDS = 0.2
-BUFFER_BYTES = 64 * 1024
 # Lines carry senders' text (dead-letter reasons, ids): cut before any pattern runs over them.
 MAX_LINE_CHARS = 4000
 
@@ -75,55 +69,11 @@ class TextFormatter(logging.Formatter):
         return redact(f"{text} [{context}]" if context else text)
 
 
-class BufferedHandler(logging.StreamHandler[io.TextIOWrapper]):
-    """Lines to a file descriptor through a buffer: written when it fills, every
-    FLUSH_EVERY_SECONDS (a daemon thread), at once for WARNING and above, and at exit (logging's
-    shutdown flushes every handler). A process killed outright loses at most that last fraction of
-    a second of lines below WARNING."""
-
-    def __init__(self, fd: int, every: float = FLUSH_EVERY_SECONDS) -> None:
-        stream = open(fd, "w", buffering=BUFFER_BYTES, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
-        super().__init__(stream)
-        self._stop = threading.Event()
-        self._flusher = threading.Thread(target=self._flush_every, args=(every,), daemon=True)
-        self._flusher.start()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            line = self.format(record) + self.terminator
-            with self.lock or contextlib.nullcontext():
-                self.stream.write(line)
-                if record.levelno >= logging.WARNING:
-                    self.stream.flush()
-        except Exception:
-            self.handleError(record)
-
-    def _flush_every(self, every: float) -> None:
-        while not self._stop.wait(every):
-            self.flush()
-
-    def close(self) -> None:
-        self._stop.set()
-        self.flush()
-        super().close()
-
-
-def _handler() -> logging.Handler:
-    """Buffered on stderr's descriptor; a plain handler where stderr has none (a test's capture)."""
-    try:
-        return BufferedHandler(sys.stderr.fileno())
-    except (AttributeError, OSError, ValueError):
-        return logging.StreamHandler(sys.stderr)
-
-
 def configure(service: str, level: str, log_format: LogFormat = "auto") -> None:
-    handler = _handler()
+    handler = logging.StreamHandler(sys.stderr)
     as_json = log_format == "json" or (log_format == "auto" and not sys.stderr.isatty())
     handler.setFormatter(JsonFormatter(service) if as_json else TextFormatter(service))
     root = logging.getLogger()
-    for old in root.handlers:
-        if isinstance(old, BufferedHandler):
-            old.close()  # its thread stops, its lines are written
     root.handlers[:] = [handler]
     root.setLevel(level)
     # The libraries are chatty at INFO; with DEBUG, their INFO (reconnects, for one) shows too.
