@@ -66,6 +66,10 @@ class Mix:
     lags_ms: list[float] = field(default_factory=list)  # since the probe last took them
     in_flight: Tally[str] = field(default_factory=Tally)
 
+    def forget_counts(self) -> None:
+        """Start the counts again (after the measure of the rate)."""
+        self.done, self.accepted, self.failures, self.lags_ms = Tally(), Tally(), Tally(), []
+
     def commands(self) -> Operation:
         return self._bounded("commands", self._command)
 

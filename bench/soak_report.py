@@ -102,7 +102,7 @@ def table(doc: dict[str, Any]) -> str:
     )
     rows = [
         ("run", run),
-        ("CreateCustomer at 64 in flight", f"{measured}/s" if measured else "not measured (--rate)"),
+        ("the mix at 64 in flight (measured)", f"{measured}/s" if measured else "not measured (--rate)"),
         ("offered: commands / queries per s", f"{offered['commands']:g} / {offered['queries']:g}"),
         ("achieved: commands / queries per s", f"{load['commands_per_s']:g} / {load['queries_per_s']:g}"),
         ("command p50 / p99 ms", f"{load['command_p50_ms']:g} / {load['command_p99_ms']:g}"),
