@@ -40,8 +40,8 @@ def run(
 
 
 def test_a_long_run_has_five_minute_windows_and_a_short_one_fifths() -> None:
-    assert Windows.of(1800) == Windows(300, (300, 600), (1500, 1800))
-    assert Windows.of(60) == Windows(12, (12, 24), (48, 60))
+    assert Windows.of(1800) == Windows(600, (600, 900), (1500, 1800))
+    assert Windows.of(60) == Windows(20, (20, 30), (50, 60))
 
 
 def test_a_sample_every_ten_seconds_but_fifteen_in_a_short_run() -> None:
