@@ -36,7 +36,7 @@ def test_a_short_soak_at_a_fixed_rate_passes_every_check_and_draws_its_plot(
     }
     done = subprocess.run(
         [sys.executable, "-m", "bench.soak", "--rate", str(RATE), "--customers", "200", "--accounts", "20",
-         "--out", str(out), "--plot", str(picture), "--json"],
+         "--queries-per-command", "1", "--out", str(out), "--plot", str(picture), "--json"],
         env=env, capture_output=True, text=True, timeout=280, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
