@@ -56,11 +56,13 @@ t1=$SECONDS
 # rolling-upgrade test, which checks the contract's evolution: not the containers. All three run in
 # `make test`, against FerretDB on PostgreSQL. Nor the checks of what infra/provision.sh sets up on the
 # local servers (TLS listeners, PostgreSQL roles and rights, FerretDB's login): the images have none of
-# it (README "Security").
+# it (README "Security"). Nor `make bench` and `make soak` themselves (test_bench, test_soak): they
+# measure the pair on the local servers only (they refuse another broker: tests/resources.py).
 env -u CQRS_RABBITMQ_URL -u CQRS_POSTGRES_DSN -u CQRS_MONGODB_URL -u CQRS_TEST_POSTGRES_DSN \
   uv run --frozen pytest -p no:cacheprovider tests/integration tests/e2e \
   --ignore tests/e2e/test_projection.py --ignore tests/e2e/test_fuzz.py --ignore tests/e2e/test_rolling_upgrade.py \
-  --ignore tests/e2e/test_tls.py --ignore tests/integration/test_privileges.py --ignore tests/e2e/test_bench.py
+  --ignore tests/e2e/test_tls.py --ignore tests/integration/test_privileges.py --ignore tests/e2e/test_bench.py \
+  --ignore tests/e2e/test_soak.py
 echo "testcontainers run: $((SECONDS - t1)) s" >>"$CQRS_CHECK_REPORT"
 echo "make test-containers: $((SECONDS - t0)) s in all" >>"$CQRS_CHECK_REPORT"
 echo "==> containers: measured"
