@@ -67,6 +67,27 @@ async def test_rows_written_before_owners_and_senders_were_recorded_read_as_such
         assert repeat == reply
 
 
+async def test_analyze_keeps_no_statistics_of_documents_or_tracing_text(
+    pool: asyncpg.Pool, event_store: PostgresEventStore
+) -> None:
+    """Migration 006: ANALYZE (autovacuum's, about once a minute under load) skips the columns no
+    query filters on, and keeps those the queries use."""
+    for name in ("Ada", "Grace", "Edsger"):
+        command = CreateCustomer(customer_id=uuid4(), name=name, locale="en")
+        await send(event_store, command, Metadata(message_id=uuid4(), type="CreateCustomer"), "bob")
+    async with pool.acquire() as conn:
+        await conn.execute("ANALYZE events, streams, command_results")
+        rows = await conn.fetch(
+            "SELECT tablename, attname FROM pg_stats WHERE schemaname = current_schema()"
+            " AND tablename IN ('events', 'streams', 'command_results')"
+        )
+    kept = {(row["tablename"], row["attname"]) for row in rows}
+    skipped = {("events", "data"), ("events", "correlation_id"), ("events", "causation_id")}
+    skipped |= {("events", "traceparent"), ("streams", "state"), ("command_results", "reply")}
+    assert not kept & skipped
+    assert {("events", "stream_id"), ("events", "position"), ("streams", "stream_id")} <= kept
+
+
 class TestPostgresEventStore(EventStoreContract):
     @pytest.fixture
     def store(self, event_store: PostgresEventStore) -> PostgresEventStore:
