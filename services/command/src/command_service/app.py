@@ -25,6 +25,7 @@ from cqrs_shared.messaging.consumer import Consumer
 from cqrs_shared.messaging.responder import Responder
 from cqrs_shared.messaging.watchdog import health, watch
 from cqrs_shared.observability.probes import serve_probes
+from cqrs_shared.runtime import collector
 from cqrs_shared.runtime.keyed_lock import KeyedLock
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ async def serve(settings: CommandSettings, stopped: asyncio.Event) -> None:
                 types=STREAM_READS.types,
             ),
         ):
+            log.debug("froze %d objects made at start (collector.settle)", collector.settle())
             log.info("command service ready")
             try:
                 # Until stopped; or until the broker stays away too long, then stop (crash-only).

@@ -12,6 +12,7 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type:
 from cqrs_client.errors import StartupError
 from cqrs_shared.messaging.watchdog import BrokerLost
 from cqrs_shared.observability import logs, telemetry
+from cqrs_shared.runtime import collector
 from cqrs_shared.runtime.drain import within_budget
 from cqrs_shared.runtime.settings import BrokerSettings
 
@@ -56,6 +57,7 @@ def serve_forever(
 
     async def _main() -> int:
         logs.configure(name, settings.log_level, settings.log_format)
+        collector.watch_pauses()
         try:
             with telemetry.tracing(f"{name}-service", instrumentors):
                 stopped = stop_event()
