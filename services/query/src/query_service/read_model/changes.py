@@ -12,7 +12,8 @@ class DocumentChange:
     """Set ``fields`` on ``collection/doc_id`` when ``gate`` is ``version - 1``; then gate = version.
 
     Version 1 creates the document (or fills one that exists without the gate field). A ``shared``
-    document holds many such version-1 changes (a history bucket): it usually exists already.
+    document holds many such version-1 changes (a history bucket, a customer's accounts): it usually
+    exists already, so the store fills it first and inserts it only where none is found.
     """
 
     collection: str
