@@ -6,10 +6,11 @@ of them.
                      pools), so that a full collection walks only what was made since
 
 Why: a full collection stops the event loop while it walks every tracked object. In the query
-service after a 12-minute soak that was 170,000 objects and 170-350 ms per full collection, about
+service during a 12-minute soak that was up to 170,000 objects and 100-350 ms per full collection, about
 once a minute, on this project's 2-core machine; about half of those objects were made at start and
-live as long as the process (docs/performance.md, "The soak's lag spikes"). Frozen objects are never
-collected, which is what they are for: nothing built at start is garbage while the service runs.
+live as long as the process (docs/performance.md, "The soak's lag spikes"). The price: a frozen
+object that later becomes part of a garbage cycle is never collected. Start-up builds what the
+process keeps (a reconnect reuses the connection objects), so that is at most a little per outage.
 """
 
 import gc
