@@ -69,7 +69,7 @@ def test_an_account_event_updates_history_and_ledger_then_customer_then_account_
     ]
     assert changes[0].doc_id == f"{account_id}/0"  # the bucket of versions 0-49: one document
     assert changes[0].shared
-    assert not changes[2].shared  # a later version of the account in it: an update under its gate
+    assert not changes[2].fills  # a later version of the account in it: an update under its gate
     assert changes[0].fields["items.v3"].startswith("deposit|5.00|15.00|")
     assert changes[1].doc_id == f"{account_id}:0000000003"  # ids sort by account, then version
     assert (changes[1].fields["amount_minor"], changes[1].fields["balance_after_minor"]) == (500, 1500)
@@ -84,7 +84,8 @@ def test_account_opened_embeds_a_zero_balance_in_currency_digits() -> None:
     event = AccountOpened(account_id=account_id, customer_id=ID, currency="JPY")
     changes = project(envelope(event, 1))
     assert [c.collection for c in changes] == ["customers", "accounts"]
-    assert changes[0].shared  # the customer's document exists: filled, not inserted (a failed insert)
+    assert changes[0].fills  # the customer's document exists: filled, not inserted (a failed insert)
+    assert not changes[0].shared  # not a bucket: a catch-up batch merges it with the later versions
     assert changes[1].fields["balance"] == "0"
     assert changes[1].fields["customer_id"] == str(ID)
 

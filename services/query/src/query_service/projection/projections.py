@@ -124,9 +124,9 @@ def _account(envelope: EventEnvelope, event: AccountEvent) -> list[DocumentChang
     }
     gate = layout.embedded_account(account_id, layout.VERSION)
     # An opening fills the customer's document, which its own events made first (one document
-    # owner): shared, so the store updates it rather than first trying an insert that fails.
+    # owner): the store updates it rather than first trying an insert that fails.
     customer_id, opening = str(event.customer_id), version == 1
-    changes.append(DocumentChange(layout.CUSTOMERS, customer_id, gate, version, summary, shared=opening))
+    changes.append(DocumentChange(layout.CUSTOMERS, customer_id, gate, version, summary, fills=opening))
     changes.append(DocumentChange(layout.ACCOUNTS, account_id, layout.VERSION, version, account | timestamps))
     return changes
 

@@ -12,8 +12,9 @@ class DocumentChange:
     """Set ``fields`` on ``collection/doc_id`` when ``gate`` is ``version - 1``; then gate = version.
 
     Version 1 creates the document (or fills one that exists without the gate field). A ``shared``
-    document holds many such version-1 changes (a history bucket, a customer's accounts): it usually
-    exists already, so the store fills it first and inserts it only where none is found.
+    document holds many such version-1 changes (a history bucket): it usually exists already. So
+    does a document that another stream's events made (``fills``: a customer's, where its account
+    opens). The store fills either first and inserts it only where none is found.
     """
 
     collection: str
@@ -23,6 +24,7 @@ class DocumentChange:
     fields: dict[str, Any] = field(default_factory=dict)
     numbered: "Numbered | None" = None
     shared: bool = False
+    fills: bool = False
     after: int | None = None
     """The gate the document must be at, when not ``version - 1``: several consecutive changes of one
     document made one (read_model/batches.py)."""

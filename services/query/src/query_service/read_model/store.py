@@ -188,10 +188,12 @@ class ReadStore:
 
     async def _create(self, change: DocumentChange, fields: Document) -> tuple[Applied, Document | None]:
         """Insert the document; if it exists already (made by another stream's event), fill it in.
-        A shared document is filled in first, and made only where that finds none."""
+        A shared document, or one the change fills, is filled in first, and made only where that finds
+        none."""
         collection = self._collection(change.collection)
         where = {layout.ID: change.doc_id, change.gate: {"$exists": False}}
-        if change.shared and (await collection.update_one(where, {"$set": fields})).matched_count:
+        first = change.shared or change.fills
+        if first and (await collection.update_one(where, {"$set": fields})).matched_count:
             return Applied.APPLIED, None
         try:
             await self.inserts(change.collection).insert({layout.ID: change.doc_id, **nested(fields)})
