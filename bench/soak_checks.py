@@ -14,9 +14,13 @@ interval (t - interval, t]; it belongs to a window when t falls in it. The check
   event), and never less than RELAY_BATCH. The relay publishes in batches of up to 200 events, so the
   depth is a sawtooth of that height whose phase at the samples is chance: one tall tooth near
   the end tilts the line, but does not move a window's mean by a batch, and the two must agree;
-- lag: the p99 of accepted -> visible in the last window is at most 2 x the first window's, the
+- lag: the tail of accepted -> visible in the last window is at most 2 x the first window's, the
   first window's counted as at least LAG_FLOOR_MS: on an idle machine the first p99 can be a few
-  milliseconds, and twice that is scheduling noise, not a trend. Each window needs MIN_LAG_SAMPLES;
+  milliseconds, and twice that is scheduling noise, not a trend. A window's tail is its p99 when
+  TAIL_ABOVE read-backs lie above the p99 (600 or more), and otherwise the highest rank with
+  TAIL_ABOVE above it: the "p99" of 90 read-backs is their maximum, which one stall of the machine
+  sets (a fresh-machine CI run failed a 45-s soak on one 194-ms read-back among 90). Each window
+  needs MIN_LAG_SAMPLES (the tail is then at least the p90);
 - clean: no command or query failed, timed out or was shed (the open loop's bound on in-flight
   operations: the pair falling behind the offered rate).
 """
@@ -31,7 +35,8 @@ DEPTH_MARGIN_SECONDS = 2.0
 RELAY_BATCH = 200  # the command service's CQRS_RELAY_BATCH_SIZE default (command_service.relay)
 LAG_RATIO = 2.0
 LAG_FLOOR_MS = 10.0
-MIN_LAG_SAMPLES = 10
+TAIL_ABOVE = 5  # read-backs above a window's tail
+MIN_LAG_SAMPLES = 50
 FULL_WINDOW = 300.0  # seconds: each window of a run of 30 minutes or more (a sixth of a shorter one)
 # The warm-up: a third of the run, 10 minutes of 30. The bounded structures must be full before
 # memory is judged: at the half rate measured here (63 commands/s) the query service's 20,000-view
@@ -109,6 +114,24 @@ def lag_ms(samples: Sequence[Sample]) -> Timed:
     return Timed(samples=[ms for s in samples for ms in s.lag_ms])
 
 
+def _tail_rank(n: int) -> int:
+    """The 0-based rank of the tail among ``n`` ordered samples."""
+    return max(min(int(n * 0.99), n - 1 - TAIL_ABOVE), 0)
+
+
+def tail(timed: Timed) -> float:
+    """The p99 of ``timed``, or, with fewer than 600 samples, the sample with TAIL_ABOVE above it
+    (NaN for none)."""
+    ordered = sorted(timed.samples)
+    return ordered[_tail_rank(len(ordered))] if ordered else float("nan")
+
+
+def tail_name(timed: Timed) -> str:
+    """Which quantile ``tail`` took: "p99", or "p94" for 90 samples."""
+    n = len(timed.samples)
+    return f"p{100 * (_tail_rank(n) + 1) // n}" if n else "p99"
+
+
 def memory(samples: Sequence[Sample], windows: Windows) -> list[Check]:
     base = at_warm_up(samples, windows).rss_mb
     last = within(samples, windows.last)
@@ -156,19 +179,18 @@ def depth(samples: Sequence[Sample], windows: Windows, events_per_s: float) -> D
 def lag(samples: Sequence[Sample], windows: Windows) -> Check:
     first, last = lag_ms(within(samples, windows.first)), lag_ms(within(samples, windows.last))
     few = min(len(first.samples), len(last.samples)) < MIN_LAG_SAMPLES
-    limit = LAG_RATIO * max(first.percentile(99), LAG_FLOOR_MS) if first.samples else 0.0
-    detail = (
-        f"p99 {_p99(first)} ms (n {len(first.samples)}) in the first window, "
-        f"{_p99(last)} ms (n {len(last.samples)}) in the last; limit {limit:.1f} ms"
-    )
+    limit = LAG_RATIO * max(tail(first), LAG_FLOOR_MS) if first.samples else 0.0
+    detail = f"{_tail(first)} in the first window, {_tail(last)} in the last; limit {limit:.1f} ms"
     if few:
         detail += f"; fewer than {MIN_LAG_SAMPLES} read-backs in a window"
-    passed = not few and last.percentile(99) <= limit
-    return Check("lag p99, last window <= 2 x first", passed, detail)
+    passed = not few and tail(last) <= limit
+    return Check("lag tail, last window <= 2 x first", passed, detail)
 
 
-def _p99(timed: Timed) -> str:
-    return f"{timed.percentile(99):.1f}" if timed.samples else "-"
+def _tail(timed: Timed) -> str:
+    """ "p94 78.1 ms (n 90)", "- (n 0)"."""
+    n = len(timed.samples)
+    return f"{tail_name(timed)} {tail(timed):.1f} ms (n {n})" if n else "- (n 0)"
 
 
 def clean(failures: dict[str, int]) -> Check:

@@ -14,6 +14,8 @@ from bench.soak_checks import (
     depth,
     lag_ms,
     mean,
+    tail,
+    tail_name,
     within,
 )
 from bench.timing import Timed
@@ -51,8 +53,8 @@ def document(
             "margin": round(trend.margin),
         },
         "lag_ms": {
-            "first_window": _lags(lag_ms(first)),
-            "last_window": _lags(lag_ms(last)),
+            "first_window": _window_lags(lag_ms(first)),
+            "last_window": _window_lags(lag_ms(last)),
             "whole_run": _lags(lag_ms(samples)),
             "floor": LAG_FLOOR_MS,
         },
@@ -72,6 +74,13 @@ def _lags(timed: Timed) -> dict[str, float | None]:
     if not timed.samples:
         return {"n": 0, "p50": None, "p99": None}
     return {"n": len(timed.samples), "p50": round(timed.p50, 2), "p99": round(timed.percentile(99), 2)}
+
+
+def _window_lags(timed: Timed) -> dict[str, float | str | None]:
+    """_lags, and the tail the lag check compares (soak_checks.tail)."""
+    if not timed.samples:
+        return {**_lags(timed), "tail": None, "tail_quantile": None}
+    return {**_lags(timed), "tail": round(tail(timed), 2), "tail_quantile": tail_name(timed)}
 
 
 def _point(sample: Sample) -> dict[str, Any]:

@@ -13,7 +13,10 @@ from bench.soak_checks import (
     memory,
     sample_every,
     slope,
+    tail,
+    tail_name,
 )
+from bench.timing import Timed
 
 TOTAL = 1800.0
 RATE = 200.0  # commands (events) per second offered
@@ -104,6 +107,39 @@ def test_lag_p99_doubling_from_the_first_window_to_the_last_fails() -> None:
 def test_a_tiny_first_p99_is_compared_as_the_floor() -> None:
     lags = [2.0] * 150 + [15.0] * 31  # 7.5 x, but within twice the 10 ms floor
     assert lag(run(lags=lags), Windows.of(TOTAL)).passed
+
+
+def test_the_tail_is_the_p99_of_600_read_backs_or_more_and_leaves_five_above_it_in_fewer() -> None:
+    assert (tail(Timed(samples=[float(k) for k in range(1000)])), tail_name(Timed(samples=[0.0] * 1000))) == (
+        990.0,
+        "p99",
+    )
+    ninety = Timed(samples=[float(k) for k in range(90)])
+    assert (tail(ninety), tail_name(ninety)) == (84.0, "p94")  # the "p99" of 90 is their maximum
+
+
+def short_run(last_window: list[float]) -> list[Sample]:
+    """The e2e soak's shape: 45 s, a sample every 3 s with 30 read-backs of 50 ms; the samples at
+    39, 42 and 45 s (the last window) hold ``last_window``, 90 read-backs."""
+    samples = [
+        Sample(t=3.0 * k, rss_mb={"query service": 70.0}, depth=0, lag_ms=[50.0] * 30) for k in range(16)
+    ]
+    for k, sample in enumerate(samples[13:]):
+        sample.lag_ms = last_window[30 * k : 30 * (k + 1)]
+    return samples
+
+
+def test_one_stalled_read_back_in_a_short_run_is_no_trend() -> None:
+    check = lag(short_run([50.0] * 89 + [194.0]), Windows.of(45.0))
+    assert check.passed, check
+    assert (
+        check.detail
+        == "p91 50.0 ms (n 60) in the first window, p94 50.0 ms (n 90) in the last; limit 100.0 ms"
+    )
+
+
+def test_a_short_run_whose_lag_doubles_beyond_a_few_stalls_fails() -> None:
+    assert not lag(short_run([50.0] * 84 + [101.0] * 6), Windows.of(45.0)).passed
 
 
 def test_a_window_without_read_backs_fails_the_lag_check() -> None:
