@@ -1,11 +1,13 @@
 """The views the projector keeps of what it wrote (read_model/store.py, cache.py) against FerretDB:
-each is the view a read of the database returns, and concurrent inserts go together (inserts.py)."""
+each is the view a read of the database returns, concurrent inserts go together (inserts.py), and
+an account's opening writes its customer's document without a failed insert."""
 
 import asyncio
 from datetime import UTC, datetime
 from decimal import Decimal
 from uuid import uuid4
 
+from pymongo import AsyncMongoClient, monitoring
 from pymongo.errors import DuplicateKeyError
 
 from cqrs_contracts import (
@@ -23,6 +25,7 @@ from query_service.projection.projections import project
 from query_service.read_model import layout
 from query_service.read_model.cache import ViewCache
 from query_service.read_model.inserts import Inserts
+from query_service.read_model.layout import Document
 from query_service.read_model.store import Applied, Kept, ReadStore
 from tests.builders import envelope
 
@@ -140,3 +143,59 @@ async def test_concurrent_inserts_go_together_and_each_gets_its_own_outcome(read
     assert inserts.rounds < 1 + 41  # the first went alone, the rest in far fewer rounds
     found = await read_store.collection(layout.LEDGER).count_documents({layout.ID: {"$in": ids}})
     assert found == 40
+
+
+WRITES = {"insert", "update", "findAndModify", "delete"}
+
+
+class WriteErrors(monitoring.CommandListener):
+    """The write errors in the server's replies to writes, as (command, code): a failed insert of
+    a duplicate is a reply with ``writeErrors``, not a failed command. (The client's closing
+    ``endSessions``, which FerretDB v1 does not know, is not a write.)"""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, int]] = []
+        self.writes = 0
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        pass
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        if event.command_name in WRITES:
+            self.writes += 1
+            self.seen += [(event.command_name, error["code"]) for error in event.reply.get("writeErrors", [])]
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        if event.command_name in WRITES:
+            self.seen.append((event.command_name, int(event.failure.get("code", 0))))
+
+
+async def test_an_account_opening_fills_its_customer_without_a_failed_insert(
+    mongodb_url: str, mongo_database: str
+) -> None:
+    """The customer's part of AccountOpened updates the customer's document first (fills=True):
+    before, it tried an insert that failed on the existing document every time (12.5 duplicate-key
+    errors a second in the soak's PostgreSQL log)."""
+    errors = WriteErrors()
+    client: AsyncMongoClient[Document] = AsyncMongoClient(
+        mongodb_url, tz_aware=True, uuidRepresentation="standard", event_listeners=[errors]
+    )
+    async with client:
+        store = ReadStore(client[mongo_database])
+        await store.ensure_indexes()
+        customer, accounts = uuid4(), [uuid4(), uuid4()]
+        await apply_all(
+            store,
+            [
+                envelope(CustomerCreated(customer_id=customer, name="Cy", locale="en"), 1),
+                *(
+                    envelope(AccountOpened(account_id=account, customer_id=customer, currency="EUR"), 1)
+                    for account in accounts
+                ),
+            ],
+        )
+        view = await store.customer(customer)
+    assert view is not None
+    assert sorted(a.id for a in view.accounts) == sorted(accounts)
+    assert errors.writes >= 5  # the customer, two accounts, the customer twice more
+    assert errors.seen == []
