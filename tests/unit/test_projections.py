@@ -69,7 +69,8 @@ def test_an_account_event_updates_history_and_ledger_then_customer_then_account_
     ]
     assert changes[0].doc_id == f"{account_id}/0"  # the bucket of versions 0-49: one document
     assert changes[0].shared
-    assert not changes[2].fills  # a later version of the account in it: an update under its gate
+    assert not changes[2].shared  # a later version of the account in it: an update under its gate
+    assert not changes[2].fills
     assert changes[0].fields["items.v3"].startswith("deposit|5.00|15.00|")
     assert changes[1].doc_id == f"{account_id}:0000000003"  # ids sort by account, then version
     assert (changes[1].fields["amount_minor"], changes[1].fields["balance_after_minor"]) == (500, 1500)
