@@ -15,12 +15,15 @@ interval (t - interval, t]; it belongs to a window when t falls in it. The check
   depth is a sawtooth of that height whose phase at the samples is chance: one tall tooth near
   the end tilts the line, but does not move a window's mean by a batch, and the two must agree;
 - lag: the tail of accepted -> visible in the last window is at most 2 x the first window's, the
-  first window's counted as at least LAG_FLOOR_MS: on an idle machine the first p99 can be a few
-  milliseconds, and twice that is scheduling noise, not a trend. A window's tail is its p99 when
-  TAIL_ABOVE read-backs lie above the p99 (600 or more), and otherwise the highest rank with
-  TAIL_ABOVE above it: the "p99" of 90 read-backs is their maximum, which one stall of the machine
-  sets (a fresh-machine CI run failed a 45-s soak on one 194-ms read-back among 90). Each window
-  needs MIN_LAG_SAMPLES (the tail is then at least the p90);
+  first window's counted as at least LAG_FLOOR_MS, so that the limit is never below 50 ms, the lag
+  p99 issue 24 sets as the pair's target: a last window within the target is no trend worth failing
+  a run for. On a quiet machine the first window's tail can be 10-20 ms, and a few read-backs of
+  40 ms at the end are scheduling noise (a fresh-machine CI run failed a 45-s soak on a first tail
+  of 17.0 ms and a last of 39.7, its 3-s samples' p99s ranging 19-91 ms throughout). A window's
+  tail is its p99 when TAIL_ABOVE read-backs lie above the p99 (600 or more), and otherwise the
+  highest rank with TAIL_ABOVE above it: the "p99" of 90 read-backs is their maximum, which one
+  stall of the machine sets (a fresh-machine CI run failed a 45-s soak on one 194-ms read-back
+  among 90). Each window needs MIN_LAG_SAMPLES (the tail is then at least the p90);
 - clean: no command or query failed, timed out or was shed (the open loop's bound on in-flight
   operations: the pair falling behind the offered rate).
 """
@@ -34,7 +37,7 @@ MEMORY_GROWTH = 1.10
 DEPTH_MARGIN_SECONDS = 2.0
 RELAY_BATCH = 200  # the command service's CQRS_RELAY_BATCH_SIZE default (command_service.relay)
 LAG_RATIO = 2.0
-LAG_FLOOR_MS = 10.0
+LAG_FLOOR_MS = 25.0  # the limit's floor is twice this: 50 ms, issue 24's lag p99 target
 TAIL_ABOVE = 5  # read-backs above a window's tail
 MIN_LAG_SAMPLES = 50
 FULL_WINDOW = 300.0  # seconds: each window of a run of 30 minutes or more (a sixth of a shorter one)

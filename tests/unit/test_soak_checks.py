@@ -99,14 +99,21 @@ def test_memory_growing_during_warm_up_only_passes() -> None:
 
 
 def test_lag_p99_doubling_from_the_first_window_to_the_last_fails() -> None:
-    lags = [20.0] * 150 + [45.0] * 31
+    lags = [30.0] * 150 + [65.0] * 31
     check = lag(run(lags=lags), Windows.of(TOTAL))
     assert not check.passed, check
+    assert check.detail.endswith("limit 60.0 ms"), check
 
 
 def test_a_tiny_first_p99_is_compared_as_the_floor() -> None:
-    lags = [2.0] * 150 + [15.0] * 31  # 7.5 x, but within twice the 10 ms floor
-    assert lag(run(lags=lags), Windows.of(TOTAL)).passed
+    lags = [2.0] * 150 + [45.0] * 31  # 22.5 x, but within 50 ms: twice the floor, the lag target
+    check = lag(run(lags=lags), Windows.of(TOTAL))
+    assert check.passed, check
+    assert check.detail.endswith("limit 50.0 ms"), check
+
+
+def test_a_lag_that_leaves_the_target_fails_however_quiet_the_first_window_was() -> None:
+    assert not lag(run(lags=[2.0] * 150 + [51.0] * 31), Windows.of(TOTAL)).passed
 
 
 def test_the_tail_is_the_p99_of_600_read_backs_or_more_and_leaves_five_above_it_in_fewer() -> None:
@@ -135,6 +142,17 @@ def test_one_stalled_read_back_in_a_short_run_is_no_trend() -> None:
     assert (
         check.detail
         == "p91 50.0 ms (n 60) in the first window, p94 50.0 ms (n 90) in the last; limit 100.0 ms"
+    )
+
+
+def test_the_fresh_machine_run_s_tail_of_40_ms_after_17_is_within_the_target() -> None:
+    samples = short_run([17.0] * 84 + [39.7] * 6)
+    for sample in samples[6:8]:  # the first window: 15-22.5 s, the samples at 18 and 21 s
+        sample.lag_ms = [17.0] * 30
+    check = lag(samples, Windows.of(45.0))
+    assert check.passed, check
+    assert check.detail == (
+        "p91 17.0 ms (n 60) in the first window, p94 39.7 ms (n 90) in the last; limit 50.0 ms"
     )
 
 
