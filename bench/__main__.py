@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter as Tally
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -63,6 +64,7 @@ class Bench:
         self.groups = groups
         self.services = services  # name -> pid, profiled with --profile
         self.query_url = ""  # where the query service's /metrics answers
+        self.command_url = ""  # and the command service's
         self.admin_url = ""  # the broker, as a user that may look at queues
         self.counter = Counter()
 
@@ -170,7 +172,7 @@ async def main(args: argparse.Namespace) -> Run:
             ]
             pids = {"command service": command.process.pid, "query service": query.process.pid}
             bench = Bench(args, run, groups, pids)
-            bench.query_url = query.url
+            bench.query_url, bench.command_url = query.url, command.url
             bench.admin_url = own.amqp_url
             async with CqrsClient.connect(own.amqp_url, timeout=30) as client:
                 say(f"seeding {args.customers:,} customers through the command side")
@@ -222,11 +224,13 @@ async def _lag(bench: Bench, client: CqrsClient, rate: float) -> None:
     operation = pair_ops.accepted_to_visible(client, visible, every)
     await warm_up(operation, 1, bench.args.warmup, bench.counter)
     visible.samples.clear()
+    stages = await _lag_stages(bench)
     before = procs.cpu_seconds(bench.groups)
     sent = await open_loop(
         operation, rate, bench.args.seconds, 120, bench.counter, least=every * bench.args.min_samples
     )
     after = procs.cpu_seconds(bench.groups)
+    stages = {name: counts - stages[name] for name, counts in (await _lag_stages(bench)).items()}
     visible.elapsed = sent.elapsed
     figure = Figure.of(f"lag, accepted -> visible, {rate:.0f}/s", 0, visible, _spent(before, after))
     # Per command: the load is the commands; 1 in ``every`` of them was also read.
@@ -234,9 +238,19 @@ async def _lag(bench: Bench, client: CqrsClient, rate: float) -> None:
     figure.cpu_s_per_1000 = {
         k: round(v * len(visible.samples) / len(sent.samples), 3) for k, v in figure.cpu_s_per_1000.items()
     }
-    figure.note = f"commands/s; 1 in {every} read back"
+    parts = "; ".join(f"commit -> {name} {pair_ops.quantiles(n)}" for name, n in stages.items())
+    figure.note = f"commands/s; 1 in {every} read back; of every event: {parts}"
     bench.run.add(figure)
-    say(f"    p50 {figure.p50_ms} ms, p99 {figure.p99_ms} ms over {figure.n} reads")
+    say(f"    p50 {figure.p50_ms} ms, p99 {figure.p99_ms} ms over {figure.n} reads; {parts}")
+
+
+async def _lag_stages(bench: Bench) -> dict[str, Tally[str]]:
+    """The lag's stages so far (pair_ops.LAG_STAGES): each histogram's cumulative counts by bound."""
+    urls = {"command": bench.command_url, "query": bench.query_url}
+    return {
+        name: await pair_ops.buckets(urls[service], histogram)
+        for name, (service, histogram) in pair_ops.LAG_STAGES.items()
+    }
 
 
 def _env(env: dict[str, str], args: argparse.Namespace) -> dict[str, str]:

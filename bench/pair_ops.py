@@ -104,6 +104,40 @@ def hit_note(before: Tally[str], after: Tally[str]) -> str:
     return f"cache hits {100 * reads['hit'] / total:.0f}%" if total else ""
 
 
+# The lag's stages, each a histogram of one service: commit -> the broker's confirm of the publish
+# (the relay), and commit -> the projection applied (the relay, the broker and the projector).
+LAG_STAGES = {
+    "published": ("command", "cqrs_commit_to_publish_seconds"),
+    "projected": ("query", "cqrs_projection_lag_seconds"),
+}
+
+
+async def buckets(metrics_url: str, histogram: str) -> Tally[str]:
+    """``histogram``'s cumulative counts so far, by upper bound (its ``le`` label)."""
+    return by_label(await exposition(metrics_url), f"{histogram}_bucket", "le")
+
+
+def bound_ms(counts: Tally[str], q: float) -> str:
+    """The upper bound, in ms, of the bucket that holds the ``q`` quantile of ``counts`` (cumulative
+    counts by ``le``, as ``buckets`` gives them): "<= 50 ms", "> 10000 ms", or "-" for none."""
+    ordered = sorted(counts.items(), key=lambda item: float(item[0]))
+    if not ordered or not ordered[-1][1]:
+        return "-"
+    wanted = q * ordered[-1][1]
+    for index, (bound, count) in enumerate(ordered):
+        if count >= wanted:
+            if bound == "+Inf":
+                return f"> {1000 * float(ordered[index - 1][0]):g} ms" if index else "-"
+            return f"<= {1000 * float(bound):g} ms"
+    return "-"
+
+
+def quantiles(counts: Tally[str]) -> str:
+    """ "p50 <= 25 ms, p90 <= 50 ms, p99 <= 250 ms (n 3480)": where a histogram's quantiles fall."""
+    bounds = ", ".join(f"p{round(100 * q)} {bound_ms(counts, q)}" for q in (0.5, 0.9, 0.99))
+    return f"{bounds} (n {counts['+Inf']})"
+
+
 def reply_bytes(view: CustomerView) -> int:
     """The size of the query service's reply carrying ``view``: what the echo answers with."""
     return len(QueryOk[CustomerView](result=view).model_dump_json())
