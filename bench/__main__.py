@@ -224,13 +224,13 @@ async def _lag(bench: Bench, client: CqrsClient, rate: float) -> None:
     operation = pair_ops.accepted_to_visible(client, visible, every)
     await warm_up(operation, 1, bench.args.warmup, bench.counter)
     visible.samples.clear()
-    stages = await _lag_stages(bench)
+    stages_before = await _lag_stages(bench)
     before = procs.cpu_seconds(bench.groups)
     sent = await open_loop(
         operation, rate, bench.args.seconds, 120, bench.counter, least=every * bench.args.min_samples
     )
     after = procs.cpu_seconds(bench.groups)
-    stages = {name: counts - stages[name] for name, counts in (await _lag_stages(bench)).items()}
+    stages = {name: counts - stages_before[name] for name, counts in (await _lag_stages(bench)).items()}
     visible.elapsed = sent.elapsed
     figure = Figure.of(f"lag, accepted -> visible, {rate:.0f}/s", 0, visible, _spent(before, after))
     # Per command: the load is the commands; 1 in ``every`` of them was also read.

@@ -3,9 +3,10 @@ relay's commit -> published, and so of the pair's lag (docs/performance.md, "The
 
     uv run --group bench python -m bench.confirm_latency --rate 116 --seconds 20 [--queue-type quorum]
 
-It publishes at a fixed rate, one message at a time in flight per stream as the relay does, to a
-queue of its own that a consumer empties, and prints the confirm's p50, p90 and p99. The queue is
-removed at the end. Needs CQRS_RABBITMQ_URL (infra/local.env) of a user that may declare queues.
+It publishes at a fixed rate, at most --streams messages unconfirmed at a time (the relay has one
+per stream: it confirms a stream's event before the next), to a queue of its own that a consumer
+empties, and prints the confirm's p50, p90 and p99. The queue is removed at the end. Needs
+CQRS_RABBITMQ_URL (infra/local.env) of a user that may declare queues.
 """
 
 import argparse

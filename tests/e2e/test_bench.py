@@ -7,10 +7,12 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from tests.resources import Servers
+from tests.servers import rabbitmqctl
 
 IN_FLIGHT = (1, 4)
 SCENARIOS = {
@@ -67,3 +69,29 @@ def test_a_short_bench_gives_every_figure_with_its_ratio_to_the_ceiling(
     assert picture.stat().st_size > 10_000
     assert "ratio" in done.stdout
     assert "CPU seconds per 1,000 operations" in done.stdout
+
+
+CONFIRMS = re.compile(
+    r"^classic queue, 40/s for 1 s: publish -> confirm"
+    r" p50 ([\d.]+) ms, p90 ([\d.]+) ms, p99 ([\d.]+) ms \(n 40\)$"
+)
+
+
+@pytest.mark.timeout(120)
+def test_the_confirm_latency_tool_times_every_publish_and_removes_its_queue(servers: Servers) -> None:
+    """`python -m bench.confirm_latency` (docs/performance.md, "The lag's parts") on the real broker."""
+    ctl = rabbitmqctl(servers.rabbitmq)
+    assert ctl is not None, "rabbitmqctl cannot reach the test broker"
+    vhost = urlsplit(servers.rabbitmq).path.lstrip("/") or "/"
+    env = {**os.environ, "CQRS_RABBITMQ_URL": servers.rabbitmq}
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.confirm_latency", "--rate", "40", "--seconds", "1"],
+        env=env, capture_output=True, text=True, timeout=100, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = CONFIRMS.match(done.stdout.strip())
+    assert found, done.stdout
+    p50, p90, p99 = map(float, found.groups())
+    assert 0 < p50 <= p90 <= p99, done.stdout
+    queues = ctl("list_queues", "-p", vhost, "name").split()
+    assert not [name for name in queues if name.startswith("bench.confirms.")], queues
