@@ -79,6 +79,7 @@ class Bench:
             await asyncio.sleep(1.0)  # and those the projector holds, in hand
         await warm_up(operation, in_flight, self.args.warmup, self.counter)
         groups = self.groups + extra
+        gc_before = await pair_ops.gc_seconds(self.service_urls()) if not extra else {}
         before = procs.cpu_seconds(groups)
         spies = self._profile(scenario, in_flight, extra)
         timed = await closed_loop(
@@ -87,8 +88,15 @@ class Bench:
         after = procs.cpu_seconds(groups)
         await self._summarise(await spies)
         figure = self.run.add(Figure.of(scenario, in_flight, timed, _spent(before, after)))
+        if not extra:
+            gc_after = await pair_ops.gc_seconds(self.service_urls())
+            figure.note = pair_ops.gc_note(gc_before, gc_after, figure.n)
         say(f"    {figure.per_s:,.0f} ops/s, p50 {figure.p50_ms} ms, p99 {figure.p99_ms} ms")
         return figure
+
+    def service_urls(self) -> dict[str, str]:
+        """Where each of the pair's services answers /metrics."""
+        return {"command": self.command_url, "query": self.query_url}
 
     def _profile(
         self, scenario: str, in_flight: int, extra: list[procs.Group]
@@ -170,7 +178,11 @@ async def main(args: argparse.Namespace) -> Run:
                 procs.Group("query service", procs.pid_is(query.process.pid)),
                 *procs.servers(),
             ]
-            pids = {"command service": command.process.pid, "query service": query.process.pid}
+            pids = {
+                "command service": command.process.pid,
+                "query service": query.process.pid,
+                "benchmark": os.getpid(),  # the client: CqrsClient and the load loop
+            }
             bench = Bench(args, run, groups, pids)
             bench.query_url, bench.command_url = query.url, command.url
             bench.admin_url = own.amqp_url
@@ -196,7 +208,8 @@ async def _pair(bench: Bench, client: CqrsClient, seeded: pair_ops.Seeded) -> No
     for level in levels if "queries" in only else []:
         before = await pair_ops.view_reads(bench.query_url)
         figure = await bench.measure("GetCustomer by id", pair_ops.get_customer(client, seeded), level, [])
-        figure.note = pair_ops.hit_note(before, await pair_ops.view_reads(bench.query_url))
+        hits = pair_ops.hit_note(before, await pair_ops.view_reads(bench.query_url))
+        figure.note = f"{hits}; {figure.note}"
     for level in levels if "queries" in only else []:
         await bench.measure("GetCustomersWithName", pair_ops.find_by_name(client, seeded), level, [])
     creates = {}
@@ -207,7 +220,8 @@ async def _pair(bench: Bench, client: CqrsClient, seeded: pair_ops.Seeded) -> No
         figure = await bench.measure(
             f"Deposit on {len(seeded.accounts)} hot accounts", hot.operation, level, []
         )
-        figure.note = ", ".join(f"{code} {count}" for code, count in hot.rejected.items())
+        rejected = ", ".join(f"{code} {count}" for code, count in hot.rejected.items())
+        figure.note = f"{rejected}; {figure.note}" if rejected else figure.note
     lost = await hot.lost_updates(bench.admin_url)
     bench.run.facts["lost_updates"] = lost
     if lost:
@@ -224,13 +238,14 @@ async def _lag(bench: Bench, client: CqrsClient, rate: float) -> None:
     operation = pair_ops.accepted_to_visible(client, visible, every)
     await warm_up(operation, 1, bench.args.warmup, bench.counter)
     visible.samples.clear()
-    stages_before = await _lag_stages(bench)
+    stages_before, pauses_before = await _lag_stages(bench), await _gc_pauses(bench)
     before = procs.cpu_seconds(bench.groups)
     sent = await open_loop(
         operation, rate, bench.args.seconds, 120, bench.counter, least=every * bench.args.min_samples
     )
     after = procs.cpu_seconds(bench.groups)
     stages = {name: counts - stages_before[name] for name, counts in (await _lag_stages(bench)).items()}
+    pauses = {name: counts - pauses_before[name] for name, counts in (await _gc_pauses(bench)).items()}
     visible.elapsed = sent.elapsed
     figure = Figure.of(f"lag, accepted -> visible, {rate:.0f}/s", 0, visible, _spent(before, after))
     # Per command: the load is the commands; 1 in ``every`` of them was also read.
@@ -239,18 +254,25 @@ async def _lag(bench: Bench, client: CqrsClient, rate: float) -> None:
         k: round(v * len(visible.samples) / len(sent.samples), 3) for k, v in figure.cpu_s_per_1000.items()
     }
     parts = "; ".join(f"commit -> {name} {pair_ops.quantiles(n)}" for name, n in stages.items())
-    figure.note = f"commands/s; 1 in {every} read back; of every event: {parts}"
+    gc = "; ".join(f"{name} {n['+Inf']}, longest {pair_ops.bound_ms(n, 1.0)}" for name, n in pauses.items())
+    figure.note = f"commands/s; 1 in {every} read back; of every event: {parts}; gc pauses: {gc}"
     bench.run.add(figure)
-    say(f"    p50 {figure.p50_ms} ms, p99 {figure.p99_ms} ms over {figure.n} reads; {parts}")
+    say(f"    p50 {figure.p50_ms} ms, p99 {figure.p99_ms} ms over {figure.n} reads; {parts}; gc pauses: {gc}")
 
 
 async def _lag_stages(bench: Bench) -> dict[str, Tally[str]]:
     """The lag's stages so far (pair_ops.LAG_STAGES): each histogram's cumulative counts by bound."""
-    urls = {"command": bench.command_url, "query": bench.query_url}
+    urls = bench.service_urls()
     return {
         name: await pair_ops.buckets(urls[service], histogram)
         for name, (service, histogram) in pair_ops.LAG_STAGES.items()
     }
+
+
+async def _gc_pauses(bench: Bench) -> dict[str, Tally[str]]:
+    """Each service's garbage-collector pauses so far, all generations: cumulative counts by bound."""
+    urls = bench.service_urls()
+    return {name: await pair_ops.buckets(url, pair_ops.GC_PAUSES) for name, url in urls.items()}
 
 
 def _env(env: dict[str, str], args: argparse.Namespace) -> dict[str, str]:

@@ -29,7 +29,7 @@ from cqrs_contracts import (
     OpenAccount,
 )
 from cqrs_contracts.replies import QueryOk
-from tests.scrape import by_label, exposition
+from tests.scrape import by_label, exposition, total
 
 NAMES = 2_000  # distinct names over the seeded customers: a find by name returns a handful
 HOT_ACCOUNTS = 10
@@ -115,6 +115,22 @@ LAG_STAGES = {
 async def buckets(metrics_url: str, histogram: str) -> Tally[str]:
     """``histogram``'s cumulative counts so far, by upper bound (its ``le`` label)."""
     return by_label(await exposition(metrics_url), f"{histogram}_bucket", "le")
+
+
+GC_PAUSES = "cqrs_gc_pause_seconds"  # each service's collector pauses (cqrs_shared.runtime.collector)
+
+
+async def gc_seconds(metrics_urls: dict[str, str]) -> dict[str, float]:
+    """Each service's time so far in pauses of Python's garbage collector, all generations."""
+    return {name: total(await exposition(url), f"{GC_PAUSES}_sum") for name, url in metrics_urls.items()}
+
+
+def gc_note(before: dict[str, float], after: dict[str, float], operations: int) -> str:
+    """ "gc ms/op: command 0.05, query 0.21": each service's collector pauses per operation."""
+    spent = ", ".join(
+        f"{name} {1000 * (after[name] - before[name]) / max(1, operations):.3f}" for name in after
+    )
+    return f"gc ms/op: {spent}"
 
 
 def bound_ms(counts: Tally[str], q: float) -> str:

@@ -1,4 +1,5 @@
-"""`make bench BENCH_ARGS="--profile DIR"`: py-spy samples each service while a figure is measured.
+"""`make bench BENCH_ARGS="--profile DIR"`: py-spy samples each service, and the benchmark's own
+process (the client), while a figure is measured.
 
 For each pair scenario at the highest in-flight count, DIR gets <scenario>.<service>.txt: py-spy's
 collapsed stacks ("frame;frame;... count", flamegraph.pl's input), and a summary: the functions with

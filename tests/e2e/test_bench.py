@@ -24,6 +24,7 @@ SCENARIOS = {
     "CreateCustomer",
     "Deposit on 10 hot accounts",
 }
+PAIR = {"GetCustomer by id", "GetCustomersWithName", "CreateCustomer", "Deposit on 10 hot accounts"}
 
 
 @pytest.mark.timeout(300)
@@ -55,6 +56,9 @@ def test_a_short_bench_gives_every_figure_with_its_ratio_to_the_ceiling(
         if not figure["scenario"].startswith("lag"):
             assert figure["ratio"] is not None, figure
             assert figure["ratio"] > 0, figure
+        if figure["scenario"] in PAIR:
+            # Each service's collector pauses per operation, from its own histogram.
+            assert re.search(r"gc ms/op: command \d+\.\d{3}, query \d+\.\d{3}$", figure["note"]), figure
     [lag] = [f for f in figures if f["scenario"].startswith("lag")]
     assert lag["n"] >= 40
     # The lag's stages, from the services' histograms, scraped before and after the figure: each
@@ -63,6 +67,8 @@ def test_a_short_bench_gives_every_figure_with_its_ratio_to_the_ceiling(
     stages = re.findall(r"commit -> (published|projected) p50 <= [\d.]+ ms, .*?\(n (\d+)\)", lag["note"])
     assert [name for name, _ in stages] == ["published", "projected"], lag["note"]
     assert all(int(n) >= lag["n"] for _, n in stages), lag["note"]
+    longest = r"longest (-|<= [\d.]+ ms|> [\d.]+ ms)"
+    assert re.search(rf"gc pauses: command \d+, {longest}; query \d+, {longest}$", lag["note"]), lag["note"]
     assert document["facts"]["lost_updates"] == 0
     assert set(document["memory_mb"]) == {"command service", "query service"}
     assert all(mb > 10 for mb in document["memory_mb"].values())

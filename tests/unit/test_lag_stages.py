@@ -1,8 +1,9 @@
-"""The lag's stages in `make bench` (bench/pair_ops.py): a histogram's quantile as its bucket's bound."""
+"""The lag's stages in `make bench` (bench/pair_ops.py): a histogram's quantile as its bucket's bound;
+and the collector's pauses per operation."""
 
 from collections import Counter as Tally
 
-from bench.pair_ops import bound_ms, quantiles
+from bench.pair_ops import bound_ms, gc_note, quantiles
 
 
 def test_a_quantile_is_the_bound_of_the_bucket_it_falls_in() -> None:
@@ -37,3 +38,9 @@ def test_the_difference_of_two_scrapes_counts_only_what_came_between() -> None:
 def test_the_quantiles_say_where_the_median_the_p90_and_the_p99_fall_of_how_many() -> None:
     counts = Tally({"0.025": 50, "0.05": 90, "0.25": 100, "+Inf": 100})
     assert quantiles(counts) == "p50 <= 25 ms, p90 <= 50 ms, p99 <= 250 ms (n 100)"
+
+
+def test_the_collectors_pauses_are_given_per_operation_for_each_service() -> None:
+    before, after = {"command": 1.0, "query": 2.0}, {"command": 1.05, "query": 2.25}
+    assert gc_note(before, after, 1000) == "gc ms/op: command 0.050, query 0.250"
+    assert gc_note(before, before, 0) == "gc ms/op: command 0.000, query 0.000"
