@@ -126,7 +126,7 @@ async def gc_seconds(metrics_urls: dict[str, str]) -> dict[str, float]:
 
 
 def gc_note(before: dict[str, float], after: dict[str, float], operations: int) -> str:
-    """ "gc ms/op: command 0.05, query 0.21": each service's collector pauses per operation."""
+    """ "gc ms/op: command 0.050, query 0.210": each service's collector pauses per operation."""
     spent = ", ".join(
         f"{name} {1000 * (after[name] - before[name]) / max(1, operations):.3f}" for name in after
     )

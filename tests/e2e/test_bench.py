@@ -77,6 +77,30 @@ def test_a_short_bench_gives_every_figure_with_its_ratio_to_the_ceiling(
     assert "CPU seconds per 1,000 operations" in done.stdout
 
 
+@pytest.mark.timeout(200)
+def test_a_profiled_bench_samples_both_services_and_the_client(servers: Servers, tmp_path: Path) -> None:
+    """`--profile DIR`: py-spy's stacks and a summary per process, the benchmark's own among them."""
+    env = {
+        **os.environ,
+        "CQRS_RABBITMQ_URL": servers.rabbitmq,
+        "CQRS_TEST_POSTGRES_DSN": servers.postgres,
+        "CQRS_MONGODB_URL": servers.mongodb,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--only", "queries", "--customers", "60", "--seconds", "1",
+         "--warmup", "0.1", "--in-flight", "4", "--min-samples", "40", "--profile", str(tmp_path / "prof"),
+         "--out", str(tmp_path / "bench.json"), "--plot", str(tmp_path / "bench.png")],
+        env=env, capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    for process in ("command-service", "query-service", "benchmark"):
+        assert (tmp_path / "prof" / f"getcustomer-by-id.{process}.txt").exists(), process
+    client = (tmp_path / "prof" / "getcustomer-by-id.benchmark.summary.txt").read_text()
+    samples = re.match(r"(\d+) samples on the CPU", client)
+    assert samples, client[:500]
+    assert int(samples[1]) > 0, client[:500]
+
+
 CONFIRMS = re.compile(
     r"^classic queue, 40/s for 1 s: publish -> confirm"
     r" p50 ([\d.]+) ms, p90 ([\d.]+) ms, p99 ([\d.]+) ms \(n 40\)$"
