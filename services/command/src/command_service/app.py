@@ -20,10 +20,10 @@ from command_service.settings import CommandSettings
 from command_service.store import PostgresEventStore, open_pool, session
 from command_service.transient import is_transient
 from cqrs_client.messaging import topology
-from cqrs_client.messaging.channels import open_channel, open_connection
+from cqrs_client.messaging.channels import open_channel
 from cqrs_shared.messaging.consumer import Consumer
-from cqrs_shared.messaging.responder import Responder
-from cqrs_shared.messaging.watchdog import health, watch
+from cqrs_shared.messaging.links import open_links
+from cqrs_shared.messaging.watchdog import watch
 from cqrs_shared.observability.probes import serve_probes
 from cqrs_shared.runtime import collector
 from cqrs_shared.runtime.keyed_lock import KeyedLock
@@ -52,13 +52,10 @@ async def serve(settings: CommandSettings, stopped: asyncio.Event) -> None:
         if settings.migrate_on_start:
             await _migrate(pool)
         store = PostgresEventStore(pool)
-        connection = await open_connection(stack, settings.broker_urls())
-        broker_up = health(connection)
+        links = await open_links(stack, settings.broker_urls(), settings.broker_user())
+        connection, broker_up, responder = links.connection, links.up, links.responder
         # Everything is declared on the channel that uses it: a robust channel re-declares what it
         # declared, and restores its consumers, after the broker connection comes back.
-        dead_letters = await open_channel(stack, connection)
-        replies = await open_channel(stack, connection, confirms=False)
-        responder = Responder(replies, dead_letters, settings.broker_user())
         relay = await _relay(stack, connection, store, settings)
         relay_task = asyncio.create_task(relay.supervise(pool, stopped), name="relay")
         commands, streams = await _queues(stack, connection, settings)

@@ -13,16 +13,17 @@ from pymongo.errors import PyMongoError
 
 from cqrs_client.errors import StartupError
 from cqrs_client.messaging import topology
-from cqrs_client.messaging.channels import open_channel, open_connection
+from cqrs_client.messaging.channels import open_channel
 from cqrs_client.messaging.envelope import outgoing
 from cqrs_client.messaging.publishing import publish
 from cqrs_client.messaging.rpc import RpcClient
 from cqrs_client.redaction import redact
 from cqrs_contracts import Metadata
 from cqrs_shared.messaging.consumer import Consumer, Handler, Outcome
+from cqrs_shared.messaging.links import open_links
 from cqrs_shared.messaging.responder import Responder
 from cqrs_shared.messaging.retry import RetryPolicy
-from cqrs_shared.messaging.watchdog import health, watch
+from cqrs_shared.messaging.watchdog import watch
 from cqrs_shared.observability.probes import serve_probes
 from cqrs_shared.runtime import collector
 from query_service.entrypoint import EVENT_TYPES, QUERIES, REBUILD, on_event, on_operation, on_query
@@ -108,7 +109,8 @@ async def _read_model(stack: AsyncExitStack, settings: QuerySettings) -> ReadMod
 
 @dataclass(frozen=True)
 class _Broker:
-    """The connection, its channels for replies and dead letters, and consumers on this service's terms."""
+    """The consuming connection (replies have their own: messaging/links.py), the dead letters' channel,
+    the responder, and consumers on this service's terms."""
 
     settings: QuerySettings
     connection: AbstractConnection
@@ -119,16 +121,14 @@ class _Broker:
 
     @classmethod
     async def open(cls, stack: AsyncExitStack, settings: QuerySettings) -> "_Broker":
-        connection = await open_connection(stack, settings.broker_urls())
-        dead_letters = await open_channel(stack, connection)
-        replies = await open_channel(stack, connection, confirms=False)
-        rpc = await stack.enter_async_context(RpcClient(connection))
+        links = await open_links(stack, settings.broker_urls(), settings.broker_user())
+        rpc = await stack.enter_async_context(RpcClient(links.connection))
         return cls(
             settings,
-            connection,
-            health(connection),
-            dead_letters,
-            Responder(replies, dead_letters, settings.broker_user()),
+            links.connection,
+            links.up,
+            links.dead_letters,
+            links.responder,
             StreamReader(rpc, rpc.channel.default_exchange, settings.repair_timeout),
         )
 

@@ -7,6 +7,8 @@ load); a supervisor (a container runtime, systemd) restarting the process is the
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from aio_pika.abc import AbstractRobustConnection
@@ -18,8 +20,9 @@ log = logging.getLogger(__name__)
 CHECK_SECONDS = 1.0
 
 
-def health(connection: AbstractRobustConnection) -> asyncio.Event:
-    """Set while the connection works: cleared when it drops, set again once its channels are restored.
+def health(connections: Mapping[str, AbstractRobustConnection]) -> asyncio.Event:
+    """Set while every one of ``connections`` works: cleared when one drops, set again once each that
+    dropped has its channels restored. Each loss is counted under the connection's name.
 
     (aio-pika's own ``connected`` is set before the channels are restored, so it cannot tell a
     reconnect that hangs in the restore.)
@@ -27,17 +30,24 @@ def health(connection: AbstractRobustConnection) -> asyncio.Event:
     healthy = asyncio.Event()
     healthy.set()
     metrics.BROKER_CONNECTED.set(1)
+    down: set[str] = set()
 
-    def down(*_: Any) -> None:
+    def lost(name: str, *_: Any) -> None:
+        if name not in down:
+            metrics.BROKER_CONNECTION_LOSSES.labels(name).inc()
+        down.add(name)
         healthy.clear()
         metrics.BROKER_CONNECTED.set(0)
 
-    def up(*_: Any) -> None:
-        healthy.set()
-        metrics.BROKER_CONNECTED.set(1)
+    def back(name: str, *_: Any) -> None:
+        down.discard(name)
+        if not down:
+            healthy.set()
+            metrics.BROKER_CONNECTED.set(1)
 
-    connection.close_callbacks.add(down)
-    connection.reconnect_callbacks.add(up)
+    for name, connection in connections.items():
+        connection.close_callbacks.add(partial(lost, name))
+        connection.reconnect_callbacks.add(partial(back, name))
     return healthy
 
 

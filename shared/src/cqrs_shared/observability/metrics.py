@@ -28,7 +28,12 @@ REQUEUES_EXHAUSTED = Counter(
     "Messages whose transient failures used up their requeues and went on to the retry queues, by queue",
     ["queue"],
 )
-BROKER_CONNECTED = Gauge("cqrs_broker_connected", "1 while the broker connection works, else 0")
+BROKER_CONNECTED = Gauge("cqrs_broker_connected", "1 while every broker connection works, else 0")
+BROKER_CONNECTION_LOSSES = Counter(
+    "cqrs_broker_connection_losses",
+    "Times a broker connection was lost: consume (consumers, dead letters, the relay) or replies",
+    ["connection"],
+)
 # Set by probes.py at every /readyz and every scrape of /metrics, so that an alert on "not ready"
 # sees the checks as of that scrape, also where nothing polls /readyz (`make run`, compose).
 READY = Gauge("cqrs_ready", "1 while every readiness check passes (what /readyz answers 200 for), else 0")
