@@ -23,6 +23,7 @@ from cqrs_contracts import ErrorCode, ErrorInfo, Metadata
 from cqrs_contracts.replies import QueryFailed
 from cqrs_shared.messaging import consumer
 from cqrs_shared.messaging.consumer import Consumer, Outcome
+from cqrs_shared.messaging.links import reply_path
 from cqrs_shared.messaging.responder import Responder
 from cqrs_shared.observability import metrics
 from query_service.subscription.event_queues import EventQueues
@@ -44,7 +45,7 @@ async def serving(amqp: AbstractRobustConnection, queue_name: str, handle: Handl
     async with AsyncExitStack() as stack:
         channel = await open_channel(stack, amqp, prefetch=8)
         queue = await topology.declare_queue(channel, queue_name)
-        responder = Responder(await open_channel(stack, amqp, confirms=False), channel, user_of(amqp))
+        responder = Responder(await reply_path(stack, amqp, amqp), channel, user_of(amqp))
         async with Consumer(
             queue, handle, responder, transient=lambda error: isinstance(error, TimeoutError)
         ):
@@ -159,7 +160,7 @@ async def test_a_message_that_always_fails_transiently_is_dead_lettered_once_its
     async with AsyncExitStack() as stack:
         channel = await open_channel(stack, amqp, prefetch=8)
         queue = await topology.declare_queue(channel, name)
-        responder = Responder(await open_channel(stack, amqp, confirms=False), channel, user_of(amqp))
+        responder = Responder(await reply_path(stack, amqp, amqp), channel, user_of(amqp))
         transient = lambda error: isinstance(error, TimeoutError)  # noqa: E731
         async with Consumer(queue, away, responder, transient=transient, requeues=3), RpcClient(amqp) as rpc:
             reply = await call(rpc, name, {"n": 1})
@@ -208,7 +209,7 @@ async def test_a_message_our_code_fails_on_outside_the_handler_is_parked_once_it
     async with AsyncExitStack() as stack:
         channel = await open_channel(stack, amqp, prefetch=1)
         queue = await topology.declare_queue(channel, name)
-        responder = Responder(await open_channel(stack, amqp, confirms=False), channel, user_of(amqp))
+        responder = Responder(await reply_path(stack, amqp, amqp), channel, user_of(amqp))
         transient = lambda error: isinstance(error, TimeoutError)  # noqa: E731
         async with Consumer(queue, echo, responder, transient=transient, requeues=3), RpcClient(amqp) as rpc:
             # Written raw, without a message id (aiormq would add one): the budget must run out all
@@ -281,7 +282,7 @@ async def test_a_single_active_consumer_queue_feeds_one_consumer_until_it_goes(
 
     async with AsyncExitStack() as stack:
         channel = await open_channel(stack, amqp)
-        responder = Responder(await open_channel(stack, amqp, confirms=False), channel, user_of(amqp))
+        responder = Responder(await reply_path(stack, amqp, amqp), channel, user_of(amqp))
         queues = [
             await topology.declare_queue(await open_channel(stack, amqp), name, single_active_consumer=True)
             for _ in range(2)
@@ -325,7 +326,7 @@ async def test_a_single_active_consumer_that_leaves_finishes_before_the_next_one
 
     async with AsyncExitStack() as stack:
         channel = await open_channel(stack, amqp)
-        responder = Responder(await open_channel(stack, amqp, confirms=False), channel, user_of(amqp))
+        responder = Responder(await reply_path(stack, amqp, amqp), channel, user_of(amqp))
         first = await stack.enter_async_context(AsyncExitStack())
         queue = await topology.declare_queue(
             await open_channel(first, amqp), name, single_active_consumer=True

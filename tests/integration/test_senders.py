@@ -13,6 +13,7 @@ from cqrs_client.messaging.channels import login, open_channel
 from cqrs_client.messaging.envelope import Delivery
 from cqrs_client.messaging.senders import SENDER_HEADER
 from cqrs_shared.messaging.consumer import Consumer, Outcome
+from cqrs_shared.messaging.links import reply_path
 from cqrs_shared.messaging.responder import Responder
 from cqrs_shared.messaging.retry import RetryPolicy
 from tests.access import role_users
@@ -44,8 +45,9 @@ async def test_a_retried_message_is_judged_as_its_first_sender_and_a_forged_send
                 await stack.enter_async_context(connection)
                 channel = await open_channel(stack, connection, prefetch=4)
                 _, queue = await topology.declare_commands(channel, retry_delays=retry.delays())
-                replies = await open_channel(stack, connection, confirms=False)
-                responder = Responder(replies, channel, login(service.url))
+                responder = Responder(
+                    await reply_path(stack, connection, connection), channel, login(service.url)
+                )
                 await stack.enter_async_context(
                     Consumer(queue, fails_once, responder, transient=lambda _: False, retry=retry)
                 )

@@ -18,15 +18,20 @@ the replies' connection is back within a second (``cqrs_broker_connection_losses
 """
 
 import asyncio
+import time
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from functools import partial
 
-from aio_pika.abc import AbstractChannel, AbstractRobustConnection
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractRobustConnection
+from aiormq.exceptions import ConnectionInternalError
 
 from cqrs_client.messaging.channels import open_channel, open_connection
+from cqrs_shared.messaging.reply_nodes import ReplyNodes
+from cqrs_shared.messaging.reply_path import ReplyPath
 from cqrs_shared.messaging.responder import Responder
-from cqrs_shared.messaging.watchdog import health
+from cqrs_shared.messaging.watchdog import count_losses, health
 
 
 @dataclass(frozen=True)
@@ -38,10 +43,34 @@ class Links:
 
 
 async def open_links(stack: AsyncExitStack, urls: Sequence[str], publisher: str) -> Links:
-    """Both connections, closed by ``stack``; dead letters and retries as ``publisher``."""
+    """The three connections, closed by ``stack``; dead letters and retries as ``publisher``.
+
+    The probe connection is not watched: a client sending addresses that cost it could otherwise
+    keep it down long enough for the watchdog to stop the service.
+    """
     connection = await open_connection(stack, urls)
     replying = await open_connection(stack, urls)
+    probing = await open_connection(stack, urls)
     dead_letters = await open_channel(stack, connection)
-    replies = await open_channel(stack, replying, confirms=False)
+    path = await reply_path(stack, replying, probing)
+    replying.close_callbacks.add(partial(_forget_on_crash, path.nodes))
     up = health({"consume": connection, "replies": replying})
-    return Links(connection, up, dead_letters, Responder(replies, dead_letters, publisher))
+    count_losses("probe", probing)
+    return Links(connection, up, dead_letters, Responder(path, dead_letters, publisher))
+
+
+async def reply_path(
+    stack: AsyncExitStack, replying: AbstractConnection, probing: AbstractConnection
+) -> ReplyPath:
+    """Replies at once on ``replying`` (no confirms), probes on ``probing`` (confirmed)."""
+    return ReplyPath(
+        trusted=await open_channel(stack, replying, confirms=False),
+        probe=await open_channel(stack, probing),
+        nodes=ReplyNodes(time.monotonic),
+    )
+
+
+def _forget_on_crash(nodes: ReplyNodes, _: object, error: BaseException | None = None) -> None:
+    """The broker closing the trusted replies' connection (541) means a trusted node has stopped."""
+    if isinstance(error, ConnectionInternalError):
+        nodes.forget_trusted()

@@ -18,6 +18,7 @@ from cqrs_client.messaging.senders import naming, sender
 from cqrs_client.messaging.tolerant_frames import UNREADABLE_TIMESTAMP, encodable
 from cqrs_client.messaging.topology import DEAD_LETTER_EXCHANGE
 from cqrs_contracts.base import Contract, ErrorInfo
+from cqrs_shared.messaging.reply_path import ReplyPath
 from cqrs_shared.messaging.screening import reply_address_allowed
 from cqrs_shared.observability import metrics
 
@@ -83,16 +84,14 @@ def copy(
 
 
 class Responder:
-    """Publishes replies (no confirms, not mandatory), dead letters and retries (with confirms).
+    """Publishes replies (by their ReplyPath), dead letters and retries (with confirms).
 
     Its connection's user is ``publisher``. A dead letter or retry is published as that user, naming
     the message's sender in a header (senders.py): no service may publish as another user.
     """
 
-    def __init__(
-        self, reply_channel: AbstractChannel, dead_letter_channel: AbstractChannel, publisher: str
-    ) -> None:
-        self._replies = reply_channel
+    def __init__(self, replies: ReplyPath, dead_letter_channel: AbstractChannel, publisher: str) -> None:
+        self._replies = replies
         self._dead_letters = dead_letter_channel
         self.publisher = publisher
 
@@ -111,8 +110,7 @@ class Responder:
         )
         # A reply nobody takes (its client gone) does not wait in a queue for ever.
         message.expiration = REPLY_EXPIRATION_SECONDS
-        # mandatory=False: a reply to amq.rabbitmq.reply-to with mandatory comes back as returned.
-        await publish(self._replies.default_exchange, message, to.reply_to, mandatory=False)
+        await self._replies.send(message, to.reply_to)
 
     async def dead_letter(self, queue: str, message: AbstractIncomingMessage, why: ErrorInfo) -> None:
         """Copy ``message`` into ``queue``'s dead-letter queue, the reason in its headers."""

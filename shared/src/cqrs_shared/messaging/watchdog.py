@@ -33,8 +33,6 @@ def health(connections: Mapping[str, AbstractRobustConnection]) -> asyncio.Event
     down: set[str] = set()
 
     def lost(name: str, *_: Any) -> None:
-        if name not in down:
-            metrics.BROKER_CONNECTION_LOSSES.labels(name).inc()
         down.add(name)
         healthy.clear()
         metrics.BROKER_CONNECTED.set(0)
@@ -46,9 +44,29 @@ def health(connections: Mapping[str, AbstractRobustConnection]) -> asyncio.Event
             metrics.BROKER_CONNECTED.set(1)
 
     for name, connection in connections.items():
+        count_losses(name, connection)
         connection.close_callbacks.add(partial(lost, name))
         connection.reconnect_callbacks.add(partial(back, name))
     return healthy
+
+
+def count_losses(name: str, connection: AbstractRobustConnection) -> None:
+    """Count each loss of ``connection`` in cqrs_broker_connection_losses_total{connection=name}; a
+    reconnect attempt that fails is part of the same loss."""
+    down = False
+
+    def lost(*_: Any) -> None:
+        nonlocal down
+        if not down:
+            metrics.BROKER_CONNECTION_LOSSES.labels(name).inc()
+        down = True
+
+    def back(*_: Any) -> None:
+        nonlocal down
+        down = False
+
+    connection.close_callbacks.add(lost)
+    connection.reconnect_callbacks.add(back)
 
 
 class BrokerLost(Exception):

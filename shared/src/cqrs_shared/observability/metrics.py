@@ -28,11 +28,21 @@ REQUEUES_EXHAUSTED = Counter(
     "Messages whose transient failures used up their requeues and went on to the retry queues, by queue",
     ["queue"],
 )
-BROKER_CONNECTED = Gauge("cqrs_broker_connected", "1 while every broker connection works, else 0")
+BROKER_CONNECTED = Gauge(
+    "cqrs_broker_connected", "1 while the consuming and the replies' broker connections work, else 0"
+)
 BROKER_CONNECTION_LOSSES = Counter(
     "cqrs_broker_connection_losses",
-    "Times a broker connection was lost: consume (consumers, dead letters, the relay) or replies",
+    "Times a broker connection was lost: consume (consumers, dead letters, the relay), replies, or "
+    "probe (first replies to a node not yet seen: messaging/reply_path.py)",
     ["connection"],
+)
+REPLIES_DROPPED = Counter(
+    "cqrs_replies_dropped",
+    "Replies not sent: the broker fails on their direct reply-to address (its node not running, or "
+    "none: node_failing), or while no probe can tell (probe_unavailable); the request is settled all the "
+    "same (messaging/reply_path.py)",
+    ["reason"],
 )
 # Set by probes.py at every /readyz and every scrape of /metrics, so that an alert on "not ready"
 # sees the checks as of that scrape, also where nothing polls /readyz (`make run`, compose).
