@@ -10,7 +10,10 @@ tests/cluster/test_node_loss.py).
 """
 
 import asyncio
+import base64
 import json
+import random
+import time
 from uuid import uuid4
 
 import aio_pika
@@ -90,4 +93,63 @@ async def test_a_reply_address_the_broker_fails_on_costs_one_probe_and_stalls_no
     # the other two were dropped without a publish; the connections that matter never dropped.
     assert lost == {"consume": 0, "replies": 0, "probe": 1}
     assert await read(DROPPED) - dropped_before == SENT
+    assert service.process.poll() is None
+
+
+def made_up_node() -> str:
+    """A direct reply-to address that decodes, naming a node no cluster has (RabbitMQ fails on it)."""
+    node = f"reply@{random.randrange(10**9)}".encode()
+    term = bytes([131, 88, 118]) + len(node).to_bytes(2, "big") + node + bytes(12)
+    return f"{topology.DIRECT_REPLY_TO}.{base64.b64encode(term).decode()}.a2V5"
+
+
+async def test_a_client_sending_made_up_nodes_twenty_a_second_keeps_no_one_from_an_answer(pair: Pair) -> None:
+    # Each such address is a new node to probe, and each probe costs the probe's connection. Before
+    # the probes, one poisoned address a second left 4 askers 8 answers in 10 s and stopped the
+    # query service; before replies were dropped while the probe's connection came back, 20 made-up
+    # nodes a second held the consumer's slots: 268 answers in 10 s, 8 timeouts.
+    url = pair.env["CQRS_RABBITMQ_URL"]
+    service, stop = pair.query, asyncio.Event()
+    lost_before = {
+        name: await scrape.metric(service.url, LOSSES, connection=name) for name in ("consume", "replies")
+    }
+    probes_before = await scrape.metric(service.url, LOSSES, connection="probe")
+
+    async def flood() -> int:
+        sent = 0
+        async with raw_channel(url) as raw:
+            exchange = await raw.channel.get_exchange(topology.QUERIES_EXCHANGE)
+            while not stop.is_set():
+                _, key, body = request(topology.QUERY_QUEUE, sent)
+                message = aio_pika.Message(body, message_id=str(uuid4()), reply_to=made_up_node())
+                await exchange.publish(message, routing_key=key)
+                sent += 1
+                await asyncio.sleep(1 / 20)
+        return sent
+
+    latencies: list[float] = []
+
+    async def ask(client: CqrsClient) -> None:
+        while not stop.is_set():
+            started = time.monotonic()
+            await client.ask(GetPreferredCustomers())  # a RequestTimeout (5 s) fails the test
+            latencies.append(time.monotonic() - started)
+
+    async with CqrsClient.connect(url, timeout=5) as client:
+        flooding = asyncio.create_task(flood())
+        askers = [asyncio.create_task(ask(client)) for _ in range(4)]
+        await asyncio.sleep(6.0)
+        stop.set()
+        await asyncio.gather(*askers)
+        sent = await flooding
+    latencies.sort()
+    probes = await scrape.metric(service.url, LOSSES, connection="probe") - probes_before
+    print(
+        f"\n{sent} made-up nodes in 6 s; 4 askers: {len(latencies)} answers, p50 "
+        f"{latencies[len(latencies) // 2] * 1000:.1f} ms, slowest {latencies[-1] * 1000:.0f} ms; "
+        f"probe connection lost {probes:g} times"
+    )
+    assert probes >= 1  # the premise: the broker failed on them
+    for name, before in lost_before.items():
+        assert await scrape.metric(service.url, LOSSES, connection=name) == before, name
     assert service.process.poll() is None
