@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cqrs_shared.messaging.reply_nodes import ReplyNodes, reply_node
+from cqrs_shared.messaging.reply_nodes import ReplyNodes, Target, reply_target
 
 # An address RabbitMQ 3.10 gave a requester in the cluster test: NEW_PID_EXT, ATOM_UTF8_EXT.
 ISSUED = "amq.rabbitmq.reply-to.g1h2AA9yZXBseUAxMjI3Njg3NDAAAAc3AAAAAGsW3UM=.5gb1uDTM9y2PAkxAK8lm5Q=="
@@ -34,14 +34,20 @@ def pid_ext(node: bytes) -> str:
     ],
 )
 def test_the_node_of_an_address(reply_to: str, node: str | None) -> None:
-    assert reply_node(reply_to) == node
+    target = reply_target(reply_to)
+    assert (target and target.node) == node
 
 
 @given(st.text(max_size=300))
 def test_any_address_reads_without_raising(tail: str) -> None:
-    found = reply_node("amq.rabbitmq.reply-to." + tail)
+    found = reply_target("amq.rabbitmq.reply-to." + tail)
     assert found is not None
-    assert len(found) <= 255 + len("undecoded:")
+    assert len(found.requester) <= 255
+    assert len(found.node) <= 255 + len("undecoded:")
+
+
+def test_the_requester_is_the_pid_part() -> None:
+    assert reply_target(ISSUED) == Target("reply@122768740", "g1h2AA9yZXBseUAxMjI3Njg3NDAAAAc3AAAAAGsW3UM=")
 
 
 class Clock:
@@ -52,32 +58,42 @@ class Clock:
         return self.now
 
 
-def test_a_node_is_unknown_until_a_probe_decides_and_failing_only_for_a_while() -> None:
+A1, A2, B1 = Target("reply@1", "pid-a1"), Target("reply@1", "pid-a2"), Target("reply@2", "pid-b1")
+
+
+def test_a_node_is_trusted_once_confirmed_and_a_requester_failing_only_for_a_while() -> None:
     clock = Clock()
     nodes = ReplyNodes(clock, failing_seconds=30)
-    assert nodes.verdict("reply@1") == "unknown"
-    nodes.confirmed("reply@1")
-    nodes.failed("reply@2")
-    assert (nodes.verdict("reply@1"), nodes.verdict("reply@2")) == ("trusted", "failing")
+    assert nodes.verdict(A1) == "unknown"
+    nodes.confirmed(A1)
+    nodes.failed(B1)
+    assert [nodes.verdict(t) for t in (A1, A2, B1)] == ["trusted", "trusted", "failing"]
     clock.now += 31
-    assert nodes.verdict("reply@2") == "unknown"  # probed once more
+    assert nodes.verdict(B1) == "unknown"  # probed once more
     nodes.forget_trusted()
-    assert nodes.verdict("reply@1") == "unknown"
+    assert nodes.verdict(A2) == "unknown"
 
 
-def test_a_node_that_failed_after_it_was_trusted_is_failing() -> None:
+def test_a_node_back_from_an_outage_serves_new_requesters_while_its_lost_ones_stay_failing() -> None:
     nodes = ReplyNodes(Clock())
-    nodes.confirmed("reply@1")
-    nodes.failed("reply@1")
-    assert nodes.verdict("reply@1") == "failing"
-    nodes.confirmed("reply@1")
-    assert nodes.verdict("reply@1") == "trusted"
+    nodes.failed(A1)  # a requester on reply@1 when the node went down
+    assert (nodes.verdict(A1), nodes.verdict(A2)) == ("failing", "unknown")
+    nodes.confirmed(A2)  # reply@1 is back: a new requester's probe is confirmed
+    assert (nodes.verdict(A1), nodes.verdict(A2)) == ("trusted", "trusted")
 
 
 def test_what_is_remembered_is_bounded_oldest_first() -> None:
     nodes = ReplyNodes(Clock(), remembered=2)
-    for name in ("a", "b", "c"):
-        nodes.failed(name)
-        nodes.confirmed(name.upper())
-    assert [nodes.verdict(name) for name in ("a", "b", "c")] == ["unknown", "failing", "failing"]
-    assert [nodes.verdict(name) for name in ("A", "B", "C")] == ["unknown", "trusted", "trusted"]
+    for index in range(3):
+        nodes.failed(Target("reply@9", f"pid-{index}"))
+        nodes.confirmed(Target(f"reply@{index}", "pid"))
+    assert [nodes.verdict(Target("reply@9", f"pid-{i}")) for i in range(3)] == [
+        "unknown",
+        "failing",
+        "failing",
+    ]
+    assert [nodes.verdict(Target(f"reply@{i}", "other")) for i in range(3)] == [
+        "unknown",
+        "trusted",
+        "trusted",
+    ]

@@ -1,24 +1,26 @@
-"""Which broker nodes a reply may go to on the trusted replies' channel, and which to leave alone (pure).
+"""Which replies may go out at once on the trusted replies' channel, and which to leave alone (pure).
 
 RabbitMQ 3.10 closes the whole connection of a channel that publishes to a direct reply-to address
 (``amq.rabbitmq.reply-to.<pid>.<key>``) whose ``<pid>`` does not decode, or names a node that is not
-running (links.py). Measured before this module: a client sending one such address a second kept
-the replies' connection down, and four clients asking GetPreferredCustomers got 4 answers in 10 s
-(8 timed out) instead of 674. A reply to a node seen working goes out at once; the first reply to
-any other node is a probe, sent alone on a connection of its own and confirmed. A probe the broker
-confirms makes the node trusted; one that costs its connection marks the node failing for a while,
-and replies to it are dropped (the request is settled: nobody could receive its reply).
+running (links.py). A reply to a node seen working goes out at once; the first reply to any other
+node is a probe, sent alone on a connection of its own and confirmed (reply_path.py). A probe the
+broker confirms makes its node trusted. One that costs its connection marks its requester (the
+``<pid>``, one requester's channel) failing for a while, and replies to it are dropped: the request
+is settled, nobody could receive its reply. Failure is the requester's, not the node's: a node that
+was down and is back serves new requesters at once (their first reply is probed), while the
+addresses of requesters it lost stay failing.
 
     nodes = ReplyNodes(clock=time.monotonic)
-    node = reply_node(reply_to)      # None: no direct reply-to, nothing to fear
-    nodes.verdict(node)              # "trusted", "failing" or "unknown" (probe it)
-    nodes.confirmed(node) / nodes.failed(node) / nodes.forget_trusted()
+    target = reply_target(reply_to)  # None: no direct reply-to, nothing to fear
+    nodes.verdict(target)            # "trusted", "failing" or "unknown" (probe it)
+    nodes.confirmed(target) / nodes.failed(target) / nodes.forget_trusted()
 """
 
 import base64
 import binascii
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal, TypeVar
 
 from cqrs_client.messaging.topology import DIRECT_REPLY_TO
@@ -31,21 +33,28 @@ _PID_TAGS = (88, 103)
 _ATOM_LENGTH_BYTES = {118: 2, 119: 1, 100: 2, 115: 1}
 MAX_TOKEN_CHARACTERS = 255  # an AMQP short string: reply_to cannot be longer
 
-FAILING_SECONDS = 30.0  # how long a node whose probe failed gets no reply (then one probe again)
-REMEMBERED = 1_024  # nodes remembered either way; the oldest are forgotten first
+FAILING_SECONDS = 30.0  # how long a requester whose probe failed gets no reply (then one probe again)
+REMEMBERED = 1_024  # nodes trusted, and requesters failing, remembered; the oldest forgotten first
 
 Verdict = Literal["trusted", "failing", "unknown"]
 V = TypeVar("V")
 
 
-def reply_node(reply_to: str) -> str | None:
-    """The node a direct reply-to address names (``reply@122768740``); for an address whose pid
-    does not decode, its whole pid part, so that it is probed like any unknown node. None for an
-    address that is not direct reply-to (a queue's name: a publish there cannot crash a channel)."""
+@dataclass(frozen=True)
+class Target:
+    """Where a direct reply-to address leads: a node, and one requester (channel) on it."""
+
+    node: str  # "reply@122768740"; for a pid that does not decode, "undecoded:<pid>"
+    requester: str  # the address's <pid> part
+
+
+def reply_target(reply_to: str) -> Target | None:
+    """The node and requester a direct reply-to address names; None for an address that is not direct
+    reply-to (a queue's name: a publish there cannot crash a channel)."""
     if not reply_to.startswith(_PREFIX):
         return None
-    pid_part = reply_to[len(_PREFIX) :].split(".", 1)[0]
-    return _node_of(pid_part) or f"undecoded:{pid_part[:MAX_TOKEN_CHARACTERS]}"
+    requester = reply_to[len(_PREFIX) :].split(".", 1)[0][:MAX_TOKEN_CHARACTERS]
+    return Target(_node_of(requester) or f"undecoded:{requester}", requester)
 
 
 def _node_of(pid_part: str) -> str | None:
@@ -66,7 +75,7 @@ def _node_of(pid_part: str) -> str | None:
 
 
 class ReplyNodes:
-    """The nodes seen to take replies, and those whose probe cost the connection (for a while)."""
+    """The nodes seen to take replies, and the requesters whose probe cost the connection (for a while)."""
 
     def __init__(
         self,
@@ -77,29 +86,28 @@ class ReplyNodes:
         self._clock = clock
         self._failing_seconds = failing_seconds
         self._remembered = remembered
-        self._trusted: OrderedDict[str, None] = OrderedDict()
-        self._failing: OrderedDict[str, float] = OrderedDict()  # node -> until when
+        self._trusted: OrderedDict[str, None] = OrderedDict()  # nodes
+        self._failing: OrderedDict[str, float] = OrderedDict()  # requester -> until when
 
-    def verdict(self, node: str) -> Verdict:
-        if node in self._trusted:
+    def verdict(self, target: Target) -> Verdict:
+        if target.node in self._trusted:
             return "trusted"
-        until = self._failing.get(node)
+        until = self._failing.get(target.requester)
         if until is None:
             return "unknown"
         if self._clock() < until:
             return "failing"
-        del self._failing[node]
+        del self._failing[target.requester]
         return "unknown"
 
-    def confirmed(self, node: str) -> None:
-        """A probe to ``node`` was confirmed: its replies go out at once from now on."""
-        self._failing.pop(node, None)
-        _remember(self._trusted, node, None, self._remembered)
+    def confirmed(self, target: Target) -> None:
+        """A probe to ``target`` was confirmed: replies to its node go out at once from now on."""
+        self._failing.pop(target.requester, None)
+        _remember(self._trusted, target.node, None, self._remembered)
 
-    def failed(self, node: str) -> None:
-        """A probe to ``node`` cost its connection: no reply goes there for a while."""
-        self._trusted.pop(node, None)
-        _remember(self._failing, node, self._clock() + self._failing_seconds, self._remembered)
+    def failed(self, target: Target) -> None:
+        """A probe to ``target`` cost its connection: no reply goes to its requester for a while."""
+        _remember(self._failing, target.requester, self._clock() + self._failing_seconds, self._remembered)
 
     def forget_trusted(self) -> None:
         """The trusted replies' connection was closed by the broker: a trusted node has stopped since

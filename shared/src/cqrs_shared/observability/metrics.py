@@ -39,9 +39,9 @@ BROKER_CONNECTION_LOSSES = Counter(
 )
 REPLIES_DROPPED = Counter(
     "cqrs_replies_dropped",
-    "Replies not sent: the broker fails on their direct reply-to address (its node not running, or "
-    "none: node_failing), or while no probe can tell (probe_unavailable); the request is settled all the "
-    "same (messaging/reply_path.py)",
+    "Replies not sent: the broker failed on their direct reply-to address within 30 s (its node not "
+    "running, or none: address_failing), or no probe could tell (probe_unavailable); the request is "
+    "settled all the same (messaging/reply_path.py)",
     ["reason"],
 )
 # Set by probes.py at every /readyz and every scrape of /metrics, so that an alert on "not ready"
