@@ -87,6 +87,25 @@ async def test_a_call_nobody_answers_times_out(amqp: AbstractRobustConnection) -
         await channel.close()
 
 
+class WithoutReplyConsumer(RpcClient):
+    """The moment after a reconnect: the channel open again, its reply consumer not restored yet."""
+
+    async def __aenter__(self) -> "WithoutReplyConsumer":
+        self._channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
+        return self
+
+
+async def test_a_call_in_the_moment_before_the_reply_consumer_is_back_is_broker_unavailable(
+    amqp: AbstractRobustConnection,
+) -> None:
+    # The cluster test's client once met this after a node's loss: RabbitMQ closes the channel
+    # ("fast reply consumer does not exist"), and the raw aiormq error escaped the typed client.
+    name = unique("test.gap")
+    async with serving(amqp, name, echo), WithoutReplyConsumer(amqp) as rpc:
+        with pytest.raises(BrokerUnavailable, match="fast reply consumer does not exist"):
+            await call(rpc, name, {"n": 1}, timeout=5)
+
+
 async def test_a_call_to_a_queue_that_does_not_exist_fails_at_once(amqp: AbstractRobustConnection) -> None:
     async with RpcClient(amqp) as rpc:
         with pytest.raises(BrokerUnavailable, match="is the service running"):

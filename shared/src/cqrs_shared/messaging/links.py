@@ -17,6 +17,7 @@ one is lost; the request is acknowledged on the consuming connection and does no
 """
 
 import asyncio
+import logging
 import time
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
@@ -31,6 +32,8 @@ from cqrs_shared.messaging.reply_nodes import ReplyNodes
 from cqrs_shared.messaging.reply_path import ReplyPath
 from cqrs_shared.messaging.responder import Responder
 from cqrs_shared.messaging.watchdog import count_losses, health
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -72,4 +75,5 @@ async def reply_path(
 def _forget_on_crash(nodes: ReplyNodes, _: object, error: BaseException | None = None) -> None:
     """The broker closing the trusted replies' connection (541) means a trusted node has stopped."""
     if isinstance(error, ConnectionInternalError):
+        log.warning("the broker closed the replies' connection (%r): each node's next reply is probed", error)
         nodes.forget_trusted()

@@ -13,7 +13,7 @@ from aio_pika.abc import (
     AbstractExchange,
     AbstractIncomingMessage,
 )
-from aio_pika.exceptions import DeliveryError
+from aio_pika.exceptions import AMQPError, DeliveryError
 from aiormq import spec
 
 from cqrs_client.errors import BrokerUnavailable, RequestTimeout
@@ -85,6 +85,14 @@ class RpcClient:
                 raise BrokerUnavailable(
                     f"nothing is bound to receive {metadata.type!r} at {routing_key!r}: "
                     "is the service running?"
+                ) from None
+            except AMQPError as error:
+                # The channel or connection failed under the publish: a node lost, or a request sent
+                # in the moment after a reconnect when the channel is open again and its reply
+                # consumer not yet ("fast reply consumer does not exist"). Nothing was sent; say so
+                # as the client's own error, which a caller retries (send(..., attempts=N)).
+                raise BrokerUnavailable(
+                    f"the broker failed while {metadata.type!r} was sent: {error!r}"
                 ) from None
             async with asyncio.timeout(timeout):
                 return await future
