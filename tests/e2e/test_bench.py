@@ -27,17 +27,22 @@ SCENARIOS = {
 PAIR = {"GetCustomer by id", "GetCustomersWithName", "CreateCustomer", "Deposit on 10 hot accounts"}
 
 
-@pytest.mark.timeout(300)
-def test_a_short_bench_gives_every_figure_with_its_ratio_to_the_ceiling(
-    servers: Servers, tmp_path: Path
-) -> None:
-    out, picture = tmp_path / "bench.json", tmp_path / "bench.png"
-    env = {
+def bench_env(servers: Servers) -> dict[str, str]:
+    """What `python -m bench` reads to find the servers of this test session."""
+    return {
         **os.environ,
         "CQRS_RABBITMQ_URL": servers.rabbitmq,
         "CQRS_TEST_POSTGRES_DSN": servers.postgres,
         "CQRS_MONGODB_URL": servers.mongodb,
     }
+
+
+@pytest.mark.timeout(300)
+def test_a_short_bench_gives_every_figure_with_its_ratio_to_the_ceiling(
+    servers: Servers, tmp_path: Path
+) -> None:
+    out, picture = tmp_path / "bench.json", tmp_path / "bench.png"
+    env = bench_env(servers)
     done = subprocess.run(
         [sys.executable, "-m", "bench", "--customers", "60", "--seconds", "0.3", "--warmup", "0.1",
          "--in-flight", ",".join(map(str, IN_FLIGHT)), "--min-samples", "40", "--lag-rate", "40",
@@ -80,12 +85,7 @@ def test_a_short_bench_gives_every_figure_with_its_ratio_to_the_ceiling(
 @pytest.mark.timeout(200)
 def test_a_profiled_bench_samples_both_services_and_the_client(servers: Servers, tmp_path: Path) -> None:
     """`--profile DIR`: py-spy's stacks and a summary per process, the benchmark's own among them."""
-    env = {
-        **os.environ,
-        "CQRS_RABBITMQ_URL": servers.rabbitmq,
-        "CQRS_TEST_POSTGRES_DSN": servers.postgres,
-        "CQRS_MONGODB_URL": servers.mongodb,
-    }
+    env = bench_env(servers)
     done = subprocess.run(
         [sys.executable, "-m", "bench", "--only", "queries", "--customers", "60", "--seconds", "1",
          "--warmup", "0.1", "--in-flight", "4", "--min-samples", "40", "--profile", str(tmp_path / "prof"),

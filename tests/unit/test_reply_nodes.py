@@ -48,6 +48,9 @@ def test_any_address_reads_without_raising(tail: str) -> None:
 
 def test_the_requester_is_the_pid_part() -> None:
     assert reply_target(ISSUED) == Target("reply@122768740", "g1h2AA9yZXBseUAxMjI3Njg3NDAAAAc3AAAAAGsW3UM=")
+    assert reply_target("amq.rabbitmq.reply-to.g2hlbGxv.abc") == Target(
+        "undecoded:g2hlbGxv", "g2hlbGxv", decoded=False
+    )
 
 
 class Clock:
@@ -97,3 +100,13 @@ def test_what_is_remembered_is_bounded_oldest_first() -> None:
         "trusted",
         "trusted",
     ]
+
+
+def test_addresses_that_do_not_decode_cannot_push_a_real_node_out() -> None:
+    nodes = ReplyNodes(Clock(), remembered=2)
+    nodes.confirmed(A1)
+    for index in range(10):  # a client sending addresses the broker takes but that name no node
+        nodes.confirmed(reply_target(f"amq.rabbitmq.reply-to.junk{index}") or A1)
+    assert nodes.verdict(A2) == "trusted"
+    assert nodes.verdict(reply_target("amq.rabbitmq.reply-to.junk9") or A1) == "trusted"
+    assert nodes.verdict(reply_target("amq.rabbitmq.reply-to.junk0") or A1) == "unknown"

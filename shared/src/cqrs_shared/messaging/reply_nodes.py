@@ -46,6 +46,7 @@ class Target:
 
     node: str  # "reply@122768740"; for a pid that does not decode, "undecoded:<pid>"
     requester: str  # the address's <pid> part
+    decoded: bool = True  # False: the pid is no Erlang pid term, so its "node" is the address itself
 
 
 def reply_target(reply_to: str) -> Target | None:
@@ -54,7 +55,10 @@ def reply_target(reply_to: str) -> Target | None:
     if not reply_to.startswith(_PREFIX):
         return None
     requester = reply_to[len(_PREFIX) :].split(".", 1)[0][:MAX_TOKEN_CHARACTERS]
-    return Target(_node_of(requester) or f"undecoded:{requester}", requester)
+    node = _node_of(requester)
+    if node is None:
+        return Target(f"undecoded:{requester}", requester, decoded=False)
+    return Target(node, requester)
 
 
 def _node_of(pid_part: str) -> str | None:
@@ -87,10 +91,13 @@ class ReplyNodes:
         self._failing_seconds = failing_seconds
         self._remembered = remembered
         self._trusted: OrderedDict[str, None] = OrderedDict()  # nodes
+        # Addresses that do not decode but were confirmed (a broker whose format this module does
+        # not know) are trusted apart: a client sending many cannot push the real nodes out.
+        self._trusted_undecoded: OrderedDict[str, None] = OrderedDict()
         self._failing: OrderedDict[str, float] = OrderedDict()  # requester -> until when
 
     def verdict(self, target: Target) -> Verdict:
-        if target.node in self._trusted:
+        if target.node in (self._trusted if target.decoded else self._trusted_undecoded):
             return "trusted"
         until = self._failing.get(target.requester)
         if until is None:
@@ -103,7 +110,8 @@ class ReplyNodes:
     def confirmed(self, target: Target) -> None:
         """A probe to ``target`` was confirmed: replies to its node go out at once from now on."""
         self._failing.pop(target.requester, None)
-        _remember(self._trusted, target.node, None, self._remembered)
+        trusted = self._trusted if target.decoded else self._trusted_undecoded
+        _remember(trusted, target.node, None, self._remembered)
 
     def failed(self, target: Target) -> None:
         """A probe to ``target`` cost its connection: no reply goes to its requester for a while."""
@@ -113,6 +121,7 @@ class ReplyNodes:
         """The trusted replies' connection was closed by the broker: a trusted node has stopped since
         (its requesters' addresses no longer resolve). Which one is unknown, so each is probed again."""
         self._trusted.clear()
+        self._trusted_undecoded.clear()
 
 
 def _remember(table: OrderedDict[str, V], key: str, value: V, bound: int) -> None:
