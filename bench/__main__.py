@@ -217,11 +217,13 @@ async def _pair(bench: Bench, client: CqrsClient, seeded: pair_ops.Seeded) -> No
         creates[level] = await bench.measure("CreateCustomer", pair_ops.create_customer(client), level, [])
     hot = pair_ops.HotDeposits(client, seeded.accounts)
     for level in levels if "commands" in only else []:
+        projected = await pair_ops.projected(bench.query_url)
         figure = await bench.measure(
             f"Deposit on {len(seeded.accounts)} hot accounts", hot.operation, level, []
         )
+        together = pair_ops.batch_note(projected, await pair_ops.projected(bench.query_url))
         rejected = ", ".join(f"{code} {count}" for code, count in hot.rejected.items())
-        figure.note = f"{rejected}; {figure.note}" if rejected else figure.note
+        figure.note = "; ".join(note for note in (rejected, together, figure.note) if note)
     lost = await hot.lost_updates(bench.admin_url)
     bench.run.facts["lost_updates"] = lost
     if lost:

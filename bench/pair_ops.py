@@ -104,6 +104,29 @@ def hit_note(before: Tally[str], after: Tally[str]) -> str:
     return f"cache hits {100 * reads['hit'] / total:.0f}%" if total else ""
 
 
+BATCHES = "cqrs_projection_batch_events"  # events of one owner the projector applied together, live
+
+
+async def projected(metrics_url: str) -> Tally[str]:
+    """The query service's events projected so far ("events"), and those applied in a batch
+    with others of their owner ("together": events, "batches": how many batches)."""
+    text = await exposition(metrics_url)
+    return Tally(
+        events=int(total(text, "cqrs_projection_lag_seconds_count")),
+        together=int(total(text, f"{BATCHES}_sum", result="together")),
+        batches=int(total(text, f"{BATCHES}_count", result="together")),
+    )
+
+
+def batch_note(before: Tally[str], after: Tally[str]) -> str:
+    """ "projected together 62%, 3.1 a batch": how much of the projection the group commit took."""
+    moved = after - before
+    if not moved["events"]:
+        return ""
+    share = 100 * moved["together"] / moved["events"]
+    return f"projected together {share:.0f}%, {moved['together'] / max(1, moved['batches']):.1f} a batch"
+
+
 # The lag's stages, each a histogram of one service: commit -> the broker's confirm of the publish
 # (the relay), and commit -> the projection applied (the relay, the broker and the projector).
 LAG_STAGES = {

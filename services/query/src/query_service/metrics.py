@@ -15,6 +15,13 @@ PROJECTION_LAG = Histogram(
 )
 LAST_LAG = Gauge("cqrs_projection_last_lag_seconds", "Commit-to-applied time of the last event applied")
 LAG_EVENTS = Gauge("cqrs_projection_lag_events", "Events waiting in the event queue (not yet projected)")
+PROJECTION_BATCHES = Histogram(
+    "cqrs_projection_batch_events",
+    "Events of one owner applied together live (they queued while it was busy): in one batch "
+    "(together), or one by one where the batch did not apply whole (one_by_one)",
+    ["result"],
+    buckets=(2, 3, 5, 10, 20, 50, 100),
+)
 GAP_REPAIRS = Counter(
     "cqrs_gap_repairs_total", "Gaps in a stream filled from the command side, by result", ["result"]
 )

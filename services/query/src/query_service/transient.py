@@ -4,7 +4,7 @@ from aio_pika.exceptions import AMQPError
 from pymongo.errors import ConnectionFailure, ExecutionTimeout, WTimeoutError
 
 from cqrs_client.errors import ClientError
-from query_service.errors import RepairFailed
+from query_service.errors import BatchInterrupted, RepairFailed
 
 
 def is_transient(error: BaseException) -> bool:
@@ -24,5 +24,6 @@ def is_transient(error: BaseException) -> bool:
         | ExecutionTimeout
         | WTimeoutError
         | ClientError
-        | RepairFailed,
+        | RepairFailed
+        | BatchInterrupted,
     )

@@ -1,17 +1,22 @@
-"""Many events' changes in few writes, for a catch-up: each document's run of changes as one.
+"""Many events' changes in few writes: each document's run of changes as one.
 
 A catch-up applies an owner's events a page at a time (100 deposits of one account: 400 changes,
-one write each). Consecutive changes of one document under one gate become one change (its fields
-merged, later ones winning, from the first's expected gate to the last's version), the lines of a
-history bucket one write (when none of their gates is there yet), and new ledger documents go in one
-insert. Measured on FerretDB (bench/catch_up.py, docs/projection.md).
+one write each), and the live projector the events of one owner that queued while it was busy
+(projection/projector.py). Consecutive changes of one document under one gate become one change
+(its fields merged, later ones winning, from the first's expected gate to the last's version), the
+lines of a history bucket one write (when none of their gates is there yet), and new ledger
+documents go in one insert. Measured on FerretDB (bench/catch_up.py, docs/projection.md).
 
 applied = await apply_batch(store, changes)   # False: something was ahead or behind; apply one by one
 
-Only a change that applies whole counts: a document ahead of the run (live events got there
-first), behind it, or partly there, and the caller applies the changes one by one, which the
-version gates make exact. The order between documents is not kept within a batch, so it serves
-only where nobody reads meanwhile (a catch-up before the service is ready).
+Only a change that applies whole counts: a document ahead of the run (a redelivered event got
+there first), behind it, or partly there, and the caller applies the changes one by one, which the
+version gates make exact.
+
+The writes keep the order one event's changes take (projections.py): history buckets, then ledger
+entries, then the customer's and the account's documents, whose version a query's consistency
+token checks (layout.POSITIONS). So a reader that sees a stream at version N finds every change of
+events up to N, as when events are applied one at a time; it never sees the versions in between.
 """
 
 from collections.abc import Iterable
@@ -33,20 +38,20 @@ DUPLICATE_KEY = 11000
 
 async def apply_batch(store: ReadStore, changes: list[DocumentChange]) -> bool:
     """Apply ``changes`` (one owner's events', in order); False if any did not apply whole."""
-    whole = True
-    inserts = [c for c in changes if _insertable(c)]
-    for change in await _insert(store, inserts):
-        whole = await store.apply(change) is Applied.APPLIED and whole
     shared: dict[tuple[str, str], list[DocumentChange]] = {}
     for change in changes:
         if _sharable(change):
             shared.setdefault((change.collection, change.doc_id), []).append(change)
+    for (name, doc_id), together in shared.items():
+        if not await _fill_shared(store, name, doc_id, together):
+            return False
+    whole = True
+    inserts = [c for c in changes if _insertable(c)]
+    for change in await _insert(store, inserts):
+        whole = await store.apply(change) is Applied.APPLIED and whole
     for run in _runs(c for c in changes if not _insertable(c) and not _sharable(c)):
         outcome = await store.apply(_merged(run))
         if outcome is not Applied.APPLIED:
-            return False
-    for (name, doc_id), together in shared.items():
-        if not await _fill_shared(store, name, doc_id, together):
             return False
     return whole
 
@@ -103,7 +108,8 @@ def _merged(run: list[DocumentChange]) -> DocumentChange:
     fields = {}
     for change in run:
         fields.update(change.fields)
-    return replace(run[-1], fields=fields, after=run[0].version - 1)
+    # The first change says whether the document exists already (an opening fills the customer's).
+    return replace(run[-1], fields=fields, after=run[0].version - 1, fills=run[0].fills)
 
 
 async def _insert(store: ReadStore, changes: list[DocumentChange]) -> list[DocumentChange]:
