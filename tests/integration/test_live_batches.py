@@ -119,11 +119,13 @@ async def test_a_batch_stopped_half_way_hands_its_other_events_back_and_they_app
 
     assert isinstance(results[0], asyncio.CancelledError)
     for result in results[1:]:
-        assert isinstance(result, BatchInterrupted) and is_transient(result)
+        assert isinstance(result, BatchInterrupted)
+        assert is_transient(result)
     # The broker hands the three back (none was acknowledged); the gates make the repeat exact.
     again = await asyncio.gather(*(projecting.handle(item) for item in events[1:4]))
     assert set(again) <= {Applied.APPLIED, Applied.DUPLICATE}
     assert await read_store.position("account", events[1].stream_id) == 3
     doc = await read_store.collection(layout.ACCOUNTS).find_one({layout.ID: str(events[1].stream_id)})
-    assert doc is not None and doc[layout.BALANCE] == "2.00"
+    assert doc is not None
+    assert doc[layout.BALANCE] == "2.00"
 
