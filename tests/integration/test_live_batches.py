@@ -128,4 +128,3 @@ async def test_a_batch_stopped_half_way_hands_its_other_events_back_and_they_app
     doc = await read_store.collection(layout.ACCOUNTS).find_one({layout.ID: str(events[1].stream_id)})
     assert doc is not None
     assert doc[layout.BALANCE] == "2.00"
-
