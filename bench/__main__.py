@@ -223,12 +223,17 @@ async def _pair(bench: Bench, client: CqrsClient, seeded: pair_ops.Seeded) -> No
     hot = pair_ops.HotDeposits(client, seeded.accounts)
     for level in levels if "commands" in only else []:
         projected = await pair_ops.projected(bench.query_url)
+        committed = await pair_ops.committed(bench.command_url)
         figure = await bench.measure(
             f"Deposit on {len(seeded.accounts)} hot accounts", hot.operation, level, []
         )
-        together = pair_ops.batch_note(projected, await pair_ops.projected(bench.query_url))
-        rejected = ", ".join(f"{code} {count}" for code, count in hot.rejected.items())
-        figure.note = "; ".join(note for note in (rejected, together, figure.note) if note)
+        notes = (
+            ", ".join(f"{code} {count}" for code, count in hot.rejected.items()),
+            pair_ops.together_note(committed, await pair_ops.committed(bench.command_url), figure.n),
+            pair_ops.batch_note(projected, await pair_ops.projected(bench.query_url)),
+            figure.note,
+        )
+        figure.note = "; ".join(note for note in notes if note)
     lost = await hot.lost_updates(bench.admin_url)
     bench.run.facts["lost_updates"] = lost
     if lost:

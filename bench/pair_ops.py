@@ -118,6 +118,22 @@ async def projected(metrics_url: str) -> Tally[str]:
     )
 
 
+async def committed(metrics_url: str) -> Tally[str]:
+    """The command service's commands committed together with others of their stream so far."""
+    text = await exposition(metrics_url)
+    return Tally(
+        together=int(total(text, "cqrs_commands_together_sum", result="together")),
+        batches=int(total(text, "cqrs_commands_together_count", result="together")),
+    )
+
+
+def together_note(before: Tally[str], after: Tally[str], operations: int) -> str:
+    """ "committed together 40%, 3.2 a statement": how much of the commands' writes the group commit took."""
+    moved = after - before
+    share = 100 * moved["together"] / max(1, operations)
+    return f"committed together {share:.0f}%, {moved['together'] / max(1, moved['batches']):.1f} a statement"
+
+
 def batch_note(before: Tally[str], after: Tally[str]) -> str:
     """ "projected together 62%, 3.1 a batch": how much of the projection the group commit took."""
     moved = after - before

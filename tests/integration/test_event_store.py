@@ -11,7 +11,7 @@ from command_service import migrate as migrations
 from command_service.migrate import available, migrate
 from command_service.store import PostgresEventStore, open_pool
 from cqrs_contracts import CUSTOMER, CommandAccepted, CreateCustomer, Metadata
-from tests.recent_contract import RecentStatesContract
+from tests.recent_contract import RecentStatesContract, TogetherContract
 from tests.store_contract import EventStoreContract, send
 
 
@@ -95,6 +95,12 @@ class TestPostgresEventStore(EventStoreContract):
 
 
 class TestRecentStatesOnPostgres(RecentStatesContract):
+    @pytest.fixture
+    def store(self, event_store: PostgresEventStore) -> PostgresEventStore:
+        return event_store
+
+
+class TestTogetherOnPostgres(TogetherContract):
     @pytest.fixture
     def store(self, event_store: PostgresEventStore) -> PostgresEventStore:
         return event_store

@@ -7,8 +7,8 @@ import asyncio
 from uuid import UUID, uuid4
 
 from cqrs_contracts import CustomerCreated, EventEnvelope
+from cqrs_shared.runtime.group_commit import GroupInterrupted
 from query_service import metrics
-from query_service.errors import BatchInterrupted
 from query_service.projection import projector
 from query_service.read_model import layout
 from query_service.read_model.model import ReadModel
@@ -119,7 +119,7 @@ async def test_a_batch_stopped_half_way_hands_its_other_events_back_and_they_app
 
     assert isinstance(results[0], asyncio.CancelledError)
     for result in results[1:]:
-        assert isinstance(result, BatchInterrupted)
+        assert isinstance(result, GroupInterrupted)
         assert is_transient(result)
     # The broker hands the three back (none was acknowledged); the gates make the repeat exact.
     again = await asyncio.gather(*(projecting.handle(item) for item in events[1:4]))

@@ -16,6 +16,7 @@ from command_service.grants import Grants
 from command_service.memory import InMemoryEventStore
 from command_service.ports import Change, Loaded, Owner, Recorded, StreamState
 from command_service.routes import route_of
+from command_service.stream_commands import StreamCommands
 from cqrs_client.messaging.envelope import Delivery
 from cqrs_contracts import (
     ACCOUNT,
@@ -184,10 +185,14 @@ async def test_a_taken_command_id_is_refused_as_a_conflict_and_kept_when_no_one_
 ) -> None:
     store, command_id = InMemoryEventStore(), uuid4()
     create = b'{"type": "CreateCustomer", "name": "Ada", "locale": "en"}'
-    first = await on_command(command_delivery(create, command_id, None), store, KeyedLock(), Grants({}))
+    first = await on_command(
+        command_delivery(create, command_id, None), StreamCommands(store, KeyedLock()), Grants({})
+    )
     customer = accepted(first.reply).id  # type: ignore[arg-type]
     body = f'{{"type": "OpenAccount", "customer_id": "{customer}"}}'.encode()
-    outcome = await on_command(command_delivery(body, command_id, reply_to), store, KeyedLock(), Grants({}))
+    outcome = await on_command(
+        command_delivery(body, command_id, reply_to), StreamCommands(store, KeyedLock()), Grants({})
+    )
     reply = rejected(outcome.reply, ErrorCode.CONCURRENCY_CONFLICT)  # type: ignore[arg-type]
     assert reply.command_id == command_id
     assert (outcome.dead_letter == reply.error) is dead_lettered

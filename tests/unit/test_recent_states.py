@@ -3,10 +3,16 @@
 import pytest
 
 from command_service.memory import InMemoryEventStore
-from tests.recent_contract import RecentStatesContract
+from tests.recent_contract import RecentStatesContract, TogetherContract
 
 
 class TestOnTheInMemoryStore(RecentStatesContract):
+    @pytest.fixture
+    def store(self) -> InMemoryEventStore:
+        return InMemoryEventStore()
+
+
+class TestTogetherOnTheInMemoryStore(TogetherContract):
     @pytest.fixture
     def store(self) -> InMemoryEventStore:
         return InMemoryEventStore()

@@ -18,6 +18,7 @@ from command_service.recent_states import RecentStates
 from command_service.relay import Relay
 from command_service.settings import CommandSettings
 from command_service.store import PostgresEventStore, open_pool, session
+from command_service.stream_commands import StreamCommands
 from command_service.transient import is_transient
 from cqrs_client.messaging import topology
 from cqrs_client.messaging.channels import open_channel
@@ -64,7 +65,7 @@ async def serve(settings: CommandSettings, stopped: asyncio.Event) -> None:
         )
         locks = KeyedLock()  # one per process: the entry point's and the transfer process manager's
         recent = RecentStates(settings.recent_states)
-        handle = partial(on_command, store=store, streams=locks, grants=settings.grants(), recent=recent)
+        handle = partial(on_command, commands=StreamCommands(store, locks, recent), grants=settings.grants())
         await _transfers(stack, connection, pool, store, locks, recent, settings, stopped, consume)
         checks = CommandHealth(pool, store, broker_up)
         async with (

@@ -1,11 +1,9 @@
 """The command service's message entry points: parse, call the use case, map errors to outcomes."""
 
-from command_service import handler
 from command_service.errors import CommandIdTaken
 from command_service.grants import Grants
 from command_service.ports import EventStore
-from command_service.recent_states import RecentStates
-from command_service.routes import route_of
+from command_service.stream_commands import StreamCommands
 from cqrs_client.errors import InvalidMessage, MessageError
 from cqrs_client.messaging.envelope import Delivery
 from cqrs_client.messaging.topology import COMMANDS_EXCHANGE, STREAMS_EXCHANGE
@@ -25,7 +23,6 @@ from cqrs_contracts.queries import ListStreams, PositionedEvents, ReadAll, ReadS
 from cqrs_contracts.replies import QueryFailed, QueryOk
 from cqrs_shared.messaging.consumer import Outcome
 from cqrs_shared.messaging.parsing import Catalogue
-from cqrs_shared.runtime.keyed_lock import KeyedLock
 
 COMMANDS = Catalogue[Command](Command, ErrorCode.UNKNOWN_COMMAND)
 StreamRead = ReadStream | ListStreams | ReadAll
@@ -36,13 +33,7 @@ def command_error(info: ErrorInfo) -> Contract:
     return CommandRejected(command_id=None, error=info)
 
 
-async def on_command(
-    delivery: Delivery,
-    store: EventStore,
-    streams: KeyedLock,
-    grants: Grants,
-    recent: RecentStates | None = None,
-) -> Outcome:
+async def on_command(delivery: Delivery, commands: StreamCommands, grants: Grants) -> Outcome:
     """A command message: reply accepted/rejected; what cannot be handled is also dead-lettered."""
     try:
         metadata = delivery.metadata()
@@ -68,18 +59,15 @@ async def on_command(
             reply=CommandRejected(command_id=metadata.message_id, error=refused), dead_letter=refused
         )
     # One command per stream at a time in this process: concurrent commands on one aggregate
-    # queue up here instead of colliding in the database and retrying.
-    async with streams.hold(str(route_of(command).target(command, metadata.message_id))):
-        try:
-            return Outcome(
-                reply=await handler.handle(command, metadata, store, sender=delivery.sender, recent=recent)
-            )
-        except CommandIdTaken as error:
-            # Not recorded (the id's result is the first command's), so, without a sender to tell,
-            # the dead-letter queue is the only trace of a command that was never applied.
-            taken = ErrorInfo(code=ErrorCode.CONCURRENCY_CONFLICT, message=str(error))
-            reply = CommandRejected(command_id=metadata.message_id, error=taken)
-            return Outcome(reply=reply, dead_letter=None if delivery.reply_to else taken)
+    # queue up instead of colliding in the database and retrying, and go together (stream_commands).
+    try:
+        return Outcome(reply=await commands.handle(command, metadata, delivery.sender))
+    except CommandIdTaken as error:
+        # Not recorded (the id's result is the first command's), so, without a sender to tell,
+        # the dead-letter queue is the only trace of a command that was never applied.
+        taken = ErrorInfo(code=ErrorCode.CONCURRENCY_CONFLICT, message=str(error))
+        reply = CommandRejected(command_id=metadata.message_id, error=taken)
+        return Outcome(reply=reply, dead_letter=None if delivery.reply_to else taken)
 
 
 def _process_only(command: Command) -> str | None:

@@ -6,6 +6,8 @@ reply = await handle(command, metadata, store, sender="teller")    # store: any 
 import asyncio
 import logging
 import random
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -86,6 +88,70 @@ async def handle(
     return reply_of(
         await store.commit(_rejected(command, metadata, sender, gave_up)), command, metadata, sender
     )
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A command waiting for its stream, with what handling it needs."""
+
+    command: Command
+    metadata: Metadata
+    sender: str | None
+
+
+async def handle_together(
+    pending: Sequence[Pending], store: EventStore, recent: RecentStates
+) -> list[CommandReply] | None:
+    """Commands on one existing stream, in arrival order, decided in turn on its state last known
+    and committed in one statement (group commit: store.commit_together); their replies. None when
+    they cannot go together: a stream not known, a command that creates a stream, reads another, or
+    appends to none of them, or a conflict or a taken command id at the commit. Then each goes
+    alone (handle), and nothing of them was written.
+
+    Safe for the reason a single decision on the state last known is (recent_states.py): the commit
+    checks that the stream is still at the version the first decision assumed, and each next
+    decision was made on the state the one before left. A rejection among them is checked with them.
+    """
+    changes = _decided_in_turn(pending, recent)
+    if changes is None:
+        return None
+    try:
+        await store.commit_together(changes)
+    except BaseException as error:
+        recent.forget(route_of(pending[0].command).target(pending[0].command, pending[0].metadata.message_id))
+        if isinstance(error, ConcurrencyConflict):
+            return None
+        raise
+    for change in changes:
+        recent.committed(change)
+    return [change.reply for change in changes]
+
+
+def _decided_in_turn(pending: Sequence[Pending], recent: RecentStates) -> list[Change] | None:
+    """Each command decided on the state the one before left (the first on the state last known);
+    None where any may not be decided so, or none of them appends."""
+    changes: list[Change] = []
+    current: StreamState | None = None
+    for item in pending:
+        route = route_of(item.command)
+        target = route.target(item.command, item.metadata.message_id)
+        if route.creates or route.reads(item.command, target) != [target]:
+            return None
+        if current is None:
+            assumed = recent.assumed([target], target, creates=False)
+            current = None if assumed is None else assumed.streams[target]
+            if current is None:
+                return None
+        loaded = Loaded(None, {target: current})
+        change = decide(route, item.command, item.metadata, target, loaded, sender=item.sender)
+        stream = change.stream
+        if stream is not None:
+            if stream.owner is not None:
+                return None
+            version = stream.loaded_version + len(stream.events)
+            current = StreamState(stream.stream_type, version, stream.state, current.owned)
+        changes.append(change)
+    return changes if any(change.stream is not None for change in changes) else None
 
 
 def _appending(

@@ -45,6 +45,18 @@ class InMemoryEventStore:
         self.results[change.command_id] = change.recorded()
         return change.recorded()
 
+    async def commit_together(self, changes: Sequence[Change]) -> None:
+        await asyncio.sleep(0)
+        appending = [change.stream for change in changes if change.stream is not None]
+        current = self.streams.get(appending[0].stream_id)
+        moved = (current.version if current else 0) != appending[0].loaded_version
+        if moved or any(change.command_id in self.results for change in changes):
+            raise ConcurrencyConflict(str(appending[0].stream_id))
+        for change in changes:  # each append checks where the one before left the stream
+            if change.stream is not None:
+                self._append(change.stream, change.metadata)
+            self.results[change.command_id] = change.recorded()
+
     async def list_streams(self, after: UUID | None, limit: int) -> list[StreamRef]:
         await asyncio.sleep(0)
         ids = sorted(stream_id for stream_id in self.streams if after is None or stream_id > after)

@@ -13,6 +13,13 @@ COMMIT_TO_PUBLISH = Histogram(
     "Time from an event's commit to the broker's confirm of its publish",
     buckets=LATENCY_BUCKETS,
 )
+COMMANDS_TOGETHER = Histogram(
+    "cqrs_commands_together",
+    "Commands of one stream that queued while it was busy, committed in one statement (together), "
+    "or one by one where they could not go together (one_by_one)",
+    ["result"],
+    buckets=(2, 3, 5, 10, 20, 64),
+)
 RELAY_RETURNED = Counter(
     "cqrs_relay_returned_events_total",
     "Events the broker returned unrouted (no queue bound for their routing key); each stays unpublished "

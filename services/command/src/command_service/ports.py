@@ -123,6 +123,14 @@ class EventStore(Protocol):
         """
         ...
 
+    async def commit_together(self, changes: Sequence[Change]) -> None:
+        """Write ``changes`` all or nothing: commands decided in turn on one existing stream, the
+        first append at its ``loaded_version``, each next one where the one before left it, and any
+        rejections among them. Raises ConcurrencyConflict when the stream moved, or when any of
+        their command ids is taken already; then nothing is written.
+        """
+        ...
+
     async def read_stream(self, stream_id: UUID, after_version: int, limit: int) -> list[PendingEvent]:
         """A stream's events after a version, oldest first, at most ``limit``."""
         ...

@@ -169,6 +169,49 @@ class PostgresEventStore:
         )
         return written == 1
 
+    async def commit_together(self, changes: Sequence[Change]) -> None:
+        """Several commands' outcomes on one existing stream, decided in turn, in one statement and
+        one transaction: the state row from the first append's version to the last's, every event,
+        every result. ConcurrencyConflict when the stream moved or any command id is taken (nothing
+        is written; the caller commits them one by one)."""
+        appending = [change.stream for change in changes if change.stream is not None]
+        first, last = appending[0], appending[-1]
+        events = [
+            {
+                "event_id": str(event.event_id),
+                "version": version,
+                "type": event.type,
+                "schema_version": event.schema_version,
+                "data": event.data,
+                "correlation_id": change.metadata.correlation_id,
+                "causation_id": str(change.command_id),
+                "traceparent": change.metadata.traceparent,
+            }
+            for change in changes
+            if change.stream is not None
+            for version, event in enumerate(change.stream.events, start=change.stream.loaded_version + 1)
+        ]
+        results = [
+            {
+                "command_id": str(change.command_id),
+                "command_type": change.command_type,
+                "reply": change.reply.model_dump(mode="json"),
+                "sender": change.sender,
+            }
+            for change in changes
+        ]
+        version = last.loaded_version + len(last.events)
+        now = datetime.now(UTC)
+        try:
+            written: int = await self._pool.fetchval(
+                _APPEND_TOGETHER, first.stream_id, first.stream_type, version, last.state, now,
+                first.loaded_version, events, results,
+            )  # fmt: skip
+        except asyncpg.UniqueViolationError:
+            raise ConcurrencyConflict(str(first.stream_id)) from None
+        if written != 1:
+            raise ConcurrencyConflict(str(first.stream_id))
+
     async def read_stream(self, stream_id: UUID, after_version: int, limit: int) -> list[PendingEvent]:
         rows = await self._pool.fetch(
             f"{_EVENT_COLUMNS} WHERE stream_id = $1 AND version > $2 ORDER BY version LIMIT $3",
@@ -279,6 +322,23 @@ _APPEND_TAIL = (
 _APPEND_NEW = f"WITH state AS ({_STATE_NEW}){_APPEND_TAIL}"
 _APPEND_NEXT = f"WITH state AS ({_STATE_NEXT}){_APPEND_TAIL}"
 _APPEND_OWNED = f"WITH {_OWNER}, state AS ({_STATE_OWNED}){_APPEND_TAIL}"
+# Several commands on one existing stream (commit_together): the state row moves from $6 to $3 or
+# nothing is written; the events ($7) carry each its command's correlation, causation and trace;
+# the results ($8) are every command's, accepted or rejected.
+_APPEND_TOGETHER = (
+    "WITH state AS (UPDATE streams SET version = $3, state = $4, updated_at = $5"
+    " WHERE stream_id = $1 AND version = $6 RETURNING stream_id)"
+    ", appended AS (INSERT INTO events (event_id, stream_type, stream_id, version, type,"
+    " schema_version, data, correlation_id, causation_id, traceparent, occurred_at)"
+    " SELECT (e->>'event_id')::uuid, $2, $1, (e->>'version')::int, e->>'type',"
+    " (e->>'schema_version')::int, e->'data', e->>'correlation_id', e->>'causation_id',"
+    " e->>'traceparent', $5"
+    " FROM jsonb_array_elements($7::jsonb) WITH ORDINALITY AS x(e, n), state ORDER BY n)"
+    ", result AS (INSERT INTO command_results (command_id, command_type, reply, sender)"
+    " SELECT (r->>'command_id')::uuid, r->>'command_type', r->'reply', r->>'sender'"
+    " FROM jsonb_array_elements($8::jsonb) AS y(r), state)"
+    f" SELECT count(*)::int FROM (SELECT pg_notify('{NOTIFY_CHANNEL}', '') FROM state) AS notified"
+)
 
 # The next committed events without a position ($1 at most), in seq order, numbered after the highest
 # position given (migrations/004_positions.sql says why this keeps positions gap-free).

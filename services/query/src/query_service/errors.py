@@ -43,7 +43,3 @@ class RebuildNeedsOneReplica(QueryError):
 
 class RepairFailed(Exception):
     """A gap could not be filled from the command side; the event waits and is retried."""
-
-
-class BatchInterrupted(Exception):
-    """The task applying this event with others stopped first (the service stops): the event goes back."""

@@ -4,7 +4,8 @@ from aio_pika.exceptions import AMQPError
 from pymongo.errors import ConnectionFailure, ExecutionTimeout, WTimeoutError
 
 from cqrs_client.errors import ClientError
-from query_service.errors import BatchInterrupted, RepairFailed
+from cqrs_shared.runtime.group_commit import GroupInterrupted
+from query_service.errors import RepairFailed
 
 
 def is_transient(error: BaseException) -> bool:
@@ -25,5 +26,5 @@ def is_transient(error: BaseException) -> bool:
         | WTimeoutError
         | ClientError
         | RepairFailed
-        | BatchInterrupted,
+        | GroupInterrupted,
     )

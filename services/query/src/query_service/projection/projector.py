@@ -5,16 +5,16 @@ await projector.handle(envelope)    # one customer document's events in order; t
                                     # while it was busy, together (read_model/batches.py)
 """
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from uuid import UUID
 
 from cqrs_contracts import EventEnvelope
+from cqrs_shared.runtime.group_commit import GroupCommit
 from cqrs_shared.runtime.keyed_lock import KeyedLock
 from query_service import metrics
-from query_service.errors import BatchInterrupted, RepairFailed
+from query_service.errors import RepairFailed
 from query_service.projection.positions import AppliedPositions
 from query_service.projection.projections import document_owner, project
 from query_service.projection.repair import ReadStream, pages
@@ -27,9 +27,6 @@ log = logging.getLogger(__name__)
 # The most events of one owner applied together: a catch-up's page (catchup.py) holds as many.
 LIVE_BATCH = 100
 
-# An event waiting for its owner, and what applying it gave (or raised).
-Waiting = tuple[EventEnvelope, asyncio.Future[Applied]]
-
 
 class Projector:
     """Applies events concurrently across customers, one at a time for each customer's documents.
@@ -37,8 +34,8 @@ class Projector:
     One customer's events touch one customer document (account events embed their account in it),
     so they run in arrival order, which is the relay's order for each stream: no racing into gaps
     that each cost a repair, and no two concurrent writers of one document. Those that queue behind
-    one another go together (handle). Across processes the
-    event partition has a single active consumer (see messaging.topology).
+    one another go together (handle). Across processes the event partition has a single active
+    consumer (see messaging.topology).
     """
 
     def __init__(
@@ -47,8 +44,9 @@ class Projector:
         self._model = model
         self._read_stream = read_stream
         self._owners = KeyedLock()
-        # Events that arrived while their owner was busy, in arrival order, each with its outcome.
-        self._waiting: dict[UUID, list[Waiting]] = {}
+        self._batches = GroupCommit[EventEnvelope, Applied](
+            self._owners, together=self._together, alone=self._apply_one, most=LIVE_BATCH
+        )
         # The global positions applied, live or catching up: the read model's checkpoint.
         self.positions = positions or AppliedPositions()
 
@@ -62,54 +60,28 @@ class Projector:
         """Apply to the generation queries read; during a rebuild, to the one it builds as well;
         after a switch, to the old one too until it is dropped (replicas may still read it).
 
-        Group commit per owner: the events of an owner that arrive while one of its events is being
-        applied wait in arrival order, and whichever of them gets the owner next applies all that
-        wait (up to LIVE_BATCH) in as few writes as their documents allow. Each returns, or raises,
-        its own outcome once its event is applied.
+        Group commit per owner (cqrs_shared.runtime.group_commit): the events of an owner that arrive
+        while one of its events is applied wait in arrival order, and the next of them to get the
+        owner applies all that wait (up to LIVE_BATCH) in as few writes as their documents allow.
+        Each returns, or raises, its own outcome once its event is applied.
         """
-        owner = document_owner(envelope)
-        mine: asyncio.Future[Applied] = asyncio.get_running_loop().create_future()
-        self._waiting.setdefault(owner, []).append((envelope, mine))
-        async with self.owning(owner):
-            while not mine.done():
-                await self._apply_waiting(owner)
-        return mine.result()
+        return await self._batches.submit(str(document_owner(envelope)), envelope)
 
-    async def _apply_waiting(self, owner: UUID) -> None:
-        """The oldest events waiting for ``owner`` (the caller holds it), each outcome on its future."""
-        waiting = self._waiting[owner]
-        taken, waiting[:] = waiting[:LIVE_BATCH], waiting[LIVE_BATCH:]
-        if not waiting:
-            del self._waiting[owner]
-        try:
-            if len(taken) == 1 or not await self._applied_together(taken):
-                for envelope, outcome in taken:
-                    await _settle(outcome, self._apply_one(envelope))
-        finally:  # cancelled (the service stops): the others are not applied, and their messages go back
-            for _, outcome in taken:
-                if not outcome.done():
-                    outcome.set_exception(BatchInterrupted("stopped before this event was applied"))
-
-    async def _applied_together(self, taken: list[Waiting]) -> bool:
-        """One owner's events in one batch (no rebuild running, no old generation kept); False where
+    async def _together(self, envelopes: list[EventEnvelope]) -> list[Applied] | None:
+        """One owner's events in one batch (no rebuild running, no old generation kept); None where
         they must go one by one."""
         model = self._model
         if model.building is not None or model.retiring is not None:
-            return False
+            return None
         store = model.store
-        try:
-            changes = [change for envelope, _ in taken for change in project(envelope)]
-            applied = await apply_batch(store, changes)
-        except Exception:  # each event then meets the failure alone, as one by one
-            log.debug("a batch of %d events failed; applying them one by one", len(taken), exc_info=True)
-            applied = False
-        metrics.PROJECTION_BATCHES.labels("together" if applied else "one_by_one").observe(len(taken))
-        if applied:
-            for envelope, outcome in taken:
-                store.known.saw(envelope.stream_id, envelope.version)
-                self.positions.applied(envelope.position)
-                outcome.set_result(Applied.APPLIED)
-        return applied
+        applied = await apply_batch(store, [change for envelope in envelopes for change in project(envelope)])
+        metrics.PROJECTION_BATCHES.labels("together" if applied else "one_by_one").observe(len(envelopes))
+        if not applied:
+            return None
+        for envelope in envelopes:
+            store.known.saw(envelope.stream_id, envelope.version)
+            self.positions.applied(envelope.position)
+        return [Applied.APPLIED] * len(envelopes)
 
     async def _apply_one(self, envelope: EventEnvelope) -> Applied:
         # Taken together, before any write: a switch while this event is applied changes nothing.
@@ -139,14 +111,6 @@ class Projector:
             for envelope in envelopes:
                 model.store.known.saw(envelope.stream_id, envelope.version)
                 self.positions.applied(envelope.position)
-
-
-async def _settle(outcome: asyncio.Future[Applied], applying: Awaitable[Applied]) -> None:
-    """Put what ``applying`` gave, or raised, on ``outcome``; an event's failure is its own."""
-    try:
-        outcome.set_result(await applying)
-    except Exception as error:  # handed to the event's own handler, which raises it
-        outcome.set_exception(error)
 
 
 async def apply(envelope: EventEnvelope, store: ReadStore, read_stream: ReadStream) -> Applied:
