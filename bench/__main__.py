@@ -220,27 +220,35 @@ async def _pair(bench: Bench, client: CqrsClient, seeded: pair_ops.Seeded) -> No
     creates = {}
     for level in levels if "commands" in only else []:
         creates[level] = await bench.measure("CreateCustomer", pair_ops.create_customer(client), level, [])
-    hot = pair_ops.HotDeposits(client, seeded.accounts)
-    for level in levels if "commands" in only else []:
-        projected = await pair_ops.projected(bench.query_url)
-        committed = await pair_ops.committed(bench.command_url)
-        figure = await bench.measure(
-            f"Deposit on {len(seeded.accounts)} hot accounts", hot.operation, level, []
-        )
-        notes = (
-            ", ".join(f"{code} {count}" for code, count in hot.rejected.items()),
-            pair_ops.together_note(committed, await pair_ops.committed(bench.command_url), figure.n),
-            pair_ops.batch_note(projected, await pair_ops.projected(bench.query_url)),
-            figure.note,
-        )
-        figure.note = "; ".join(note for note in notes if note)
-    lost = await hot.lost_updates(bench.admin_url)
+    lost = 0
+    single = [seeded.single] if seeded.single is not None else []
+    for accounts in (seeded.accounts, single) if "commands" in only else ():
+        hot = pair_ops.HotDeposits(client, accounts)
+        for level in levels:
+            await _deposits(bench, hot, level)
+        lost += await hot.lost_updates(bench.admin_url)
     bench.run.facts["lost_updates"] = lost
     if lost:
         raise pair_ops.BenchFailed(f"{lost} accepted deposits are missing from the balances")
     if "lag" in only:
         rate = creates[max(levels)].per_s / 2 if creates else bench.args.lag_rate
         await _lag(bench, client, rate)
+
+
+async def _deposits(bench: Bench, hot: pair_ops.HotDeposits, level: int) -> None:
+    """Deposits spread over ``hot``'s accounts, with how much of their writes went together."""
+    projected = await pair_ops.projected(bench.query_url)
+    committed = await pair_ops.committed(bench.command_url)
+    count = len(hot.accounts)
+    scenario = f"Deposit on {count} hot account{'s' if count > 1 else ''}"
+    figure = await bench.measure(scenario, hot.operation, level, [])
+    notes = (
+        ", ".join(f"{code} {n}" for code, n in hot.rejected.items()),
+        pair_ops.together_note(committed, await pair_ops.committed(bench.command_url)),
+        pair_ops.batch_note(projected, await pair_ops.projected(bench.query_url)),
+        figure.note,
+    )
+    figure.note = "; ".join(note for note in notes if note)
 
 
 async def _lag(bench: Bench, client: CqrsClient, rate: float) -> None:

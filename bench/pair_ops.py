@@ -17,7 +17,7 @@ import aio_pika
 
 from bench.timing import Operation, Timed
 from cqrs_client.client import CqrsClient
-from cqrs_client.messaging.topology import EVENT_QUEUE
+from cqrs_client.messaging.topology import COMMAND_QUEUE, EVENT_QUEUE
 from cqrs_contracts import (
     CommandAccepted,
     CreateCustomer,
@@ -32,7 +32,7 @@ from cqrs_contracts.replies import QueryOk
 from tests.scrape import by_label, exposition, total
 
 NAMES = 2_000  # distinct names over the seeded customers: a find by name returns a handful
-HOT_ACCOUNTS = 10
+HOT_ACCOUNTS = 10  # spread deposits over these; one more account takes every deposit of its figure
 SEED_IN_FLIGHT = 64
 
 
@@ -48,11 +48,13 @@ def name_of(n: int) -> str:
 class Seeded:
     customers: list[UUID] = field(default_factory=list)
     accounts: list[UUID] = field(default_factory=list)
+    single: UUID | None = None  # the account of the one-account figure, none of ``accounts``
     view: CustomerView | None = None
 
 
 async def seed(client: CqrsClient, admin_url: str, count: int) -> Seeded:
-    """``count`` customers through the command side, HOT_ACCOUNTS accounts, then wait for the view."""
+    """``count`` customers through the command side, HOT_ACCOUNTS accounts and one more, then wait
+    for the view."""
     seeded = Seeded()
     began = time.perf_counter()
     numbers = iter(range(count))
@@ -67,11 +69,12 @@ async def seed(client: CqrsClient, admin_url: str, count: int) -> Seeded:
                 print(f"    seeded {len(seeded.customers):,} customers", file=sys.stderr, flush=True)
 
     await asyncio.gather(*(creator() for _ in range(SEED_IN_FLIGHT)))
-    for owner in seeded.customers[:HOT_ACCOUNTS]:
+    for owner in seeded.customers[: HOT_ACCOUNTS + 1]:
         opened = await client.send(OpenAccount(customer_id=owner))
         if not isinstance(opened, CommandAccepted):
             raise BenchFailed(f"seeding: {opened}")
         seeded.accounts.append(opened.id)
+    seeded.single = seeded.accounts.pop()
     await drained(admin_url)
     last = seeded.customers[-1]
     seeded.view = await client.ask(GetCustomer(customer_id=last, min_version=1))
@@ -119,18 +122,22 @@ async def projected(metrics_url: str) -> Tally[str]:
 
 
 async def committed(metrics_url: str) -> Tally[str]:
-    """The command service's commands committed together with others of their stream so far."""
+    """The command service's commands so far ("commands", off the commands queue), and those committed
+    together with others of their stream ("together"; "batches": how many statements)."""
     text = await exposition(metrics_url)
     return Tally(
+        commands=int(total(text, "cqrs_messages_handled_total", queue=COMMAND_QUEUE)),
         together=int(total(text, "cqrs_commands_together_sum", result="together")),
         batches=int(total(text, "cqrs_commands_together_count", result="together")),
     )
 
 
-def together_note(before: Tally[str], after: Tally[str], operations: int) -> str:
-    """ "committed together 40%, 3.2 a statement": how much of the commands' writes the group commit took."""
+def together_note(before: Tally[str], after: Tally[str]) -> str:
+    """ "committed together 40%, 3.2 a statement": how much of the commands the group commit took."""
     moved = after - before
-    share = 100 * moved["together"] / max(1, operations)
+    if not moved["commands"]:
+        return ""
+    share = 100 * moved["together"] / moved["commands"]
     return f"committed together {share:.0f}%, {moved['together'] / max(1, moved['batches']):.1f} a statement"
 
 

@@ -23,8 +23,10 @@ SCENARIOS = {
     "GetCustomersWithName",
     "CreateCustomer",
     "Deposit on 10 hot accounts",
+    "Deposit on 1 hot account",
 }
-PAIR = {"GetCustomer by id", "GetCustomersWithName", "CreateCustomer", "Deposit on 10 hot accounts"}
+DEPOSITS = {"Deposit on 10 hot accounts", "Deposit on 1 hot account"}
+PAIR = {"GetCustomer by id", "GetCustomersWithName", "CreateCustomer", *DEPOSITS}
 
 
 def bench_env(servers: Servers) -> dict[str, str]:
@@ -64,6 +66,10 @@ def test_a_short_bench_gives_every_figure_with_its_ratio_to_the_ceiling(
         if figure["scenario"] in PAIR:
             # Each service's collector pauses per operation, from its own histogram.
             assert re.search(r"gc ms/op: command \d+\.\d{3}, query \d+\.\d{3}$", figure["note"]), figure
+        if figure["scenario"] in DEPOSITS:
+            # How much of the writes went together, from the services' own histograms.
+            together = r"committed together \d+%, [\d.]+ a statement; projected together \d+%, [\d.]+ a batch"
+            assert re.search(together, figure["note"]), figure
     [lag] = [f for f in figures if f["scenario"].startswith("lag")]
     assert lag["n"] >= 40
     # The lag's stages, from the services' histograms, scraped before and after the figure: each
