@@ -20,11 +20,17 @@ from cqrs_contracts import (
 from tests.e2e.raw import raw_channel
 from tests.e2e.scenarios import accepted, fifty_withdrawals_from_300
 from tests.pair import Cli, Pair
+from tests.scrape import metric
 
 
 async def test_fifty_concurrent_withdrawals_never_overdraw(pair: Pair, client: CqrsClient) -> None:
+    together = "cqrs_commands_together_sum"
+    before = await metric(pair.command.url, together, result="together")
     race = await fifty_withdrawals_from_300(client)
     customer, account = race.owner, race.account
+    # Those that queued for the account went together (stream_commands.py), refusals among them:
+    # the exact count of winners and versions above holds all the same.
+    assert await metric(pair.command.url, together, result="together") > before
 
     conn = await asyncpg.connect(pair.postgres_dsn)
     try:

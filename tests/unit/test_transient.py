@@ -7,6 +7,7 @@ from pymongo.errors import AutoReconnect, OperationFailure
 
 from command_service.transient import is_transient as command_transient
 from cqrs_client.errors import RequestTimeout
+from cqrs_shared.runtime.group_commit import GroupInterrupted
 from query_service.errors import RepairFailed
 from query_service.transient import is_transient as query_transient
 
@@ -18,6 +19,7 @@ from query_service.transient import is_transient as query_transient
         asyncpg.ConnectionDoesNotExistError("closed"),
         InternalClientError("cannot switch to state 15; another operation (2) is in progress"),
         asyncpg.SerializationError("could not serialize"),
+        GroupInterrupted("stopped before this item was run"),
     ],
 )
 def test_the_command_side_retries_outages(error: BaseException) -> None:
@@ -35,6 +37,7 @@ def test_the_command_side_does_not_loop_on_bugs(error: BaseException) -> None:
         AutoReconnect("primary stepped down"),
         RepairFailed("gap"),
         RequestTimeout("rpc"),
+        GroupInterrupted("stopped before this item was run"),
     ],
 )
 def test_the_query_side_retries_outages_and_unfilled_gaps(error: BaseException) -> None:
