@@ -187,6 +187,20 @@ class TogetherContract:
         again = await handler.handle(first.command, first.metadata, store, sender="teller", recent=mine)
         assert accepted(again).version == 3
 
+    async def test_one_command_delivered_twice_among_them_writes_nothing_and_counts_once_alone(
+        self, store: EventStore
+    ) -> None:
+        mine = RecentStates()
+        account = await funded_account(store, mine, "10")
+        twice = queued(Deposit(account_id=account, amount=Decimal(1)))[0]
+        assert await handler.handle_together([twice, twice], store, mine) is None
+        assert len(await store.read_stream(account, 0, 100)) == 2
+        replies = [
+            await handler.handle(p.command, p.metadata, store, sender="teller", recent=mine)
+            for p in [twice] * 2
+        ]
+        assert [accepted(reply).version for reply in replies] == [3, 3]
+
     async def test_what_cannot_go_together_is_said_before_anything_is_written(
         self, store: EventStore
     ) -> None:

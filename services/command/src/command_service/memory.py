@@ -50,7 +50,8 @@ class InMemoryEventStore:
         appending = [change.stream for change in changes if change.stream is not None]
         current = self.streams.get(appending[0].stream_id)
         moved = (current.version if current else 0) != appending[0].loaded_version
-        if moved or any(change.command_id in self.results for change in changes):
+        ids = [change.command_id for change in changes]
+        if moved or len(set(ids)) < len(ids) or any(command_id in self.results for command_id in ids):
             raise ConcurrencyConflict(str(appending[0].stream_id))
         for change in changes:  # each append checks where the one before left the stream
             if change.stream is not None:
