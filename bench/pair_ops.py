@@ -134,20 +134,19 @@ async def committed(metrics_url: str) -> Tally[str]:
 
 def together_note(before: Tally[str], after: Tally[str]) -> str:
     """ "committed together 40%, 3.2 a statement": how much of the commands the group commit took."""
-    moved = after - before
-    if not moved["commands"]:
-        return ""
-    share = 100 * moved["together"] / moved["commands"]
-    return f"committed together {share:.0f}%, {moved['together'] / max(1, moved['batches']):.1f} a statement"
+    return _share_note("committed", "statement", after - before, of="commands")
 
 
 def batch_note(before: Tally[str], after: Tally[str]) -> str:
     """ "projected together 62%, 3.1 a batch": how much of the projection the group commit took."""
-    moved = after - before
-    if not moved["events"]:
+    return _share_note("projected", "batch", after - before, of="events")
+
+
+def _share_note(done: str, unit: str, moved: Tally[str], *, of: str) -> str:
+    if not moved[of]:
         return ""
-    share = 100 * moved["together"] / moved["events"]
-    return f"projected together {share:.0f}%, {moved['together'] / max(1, moved['batches']):.1f} a batch"
+    share = 100 * moved["together"] / moved[of]
+    return f"{done} together {share:.0f}%, {moved['together'] / max(1, moved['batches']):.1f} a {unit}"
 
 
 # The lag's stages, each a histogram of one service: commit -> the broker's confirm of the publish

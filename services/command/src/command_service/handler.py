@@ -115,12 +115,14 @@ async def handle_together(
     changes = _decided_in_turn(pending, recent)
     if changes is None:
         return None
+    stream_id = next(change.stream.stream_id for change in changes if change.stream is not None)
     try:
         await store.commit_together(changes)
-    except BaseException as error:
-        recent.forget(route_of(pending[0].command).target(pending[0].command, pending[0].metadata.message_id))
-        if isinstance(error, ConcurrencyConflict):
-            return None
+    except ConcurrencyConflict:
+        recent.forget(stream_id)
+        return None
+    except BaseException:
+        recent.forget(stream_id)
         raise
     for change in changes:
         recent.committed(change)

@@ -139,16 +139,7 @@ class PostgresEventStore:
             sql, owner = _APPEND_OWNED, [stream.owner.stream_id, stream.owner.loaded_owned]
         else:
             sql, owner = (_APPEND_NEW if stream.loaded_version == 0 else _APPEND_NEXT), []
-        events = [
-            {
-                "event_id": str(event.event_id),
-                "version": version,
-                "type": event.type,
-                "schema_version": event.schema_version,
-                "data": event.data,
-            }
-            for version, event in enumerate(stream.events, start=stream.loaded_version + 1)
-        ]
+        events = _event_rows(stream)
         written: int = await self._pool.fetchval(
             sql,
             stream.stream_id,
@@ -178,18 +169,14 @@ class PostgresEventStore:
         first, last = appending[0], appending[-1]
         events = [
             {
-                "event_id": str(event.event_id),
-                "version": version,
-                "type": event.type,
-                "schema_version": event.schema_version,
-                "data": event.data,
+                **row,
                 "correlation_id": change.metadata.correlation_id,
                 "causation_id": str(change.command_id),
                 "traceparent": change.metadata.traceparent,
             }
             for change in changes
             if change.stream is not None
-            for version, event in enumerate(change.stream.events, start=change.stream.loaded_version + 1)
+            for row in _event_rows(change.stream)
         ]
         results = [
             {
@@ -322,6 +309,22 @@ _APPEND_TAIL = (
 _APPEND_NEW = f"WITH state AS ({_STATE_NEW}){_APPEND_TAIL}"
 _APPEND_NEXT = f"WITH state AS ({_STATE_NEXT}){_APPEND_TAIL}"
 _APPEND_OWNED = f"WITH {_OWNER}, state AS ({_STATE_OWNED}){_APPEND_TAIL}"
+
+
+def _event_rows(stream: StreamChange) -> list[dict[str, object]]:
+    """``stream``'s new events as the append statements read them ($7, a JSON array)."""
+    return [
+        {
+            "event_id": str(event.event_id),
+            "version": version,
+            "type": event.type,
+            "schema_version": event.schema_version,
+            "data": event.data,
+        }
+        for version, event in enumerate(stream.events, start=stream.loaded_version + 1)
+    ]
+
+
 # Several commands on one existing stream (commit_together): the state row moves from $6 to $3 or
 # nothing is written; the events ($7) carry each its command's correlation, causation and trace;
 # the results ($8) are every command's, accepted or rejected.
