@@ -140,6 +140,39 @@ async def test_relay_wakes_on_notify_and_only_one_replica_leads(
     assert not tasks[1].exception()
 
 
+@pytest.mark.parametrize(("interval", "rounds"), [(1.0, 2), (0.0, 3)])
+async def test_while_events_keep_coming_the_relays_rounds_are_paced_and_carry_what_committed_meanwhile(
+    event_store: PostgresEventStore,
+    pool: asyncpg.Pool,
+    relay_and_queue: tuple[Relay, AbstractQueue],
+    interval: float,
+    rounds: int,
+) -> None:
+    relay, queue = relay_and_queue
+    stopped = asyncio.Event()
+    paced = Relay(event_store, relay._exchange, poll_interval=60, round_interval=interval)
+    streams: list[UUID] = []
+    async with pool.acquire() as conn:
+        task = asyncio.create_task(paced.run(conn, stopped))
+        await asyncio.sleep(0.2)  # idle, waiting for a NOTIFY
+        for name in ("Ada", "Bob", "Cy"):  # Ada after a quiet moment; Bob and Cy within a second of her
+            streams.append(accepted(await send(event_store, CreateCustomer(name=name, locale="en"))).id)
+            await asyncio.sleep(0.3)
+        published = await asyncio.wait_for(_collect(queue, 3), 5)
+        stopped.set()
+        await task
+        # A round marks what it published in one statement, at one now(): a time per round.
+        marked = await conn.fetch(
+            "SELECT published_at, published_at - occurred_at AS waited FROM events"
+            " WHERE stream_id = ANY($1::uuid[]) ORDER BY position",
+            streams,
+        )
+    assert [body["stream_id"] for body in published] == [str(s) for s in streams]
+    assert len({row["published_at"] for row in marked}) == rounds
+    assert marked[0]["published_at"] != marked[1]["published_at"]
+    assert marked[0]["waited"].total_seconds() < 0.5  # the first went at once, not an interval later
+
+
 # Pauses short enough for a test to wait out.
 QUICK = Backoff(first=0.05, most=0.2)
 

@@ -105,7 +105,11 @@ async def _relay(
     channel = await open_channel(stack, connection, returns=True)
     events = await topology.declare_events(channel)
     return Relay(
-        store, events, batch_size=settings.relay_batch_size, poll_interval=settings.relay_poll_interval
+        store,
+        events,
+        batch_size=settings.relay_batch_size,
+        poll_interval=settings.relay_poll_interval,
+        round_interval=settings.relay_round_interval,
     )
 
 

@@ -2,7 +2,9 @@
 
 One relay leads (a PostgreSQL advisory lock), so replicas never reorder a stream. The leader also
 gives each committed event its global position (store.assign_positions) before it publishes it. It wakes on
-LISTEN/NOTIFY and polls as a fallback. It reads "what is not yet published" rather than "what is
+LISTEN/NOTIFY and polls as a fallback. While events keep coming, a round begins ``round_interval``
+after the last one ended, so that it carries what committed meanwhile; an event after a quiet moment
+goes at once. It reads "what is not yet published" rather than "what is
 after the last sequence number", so a transaction that commits late with an earlier sequence
 number is still published (the outbox high-water-mark bug cannot happen).
 
@@ -72,14 +74,21 @@ class Relay:
         *,
         batch_size: int = 200,
         poll_interval: float = 1.0,
+        round_interval: float = 0.0,
         backoff: Backoff = DEFAULT_BACKOFF,
     ) -> None:
         """``exchange`` must be on a channel with publisher confirms and ``on_return_raises``: on
-        any other, aio-pika confirms a returned event as if it had been routed."""
+        any other, aio-pika confirms a returned event as if it had been routed.
+
+        ``round_interval``: seconds at least from one round's end to the next's start, unless the round
+        found a full batch. A round costs three statements and a confirm whatever it carries: at a
+        steady rate well below the full batch, rounds of one or two events each cost the event store
+        more than the commands did (docs/performance.md, change 13)."""
         self._store = store
         self._exchange = exchange
         self._batch_size = batch_size
         self._poll_interval = poll_interval
+        self._round_interval = round_interval
         self._held = HeldStreams(backoff)
         self._wake = asyncio.Event()
 
@@ -201,9 +210,12 @@ class Relay:
                     # The lock went with the connection: another replica may lead now.
                     raise LeadershipLost("the relay's database connection closed")
                 self._wake.clear()
-                if (await self._publish_batch()).more:
+                batch = await self._publish_batch()
+                if batch.more:
                     continue
+                ended = asyncio.get_running_loop().time() if batch.confirmed else None
                 await first_of([self._wake, stopped], self._poll_interval)
+                await self._paced(ended, stopped)
         finally:
             # Another replica may lead now, and finds what it must hold back by itself.
             self._held.clear()
@@ -211,6 +223,16 @@ class Relay:
             if not conn.is_closed():
                 await conn.remove_listener(NOTIFY_CHANNEL, self._on_notify)
                 await conn.execute("SELECT pg_advisory_unlock($1)", RELAY_LOCK)
+
+    async def _paced(self, ended: float | None, stopped: asyncio.Event) -> None:
+        """Wait out the rest of ``round_interval`` since the last round that published ``ended``: what
+        commits meanwhile joins the next round. After a quiet moment (or a round that published
+        nothing), nothing is left to wait."""
+        if ended is None or not self._round_interval:
+            return
+        rest = ended + self._round_interval - asyncio.get_running_loop().time()
+        if rest > 0:
+            await first_of([stopped], rest)
 
     async def supervise(self, pool: asyncpg.Pool, stopped: asyncio.Event) -> None:
         """Run the relay until ``stopped``, starting again on a fresh connection after a failure."""

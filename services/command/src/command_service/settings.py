@@ -19,6 +19,14 @@ class CommandSettings(BrokerSettings):
         description="PostgreSQL DSN of the command side's database (?sslmode=verify-full&sslrootcert=PATH)",
     )
     relay_poll_interval: float = Field(default=1.0, gt=0, le=60, description="seconds between outbox polls")
+    relay_round_interval: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="seconds at least from the end of one outbox relay round to the start of the next "
+        "while events keep coming (each round then carries more); an event after a quiet moment goes at "
+        "once; 0: no pause",
+    )
     relay_batch_size: int = Field(
         default=200, ge=1, le=10_000, description="events the outbox relay reads per round"
     )
