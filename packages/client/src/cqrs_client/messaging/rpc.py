@@ -19,7 +19,6 @@ from aiormq import spec
 from cqrs_client.errors import BrokerUnavailable, RequestTimeout
 from cqrs_client.messaging.channels import close_bounded
 from cqrs_client.messaging.envelope import outgoing
-from cqrs_client.messaging.publishing import publish
 from cqrs_client.messaging.topology import DIRECT_REPLY_TO
 from cqrs_contracts.metadata import Metadata
 
@@ -70,33 +69,45 @@ class RpcClient:
         timeout: float,
         user_id: str | None = None,
     ) -> bytes:
-        """Publish ``body`` (as ``user_id``) and wait for the reply with the same correlation id."""
+        """Publish ``body`` (as ``user_id``) and wait for the reply with the same correlation id, all
+        within ``timeout``: one deadline over the publish, its confirm and the reply."""
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._pending[metadata.correlation_id] = future
         try:
-            message = outgoing(body, metadata, reply_to=DIRECT_REPLY_TO, persistent=False, user_id=user_id)
-            try:
-                await publish(exchange, message, routing_key, mandatory=True, timeout=timeout)
-            except DeliveryError as error:
-                if isinstance(error.frame, spec.Basic.Nack):  # the queue's bound (docs/security.md: Limits)
-                    raise BrokerUnavailable(
-                        f"the broker refused {metadata.type!r} for {routing_key!r}: its queue is full"
-                    ) from None
-                raise BrokerUnavailable(
-                    f"nothing is bound to receive {metadata.type!r} at {routing_key!r}: "
-                    "is the service running?"
-                ) from None
-            except AMQPError as error:
-                # The channel or connection failed under the publish: a node lost, or a request sent
-                # in the moment after a reconnect when the channel is open again and its reply
-                # consumer not yet ("fast reply consumer does not exist"). Nothing was sent; say so
-                # as the client's own error, which a caller retries (send(..., attempts=N)).
-                raise BrokerUnavailable(
-                    f"the broker failed while {metadata.type!r} was sent: {error!r}"
-                ) from None
             async with asyncio.timeout(timeout):
+                await self._publish(exchange, routing_key, body, metadata, user_id)
                 return await future
         except TimeoutError:
             raise RequestTimeout(f"no reply to {metadata.type} within {timeout:g} s") from None
         finally:
             self._pending.pop(metadata.correlation_id, None)
+
+    async def _publish(
+        self,
+        exchange: AbstractExchange,
+        routing_key: str,
+        body: bytes,
+        metadata: Metadata,
+        user_id: str | None,
+    ) -> None:
+        """Publish the request (no deadline of its own: the call's covers it); a refusal raises
+        BrokerUnavailable."""
+        message = outgoing(body, metadata, reply_to=DIRECT_REPLY_TO, persistent=False, user_id=user_id)
+        try:
+            await exchange.publish(message, routing_key, mandatory=True)
+        except DeliveryError as error:
+            if isinstance(error.frame, spec.Basic.Nack):  # the queue's bound (docs/security.md: Limits)
+                raise BrokerUnavailable(
+                    f"the broker refused {metadata.type!r} for {routing_key!r}: its queue is full"
+                ) from None
+            raise BrokerUnavailable(
+                f"nothing is bound to receive {metadata.type!r} at {routing_key!r}: is the service running?"
+            ) from None
+        except AMQPError as error:
+            # The channel or connection failed under the publish: a node lost, or a request sent
+            # in the moment after a reconnect when the channel is open again and its reply
+            # consumer not yet ("fast reply consumer does not exist"). Nothing was sent; say so
+            # as the client's own error, which a caller retries (send(..., attempts=N)).
+            raise BrokerUnavailable(
+                f"the broker failed while {metadata.type!r} was sent: {error!r}"
+            ) from None
