@@ -245,12 +245,7 @@ class PostgresEventStore:
         for the streams ``held_back``: a stream that waits must not fill every batch and starve the
         others. An event is published once it has a position (assign_positions), so that readers
         of the events live and of ReadAll see one order."""
-        rows = await self._pool.fetch(
-            f"{_EVENT_COLUMNS} WHERE published_at IS NULL AND position IS NOT NULL"
-            " AND stream_id <> ALL($2::uuid[]) ORDER BY position LIMIT $1",
-            limit,
-            list(held_back),
-        )
+        rows = await self._pool.fetch(_UNPUBLISHED, limit, list(held_back))
         return [read_pending(row) for row in rows]
 
     async def outbox(self) -> tuple[int, float]:
@@ -356,4 +351,10 @@ _POSITION = (
 _EVENT_COLUMNS = (
     "SELECT seq, position, event_id, stream_type, stream_id, version, type, schema_version, data,"
     " correlation_id, causation_id, traceparent, occurred_at FROM events"
+)
+# A round's read ($1 how many, $2 the streams held back), by the index of the unpublished events in
+# position order (migration 007): it touches what is unpublished, not the history.
+_UNPUBLISHED = (
+    f"{_EVENT_COLUMNS} WHERE published_at IS NULL AND position IS NOT NULL"
+    " AND stream_id <> ALL($2::uuid[]) ORDER BY position LIMIT $1"
 )
