@@ -18,8 +18,8 @@ from aio_pika.abc import (
 )
 from prometheus_client import REGISTRY
 
-from command_service.held_streams import Backoff
 from command_service import store
+from command_service.held_streams import Backoff
 from command_service.relay import Relay
 from command_service.store import PostgresEventStore
 from cqrs_client.messaging import topology
