@@ -175,12 +175,13 @@ async def test_while_events_keep_coming_the_relays_rounds_are_paced_and_carry_wh
 
 
 async def test_a_rounds_read_touches_what_is_unpublished_not_the_history(
-    pool: asyncpg.Pool, event_store: PostgresEventStore
+    postgres_dsn: str, event_store: PostgresEventStore
 ) -> None:
     """Migration 007. The statistics last taken while many events were unpublished (as autovacuum's,
     under load) made PostgreSQL read by the index of every position, from the first, and filter: with
     the index of unpublished events on seq, 7,100-7,800 buffers a round in make bench's lag figure."""
-    async with pool.acquire() as conn:
+    conn = await asyncpg.connect(postgres_dsn)
+    try:
         await insert_events(conn, [created(uuid4(), f"c{n}") for n in range(5000)])
         assert await event_store.assign_positions(10_000) == 5000
         await conn.execute("ANALYZE events")
@@ -189,6 +190,8 @@ async def test_a_rounds_read_touches_what_is_unpublished_not_the_history(
         assert await event_store.assign_positions(10_000) == 3
         await event_store.unpublished(200)  # the round before: it steps over the entries just published once
         plan = await conn.fetchval(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {store._UNPUBLISHED}", 200, [])
+    finally:
+        await conn.close()
     root = json.loads(plan)[0]["Plan"]
     assert root["Actual Rows"] == 3
     assert root["Shared Hit Blocks"] + root["Shared Read Blocks"] < 30, root

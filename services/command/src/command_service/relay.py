@@ -81,9 +81,9 @@ class Relay:
         any other, aio-pika confirms a returned event as if it had been routed.
 
         ``round_interval``: seconds at least from one round's end to the next's start, unless the round
-        found a full batch. A round costs three statements and a confirm whatever it carries: at a
-        steady rate well below the full batch, rounds of one or two events each cost the event store
-        more than the commands did (docs/performance.md, change 13)."""
+        found a full batch. A round costs three statements and a confirm whatever it carries, so at a
+        steady rate well below the full batch, where rounds carry one or two events, 0.01 cut the CPU
+        per command by 14 % and added about 8 ms to the lag's median (docs/performance.md, change 13)."""
         self._store = store
         self._exchange = exchange
         self._batch_size = batch_size
