@@ -10,7 +10,6 @@ from cqrs_client.client import CqrsClient
 from tests.cluster.conftest import ClusterPair
 from tests.cluster.load import Load, stored_once, worker
 from tests.pair import Service
-from tests.waiting import until
 
 PARTITIONS = 4
 WORKERS = 8
@@ -73,12 +72,7 @@ async def test_two_replicas_share_four_partitions_and_one_dies_under_load(on_clu
 
     await stored_once(pair.postgres_dsn, load)
 
-    async def verified() -> dict[str, object] | None:
-        done = pair.cli("projection", "verify", "--json")
-        report: dict[str, object] = json.loads(done.stdout) if done.stdout else {}
-        return report if done.returncode == 0 else None
-
-    report = await until(verified, timeout=60, what="the read model to equal a fold of the event store")
+    report, _ = await pair.verified()
     after, theirs = spans(first), spans(second)
     print(
         f"\n{PARTITIONS} partitions, 2 query replicas: once settled, query-1 projected partitions "

@@ -2,6 +2,7 @@
 each item's own result or failure, and a holder cancelled half-way."""
 
 import asyncio
+import gc
 
 import pytest
 
@@ -30,6 +31,7 @@ class Recorder:
 
     async def alone(self, item: int) -> str:
         self.calls.append(("alone", [item]))
+        self.started.set()
         await asyncio.sleep(0)
         await self.gate.wait()
         if item == self.bad:
@@ -83,3 +85,34 @@ async def test_a_holder_cancelled_half_way_tells_the_others_they_were_not_run() 
     assert all(isinstance(result, GroupInterrupted) for result in results[1:])
     recorder.gate.set()
     assert await group.submit("k", 4) == "a4"  # nothing left behind
+
+
+async def test_callers_cancelled_while_queued_leave_no_item_run_and_no_unread_outcome() -> None:
+    """As when a channel is lost: every caller of a key is cancelled at once, the holder among them.
+    Before, the queued callers' items ran for nobody, and their GroupInterrupted was logged as
+    "Future exception was never retrieved" (20 lines at each node loss of the cluster test)."""
+    recorder, locks = Recorder(), KeyedLock()
+    group = batches(recorder, locks)
+    unread: list[str] = []
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda _, context: unread.append(context["message"]))
+    try:
+        recorder.gate.clear()
+        holder = asyncio.create_task(group.submit("k", 1))
+        await recorder.started.wait()  # 1 runs alone, and waits at the gate
+        queued = [asyncio.create_task(group.submit("k", n)) for n in (2, 3, 4)]
+        await asyncio.sleep(0)
+        queued[1].cancel()  # one caller alone first
+        await asyncio.sleep(0)
+        for task in (holder, *queued):
+            task.cancel()
+        results = await asyncio.gather(holder, *queued, return_exceptions=True)
+        assert all(isinstance(result, asyncio.CancelledError) for result in results)
+        recorder.gate.set()
+        assert await group.submit("k", 5) == "a5"  # the next caller runs its own item only
+        assert recorder.calls == [("alone", [1]), ("alone", [5])]
+        del holder, queued, results  # their tracebacks hold the callers' frames
+        gc.collect()
+    finally:
+        loop.set_exception_handler(None)
+    assert unread == []

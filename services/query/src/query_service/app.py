@@ -47,9 +47,6 @@ from query_service.transient import is_transient
 log = logging.getLogger(__name__)
 Q = TypeVar("Q", AbstractQueue, list[AbstractQueue])
 
-# Operations are few and a verify reads a whole stream: a handful at a time is plenty.
-OPERATIONS_PREFETCH = 4
-
 
 async def serve(settings: QuerySettings, stopped: asyncio.Event) -> None:
     """Run the query service until ``stopped`` is set, then finish in-flight work and close."""
@@ -150,7 +147,7 @@ class _Broker:
         operators = partial(topology.declare_operations_queue, kind=kind)
         return (
             await self.declare(stack, self.settings.prefetch, requests),
-            await self.declare(stack, OPERATIONS_PREFETCH, operators),
+            await self.declare(stack, topology.OPERATIONS_AT_ONCE, operators),
         )
 
     def consume(self, queue: AbstractQueue, handle: Handler, *, events: bool = False) -> Consumer:

@@ -17,7 +17,7 @@ import time
 
 from cqrs_client.client import CqrsClient
 from cqrs_client.errors import RemoteError
-from cqrs_client.messaging.topology import OPERATIONS_QUEUE, STREAM_QUEUE
+from cqrs_client.messaging.topology import OPERATIONS_AT_ONCE, OPERATIONS_QUEUE, STREAM_QUEUE
 from cqrs_contracts import (
     ErrorCode,
     GetProjectionStatus,
@@ -32,7 +32,6 @@ from cqrs_contracts import (
 from cqrs_shared.cli.exits import EXIT_ERROR, EXIT_OK, EXIT_REJECTED
 
 POLL_SECONDS = 1.0
-VERIFY_AT_ONCE = 8
 
 
 async def run(args: argparse.Namespace, client: CqrsClient, as_json: bool) -> int:
@@ -120,7 +119,7 @@ async def _verify(client: CqrsClient, sample: int | None, as_json: bool) -> int:
     streams = await _all_streams(client)
     chosen = random.sample(streams, sample) if sample is not None and sample < len(streams) else streams
     checks: list[StreamCheck] = []
-    limit = asyncio.Semaphore(VERIFY_AT_ONCE)
+    limit = asyncio.Semaphore(OPERATIONS_AT_ONCE)  # none waits in the queue on its timeout
     last_note = time.monotonic()
 
     async def one(ref: StreamRef) -> None:

@@ -37,6 +37,10 @@ QUERY_QUEUE = "query-service.rpc"
 # The read model's operations (rebuild, status, verify): reached only through the default exchange,
 # which no client may write to, and answered only for the operators' users (CQRS_OPERATORS).
 OPERATIONS_QUEUE = "query-service.operations"
+# How many operations the query service answers at once (its prefetch on that queue), and so the most
+# a tool sends at once: a request queued behind others would spend its timeout waiting its turn
+# (a verify of 8 at once timed out when each stream took the 5 s a view behind is given).
+OPERATIONS_AT_ONCE = 4
 
 DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
 

@@ -100,11 +100,10 @@ class Operations:
 
     async def _fold_pages(self, fold: Fold) -> None:
         """Fold the events after ``fold``'s version, a page at a time, each settled and compared."""
-        settling = True
         async for page in pages(self.read_stream, fold.stream_id, fold.version):
             fold.add(page)
-            # The projector gets its usual bound once: a view that stays behind is what verify reports.
-            settling = settling and await self._settle(page[-1])  # pages come in version order
+            # A view that stays behind is what verify reports (Fold.settling).
+            fold.settling = fold.settling and await self._settle(page[-1])  # pages come in version order
             unchanged = fold.unchanged()
             fold.compare(unchanged, await verify.stored(self.model.store, unchanged))
 

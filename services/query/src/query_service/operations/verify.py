@@ -45,6 +45,9 @@ class Fold:
     compared: set[DocKey] = field(default_factory=set)
     found: list[Difference] = field(default_factory=list)
     differences_found: int = 0
+    # The projector is given its usual bound to catch up once in a verify: once it stayed behind,
+    # the fold is compared as it is, so a verify lasts at most one bound more than its reads.
+    settling: bool = True
 
     def add(self, page: list[EventEnvelope]) -> None:
         self.changed = set()
