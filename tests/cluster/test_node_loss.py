@@ -44,7 +44,7 @@ async def test_a_node_stopped_and_started_under_load_loses_no_command(on_cluster
         await asyncio.gather(*workers)
 
     await stored_once(pair.postgres_dsn, load)
-    report, caught_up = await pair.verified()
+    report, took = await pair.verified()
     dead = pair.cli("dlq", "list", "--json")
     assert dead.returncode == 0, dead.stdout + dead.stderr
     letters = json.loads(dead.stdout)
@@ -54,7 +54,7 @@ async def test_a_node_stopped_and_started_under_load_loses_no_command(on_cluster
         f"({during} while it was down), {load.retries} sends repeated, "
         f"{load.queries_answered} queries answered, {load.queries_failed} failed; "
         f"recovery: commands stalled at most {recovery:.2f} s around the stop "
-        f"({load.longest_gap(0, down_at - 1):.2f} s before it); read model verified after {caught_up:.1f} s: "
+        f"({load.longest_gap(0, down_at - 1):.2f} s before it); read model verified in {took}: "
         f"{report}; "
         f"dead letters: {[(q['queue'], q['depth']) for q in letters['queues'] if q['depth']]}"
     )

@@ -72,14 +72,14 @@ async def test_two_replicas_share_four_partitions_and_one_dies_under_load(on_clu
 
     await stored_once(pair.postgres_dsn, load)
 
-    report, _ = await pair.verified()
+    report, took = await pair.verified()
     after, theirs = spans(first), spans(second)
     print(
         f"\n{PARTITIONS} partitions, 2 query replicas: once settled, query-1 projected partitions "
         f"{split[0]}, query-2 {split[1]} ({sum(map(len, shared[0].values()))} and "
         f"{sum(map(len, shared[1].values()))} events in all before the kill); "
         f"query-2 killed after {killed_at} commands; query-1 then projected {sorted(after)}; "
-        f"{len(load.accepted)} commands accepted; read model verified: {report}"
+        f"{len(load.accepted)} commands accepted; read model verified in {took}: {report}"
     )
     assert refused.returncode != 0, refused.stdout
     assert "concurrency_conflict" in refused.stdout, refused.stdout  # a rebuild needs one replica
