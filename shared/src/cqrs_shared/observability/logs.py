@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Literal
 
+from aiormq.exceptions import AMQPConnectionError
+
 from cqrs_client.redaction import redact
 
 LogFormat = Literal["auto", "json", "text"]
@@ -69,8 +71,40 @@ class TextFormatter(logging.Formatter):
         return redact(f"{text} [{context}]" if context else text)
 
 
+class BrokerLossAsWarning(logging.Filter):
+    """aiormq logs a connection the broker closed ("Unexpected connection close from remote": a node
+    stopping, or a 541 on the probes' connection) at ERROR, and aio-pika each robust channel whose
+    reopening failed with it ("Callback <OneShotCallback: cb=<bound method RobustChannel._on_close …
+    error"), and asyncio the futures aiormq made for a publish or an ack the loss ended ("Future
+    exception was never retrieved", a ConnectionClosed), though the robust connection then restores
+    every channel itself: about a dozen ERROR
+    lines per service at each node loss of the cluster test, every one recovered. They are warnings
+    here; a connection that does not come back within CQRS_BROKER_GRACE stops the service, and that
+    is logged at ERROR (messaging/watchdog.py, runtime/lifecycle.py)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.ERROR and _recovered_by_reconnect(record):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def _recovered_by_reconnect(record: logging.LogRecord) -> bool:
+    template = str(record.msg)
+    if record.name == "asyncio":  # aiormq's own futures of a publish or ack that the loss ended
+        lost = record.exc_info[1] if record.exc_info else None
+        return template.startswith("Future exception was never retrieved") and isinstance(
+            lost, AMQPConnectionError
+        )
+    if record.name == "aiormq.connection":
+        return template.startswith("Unexpected connection close from remote")
+    if record.name == "aio_pika.tools" and template.startswith("Callback %r error"):
+        return isinstance(record.args, tuple) and "RobustChannel._on_close" in repr(record.args[:1])
+    return False
+
+
 def configure(service: str, level: str, log_format: LogFormat = "auto") -> None:
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(BrokerLossAsWarning())
     as_json = log_format == "json" or (log_format == "auto" and not sys.stderr.isatty())
     handler.setFormatter(JsonFormatter(service) if as_json else TextFormatter(service))
     root = logging.getLogger()
