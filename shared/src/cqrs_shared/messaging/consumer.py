@@ -14,6 +14,7 @@ queue. A message that cannot be handled as sent is answered and dead-lettered by
 
 import asyncio
 import logging
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -42,6 +43,9 @@ REQUEUE_DELAY_SECONDS = 1.0
 # A third of the default stop budget (CQRS_DRAIN_SECONDS, drain.py), which bounds the whole stop.
 DRAIN_TIMEOUT_SECONDS = 10.0
 SETTLE_TIMEOUT_SECONDS = 5.0
+# What a publish, ack or nack raises when the broker connection is lost or hangs (aio-pika raises
+# RuntimeError for a channel whose connection closed).
+_BROKER_FAILURES = (TimeoutError, AMQPError, RuntimeError)
 DEFAULT_MAX_BYTES = 65_536
 
 
@@ -235,8 +239,11 @@ class Consumer:
         await self._finish(message, ack=True)
 
     async def _requeue(self, message: AbstractIncomingMessage, why: str) -> None:
-        """After a failure to publish what settles ``message``: log it, pause, hand it back."""
-        log.exception("%s: %s; requeueing", self._queue.name, why)
+        """After a failure to publish what settles ``message``: log it, pause, hand it back. The
+        broker's failure (a connection lost, which comes back by itself) is a warning; any other an
+        error."""
+        level = logging.WARNING if isinstance(sys.exception(), _BROKER_FAILURES) else logging.ERROR
+        log.log(level, "%s: %s; requeueing", self._queue.name, why, exc_info=True)
         await asyncio.sleep(REQUEUE_DELAY_SECONDS)
         await self._finish(message, ack=False)
 
@@ -249,7 +256,7 @@ class Consumer:
         try:
             async with asyncio.timeout(SETTLE_TIMEOUT_SECONDS):
                 await (message.ack() if ack else message.nack(requeue=True))
-        except (TimeoutError, AMQPError, RuntimeError) as error:
+        except _BROKER_FAILURES as error:
             log.warning(
                 "%s: could not settle %s (%r); the broker redelivers it",
                 self._queue.name,
