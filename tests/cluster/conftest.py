@@ -77,11 +77,10 @@ class ClusterPair:
         )
 
     async def verified(self, timeout: float = 60) -> tuple[dict[str, object], str]:
-        """`cqrs projection verify` until the read model equals a fold of the event store; its report
-        and the seconds that took. The projector is still catching up on what the load left queued
-        (after a node loss, 10 s and more on 2 cores), and verify reports a view behind as
-        differences; a lost event never catches up, and fails after ``timeout``. With it, how long
-        that took and in how many runs of verify."""
+        """`cqrs projection verify` until the read model equals a fold of the event store: its report,
+        and how long that took in how many runs of verify. The projector is still catching up on
+        what the load left queued (after a node loss, 10 s and more on 2 cores), and verify reports
+        a view behind as differences; a lost event never catches up, and fails after ``timeout``."""
         started, runs = time.monotonic(), 0
 
         async def once() -> dict[str, object] | None:

@@ -24,7 +24,7 @@ from uuid import UUID
 
 import asyncpg
 from aio_pika.abc import AbstractExchange
-from aio_pika.exceptions import AMQPError, PublishError
+from aio_pika.exceptions import PublishError
 
 from command_service import metrics
 from command_service.held_streams import DEFAULT_BACKOFF, Backoff, HeldStreams
@@ -32,7 +32,7 @@ from command_service.ports import PendingEvent, UnreadableEvent
 from command_service.store import NOTIFY_CHANNEL, Connection, PostgresEventStore, session
 from cqrs_client.messaging import topology
 from cqrs_client.messaging.envelope import outgoing
-from cqrs_client.messaging.publishing import publish
+from cqrs_client.messaging.publishing import BROKER_FAILURES, publish
 from cqrs_client.tracing import continued
 from cqrs_contracts import routing_key
 from cqrs_shared.runtime.waiting import first_of
@@ -134,7 +134,7 @@ class Relay:
             except PublishError:  # before AMQPError, which it is: the broker's basic.return
                 self._hold_returned(item)
                 break
-            except (AMQPError, RuntimeError, TimeoutError) as error:
+            except BROKER_FAILURES as error:
                 log.warning("publish of event %s failed, will retry: %r", item.envelope.event_id, error)
                 return _Outcome(confirmed, failed=True)
             except asyncio.CancelledError:

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
-from aio_pika.exceptions import AMQPError
 
 from cqrs_client.errors import ReplyTooLarge
 from cqrs_client.messaging.channels import close_bounded
 from cqrs_client.messaging.envelope import Delivery, delivery
+from cqrs_client.messaging.publishing import BROKER_FAILURES
 from cqrs_client.messaging.topology import retry_queue
 from cqrs_client.tracing import trace_id
 from cqrs_contracts.base import Contract, ErrorCode, ErrorInfo
@@ -43,9 +43,6 @@ REQUEUE_DELAY_SECONDS = 1.0
 # A third of the default stop budget (CQRS_DRAIN_SECONDS, drain.py), which bounds the whole stop.
 DRAIN_TIMEOUT_SECONDS = 10.0
 SETTLE_TIMEOUT_SECONDS = 5.0
-# What a publish, ack or nack raises when the broker connection is lost or hangs (aio-pika raises
-# RuntimeError for a channel whose connection closed).
-_BROKER_FAILURES = (TimeoutError, AMQPError, RuntimeError)
 DEFAULT_MAX_BYTES = 65_536
 
 
@@ -242,7 +239,7 @@ class Consumer:
         """After a failure to publish what settles ``message``: log it, pause, hand it back. The
         broker's failure (a connection lost, which comes back by itself) is a warning; any other an
         error."""
-        level = logging.WARNING if isinstance(sys.exception(), _BROKER_FAILURES) else logging.ERROR
+        level = logging.WARNING if isinstance(sys.exception(), BROKER_FAILURES) else logging.ERROR
         log.log(level, "%s: %s; requeueing", self._queue.name, why, exc_info=True)
         await asyncio.sleep(REQUEUE_DELAY_SECONDS)
         await self._finish(message, ack=False)
@@ -256,7 +253,7 @@ class Consumer:
         try:
             async with asyncio.timeout(SETTLE_TIMEOUT_SECONDS):
                 await (message.ack() if ack else message.nack(requeue=True))
-        except _BROKER_FAILURES as error:
+        except BROKER_FAILURES as error:
             log.warning(
                 "%s: could not settle %s (%r); the broker redelivers it",
                 self._queue.name,

@@ -73,14 +73,14 @@ class TextFormatter(logging.Formatter):
 
 class BrokerLossAsWarning(logging.Filter):
     """aiormq logs a connection the broker closed ("Unexpected connection close from remote": a node
-    stopping, or a 541 on the probes' connection) at ERROR, and aio-pika each robust channel whose
-    reopening failed with it ("Callback <OneShotCallback: cb=<bound method RobustChannel._on_close …
-    error"), and asyncio the futures aiormq made for a publish or an ack the loss ended ("Future
-    exception was never retrieved", a ConnectionClosed), though the robust connection then restores
-    every channel itself: about a dozen ERROR
-    lines per service at each node loss of the cluster test, every one recovered. They are warnings
-    here; a connection that does not come back within CQRS_BROKER_GRACE stops the service, and that
-    is logged at ERROR (messaging/watchdog.py, runtime/lifecycle.py)."""
+    stopping, or a 541 on the probes' connection) at ERROR; so does aio-pika, for each robust channel
+    whose reopening failed with it ("Callback <OneShotCallback: cb=<bound method
+    RobustChannel._on_close …> error"), and asyncio, for the futures aiormq made for a publish or an
+    ack the loss ended ("Future exception was never retrieved", a ConnectionClosed). The robust
+    connection then restores every channel itself: about a dozen ERROR lines per service at each node
+    loss of the cluster test, every one recovered. They are warnings here; a connection that does not
+    come back within CQRS_BROKER_GRACE stops the service, and that is logged at ERROR
+    (messaging/watchdog.py, runtime/lifecycle.py)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno == logging.ERROR and _recovered_by_reconnect(record):

@@ -11,8 +11,12 @@ would add a second timer (an ``asyncio.wait_for``) to every publish for nothing.
 import asyncio
 
 from aio_pika.abc import AbstractExchange, AbstractMessage
+from aio_pika.exceptions import AMQPError
 
 PUBLISH_TIMEOUT_SECONDS = 5.0
+# What a publish, ack or nack raises when the broker connection is lost or hangs: aiormq's errors,
+# this module's deadline, and the RuntimeError aio-pika raises on a channel whose connection closed.
+BROKER_FAILURES = (AMQPError, RuntimeError, TimeoutError)
 
 
 async def publish(
